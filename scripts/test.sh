@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what the tests need on a fresh machine, then
+# runs every test. Everything the tests start binds to 127.0.0.1 and is ended by the tests themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# toxiproxy_rust (a dev-dependency used for compatibility tests) links OpenSSL through reqwest 0.11.
+need_pkgs=()
+dpkg -s libssl-dev >/dev/null 2>&1 || need_pkgs+=(libssl-dev)
+dpkg -s pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "installing ${need_pkgs[*]}" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+cargo test --release --all-targets -- --test-threads=2
