@@ -23,6 +23,11 @@ mod tests {
         let elapsed = start.elapsed().as_nanos() as u64;
         assert!(b > a);
         // std's Instant is CLOCK_MONOTONIC too; the two measurements of the same sleep agree closely.
-        assert!((b - a).abs_diff(elapsed) < 2_000_000, "{} vs {}", b - a, elapsed);
+        assert!(
+            (b - a).abs_diff(elapsed) < 2_000_000,
+            "{} vs {}",
+            b - a,
+            elapsed
+        );
     }
 }

@@ -9,7 +9,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Why a duration string could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
-    #[error("`{0}` is not a duration; write a number with a unit, e.g. `150ms`, `1.5s`, `2m`, `250us`")]
+    #[error(
+        "`{0}` is not a duration; write a number with a unit, e.g. `150ms`, `1.5s`, `2m`, `250us`"
+    )]
     Malformed(String),
     #[error("`{0}` has an unknown unit; valid units are ns, us, ms, s, m, h")]
     UnknownUnit(String),

@@ -127,7 +127,10 @@ mod tests {
     #[test]
     fn wire_shape_is_flat() {
         let e = Event::new(5, "n2", EventKind::Leader { term: 7 });
-        assert_eq!(e.to_json_line(), r#"{"t":5,"src":"n2","ev":"leader","term":7}"#);
+        assert_eq!(
+            e.to_json_line(),
+            r#"{"t":5,"src":"n2","ev":"leader","term":7}"#
+        );
         let back: Event = serde_json::from_str(&e.to_json_line()).unwrap();
         assert_eq!(back, e);
     }
@@ -145,9 +148,10 @@ mod tests {
         );
         let line = e.to_json_line();
         assert!(!line.contains("gap_ns"));
-        let back: Event =
-            serde_json::from_str(r#"{"t":1,"src":"sink","ev":"write_accepted","writer":"n1","token":3,"seq":9}"#)
-                .unwrap();
+        let back: Event = serde_json::from_str(
+            r#"{"t":1,"src":"sink","ev":"write_accepted","writer":"n1","token":3,"seq":9}"#,
+        )
+        .unwrap();
         assert_eq!(
             back.kind,
             EventKind::WriteAccepted {
