@@ -6,5 +6,6 @@
 
 pub mod clock;
 pub mod duration;
+pub mod election;
 pub mod event;
 pub mod exit;

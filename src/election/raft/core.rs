@@ -1,0 +1,782 @@
+//! The Raft election state machine.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::config::Config;
+use super::message::{Entry, EntryKind, Message};
+use crate::election::NodeId;
+
+/// A member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Follower,
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+/// What must survive a crash: the current term and the vote cast in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HardState {
+    pub term: u64,
+    pub voted_for: Option<NodeId>,
+}
+
+/// Something the core wants reported on the timeline. Times are the runtime's to stamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoreEvent {
+    BecameFollower {
+        term: u64,
+        leader: Option<NodeId>,
+        reason: &'static str,
+    },
+    BecamePreCandidate {
+        term: u64,
+        reason: &'static str,
+    },
+    BecameCandidate {
+        term: u64,
+        reason: &'static str,
+    },
+    BecameLeader {
+        term: u64,
+    },
+    SteppedDown {
+        term: u64,
+        reason: &'static str,
+    },
+    Voted {
+        term: u64,
+        candidate: NodeId,
+        granted: bool,
+        pre_vote: bool,
+    },
+    /// A follower accepted AppendEntries from its leader.
+    Heartbeat {
+        term: u64,
+        leader: NodeId,
+    },
+    /// A follower's election timer expired while it followed `leader`.
+    Suspect {
+        term: u64,
+        leader: NodeId,
+    },
+}
+
+/// Everything the runtime must act on after a `handle_*` call, in this order: persist
+/// `hard_state` and the log changes durably, then send `messages`, then report `events`.
+#[derive(Debug, Default, PartialEq)]
+pub struct Ready {
+    /// New term/vote to persist, if it changed.
+    pub hard_state: Option<HardState>,
+    /// Drop every log entry with an index above this one before appending.
+    pub truncate_log_after: Option<u64>,
+    /// Entries to append to the durable log (after any truncation).
+    pub append_entries: Vec<Entry>,
+    /// Messages to send, each to one peer.
+    pub messages: Vec<(NodeId, Message)>,
+    /// Things to report on the timeline.
+    pub events: Vec<CoreEvent>,
+}
+
+impl Ready {
+    /// True when there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.hard_state.is_none()
+            && self.truncate_log_after.is_none()
+            && self.append_entries.is_empty()
+            && self.messages.is_empty()
+            && self.events.is_empty()
+    }
+}
+
+/// Per-follower replication state kept by a leader.
+#[derive(Debug, Clone)]
+struct Progress {
+    next_index: u64,
+    match_index: u64,
+    /// Local time of the last response of any kind from this peer in this term.
+    last_heard: u64,
+    /// Send time of the latest heartbeat round this peer acknowledged.
+    acked_round_sent_at: Option<u64>,
+}
+
+/// A Raft member's election state. Time is nanoseconds on the node's own clock.
+#[derive(Debug)]
+pub struct Raft {
+    cfg: Config,
+    rng: ChaCha8Rng,
+    role: Role,
+    term: u64,
+    voted_for: Option<NodeId>,
+    leader: Option<NodeId>,
+    log: Vec<Entry>,
+    /// When the election timer fires (followers and candidates).
+    election_deadline: u64,
+    /// When the leader next sends heartbeats.
+    heartbeat_deadline: u64,
+    /// When the leader next checks that a majority is still in touch.
+    quorum_check_deadline: u64,
+    /// Local time this node last accepted AppendEntries from a leader of its term.
+    last_heard_leader: Option<u64>,
+    votes: BTreeSet<NodeId>,
+    progress: BTreeMap<NodeId, Progress>,
+    round: u64,
+    round_sent_at: BTreeMap<u64, u64>,
+    next_write_seq: u64,
+    ready: Ready,
+}
+
+impl Raft {
+    /// Restores a member from its durable state. `config` must have passed [`Config::validate`];
+    /// `seed` feeds the only source of randomness (election timeouts).
+    pub fn new(
+        config: Config,
+        hard_state: HardState,
+        log: Vec<Entry>,
+        now: u64,
+        seed: u64,
+    ) -> Self {
+        debug_assert!(config.validate().is_ok());
+        let mut raft = Self {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            role: Role::Follower,
+            term: hard_state.term,
+            voted_for: hard_state.voted_for,
+            leader: None,
+            next_write_seq: log
+                .iter()
+                .filter_map(|e| match e.kind {
+                    EntryKind::Write { seq } => Some(seq + 1),
+                    EntryKind::Noop => None,
+                })
+                .max()
+                .unwrap_or(0),
+            log,
+            election_deadline: 0,
+            heartbeat_deadline: u64::MAX,
+            quorum_check_deadline: u64::MAX,
+            last_heard_leader: None,
+            votes: BTreeSet::new(),
+            progress: BTreeMap::new(),
+            round: 0,
+            round_sent_at: BTreeMap::new(),
+            ready: Ready::default(),
+            cfg: config,
+        };
+        raft.reset_election_timer(now);
+        raft.ready.events.push(CoreEvent::BecameFollower {
+            term: raft.term,
+            leader: None,
+            reason: "start",
+        });
+        raft
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+    /// The current role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// The current term.
+    pub fn term(&self) -> u64 {
+        self.term
+    }
+    /// The leader this node currently follows (itself when leader).
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+    /// The log (index `i` is `log()[i - 1]`).
+    pub fn log(&self) -> &[Entry] {
+        &self.log
+    }
+
+    /// The next time [`Raft::handle_timeout`] has work to do.
+    pub fn next_deadline(&self) -> u64 {
+        match self.role {
+            Role::Leader => self.heartbeat_deadline.min(self.quorum_check_deadline),
+            _ => self.election_deadline,
+        }
+    }
+
+    /// Takes everything the runtime must persist, send and report.
+    pub fn ready(&mut self) -> Ready {
+        std::mem::take(&mut self.ready)
+    }
+
+    /// Whether the leader's lease is valid at `now` (always false unless leader with leases on).
+    pub fn lease_valid(&self, now: u64) -> bool {
+        if self.role != Role::Leader || !self.cfg.leader_lease {
+            return false;
+        }
+        // The quorum-th latest acknowledged round send time, counting this node as "now".
+        let mut acks: Vec<u64> = self
+            .progress
+            .values()
+            .filter_map(|p| p.acked_round_sent_at)
+            .collect();
+        acks.push(now);
+        acks.sort_unstable_by(|a, b| b.cmp(a));
+        match acks.get(self.cfg.quorum() - 1) {
+            Some(&sent) => now < sent + self.cfg.election_timeout.min.as_nanos() as u64,
+            None => false,
+        }
+    }
+
+    /// As leader, appends a fenced write to the log and returns `(token, seq)`; the token is the
+    /// term. Returns `None` when not leader.
+    pub fn propose_write(&mut self) -> Option<(u64, u64)> {
+        if self.role != Role::Leader {
+            return None;
+        }
+        let seq = self.next_write_seq;
+        self.next_write_seq += 1;
+        self.append_local(Entry {
+            term: self.term,
+            kind: EntryKind::Write { seq },
+        });
+        Some((self.term, seq))
+    }
+
+    /// Handles every deadline that has passed by `now`.
+    pub fn handle_timeout(&mut self, now: u64) {
+        match self.role {
+            Role::Leader => {
+                if now >= self.quorum_check_deadline {
+                    self.check_quorum(now);
+                    if self.role != Role::Leader {
+                        return;
+                    }
+                }
+                if now >= self.heartbeat_deadline {
+                    self.broadcast_append(now);
+                }
+            }
+            _ => {
+                if now >= self.election_deadline {
+                    if self.role == Role::Follower {
+                        if let Some(leader) = self.leader {
+                            self.ready.events.push(CoreEvent::Suspect {
+                                term: self.term,
+                                leader,
+                            });
+                        }
+                    }
+                    self.start_campaign(now, "election timeout");
+                }
+            }
+        }
+    }
+
+    /// Handles one message from `from`.
+    pub fn handle_message(&mut self, now: u64, from: NodeId, msg: Message) {
+        if from == self.cfg.id || !self.cfg.peers.contains(&from) {
+            return;
+        }
+        match msg {
+            Message::RequestVote {
+                term,
+                last_log_index,
+                last_log_term,
+                pre_vote,
+            } => self.handle_request_vote(now, from, term, last_log_index, last_log_term, pre_vote),
+            Message::RequestVoteResponse {
+                term,
+                granted,
+                pre_vote,
+            } => self.handle_vote_response(now, from, term, granted, pre_vote),
+            Message::AppendEntries {
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                round,
+            } => self.handle_append(
+                now,
+                from,
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                round,
+            ),
+            Message::AppendEntriesResponse {
+                term,
+                success,
+                match_index,
+                round,
+            } => self.handle_append_response(now, from, term, success, match_index, round),
+        }
+    }
+
+    // ----- roles -----
+
+    fn become_follower(
+        &mut self,
+        now: u64,
+        term: u64,
+        leader: Option<NodeId>,
+        reason: &'static str,
+    ) {
+        let was_leader = self.role == Role::Leader;
+        if was_leader {
+            self.ready.events.push(CoreEvent::SteppedDown {
+                term: self.term,
+                reason,
+            });
+        }
+        if term > self.term {
+            self.term = term;
+            self.voted_for = None;
+            self.persist_hard_state();
+        }
+        let changed = self.role != Role::Follower || self.leader != leader;
+        self.role = Role::Follower;
+        self.leader = leader;
+        self.votes.clear();
+        self.progress.clear();
+        self.round_sent_at.clear();
+        self.reset_election_timer(now);
+        if changed {
+            self.ready.events.push(CoreEvent::BecameFollower {
+                term: self.term,
+                leader,
+                reason,
+            });
+        }
+    }
+
+    fn start_campaign(&mut self, now: u64, reason: &'static str) {
+        if self.cfg.pre_vote && self.role != Role::PreCandidate && self.role != Role::Candidate {
+            self.become_pre_candidate(now, reason);
+        } else if self.cfg.pre_vote && self.role == Role::PreCandidate {
+            // The pre-vote round timed out without a majority: try again.
+            self.become_pre_candidate(now, "pre-vote round timed out");
+        } else {
+            self.become_candidate(now, reason);
+        }
+    }
+
+    fn become_pre_candidate(&mut self, now: u64, reason: &'static str) {
+        self.role = Role::PreCandidate;
+        self.leader = None;
+        self.votes.clear();
+        self.votes.insert(self.cfg.id);
+        self.reset_election_timer(now);
+        self.ready.events.push(CoreEvent::BecamePreCandidate {
+            term: self.term,
+            reason,
+        });
+        self.request_votes(self.term + 1, true);
+        if self.votes.len() >= self.cfg.quorum() {
+            self.become_candidate(now, "pre-vote won");
+        }
+    }
+
+    fn become_candidate(&mut self, now: u64, reason: &'static str) {
+        self.role = Role::Candidate;
+        self.term += 1;
+        self.voted_for = Some(self.cfg.id);
+        self.leader = None;
+        self.persist_hard_state();
+        self.votes.clear();
+        self.votes.insert(self.cfg.id);
+        self.reset_election_timer(now);
+        self.ready.events.push(CoreEvent::BecameCandidate {
+            term: self.term,
+            reason,
+        });
+        self.request_votes(self.term, false);
+        if self.votes.len() >= self.cfg.quorum() {
+            self.become_leader(now);
+        }
+    }
+
+    fn become_leader(&mut self, now: u64) {
+        self.role = Role::Leader;
+        self.leader = Some(self.cfg.id);
+        self.votes.clear();
+        self.ready
+            .events
+            .push(CoreEvent::BecameLeader { term: self.term });
+        let next = self.last_index() + 1;
+        self.progress = self
+            .cfg
+            .peers
+            .iter()
+            .map(|&p| {
+                (
+                    p,
+                    Progress {
+                        next_index: next,
+                        match_index: 0,
+                        last_heard: now,
+                        acked_round_sent_at: None,
+                    },
+                )
+            })
+            .collect();
+        self.append_local(Entry {
+            term: self.term,
+            kind: EntryKind::Noop,
+        });
+        self.quorum_check_deadline = now + self.cfg.election_timeout.min.as_nanos() as u64;
+        self.broadcast_append(now);
+    }
+
+    // ----- votes -----
+
+    fn request_votes(&mut self, term: u64, pre_vote: bool) {
+        let (last_log_index, last_log_term) = (self.last_index(), self.last_term());
+        for &p in &self.cfg.peers {
+            self.ready.messages.push((
+                p,
+                Message::RequestVote {
+                    term,
+                    last_log_index,
+                    last_log_term,
+                    pre_vote,
+                },
+            ));
+        }
+    }
+
+    fn in_leader_lease(&self, now: u64) -> bool {
+        self.cfg.leader_stickiness
+            && self.leader.is_some()
+            && self.role == Role::Follower
+            && self
+                .last_heard_leader
+                .is_some_and(|t| now < t + self.cfg.election_timeout.min.as_nanos() as u64)
+    }
+
+    fn handle_request_vote(
+        &mut self,
+        now: u64,
+        from: NodeId,
+        term: u64,
+        last_log_index: u64,
+        last_log_term: u64,
+        pre_vote: bool,
+    ) {
+        let up_to_date = (last_log_term, last_log_index) >= (self.last_term(), self.last_index());
+        if term > self.term && self.in_leader_lease(now) {
+            // Stickiness: a node that hears from a live leader neither grants nor adopts the term.
+            self.ready.events.push(CoreEvent::Voted {
+                term,
+                candidate: from,
+                granted: false,
+                pre_vote,
+            });
+            return;
+        }
+        if pre_vote {
+            // A pre-vote changes no durable state. Grant it only when the requested term could win
+            // here and this node has no live leader: it is not the leader itself and has not heard
+            // from one within the minimum election timeout (Raft thesis §9.6).
+            let heard_recently = self
+                .last_heard_leader
+                .is_some_and(|t| now < t + self.cfg.election_timeout.min.as_nanos() as u64);
+            let has_live_leader =
+                self.role == Role::Leader || (self.leader.is_some() && heard_recently);
+            let granted = term > self.term && up_to_date && !has_live_leader;
+            self.ready.events.push(CoreEvent::Voted {
+                term,
+                candidate: from,
+                granted,
+                pre_vote: true,
+            });
+            let reply_term = if granted { term } else { self.term };
+            self.ready.messages.push((
+                from,
+                Message::RequestVoteResponse {
+                    term: reply_term,
+                    granted,
+                    pre_vote: true,
+                },
+            ));
+            return;
+        }
+        if term > self.term {
+            self.become_follower(now, term, None, "higher term in vote request");
+        }
+        let granted = term == self.term
+            && up_to_date
+            && (self.voted_for.is_none() || self.voted_for == Some(from));
+        if granted {
+            if self.voted_for != Some(from) {
+                self.voted_for = Some(from);
+                self.persist_hard_state();
+            }
+            self.reset_election_timer(now);
+        }
+        self.ready.events.push(CoreEvent::Voted {
+            term,
+            candidate: from,
+            granted,
+            pre_vote: false,
+        });
+        self.ready.messages.push((
+            from,
+            Message::RequestVoteResponse {
+                term: self.term,
+                granted,
+                pre_vote: false,
+            },
+        ));
+    }
+
+    fn handle_vote_response(
+        &mut self,
+        now: u64,
+        from: NodeId,
+        term: u64,
+        granted: bool,
+        pre_vote: bool,
+    ) {
+        if term > self.term && !(pre_vote && granted) {
+            self.become_follower(now, term, None, "higher term in vote response");
+            return;
+        }
+        match (self.role, pre_vote) {
+            (Role::PreCandidate, true) if granted && term == self.term + 1 => {
+                self.votes.insert(from);
+                if self.votes.len() >= self.cfg.quorum() {
+                    self.become_candidate(now, "pre-vote won");
+                }
+            }
+            (Role::Candidate, false) if granted && term == self.term => {
+                self.votes.insert(from);
+                if self.votes.len() >= self.cfg.quorum() {
+                    self.become_leader(now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ----- replication and heartbeats -----
+
+    #[allow(clippy::too_many_arguments)]
+    fn handle_append(
+        &mut self,
+        now: u64,
+        from: NodeId,
+        term: u64,
+        prev_log_index: u64,
+        prev_log_term: u64,
+        entries: Vec<Entry>,
+        round: u64,
+    ) {
+        if term < self.term {
+            self.ready.messages.push((
+                from,
+                Message::AppendEntriesResponse {
+                    term: self.term,
+                    success: false,
+                    match_index: 0,
+                    round,
+                },
+            ));
+            return;
+        }
+        if term > self.term || self.role != Role::Follower || self.leader != Some(from) {
+            let reason = if term > self.term {
+                "higher term from leader"
+            } else {
+                "heard from leader"
+            };
+            self.become_follower(now, term, Some(from), reason);
+        } else {
+            self.reset_election_timer(now);
+        }
+        self.last_heard_leader = Some(now);
+        self.ready
+            .events
+            .push(CoreEvent::Heartbeat { term, leader: from });
+
+        let matches = prev_log_index == 0
+            || (prev_log_index <= self.last_index()
+                && self.log[(prev_log_index - 1) as usize].term == prev_log_term);
+        if !matches {
+            let hint = self.last_index().min(prev_log_index.saturating_sub(1));
+            self.ready.messages.push((
+                from,
+                Message::AppendEntriesResponse {
+                    term: self.term,
+                    success: false,
+                    match_index: hint,
+                    round,
+                },
+            ));
+            return;
+        }
+        let mut index = prev_log_index;
+        for entry in entries {
+            index += 1;
+            if index <= self.last_index() {
+                if self.log[(index - 1) as usize].term == entry.term {
+                    continue;
+                }
+                self.truncate_after(index - 1);
+            }
+            self.append_local(entry);
+        }
+        self.ready.messages.push((
+            from,
+            Message::AppendEntriesResponse {
+                term: self.term,
+                success: true,
+                match_index: index,
+                round,
+            },
+        ));
+    }
+
+    fn handle_append_response(
+        &mut self,
+        now: u64,
+        from: NodeId,
+        term: u64,
+        success: bool,
+        match_index: u64,
+        round: u64,
+    ) {
+        if term > self.term {
+            self.become_follower(now, term, None, "higher term in append response");
+            return;
+        }
+        if self.role != Role::Leader || term < self.term {
+            return;
+        }
+        let sent_at = self.round_sent_at.get(&round).copied();
+        let last = self.last_index();
+        let Some(p) = self.progress.get_mut(&from) else {
+            return;
+        };
+        p.last_heard = now;
+        if let Some(sent) = sent_at {
+            p.acked_round_sent_at = Some(p.acked_round_sent_at.map_or(sent, |a| a.max(sent)));
+        }
+        if success {
+            p.match_index = p.match_index.max(match_index);
+            p.next_index = p.match_index + 1;
+        } else {
+            p.next_index = (match_index + 1).min(p.next_index.saturating_sub(1)).max(1);
+        }
+        p.next_index = p.next_index.min(last + 1);
+        // Forget rounds every peer has moved past.
+        let oldest_needed = self
+            .progress
+            .values()
+            .filter_map(|p| p.acked_round_sent_at)
+            .min();
+        if oldest_needed.is_some() {
+            let keep_from = round.saturating_sub(64);
+            self.round_sent_at.retain(|&r, _| r >= keep_from);
+        }
+    }
+
+    fn broadcast_append(&mut self, now: u64) {
+        self.round += 1;
+        self.round_sent_at.insert(self.round, now);
+        let peers = self.cfg.peers.clone();
+        for p in peers {
+            let next = self.progress[&p].next_index;
+            let prev_log_index = next - 1;
+            let prev_log_term = if prev_log_index == 0 {
+                0
+            } else {
+                self.log[(prev_log_index - 1) as usize].term
+            };
+            let end =
+                (self.last_index()).min(prev_log_index + self.cfg.max_entries_per_message as u64);
+            let entries = self.log[prev_log_index as usize..end as usize].to_vec();
+            self.ready.messages.push((
+                p,
+                Message::AppendEntries {
+                    term: self.term,
+                    prev_log_index,
+                    prev_log_term,
+                    entries,
+                    round: self.round,
+                },
+            ));
+        }
+        self.heartbeat_deadline = now + self.cfg.heartbeat_interval.as_nanos() as u64;
+    }
+
+    fn check_quorum(&mut self, now: u64) {
+        let window = self.cfg.election_timeout.min.as_nanos() as u64;
+        self.quorum_check_deadline = now + window;
+        if !self.cfg.check_quorum {
+            return;
+        }
+        let in_touch = 1 + self
+            .progress
+            .values()
+            .filter(|p| now.saturating_sub(p.last_heard) < window)
+            .count();
+        if in_touch < self.cfg.quorum() {
+            let term = self.term;
+            self.become_follower(
+                now,
+                term,
+                None,
+                "check_quorum: lost contact with a majority",
+            );
+        }
+    }
+
+    // ----- helpers -----
+
+    fn reset_election_timer(&mut self, now: u64) {
+        let min = self.cfg.election_timeout.min.as_nanos() as u64;
+        let max = self.cfg.election_timeout.max.as_nanos() as u64;
+        let timeout = if max > min {
+            self.rng.gen_range(min..max)
+        } else {
+            min
+        };
+        self.election_deadline = now + timeout;
+    }
+
+    fn persist_hard_state(&mut self) {
+        self.ready.hard_state = Some(HardState {
+            term: self.term,
+            voted_for: self.voted_for,
+        });
+    }
+
+    fn append_local(&mut self, entry: Entry) {
+        self.log.push(entry);
+        self.ready.append_entries.push(entry);
+    }
+
+    /// Drops every entry above `index`, keeping the Ready's promise that
+    /// `disk[..truncate_log_after] ++ append_entries == log`.
+    fn truncate_after(&mut self, index: u64) {
+        let base = (self.log.len() - self.ready.append_entries.len()) as u64;
+        self.log.truncate(index as usize);
+        if index >= base {
+            self.ready.append_entries.truncate((index - base) as usize);
+        } else {
+            self.ready.append_entries.clear();
+            self.ready.truncate_log_after = Some(index);
+        }
+    }
+
+    fn last_index(&self) -> u64 {
+        self.log.len() as u64
+    }
+
+    fn last_term(&self) -> u64 {
+        self.log.last().map_or(0, |e| e.term)
+    }
+}
