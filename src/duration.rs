@@ -61,7 +61,7 @@ pub fn format_duration(d: Duration) -> String {
     if ns == 0 {
         return "0ms".into();
     }
-    let (value, unit) = if ns % 1_000_000_000 == 0 || ns >= 10_000_000_000 {
+    let (value, unit) = if ns >= 1_000_000_000 && ns % 1_000_000 == 0 {
         (ns as f64 / 1e9, "s")
     } else if ns >= 1_000_000 {
         (ns as f64 / 1e6, "ms")
