@@ -9,3 +9,4 @@ pub mod duration;
 pub mod election;
 pub mod event;
 pub mod exit;
+pub mod profile;

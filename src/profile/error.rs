@@ -1,0 +1,121 @@
+//! Profile errors that point at the exact place in the file.
+
+use std::fmt;
+
+use super::locate::locate;
+
+/// A profile that could not be used, and where the problem is.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProfileError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the profile: {message}")]
+    Io { file: String, message: String },
+    /// The file is not a valid profile.
+    #[error("{0}")]
+    Invalid(Located),
+}
+
+/// An error message with its place: file, field path, line and column (1-based).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    pub file: String,
+    /// Dotted path of the offending field, e.g. `timing.heartbeat` or `faults[2].every`.
+    pub field: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Located {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.column {
+                write!(f, ":{col}")?;
+            }
+        }
+        if self.field.is_empty() {
+            write!(f, ": {}", self.message)
+        } else {
+            write!(f, ": field `{}`: {}", self.field, self.message)
+        }
+    }
+}
+
+/// A validation failure before it knows its file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Places the error in `file`, finding the field's line and column in `text`.
+    pub fn at(self, file: &str, text: &str) -> ProfileError {
+        let place = locate(text, &self.field);
+        ProfileError::Invalid(Located {
+            file: file.to_string(),
+            line: place.map(|p| p.0),
+            column: place.map(|p| p.1),
+            field: self.field,
+            message: self.message,
+        })
+    }
+}
+
+impl ProfileError {
+    /// Turns a serde_yaml error into one that names the field and place.
+    pub fn from_yaml(file: &str, text: &str, err: &serde_yaml::Error) -> Self {
+        let raw = err.to_string();
+        // serde_yaml appends " at line L column C"; keep the message, report the place separately.
+        let message = match raw.find(" at line ") {
+            Some(i) => raw[..i].to_string(),
+            None => raw.clone(),
+        };
+        let field = guess_field(&message);
+        let (line, column) = match err.location() {
+            Some(loc) => (Some(loc.line()), Some(loc.column())),
+            None => match field.as_deref().and_then(|f| locate(text, f)) {
+                Some((l, c)) => (Some(l), Some(c)),
+                None => (None, None),
+            },
+        };
+        let message = message.replace(": ", ": ");
+        ProfileError::Invalid(Located {
+            file: file.to_string(),
+            field: field.unwrap_or_default(),
+            line,
+            column,
+            message,
+        })
+    }
+}
+
+/// serde_yaml prefixes errors inside a structure with the dotted path, e.g.
+/// `timing.heartbeat: unknown unit`; unknown fields are named in backticks.
+fn guess_field(message: &str) -> Option<String> {
+    if let Some(rest) = message.split("unknown field `").nth(1) {
+        let name = rest.split('`').next()?;
+        let prefix = message.split(": unknown field").next().unwrap_or("");
+        let prefix = if prefix.starts_with("unknown field") {
+            ""
+        } else {
+            prefix
+        };
+        return Some(if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}.{name}")
+        });
+    }
+    let (path, _) = message.split_once(": ")?;
+    (!path.contains(' ')).then(|| path.to_string())
+}

@@ -1,0 +1,433 @@
+//! The profile's fields, as users write them. Every struct rejects unknown fields.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::duration::{DurationRange, HumanDuration};
+
+/// An environment to measure: the cluster, its network, its faults, what it must tolerate, and
+/// the default sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Short name; used in output directory names.
+    pub name: String,
+    /// One or two sentences on what this environment is.
+    #[serde(default)]
+    pub description: String,
+    /// Seed for every random draw (election timeouts, jitter schedules, fault schedules).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub cluster: Cluster,
+    #[serde(default)]
+    pub network: Network,
+    /// Timing used by `electune run` (a sweep overrides it per point).
+    #[serde(default)]
+    pub timing: Timing,
+    /// The downstream resource the leader writes to.
+    #[serde(default)]
+    pub sink: Sink,
+    /// Faults injected during a run.
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    /// What the chosen setting must achieve.
+    #[serde(default)]
+    pub requirements: Requirements,
+    /// The default grid for `electune sweep`.
+    #[serde(default)]
+    pub sweep: Option<Sweep>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// The cluster's members and election mechanism.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// The election mechanism: `raft`.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// Raft options.
+    #[serde(default)]
+    pub raft: RaftOptions,
+    /// Members per region, in order (`{us-east: 2, eu-west: 2}`); nodes are numbered n1, n2, ...
+    /// in this order. Give either `regions` or `nodes`.
+    #[serde(default)]
+    pub regions: Option<IndexMap<String, u32>>,
+    /// Number of members, all in one region named `local`.
+    #[serde(default)]
+    pub nodes: Option<u32>,
+}
+
+/// Election mechanisms electune can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    #[default]
+    Raft,
+}
+
+/// Raft's optional behaviours (see [`crate::election::raft::Config`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaftOptions {
+    #[serde(default = "yes")]
+    pub pre_vote: bool,
+    #[serde(default = "yes")]
+    pub check_quorum: bool,
+    #[serde(default)]
+    pub leader_stickiness: bool,
+    #[serde(default)]
+    pub leader_lease: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for RaftOptions {
+    fn default() -> Self {
+        Self {
+            pre_vote: true,
+            check_quorum: true,
+            leader_stickiness: false,
+            leader_lease: false,
+        }
+    }
+}
+
+/// Latency and jitter between nodes. Each direction of a link gets its own toxiproxy proxy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Applies to every pair of nodes not covered by `links` (including two nodes of one region).
+    #[serde(default)]
+    pub default: LinkSpec,
+    /// Latency between two regions (both directions, one-way figures).
+    #[serde(default)]
+    pub links: Vec<RegionLink>,
+}
+
+/// One-way latency and jitter of a link.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    #[serde(default)]
+    pub latency: HumanDuration,
+    #[serde(default)]
+    pub jitter: HumanDuration,
+}
+
+/// Latency between two regions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionLink {
+    /// The two regions, e.g. `[us-east, eu-west]`.
+    pub between: [String; 2],
+    pub latency: HumanDuration,
+    #[serde(default)]
+    pub jitter: HumanDuration,
+}
+
+/// Heartbeat interval and election timeout range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timing {
+    pub heartbeat: HumanDuration,
+    /// Drawn uniformly in `[min, max)` at every timer reset, e.g. `1s..2s`.
+    pub election_timeout: DurationRange,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            heartbeat: HumanDuration(std::time::Duration::from_millis(100)),
+            election_timeout: DurationRange::new(
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(2),
+            ),
+        }
+    }
+}
+
+/// The fenced downstream resource.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sink {
+    /// Reject writes whose token is below the highest accepted (`true`), or accept everything and
+    /// count conflicts (`false`).
+    #[serde(default = "yes")]
+    pub fencing: bool,
+    /// How often a leader writes. Defaults to the heartbeat interval.
+    #[serde(default)]
+    pub write_interval: Option<HumanDuration>,
+}
+
+impl Default for Sink {
+    fn default() -> Self {
+        Self {
+            fencing: true,
+            write_interval: None,
+        }
+    }
+}
+
+/// A fault to inject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub kind: FaultKind,
+    /// `leader`, `follower`, `random`, `minority`, `majority`, a node (`n3`), or for network
+    /// faults `links(REGION, REGION)`.
+    #[serde(default = "default_target")]
+    pub target: String,
+    /// Start offsets from the beginning of the run (`[10s, 40s]`).
+    #[serde(default)]
+    pub at: Vec<HumanDuration>,
+    /// Repeat: a fixed interval (`15s`) or `poisson(20s)` with that mean.
+    #[serde(default)]
+    pub every: Option<String>,
+    /// How long it lasts: a duration or a range drawn uniformly (`100ms..1.5s`).
+    #[serde(default)]
+    pub duration: Option<DurationRange>,
+    /// crash: restart the node after this long.
+    #[serde(default)]
+    pub restart_after: Option<HumanDuration>,
+    /// latency-spike: extra one-way latency.
+    #[serde(default)]
+    pub latency: Option<HumanDuration>,
+    /// latency-spike: extra jitter.
+    #[serde(default)]
+    pub jitter: Option<HumanDuration>,
+    /// bandwidth: KB/s.
+    #[serde(default)]
+    pub rate: Option<u64>,
+    /// partition: `isolate` (target vs everyone), `split` (minority vs majority), `one-way`
+    /// (target's outbound links only).
+    #[serde(default)]
+    pub mode: Option<PartitionMode>,
+    /// clock-drift: the node's timers run at this rate (1.05 = 5% fast).
+    #[serde(default)]
+    pub drift: Option<f64>,
+    /// Override whether this fault is a hard fault that should cause a failover.
+    #[serde(default)]
+    pub expect_failover: Option<bool>,
+}
+
+fn default_target() -> String {
+    "leader".into()
+}
+
+/// Kinds of fault, in Chaos Mesh / toxiproxy vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// SIGKILL, restart after `restart_after`.
+    Crash,
+    /// SIGSTOP for `duration`, then SIGCONT (a GC or VM pause).
+    Pause,
+    /// Cut links (silently holding data, as a real partition does).
+    Partition,
+    /// Extra latency and jitter on some links.
+    LatencySpike,
+    /// Limit bandwidth on some links.
+    Bandwidth,
+    /// Reset the TCP connections of some links.
+    ResetPeer,
+    /// A node's timers run at `drift` times real speed.
+    ClockDrift,
+}
+
+impl FaultKind {
+    /// The name users write.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "crash",
+            FaultKind::Pause => "pause",
+            FaultKind::Partition => "partition",
+            FaultKind::LatencySpike => "latency-spike",
+            FaultKind::Bandwidth => "bandwidth",
+            FaultKind::ResetPeer => "reset-peer",
+            FaultKind::ClockDrift => "clock-drift",
+        }
+    }
+}
+
+/// How a partition cuts the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartitionMode {
+    Isolate,
+    Split,
+    OneWay,
+}
+
+/// What the chosen setting must achieve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirements {
+    /// Faults that must not cause a failover, with their largest tolerated size
+    /// (`{pause: 800ms, latency-spike: 300ms}`).
+    #[serde(default)]
+    pub tolerate: Tolerate,
+    #[serde(default = "default_fp_budget")]
+    pub max_false_promotions_per_day: f64,
+    #[serde(default)]
+    pub max_flaps_per_hour: Option<f64>,
+}
+
+fn default_fp_budget() -> f64 {
+    1.0
+}
+
+impl Default for Requirements {
+    fn default() -> Self {
+        Self {
+            tolerate: Tolerate::default(),
+            max_false_promotions_per_day: default_fp_budget(),
+            max_flaps_per_hour: None,
+        }
+    }
+}
+
+/// Sizes of faults that must not cause a failover.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Tolerate {
+    #[serde(default)]
+    pub pause: Option<HumanDuration>,
+    #[serde(default)]
+    pub latency_spike: Option<HumanDuration>,
+}
+
+/// The default grid for `electune sweep`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    pub heartbeat: Vec<HumanDuration>,
+    pub election_timeout: Vec<DurationRange>,
+    /// Leader crashes measured per grid point.
+    #[serde(default = "default_failovers")]
+    pub failovers_per_point: u32,
+    /// Steady-state time per point (false promotions need exposure), in addition to failovers.
+    #[serde(default)]
+    pub duration_per_point: Option<HumanDuration>,
+}
+
+fn default_failovers() -> u32 {
+    30
+}
+
+impl Profile {
+    /// Node names with their regions, in order: `[("n1", "us-east"), ...]`.
+    pub fn members(&self) -> Vec<(String, String)> {
+        match (&self.cluster.regions, self.cluster.nodes) {
+            (Some(regions), _) => regions
+                .iter()
+                .flat_map(|(region, &count)| std::iter::repeat_n(region.clone(), count as usize))
+                .enumerate()
+                .map(|(i, region)| (format!("n{}", i + 1), region))
+                .collect(),
+            (None, Some(n)) => (1..=n)
+                .map(|i| (format!("n{i}"), "local".to_string()))
+                .collect(),
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// One-way latency and jitter from a node in `from` to a node in `to`.
+    pub fn link(&self, from: &str, to: &str) -> LinkSpec {
+        self.network
+            .links
+            .iter()
+            .find(|l| {
+                (l.between[0] == from && l.between[1] == to)
+                    || (l.between[0] == to && l.between[1] == from)
+            })
+            .map(|l| LinkSpec {
+                latency: l.latency,
+                jitter: l.jitter,
+            })
+            .unwrap_or(self.network.default)
+    }
+
+    /// The write interval: the sink's setting, or the heartbeat interval.
+    pub fn write_interval(&self, timing: &Timing) -> std::time::Duration {
+        self.sink
+            .write_interval
+            .map(|d| d.0)
+            .unwrap_or(timing.heartbeat.0)
+    }
+}
+
+/// How a fault repeats.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Every {
+    /// At a fixed interval.
+    Fixed(std::time::Duration),
+    /// Exponentially distributed gaps with this mean.
+    Poisson(std::time::Duration),
+}
+
+impl Every {
+    /// Parses `15s` or `poisson(20s)`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if let Some(inner) = t.strip_prefix("poisson(").and_then(|r| r.strip_suffix(')')) {
+            let mean = crate::duration::parse_duration(inner).map_err(|e| e.to_string())?;
+            if mean.is_zero() {
+                return Err("the Poisson mean must be above zero".into());
+            }
+            return Ok(Every::Poisson(mean));
+        }
+        let d = crate::duration::parse_duration(t)
+            .map_err(|e| format!("{e}; or write `poisson(MEAN)`, e.g. `poisson(20s)`"))?;
+        if d.is_zero() {
+            return Err("the interval must be above zero".into());
+        }
+        Ok(Every::Fixed(d))
+    }
+}
+
+/// Who a fault hits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Leader,
+    Follower,
+    Random,
+    Minority,
+    Majority,
+    Node(String),
+    Links(String, String),
+}
+
+impl Target {
+    /// Parses `leader`, `follower`, `random`, `minority`, `majority`, `n3`, `links(a, b)`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        Ok(match t {
+            "leader" => Target::Leader,
+            "follower" => Target::Follower,
+            "random" => Target::Random,
+            "minority" => Target::Minority,
+            "majority" => Target::Majority,
+            _ => {
+                if let Some(inner) = t.strip_prefix("links(").and_then(|r| r.strip_suffix(')')) {
+                    let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
+                    if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+                        return Err(format!("`{t}`: write links(REGION, REGION)"));
+                    }
+                    Target::Links(parts[0].into(), parts[1].into())
+                } else if crate::election::parse_node_name(t).is_some() {
+                    Target::Node(t.into())
+                } else {
+                    return Err(format!(
+                        "`{t}` is not a target; valid: leader, follower, random, minority, majority, a node such as n2, or links(REGION, REGION)"
+                    ));
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,315 @@
+//! Checks a parsed profile for values that parse but make no sense.
+
+use std::collections::BTreeSet;
+
+use super::error::FieldError;
+use super::schema::*;
+use crate::duration::format_duration;
+use crate::election::raft::Config;
+
+/// Largest cluster electune runs (one process per member).
+pub const MAX_NODES: u32 = 15;
+
+pub fn validate(p: &Profile) -> Result<(), FieldError> {
+    if p.name.is_empty()
+        || !p
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(FieldError::new(
+            "name",
+            format!("`{}` is not a valid name; use letters, digits, - and _ (it names output directories)", p.name),
+        ));
+    }
+    validate_cluster(p)?;
+    validate_network(p)?;
+    validate_timing("timing", &p.timing)?;
+    if let Some(w) = p.sink.write_interval {
+        if w.0.is_zero() {
+            return Err(FieldError::new(
+                "sink.write_interval",
+                "must be above zero, e.g. `50ms`",
+            ));
+        }
+    }
+    for (i, f) in p.faults.iter().enumerate() {
+        validate_fault(p, i, f)?;
+    }
+    let r = &p.requirements;
+    if !(r.max_false_promotions_per_day >= 0.0 && r.max_false_promotions_per_day.is_finite()) {
+        return Err(FieldError::new(
+            "requirements.max_false_promotions_per_day",
+            "must be a number ≥ 0, e.g. `1`",
+        ));
+    }
+    if let Some(f) = r.max_flaps_per_hour {
+        if !(f >= 0.0 && f.is_finite()) {
+            return Err(FieldError::new(
+                "requirements.max_flaps_per_hour",
+                "must be a number ≥ 0, e.g. `0`",
+            ));
+        }
+    }
+    if let Some(s) = &p.sweep {
+        validate_sweep(s)?;
+    }
+    Ok(())
+}
+
+fn validate_cluster(p: &Profile) -> Result<(), FieldError> {
+    let c = &p.cluster;
+    match (&c.regions, c.nodes) {
+        (Some(_), Some(_)) => {
+            return Err(FieldError::new(
+                "cluster.nodes",
+                "give either `regions` (members per region) or `nodes` (a count), not both",
+            ))
+        }
+        (None, None) => {
+            return Err(FieldError::new(
+                "cluster",
+                "needs `nodes: 3` or `regions: {us-east: 2, eu-west: 1}`",
+            ))
+        }
+        (Some(regions), None) => {
+            for (name, &count) in regions {
+                if count == 0 {
+                    return Err(FieldError::new(
+                        format!("cluster.regions.{name}"),
+                        "a region needs at least one member",
+                    ));
+                }
+            }
+        }
+        (None, Some(_)) => {}
+    }
+    let n = p.members().len() as u32;
+    if n == 0 || n > MAX_NODES {
+        let field = if c.nodes.is_some() {
+            "cluster.nodes"
+        } else {
+            "cluster.regions"
+        };
+        return Err(FieldError::new(
+            field,
+            format!("{n} members; electune runs clusters of 1 to {MAX_NODES} members (3 or 5 are typical)"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_network(p: &Profile) -> Result<(), FieldError> {
+    let regions: BTreeSet<String> = p.members().into_iter().map(|m| m.1).collect();
+    check_link("network.default", &p.network.default)?;
+    let mut seen = BTreeSet::new();
+    for (i, l) in p.network.links.iter().enumerate() {
+        let field = format!("network.links[{i}]");
+        for r in &l.between {
+            if !regions.contains(r) {
+                return Err(FieldError::new(
+                    format!("{field}.between"),
+                    format!(
+                        "unknown region `{r}`; the cluster's regions are: {}",
+                        regions.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut key = l.between.clone();
+        key.sort();
+        if !seen.insert(key) {
+            return Err(FieldError::new(
+                format!("{field}.between"),
+                format!(
+                    "the link between {} and {} is given twice",
+                    l.between[0], l.between[1]
+                ),
+            ));
+        }
+        check_link(
+            &field,
+            &LinkSpec {
+                latency: l.latency,
+                jitter: l.jitter,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+fn check_link(field: &str, l: &LinkSpec) -> Result<(), FieldError> {
+    if l.jitter.0 > l.latency.0 {
+        return Err(FieldError::new(
+            format!("{field}.jitter"),
+            format!(
+                "jitter {} exceeds latency {}; delays are drawn from latency ± jitter, so jitter must be at most the latency",
+                l.jitter, l.latency
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a heartbeat/election-timeout pair with the election core's own rules.
+pub fn validate_timing(field: &str, t: &Timing) -> Result<(), FieldError> {
+    let cfg = Config::new(1, vec![2, 3], t.heartbeat.0, t.election_timeout);
+    cfg.validate().map_err(|e| {
+        let sub = match e {
+            crate::election::raft::ConfigError::HeartbeatTooLong { .. }
+            | crate::election::raft::ConfigError::ZeroHeartbeat => "heartbeat",
+            _ => "election_timeout",
+        };
+        FieldError::new(format!("{field}.{sub}"), e.to_string())
+    })
+}
+
+fn validate_fault(p: &Profile, i: usize, f: &Fault) -> Result<(), FieldError> {
+    let field = |name: &str| format!("faults[{i}].{name}");
+    let kind = f.kind.name();
+    let target = Target::parse(&f.target).map_err(|e| FieldError::new(field("target"), e))?;
+    let network_kind = matches!(
+        f.kind,
+        FaultKind::LatencySpike
+            | FaultKind::Bandwidth
+            | FaultKind::ResetPeer
+            | FaultKind::Partition
+    );
+    match &target {
+        Target::Links(a, b) => {
+            if !network_kind {
+                return Err(FieldError::new(
+                    field("target"),
+                    format!("a {kind} acts on a process, not on links; target a node (leader, follower, random, n2)"),
+                ));
+            }
+            let regions: BTreeSet<String> = p.members().into_iter().map(|m| m.1).collect();
+            for r in [a, b] {
+                if !regions.contains(r) {
+                    return Err(FieldError::new(
+                        field("target"),
+                        format!("unknown region `{r}` in links(...)"),
+                    ));
+                }
+            }
+        }
+        Target::Node(n) => {
+            if !p.members().iter().any(|m| &m.0 == n) {
+                return Err(FieldError::new(
+                    field("target"),
+                    format!("no node `{n}`; the cluster has n1..n{}", p.members().len()),
+                ));
+            }
+        }
+        _ => {}
+    }
+    if f.at.is_empty() && f.every.is_none() {
+        return Err(FieldError::new(
+            field("kind"),
+            "needs a schedule: `at: [10s, 40s]`, `every: 15s` or `every: poisson(20s)`",
+        ));
+    }
+    if let Some(e) = &f.every {
+        Every::parse(e).map_err(|m| FieldError::new(field("every"), m))?;
+    }
+    let require = |present: bool, name: &str, example: &str| {
+        if present {
+            Ok(())
+        } else {
+            Err(FieldError::new(
+                field("kind"),
+                format!("a {kind} fault needs `{name}`, e.g. `{name}: {example}`"),
+            ))
+        }
+    };
+    let forbid = |present: bool, name: &str| {
+        if present {
+            Err(FieldError::new(
+                field(name),
+                format!("`{name}` does not apply to a {kind} fault"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    match f.kind {
+        FaultKind::Crash => {
+            require(f.restart_after.is_some(), "restart_after", "3s")?;
+            forbid(f.duration.is_some(), "duration")?;
+        }
+        FaultKind::Pause => require(f.duration.is_some(), "duration", "100ms..1.5s")?,
+        FaultKind::Partition => {
+            require(f.duration.is_some(), "duration", "5s")?;
+            require(f.mode.is_some(), "mode", "isolate")?;
+        }
+        FaultKind::LatencySpike => {
+            require(f.duration.is_some(), "duration", "3s")?;
+            require(f.latency.is_some(), "latency", "300ms")?;
+        }
+        FaultKind::Bandwidth => {
+            require(f.duration.is_some(), "duration", "5s")?;
+            require(f.rate.is_some(), "rate", "10")?;
+        }
+        FaultKind::ResetPeer => forbid(f.duration.is_some(), "duration")?,
+        FaultKind::ClockDrift => {
+            require(f.duration.is_some(), "duration", "30s")?;
+            require(f.drift.is_some(), "drift", "1.05")?;
+            let d = f.drift.unwrap_or(1.0);
+            if !(0.5..=2.0).contains(&d) {
+                return Err(FieldError::new(field("drift"), format!("{d} is out of range; use a rate between 0.5 and 2.0 (1.05 = timers 5% fast)")));
+            }
+        }
+    }
+    if f.kind != FaultKind::Crash {
+        forbid(f.restart_after.is_some(), "restart_after")?;
+    }
+    if f.kind != FaultKind::LatencySpike {
+        forbid(f.latency.is_some(), "latency")?;
+        forbid(f.jitter.is_some(), "jitter")?;
+    }
+    if f.kind != FaultKind::Partition {
+        forbid(f.mode.is_some(), "mode")?;
+    }
+    if let Some(d) = f.duration {
+        if d.max.is_zero() {
+            return Err(FieldError::new(field("duration"), "must be above zero"));
+        }
+    }
+    Ok(())
+}
+
+fn validate_sweep(s: &Sweep) -> Result<(), FieldError> {
+    if s.heartbeat.is_empty() {
+        return Err(FieldError::new(
+            "sweep.heartbeat",
+            "list at least one heartbeat, e.g. `[50ms, 100ms]`",
+        ));
+    }
+    if s.election_timeout.is_empty() {
+        return Err(FieldError::new(
+            "sweep.election_timeout",
+            "list at least one range, e.g. `[500ms..1s, 1s..2s]`",
+        ));
+    }
+    let any_valid = s.heartbeat.iter().any(|h| {
+        s.election_timeout
+            .iter()
+            .any(|e| h.0 < e.min && !h.0.is_zero())
+    });
+    if !any_valid {
+        return Err(FieldError::new(
+            "sweep.heartbeat",
+            format!(
+                "no heartbeat is below any minimum election timeout (smallest minimum: {}); every grid point would be invalid",
+                format_duration(s.election_timeout.iter().map(|e| e.min).min().unwrap_or_default())
+            ),
+        ));
+    }
+    if s.failovers_per_point == 0 && s.duration_per_point.is_none() {
+        return Err(FieldError::new(
+            "sweep.failovers_per_point",
+            "set failovers_per_point above zero or give duration_per_point",
+        ));
+    }
+    Ok(())
+}
