@@ -96,7 +96,7 @@ pub fn failover_episodes(
             out.without_leader += 1;
             continue;
         };
-        if !f.targets.iter().any(|n| *n == old.node) {
+        if !f.targets.contains(&old.node) {
             out.not_on_leader += 1;
             continue;
         }

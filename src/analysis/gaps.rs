@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn few_gaps_fall_back_to_upper_bound() {
-        let p = predict_false_suspicion_rate(&vec![ms(50); 19], 1.0, Duration::from_millis(150));
+        let p = predict_false_suspicion_rate(&[ms(50); 19], 1.0, Duration::from_millis(150));
         assert!(p.tail.is_none());
         assert_eq!(p.basis, Basis::UpperBound);
         assert!((p.per_hour.unwrap() - 3.689).abs() < 1e-3);

@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn intervals_end_at_role_change_exit_or_window() {
-        let evs = vec![
+        let evs = [
             leader(10, "n1", 1),
             follower(50, "n1", 2),
             leader(60, "n2", 2),
@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn leader_at_prefers_highest_term_during_overlap() {
-        let evs = vec![
+        let evs = [
             leader(10, "n1", 1),
             leader(20, "n2", 2),
             step_down(30, "n1", 1),

@@ -203,3 +203,22 @@ fn merge_refuses_mixed_parameters() {
     ));
     assert_eq!(merge(&[]).unwrap().trials, 0);
 }
+
+#[test]
+fn ping_pong_and_leader_changes_through_analyze() {
+    // n1 → n2 → n1 within 3s (10 × 300ms), with no hard fault: both changes are false promotions.
+    let evs = vec![
+        leader(ms(0), "n1", 1),
+        follower(ms(1000), "n1", 2),
+        leader(ms(1100), "n2", 2),
+        follower(ms(1400), "n2", 3),
+        leader(ms(1500), "n1", 3),
+    ];
+    let m = analyze(&evs, &ctx(HOUR));
+    assert_eq!(m.summary.flapping.ping_pongs, 1);
+    assert_eq!(m.ping_pongs[0].node, "n1");
+    assert_eq!(m.summary.flapping.leader_changes.count, 2);
+    assert!((m.summary.flapping.leader_changes.per_hour - 2.0).abs() < 1e-9);
+    assert_eq!(m.summary.false_promotions.count, 2);
+    assert_eq!(m.tally.tenure_ns, vec![ms(1000), ms(300)]);
+}
