@@ -4,6 +4,7 @@
 //! The pipeline, bottom up: [`election`] (sans-IO cores) → [`node`] (one process per member) →
 //! [`proxy`] / [`toxiproxy`] (the network) → [`harness`] (a cluster run) → [`analysis`] (metrics).
 
+pub mod analysis;
 pub mod clock;
 pub mod duration;
 pub mod election;

@@ -1,0 +1,132 @@
+//! Leadership intervals: who believed it was leader, and when.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Event, EventKind};
+
+/// Node X is leader from its `leader{term}` event until its next `follower`, `candidate`,
+/// `pre_candidate` or `step_down` event, its `process_exit`, or the end of the window.
+///
+/// A paused process still counts as leader: it believes it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadershipInterval {
+    /// The leader.
+    pub node: String,
+    /// The term it won.
+    pub term: u64,
+    /// Time of its `leader` event (ns).
+    pub start_ns: u64,
+    /// Time leadership ended, or the end of the window when `censored` (ns).
+    pub end_ns: u64,
+    /// True when the interval was still open at the end of the window.
+    pub censored: bool,
+}
+
+impl LeadershipInterval {
+    /// Length in nanoseconds.
+    pub fn len_ns(&self) -> u64 {
+        self.end_ns.saturating_sub(self.start_ns)
+    }
+
+    /// Whether this interval covers `t` (half-open: `[start, end)`).
+    pub fn covers(&self, t: u64) -> bool {
+        self.start_ns <= t && t < self.end_ns
+    }
+}
+
+/// All leadership intervals of a timeline sorted by time, ordered by start.
+pub fn leadership_intervals(events: &[&Event], end_ns: u64) -> Vec<LeadershipInterval> {
+    let mut open: Vec<LeadershipInterval> = Vec::new();
+    let mut done: Vec<LeadershipInterval> = Vec::new();
+    let close =
+        |open: &mut Vec<LeadershipInterval>, done: &mut Vec<LeadershipInterval>, node: &str, t| {
+            if let Some(i) = open.iter().position(|iv| iv.node == node) {
+                let mut iv = open.remove(i);
+                iv.end_ns = t;
+                done.push(iv);
+            }
+        };
+    for e in events {
+        match &e.kind {
+            EventKind::Leader { term } => {
+                close(&mut open, &mut done, &e.src, e.t);
+                open.push(LeadershipInterval {
+                    node: e.src.clone(),
+                    term: *term,
+                    start_ns: e.t,
+                    end_ns: e.t,
+                    censored: false,
+                });
+            }
+            EventKind::Follower { .. }
+            | EventKind::Candidate { .. }
+            | EventKind::PreCandidate { .. }
+            | EventKind::StepDown { .. }
+            | EventKind::ProcessExit { .. } => close(&mut open, &mut done, &e.src, e.t),
+            _ => {}
+        }
+    }
+    for mut iv in open {
+        iv.end_ns = end_ns.max(iv.start_ns);
+        iv.censored = true;
+        done.push(iv);
+    }
+    done.sort_by_key(|iv| (iv.start_ns, iv.end_ns));
+    done
+}
+
+/// The leader at `t`: among intervals covering `t`, the one with the highest term.
+pub fn leader_at(intervals: &[LeadershipInterval], t: u64) -> Option<&LeadershipInterval> {
+    intervals
+        .iter()
+        .filter(|iv| iv.covers(t))
+        .max_by_key(|iv| iv.term)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::testkit::*;
+
+    #[test]
+    fn intervals_end_at_role_change_exit_or_window() {
+        let evs = [
+            leader(10, "n1", 1),
+            follower(50, "n1", 2),
+            leader(60, "n2", 2),
+            exit(80, "n2"),
+            leader(90, "n3", 3),
+        ];
+        let refs: Vec<&Event> = evs.iter().collect();
+        let ivs = leadership_intervals(&refs, 100);
+        assert_eq!(ivs.len(), 3);
+        assert_eq!(
+            (ivs[0].start_ns, ivs[0].end_ns, ivs[0].censored),
+            (10, 50, false)
+        );
+        assert_eq!(
+            (ivs[1].start_ns, ivs[1].end_ns, ivs[1].censored),
+            (60, 80, false)
+        );
+        assert_eq!(
+            (ivs[2].start_ns, ivs[2].end_ns, ivs[2].censored),
+            (90, 100, true)
+        );
+        assert_eq!(leader_at(&ivs, 55), None);
+        assert_eq!(leader_at(&ivs, 60).unwrap().node, "n2");
+        assert_eq!(leader_at(&ivs, 50), None);
+    }
+
+    #[test]
+    fn leader_at_prefers_highest_term_during_overlap() {
+        let evs = [
+            leader(10, "n1", 1),
+            leader(20, "n2", 2),
+            step_down(30, "n1", 1),
+        ];
+        let refs: Vec<&Event> = evs.iter().collect();
+        let ivs = leadership_intervals(&refs, 100);
+        assert_eq!(leader_at(&ivs, 25).unwrap().node, "n2");
+        assert_eq!(leader_at(&ivs, 15).unwrap().node, "n1");
+    }
+}
