@@ -10,4 +10,6 @@ pub mod duration;
 pub mod election;
 pub mod event;
 pub mod exit;
+pub mod node;
 pub mod profile;
+pub mod sweep;

@@ -1,0 +1,58 @@
+//! What the harness tells a node process (a JSON file named on the command line).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::DurationRange;
+use crate::election::raft::Config;
+use crate::election::NodeId;
+use crate::profile::RaftOptions;
+
+/// How to reach one peer: the listen address of the proxy for the directed link to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerAddr {
+    pub id: NodeId,
+    pub addr: SocketAddr,
+}
+
+/// A node's whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeConfig {
+    pub id: NodeId,
+    /// Where this node accepts connections from the proxies of its inbound links.
+    pub listen: SocketAddr,
+    pub peers: Vec<PeerAddr>,
+    /// The proxy in front of the fenced sink, if writes are on.
+    pub sink: Option<SocketAddr>,
+    pub heartbeat: Duration,
+    pub election_timeout: DurationRange,
+    pub raft: RaftOptions,
+    /// How often a leader writes to the sink.
+    pub write_interval: Duration,
+    /// Durable state (term, vote, log).
+    pub data_dir: PathBuf,
+    /// Seed for this incarnation's randomness.
+    pub seed: u64,
+    /// Initial timer rate (1.0 = true time).
+    pub clock_rate: f64,
+}
+
+impl NodeConfig {
+    /// The election core's configuration.
+    pub fn core_config(&self) -> Config {
+        let mut c = Config::new(
+            self.id,
+            self.peers.iter().map(|p| p.id).collect(),
+            self.heartbeat,
+            self.election_timeout,
+        );
+        c.pre_vote = self.raft.pre_vote;
+        c.check_quorum = self.raft.check_quorum;
+        c.leader_stickiness = self.raft.leader_stickiness;
+        c.leader_lease = self.raft.leader_lease;
+        c
+    }
+}

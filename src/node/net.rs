@@ -1,0 +1,169 @@
+//! The node's sockets (tokio): inbound frames from peers' proxies, one outbound connection per
+//! peer through its directed link's proxy (reconnecting with backoff), the sink connection, and
+//! the control channel on stdin. Everything feeds one `std::sync::mpsc` channel to the core thread.
+
+use std::net::SocketAddr;
+use std::sync::mpsc::Sender;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use super::config::NodeConfig;
+use crate::election::raft::Message;
+use crate::election::wire;
+use crate::election::NodeId;
+
+/// Something for the core thread.
+#[derive(Debug)]
+pub enum Input {
+    /// A message from a peer.
+    Message(NodeId, Message),
+    /// A command from the harness.
+    Control(Control),
+    /// The harness closed our stdin: it is gone, so are we.
+    StdinClosed,
+}
+
+/// Commands the harness sends as JSON lines on stdin.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Control {
+    /// Run this node's timers at `rate` times true speed from now on.
+    Drift { rate: f64 },
+}
+
+/// Senders for outbound traffic; cheap to use from the core thread.
+pub struct Outbound {
+    peers: Vec<(NodeId, UnboundedSender<Vec<u8>>)>,
+    sink: Option<UnboundedSender<Vec<u8>>>,
+}
+
+impl Outbound {
+    /// Queues a frame for a peer. Frames queued while the link is down are dropped, as a network would.
+    pub fn send(&self, to: NodeId, frame: Vec<u8>) {
+        if let Some((_, tx)) = self.peers.iter().find(|(id, _)| *id == to) {
+            let _ = tx.send(frame);
+        }
+    }
+
+    /// Queues a line for the sink.
+    pub fn send_sink(&self, line: Vec<u8>) {
+        if let Some(tx) = &self.sink {
+            let _ = tx.send(line);
+        }
+    }
+}
+
+/// Binds the listener and starts every I/O task on `rt`.
+pub fn start(rt: &Runtime, cfg: &NodeConfig, inputs: Sender<Input>) -> std::io::Result<Outbound> {
+    let listener = rt.block_on(async {
+        let socket = TcpSocket::new_v4()?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(cfg.listen)?;
+        socket.listen(64)
+    })?;
+    let accept_inputs = inputs.clone();
+    rt.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(read_frames(stream, accept_inputs.clone()));
+        }
+    });
+    let mut peers = Vec::new();
+    for p in &cfg.peers {
+        let (tx, rx) = unbounded_channel();
+        rt.spawn(pump(p.addr, rx));
+        peers.push((p.id, tx));
+    }
+    let sink = cfg.sink.map(|addr| {
+        let (tx, rx) = unbounded_channel();
+        rt.spawn(pump(addr, rx));
+        tx
+    });
+    rt.spawn(read_stdin(inputs));
+    Ok(Outbound { peers, sink })
+}
+
+async fn read_frames(mut stream: TcpStream, inputs: Sender<Input>) {
+    let mut body = Vec::new();
+    loop {
+        let mut prefix = [0u8; 4];
+        if stream.read_exact(&mut prefix).await.is_err() {
+            return;
+        }
+        let Ok(len) = wire::frame_len(prefix) else {
+            return;
+        };
+        body.resize(len, 0);
+        if stream.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        match wire::decode(&body) {
+            Ok((from, msg)) => {
+                if inputs.send(Input::Message(from, msg)).is_err() {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Keeps one outbound connection to `addr` up and writes queued frames to it.
+async fn pump(addr: SocketAddr, mut rx: UnboundedReceiver<Vec<u8>>) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let stream = match TcpStream::connect(addr).await {
+            Ok(s) => s,
+            Err(_) => {
+                // Drop what queued up while the link was down.
+                while rx.try_recv().is_ok() {}
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(200));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(5);
+        let _ = stream.set_nodelay(true);
+        while rx.try_recv().is_ok() {}
+        let (mut reader, mut writer) = stream.into_split();
+        let mut scratch = [0u8; 64];
+        loop {
+            tokio::select! {
+                frame = rx.recv() => {
+                    let Some(frame) = frame else { return };
+                    if writer.write_all(&frame).await.is_err() {
+                        break;
+                    }
+                }
+                // Nothing is ever sent back on this connection; a read returning means it closed.
+                _ = reader.read(&mut scratch) => break,
+            }
+        }
+        tokio::time::sleep(backoff).await;
+    }
+}
+
+async fn read_stdin(inputs: Sender<Input>) {
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        match lines.next_line().await {
+            Ok(Some(line)) => {
+                if let Ok(cmd) = serde_json::from_str::<Control>(&line) {
+                    let _ = inputs.send(Input::Control(cmd));
+                }
+            }
+            _ => {
+                let _ = inputs.send(Input::StdinClosed);
+                return;
+            }
+        }
+    }
+}
