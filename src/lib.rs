@@ -8,3 +8,5 @@ pub mod clock;
 pub mod duration;
 pub mod event;
 pub mod exit;
+pub mod proxy;
+pub mod toxiproxy;
