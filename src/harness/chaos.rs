@@ -1,0 +1,420 @@
+//! Faults: a deterministic plan drawn from the profile's seed ([`plan_faults`], pure), and its
+//! execution against a running cluster ([`Chaos`]), which aims at roles ("the leader") as they are
+//! at the moment a fault starts and records every fault on the timeline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::cluster::Cluster;
+use super::collector::Collector;
+use super::error::HarnessError;
+use super::network::{latency, ToxiproxyServer};
+use crate::clock::monotonic_ns;
+use crate::event::{Event, EventKind};
+use crate::profile::{Every, Fault, FaultKind, PartitionMode, Profile, Target, Timing};
+use crate::toxiproxy::ToxicAttributes;
+
+/// One fault occurrence, placed in time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedFault {
+    /// Unique within the run; names the toxics it adds.
+    pub id: u64,
+    /// Which of the profile's faults this is.
+    pub spec: Fault,
+    /// Offset from the start of the run.
+    pub at: Duration,
+    /// How long it lasts (drawn from the spec's range); crash: time until restart.
+    pub duration: Duration,
+}
+
+/// Draws every fault occurrence in `[0, run)` from the profile's schedules and `seed`.
+pub fn plan_faults(faults: &[Fault], run: Duration, seed: u64) -> Vec<PlannedFault> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0fa1_7fa1);
+    let mut plan = Vec::new();
+    for spec in faults {
+        let mut starts: Vec<Duration> = spec.at.iter().map(|d| d.0).filter(|d| *d < run).collect();
+        if let Some(every) = spec.every.as_deref().and_then(|e| Every::parse(e).ok()) {
+            let mut t = Duration::ZERO;
+            loop {
+                t += match every {
+                    Every::Fixed(d) => d,
+                    Every::Poisson(mean) => {
+                        let u: f64 = rng.gen_range(f64::EPSILON..1.0);
+                        mean.mul_f64(-u.ln())
+                    }
+                };
+                if t >= run {
+                    break;
+                }
+                starts.push(t);
+            }
+        }
+        for at in starts {
+            let duration = match (spec.kind, spec.duration) {
+                (FaultKind::Crash, _) => spec.restart_after.map(|d| d.0).unwrap_or_default(),
+                (_, Some(r)) if r.max > r.min => Duration::from_nanos(
+                    rng.gen_range(r.min.as_nanos() as u64..r.max.as_nanos() as u64),
+                ),
+                (_, Some(r)) => r.min,
+                (_, None) => Duration::ZERO,
+            };
+            plan.push(PlannedFault {
+                id: 0,
+                spec: spec.clone(),
+                at,
+                duration,
+            });
+        }
+    }
+    plan.sort_by_key(|f| f.at);
+    for (i, f) in plan.iter_mut().enumerate() {
+        f.id = i as u64 + 1;
+    }
+    plan
+}
+
+/// Whether a fault is a hard fault on the leader (DESIGN.md): crash of the leader, isolation of
+/// the leader from a majority, a leader pause longer than tolerated, a latency spike above the
+/// tolerated size on the leader's links. The spec's `expect_failover` overrides.
+pub fn expect_failover(
+    profile: &Profile,
+    timing: &Timing,
+    f: &PlannedFault,
+    hits_leader: bool,
+) -> bool {
+    if let Some(v) = f.spec.expect_failover {
+        return v;
+    }
+    if !hits_leader {
+        return false;
+    }
+    let tolerate = &profile.requirements.tolerate;
+    match f.spec.kind {
+        FaultKind::Crash => true,
+        // Without a stated tolerance, a pause shorter than the minimum election timeout is
+        // tolerated by construction.
+        FaultKind::Pause => {
+            f.duration > tolerate.pause.map_or(timing.election_timeout.min, |p| p.0)
+        }
+        FaultKind::Partition => true,
+        FaultKind::LatencySpike => match (tolerate.latency_spike, f.spec.latency) {
+            (Some(tol), Some(lat)) => lat.0 > tol.0,
+            _ => false,
+        },
+        FaultKind::Bandwidth | FaultKind::ResetPeer | FaultKind::ClockDrift => false,
+    }
+}
+
+/// Executes a fault plan against a cluster.
+pub struct Chaos {
+    tasks: JoinSet<Result<(), HarnessError>>,
+}
+
+/// What a fault resolved to when it started.
+struct Resolved {
+    nodes: Vec<String>,
+    links: Vec<(String, String)>,
+    hits_leader: bool,
+}
+
+impl Chaos {
+    /// Starts executing `plan` relative to `start`.
+    pub fn start(
+        plan: Vec<PlannedFault>,
+        start: Instant,
+        cluster: Arc<Cluster>,
+        net: Arc<ToxiproxyServer>,
+        collector: Arc<Collector>,
+        seed: u64,
+    ) -> Self {
+        let mut tasks = JoinSet::new();
+        for f in plan {
+            let (cluster, net, collector) = (cluster.clone(), net.clone(), collector.clone());
+            let seed = seed ^ f.id.wrapping_mul(0x9e37_79b9);
+            tasks.spawn(async move {
+                tokio::time::sleep_until(start + f.at).await;
+                run_fault(&f, &cluster, &net, &collector, seed).await
+            });
+        }
+        Self { tasks }
+    }
+
+    /// Stops faults that have not finished (their toxics are removed with the proxies) and
+    /// reports the first error any fault hit.
+    pub async fn stop(mut self) -> Result<(), HarnessError> {
+        let mut first = None;
+        // Let faults that are ending right now finish their bookkeeping.
+        self.tasks.abort_all();
+        while let Some(r) = self.tasks.join_next().await {
+            if let Ok(Err(e)) = r {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+async fn run_fault(
+    f: &PlannedFault,
+    cluster: &Cluster,
+    net: &ToxiproxyServer,
+    collector: &Collector,
+    seed: u64,
+) -> Result<(), HarnessError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let timing = cluster.spec().timing;
+    let Some(r) = resolve(f, cluster, collector, &timing, &mut rng).await else {
+        return Ok(());
+    };
+    let expect = expect_failover(&cluster.spec().profile, &timing, f, r.hits_leader);
+    let toxic = format!("fault-{}", f.id);
+    let emit = |kind| collector.emit(Event::new(monotonic_ns(), "harness", kind));
+    let start_event = EventKind::FaultStart {
+        id: f.id,
+        kind: f.spec.kind.name().to_string(),
+        targets: if r.links.is_empty() {
+            r.nodes.clone()
+        } else {
+            r.links.iter().map(|(a, b)| format!("{a}->{b}")).collect()
+        },
+        expect_failover: expect,
+    };
+    let end_event = EventKind::FaultEnd {
+        id: f.id,
+        kind: f.spec.kind.name().to_string(),
+    };
+    match f.spec.kind {
+        FaultKind::Crash => {
+            for n in &r.nodes {
+                cluster.crash(n).await;
+            }
+            emit(start_event);
+            tokio::time::sleep(f.duration).await;
+            for n in &r.nodes {
+                cluster.restart(n).await?;
+            }
+            emit(end_event);
+        }
+        FaultKind::Pause => {
+            for n in &r.nodes {
+                cluster.pause(n).await;
+            }
+            emit(start_event);
+            tokio::time::sleep(f.duration).await;
+            for n in &r.nodes {
+                cluster.resume(n).await;
+            }
+            emit(end_event);
+        }
+        FaultKind::ClockDrift => {
+            let rate = f.spec.drift.unwrap_or(1.0);
+            for n in &r.nodes {
+                cluster.drift(n, rate).await;
+            }
+            emit(start_event);
+            tokio::time::sleep(f.duration).await;
+            for n in &r.nodes {
+                cluster.drift(n, 1.0).await;
+            }
+            emit(end_event);
+        }
+        FaultKind::Partition
+        | FaultKind::LatencySpike
+        | FaultKind::Bandwidth
+        | FaultKind::ResetPeer => {
+            let attrs = match f.spec.kind {
+                // A partition holds data silently (no RST, no refusal), as a real one does.
+                FaultKind::Partition => ToxicAttributes::Timeout { timeout: 0 },
+                FaultKind::LatencySpike => latency(
+                    f.spec.latency.map(|d| d.0).unwrap_or_default(),
+                    f.spec.jitter.map(|d| d.0).unwrap_or_default(),
+                ),
+                FaultKind::Bandwidth => ToxicAttributes::Bandwidth {
+                    rate: f.spec.rate.unwrap_or(0) as i64,
+                },
+                _ => ToxicAttributes::ResetPeer { timeout: 0 },
+            };
+            for (a, b) in &r.links {
+                cluster
+                    .add_link_toxic(net, a, b, &toxic, attrs.clone())
+                    .await?;
+            }
+            emit(start_event);
+            // A reset acts once: the toxic resets connections, then goes so that they can reconnect.
+            // reset_peer fires on the next data a connection carries, so it stays two heartbeats.
+            let hold = if f.spec.kind == FaultKind::ResetPeer {
+                timing.heartbeat.0 * 2 + Duration::from_millis(50)
+            } else {
+                f.duration
+            };
+            tokio::time::sleep(hold).await;
+            for (a, b) in &r.links {
+                cluster.remove_link_toxic(net, a, b, &toxic).await?;
+            }
+            emit(end_event);
+        }
+    }
+    Ok(())
+}
+
+async fn resolve(
+    f: &PlannedFault,
+    cluster: &Cluster,
+    collector: &Collector,
+    timing: &Timing,
+    rng: &mut ChaCha8Rng,
+) -> Option<Resolved> {
+    let target = Target::parse(&f.spec.target).ok()?;
+    let members = cluster.regions();
+    let names: Vec<String> = members.iter().map(|m| m.0.clone()).collect();
+    // A fault aimed at the leader waits (bounded) for there to be one.
+    let mut leader = collector.live().leader().map(|l| l.0);
+    if target == Target::Leader {
+        let deadline = Instant::now() + timing.election_timeout.max * 10;
+        while leader.is_none() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            leader = collector.live().leader().map(|l| l.0);
+        }
+        leader.as_ref()?;
+    }
+    let n = names.len();
+    let pick = |k: usize, rng: &mut ChaCha8Rng| -> Vec<String> {
+        let mut v = names.clone();
+        v.shuffle(rng);
+        v.truncate(k);
+        v.sort();
+        v
+    };
+    let nodes: Vec<String> = match &target {
+        Target::Leader => vec![leader.clone()?],
+        Target::Follower => {
+            let others: Vec<String> = names
+                .iter()
+                .filter(|x| Some(*x) != leader.as_ref())
+                .cloned()
+                .collect();
+            vec![others.choose(rng)?.clone()]
+        }
+        Target::Random => vec![names.choose(rng)?.clone()],
+        Target::Minority => pick((n - 1) / 2, rng),
+        Target::Majority => pick(n / 2 + 1, rng),
+        Target::Node(x) => vec![x.clone()],
+        Target::Links(..) => Vec::new(),
+    };
+    let mut links = Vec::new();
+    if let Target::Links(a, b) = &target {
+        for (x, rx) in &members {
+            for (y, ry) in &members {
+                if x != y && ((rx == a && ry == b) || (rx == b && ry == a)) {
+                    links.push((x.clone(), y.clone()));
+                }
+            }
+        }
+    } else if matches!(
+        f.spec.kind,
+        FaultKind::Partition
+            | FaultKind::LatencySpike
+            | FaultKind::Bandwidth
+            | FaultKind::ResetPeer
+    ) {
+        let inside: Vec<String> =
+            if f.spec.mode == Some(PartitionMode::Split) && nodes.len() < n / 2 + 1 {
+                // Grow the target into a full minority side.
+                let mut side = nodes.clone();
+                let mut rest: Vec<String> = names
+                    .iter()
+                    .filter(|x| !side.contains(x))
+                    .cloned()
+                    .collect();
+                rest.shuffle(rng);
+                while side.len() < (n - 1) / 2 {
+                    side.push(rest.pop()?);
+                }
+                side
+            } else {
+                nodes.clone()
+            };
+        for x in &inside {
+            for y in names.iter().filter(|y| !inside.contains(y)) {
+                links.push((x.clone(), y.clone()));
+                if f.spec.mode != Some(PartitionMode::OneWay) {
+                    links.push((y.clone(), x.clone()));
+                }
+            }
+        }
+    }
+    let hits_leader = match &target {
+        Target::Links(..) => leader
+            .as_ref()
+            .is_some_and(|l| links.iter().any(|(a, b)| a == l || b == l)),
+        _ => leader.as_ref().is_some_and(|l| nodes.contains(l)),
+    };
+    Some(Resolved {
+        nodes,
+        links,
+        hits_leader,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::duration::{DurationRange, HumanDuration};
+
+    fn fault(kind: FaultKind, every: &str) -> Fault {
+        Fault {
+            kind,
+            target: "leader".into(),
+            at: vec![],
+            every: Some(every.into()),
+            duration: Some(DurationRange::new(
+                Duration::from_millis(100),
+                Duration::from_millis(1500),
+            )),
+            restart_after: None,
+            latency: None,
+            jitter: None,
+            rate: None,
+            mode: None,
+            drift: None,
+            expect_failover: None,
+        }
+    }
+
+    #[test]
+    fn fixed_schedules_are_periodic_and_seeded_draws_repeat() {
+        let mut crash = fault(FaultKind::Crash, "10s");
+        crash.duration = None;
+        crash.restart_after = Some(HumanDuration(Duration::from_secs(3)));
+        crash.at = vec![HumanDuration(Duration::from_secs(1))];
+        let plan = plan_faults(&[crash], Duration::from_secs(35), 1);
+        let at: Vec<u64> = plan.iter().map(|f| f.at.as_secs()).collect();
+        assert_eq!(at, vec![1, 10, 20, 30]);
+        assert!(plan.iter().all(|f| f.duration == Duration::from_secs(3)));
+        assert_eq!(
+            plan.iter().map(|f| f.id).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
+    }
+
+    #[test]
+    fn poisson_schedules_have_the_right_mean_and_durations_stay_in_range() {
+        let pause = fault(FaultKind::Pause, "poisson(2s)");
+        let plan = plan_faults(std::slice::from_ref(&pause), Duration::from_secs(20_000), 5);
+        // 10,000 expected; Poisson sd 100.
+        assert!((9_500..10_500).contains(&plan.len()), "{}", plan.len());
+        assert!(plan.iter().all(|f| f.duration >= Duration::from_millis(100)
+            && f.duration < Duration::from_millis(1500)));
+        assert_eq!(
+            plan,
+            plan_faults(&[pause.clone()], Duration::from_secs(20_000), 5)
+        );
+        assert_ne!(plan, plan_faults(&[pause], Duration::from_secs(20_000), 6));
+    }
+}

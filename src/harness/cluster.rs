@@ -1,0 +1,344 @@
+//! One cluster: its proxies, node processes and sink, with the operations the fault scheduler
+//! needs (crash, restart, pause, resume, link toxics, drift).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+
+use super::collector::Collector;
+use super::error::HarnessError;
+use super::network::{latency, ToxiproxyServer};
+use super::process::NodeProcess;
+use super::sink::Sink;
+use crate::election::NodeId;
+use crate::node::{NodeConfig, PeerAddr};
+use crate::profile::{Profile, Timing};
+use crate::toxiproxy::{NewProxy, ToxicAttributes};
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    /// The resolved profile (regions, links, raft options, sink).
+    pub profile: Profile,
+    /// The timing this cluster runs with.
+    pub timing: Timing,
+    /// The `electune` binary to run nodes with (`electune node --config ...`).
+    pub node_binary: PathBuf,
+    /// Data dirs and node configs go below this directory.
+    pub work_dir: PathBuf,
+    /// Prefix for proxy names, unique per cluster on a shared toxiproxy (e.g. `c3_`).
+    pub proxy_prefix: String,
+    /// Seed for the nodes' randomness.
+    pub seed: u64,
+}
+
+struct Member {
+    name: String,
+    id: NodeId,
+    region: String,
+    config: NodeConfig,
+    incarnation: u32,
+    process: Option<NodeProcess>,
+}
+
+/// A running cluster.
+pub struct Cluster {
+    spec: ClusterSpec,
+    members: Mutex<Vec<Member>>,
+    sink: Sink,
+    proxies: Vec<String>,
+    events: tokio::sync::mpsc::UnboundedSender<crate::event::Event>,
+}
+
+/// Name of the proxy carrying `from → to` traffic (`to` may be `sink`).
+pub fn link_proxy(prefix: &str, from: &str, to: &str) -> String {
+    format!("{prefix}{from}_to_{to}")
+}
+
+fn free_port() -> Result<u16, HarnessError> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(HarnessError::io("finding a free port"))?;
+    Ok(l.local_addr()
+        .map_err(HarnessError::io("finding a free port"))?
+        .port())
+}
+
+impl Cluster {
+    /// Creates the proxies, applies baseline link latency, starts the sink and every node.
+    pub async fn start(
+        spec: ClusterSpec,
+        net: &ToxiproxyServer,
+        collector: &Collector,
+    ) -> Result<Self, HarnessError> {
+        let members = spec.profile.members();
+        let sink = Sink::start(spec.profile.sink.fencing, collector.sender()).await?;
+        let ports: Vec<u16> = members
+            .iter()
+            .map(|_| free_port())
+            .collect::<Result<_, _>>()?;
+
+        let mut wanted = Vec::new();
+        for (i, (from, _)) in members.iter().enumerate() {
+            for (j, (to, _)) in members.iter().enumerate() {
+                if i != j {
+                    wanted.push(NewProxy::new(
+                        link_proxy(&spec.proxy_prefix, from, to),
+                        "127.0.0.1:0",
+                        format!("127.0.0.1:{}", ports[j]),
+                    ));
+                }
+            }
+            wanted.push(NewProxy::new(
+                link_proxy(&spec.proxy_prefix, from, "sink"),
+                "127.0.0.1:0",
+                sink.addr().to_string(),
+            ));
+        }
+        let created = net.create(&wanted).await?;
+        let proxies: Vec<String> = created.iter().map(|p| p.name.clone()).collect();
+        let listen_of = |name: &str| -> SocketAddr {
+            created
+                .iter()
+                .find(|p| p.name == name)
+                .and_then(|p| p.listen.parse().ok())
+                .expect("every wanted proxy was created with a socket address")
+        };
+
+        for (from, from_region) in &members {
+            for (to, to_region) in &members {
+                if from == to {
+                    continue;
+                }
+                let link = spec.profile.link(from_region, to_region);
+                if !link.latency.0.is_zero() {
+                    net.add_toxic(
+                        &link_proxy(&spec.proxy_prefix, from, to),
+                        "baseline",
+                        latency(link.latency.0, link.jitter.0),
+                    )
+                    .await?;
+                }
+            }
+            let link = spec.profile.network.default;
+            if !link.latency.0.is_zero() {
+                net.add_toxic(
+                    &link_proxy(&spec.proxy_prefix, from, "sink"),
+                    "baseline",
+                    latency(link.latency.0, link.jitter.0),
+                )
+                .await?;
+            }
+        }
+
+        let write_interval = spec.profile.write_interval(&spec.timing);
+        let mut list = Vec::new();
+        for (i, (name, region)) in members.iter().enumerate() {
+            let id = (i + 1) as NodeId;
+            let peers = members
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(j, (to, _))| PeerAddr {
+                    id: (j + 1) as NodeId,
+                    addr: listen_of(&link_proxy(&spec.proxy_prefix, name, to)),
+                })
+                .collect();
+            let config = NodeConfig {
+                id,
+                listen: SocketAddr::from(([127, 0, 0, 1], ports[i])),
+                peers,
+                sink: Some(listen_of(&link_proxy(&spec.proxy_prefix, name, "sink"))),
+                heartbeat: spec.timing.heartbeat.0,
+                election_timeout: spec.timing.election_timeout,
+                raft: spec.profile.cluster.raft,
+                write_interval,
+                data_dir: spec.work_dir.join(name).join("data"),
+                seed: spec.seed.wrapping_mul(1_000_003).wrapping_add(id as u64),
+                clock_rate: 1.0,
+            };
+            list.push(Member {
+                name: name.clone(),
+                id,
+                region: region.clone(),
+                config,
+                incarnation: 0,
+                process: None,
+            });
+        }
+        let cluster = Self {
+            spec,
+            members: Mutex::new(list),
+            sink,
+            proxies,
+            events: collector.sender(),
+        };
+        for name in cluster.node_names() {
+            cluster.restart(&name).await?;
+        }
+        Ok(cluster)
+    }
+
+    /// Node names in order (`n1`, `n2`, ...).
+    pub fn node_names(&self) -> Vec<String> {
+        self.spec
+            .profile
+            .members()
+            .into_iter()
+            .map(|m| m.0)
+            .collect()
+    }
+
+    /// Node names with their regions.
+    pub fn regions(&self) -> Vec<(String, String)> {
+        self.spec.profile.members()
+    }
+
+    /// The spec this cluster runs.
+    pub fn spec(&self) -> &ClusterSpec {
+        &self.spec
+    }
+
+    /// Where the sink listens.
+    pub fn sink_addr(&self) -> SocketAddr {
+        self.sink.addr()
+    }
+
+    /// Starts (or restarts after a crash) a node from its data dir.
+    pub async fn restart(&self, name: &str) -> Result<(), HarnessError> {
+        let mut members = self.members.lock().await;
+        let m = members
+            .iter_mut()
+            .find(|m| m.name == name)
+            .expect("restart of a member of this cluster");
+        if let Some(p) = m.process.take() {
+            p.stop().await;
+        }
+        m.incarnation += 1;
+        let mut config = m.config.clone();
+        config.seed = config.seed.wrapping_add(m.incarnation as u64 * 7919);
+        let dir = self.spec.work_dir.join(&m.name);
+        std::fs::create_dir_all(&dir)
+            .map_err(HarnessError::io(format!("creating {}", dir.display())))?;
+        let path = dir.join(format!("config-{}.json", m.incarnation));
+        let json = serde_json::to_vec_pretty(&config).expect("node configs serialize");
+        std::fs::write(&path, json)
+            .map_err(HarnessError::io(format!("writing {}", path.display())))?;
+        let p = NodeProcess::spawn(&m.name, &self.spec.node_binary, &path, self.events.clone())?;
+        let _ = (m.id, &m.region);
+        m.process = Some(p);
+        Ok(())
+    }
+
+    /// SIGKILL a node (it stays down until [`Cluster::restart`]).
+    pub async fn crash(&self, name: &str) {
+        let mut members = self.members.lock().await;
+        if let Some(p) = members
+            .iter_mut()
+            .find(|m| m.name == name)
+            .and_then(|m| m.process.take())
+        {
+            p.stop().await;
+        }
+    }
+
+    /// SIGSTOP a node.
+    pub async fn pause(&self, name: &str) {
+        if let Some(p) = self
+            .members
+            .lock()
+            .await
+            .iter()
+            .find(|m| m.name == name)
+            .and_then(|m| m.process.as_ref())
+        {
+            p.pause();
+        }
+    }
+
+    /// SIGCONT a node.
+    pub async fn resume(&self, name: &str) {
+        if let Some(p) = self
+            .members
+            .lock()
+            .await
+            .iter()
+            .find(|m| m.name == name)
+            .and_then(|m| m.process.as_ref())
+        {
+            p.resume();
+        }
+    }
+
+    /// Sets a node's timer rate (clock drift).
+    pub async fn drift(&self, name: &str, rate: f64) {
+        if let Some(p) = self
+            .members
+            .lock()
+            .await
+            .iter_mut()
+            .find(|m| m.name == name)
+            .and_then(|m| m.process.as_mut())
+        {
+            p.control(&format!("{{\"cmd\":\"drift\",\"rate\":{rate}}}"))
+                .await;
+        }
+    }
+
+    /// PIDs of the running node processes.
+    pub async fn pids(&self) -> Vec<u32> {
+        self.members
+            .lock()
+            .await
+            .iter()
+            .filter_map(|m| m.process.as_ref().filter(|p| p.is_alive()).map(|p| p.pid))
+            .collect()
+    }
+
+    /// Adds a toxic on the `from → to` link (`to` may be `sink`).
+    pub async fn add_link_toxic(
+        &self,
+        net: &ToxiproxyServer,
+        from: &str,
+        to: &str,
+        name: &str,
+        attributes: ToxicAttributes,
+    ) -> Result<(), HarnessError> {
+        net.add_toxic(
+            &link_proxy(&self.spec.proxy_prefix, from, to),
+            name,
+            attributes,
+        )
+        .await
+    }
+
+    /// Removes a toxic from the `from → to` link.
+    pub async fn remove_link_toxic(
+        &self,
+        net: &ToxiproxyServer,
+        from: &str,
+        to: &str,
+        name: &str,
+    ) -> Result<(), HarnessError> {
+        net.remove_toxic(&link_proxy(&self.spec.proxy_prefix, from, to), name)
+            .await
+    }
+
+    /// Stops every node (by PID, waiting until reaped) and deletes this cluster's proxies.
+    pub async fn shutdown(self, net: &ToxiproxyServer) -> Result<(), HarnessError> {
+        let mut members = self.members.lock().await;
+        for m in members.iter_mut() {
+            if let Some(p) = m.process.take() {
+                p.stop().await;
+            }
+        }
+        drop(members);
+        net.delete(&self.proxies).await
+    }
+}
+
+/// How long to wait for the first leader before calling the environment broken.
+pub fn first_leader_timeout(timing: &Timing) -> Duration {
+    timing.election_timeout.max * 20 + Duration::from_secs(5)
+}

@@ -1,0 +1,36 @@
+//! What can go wrong while running a cluster.
+
+/// A harness failure. All of these are environment failures (exit code 3).
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("toxiproxy at {url}: {source}")]
+    Proxy {
+        url: String,
+        #[source]
+        source: crate::toxiproxy::Error,
+    },
+    #[error("cannot start the built-in proxy: {0}")]
+    BuiltinProxy(String),
+    #[error("cannot start node {node} ({binary}): {source}")]
+    Spawn {
+        node: String,
+        binary: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no leader was elected within {0:?}; is the proxy forwarding traffic?")]
+    NoLeader(std::time::Duration),
+}
+
+impl HarnessError {
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> HarnessError {
+        let what = what.into();
+        move |source| HarnessError::Io { what, source }
+    }
+}

@@ -1,0 +1,19 @@
+//! A cluster run: proxies for every directed link, node processes, the fenced sink, the fault
+//! schedule, and one timeline of everything that happened. Everything it starts is on loopback and
+//! is ended by PID when the run ends, fails or is interrupted.
+
+mod chaos;
+mod cluster;
+mod collector;
+mod error;
+mod network;
+mod process;
+mod sink;
+
+pub use chaos::{plan_faults, Chaos, PlannedFault};
+pub use cluster::{Cluster, ClusterSpec};
+pub use collector::{Collector, LiveState};
+pub use error::HarnessError;
+pub use network::{ProxyEndpoint, ToxiproxyServer};
+pub use process::NodeProcess;
+pub use sink::Sink;

@@ -1,0 +1,160 @@
+//! Node processes: spawned with `PR_SET_PDEATHSIG` so none outlives the harness, signalled by PID
+//! (SIGKILL for crashes, SIGSTOP/SIGCONT for pauses), stdout read as JSON-line events.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{ChildStdin, Command};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::error::HarnessError;
+use crate::clock::monotonic_ns;
+use crate::event::{Event, EventKind};
+
+/// One running incarnation of a node.
+pub struct NodeProcess {
+    /// `n3`.
+    pub name: String,
+    pub pid: u32,
+    alive: Arc<AtomicBool>,
+    stdin: Option<ChildStdin>,
+}
+
+impl NodeProcess {
+    /// Starts `binary node --config CONFIG`; its events flow into `events`.
+    pub fn spawn(
+        name: &str,
+        binary: &Path,
+        config: &Path,
+        events: UnboundedSender<Event>,
+    ) -> Result<Self, HarnessError> {
+        let parent = std::process::id() as libc::pid_t;
+        let mut cmd = Command::new(binary);
+        cmd.arg("node")
+            .arg("--config")
+            .arg(config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before prctl took effect.
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|source| HarnessError::Spawn {
+            node: name.to_string(),
+            binary: binary.display().to_string(),
+            source,
+        })?;
+        let pid = child.id().expect("a just-spawned child has a pid");
+        let _ = events.send(Event::new(
+            monotonic_ns(),
+            name,
+            EventKind::ProcessStart { pid },
+        ));
+        let alive = Arc::new(AtomicBool::new(true));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stdin = child.stdin.take();
+        let reader_events = events.clone();
+        let reader = tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(ev) = serde_json::from_str::<Event>(&line) {
+                    let _ = reader_events.send(ev);
+                }
+            }
+        });
+        let watch_alive = alive.clone();
+        let owner = name.to_string();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            // Let the stdout reader deliver what the process wrote before it died.
+            let _ = reader.await;
+            watch_alive.store(false, Ordering::SeqCst);
+            use std::os::unix::process::ExitStatusExt;
+            let (code, signal) = match status {
+                Ok(s) => (s.code(), s.signal()),
+                Err(_) => (None, None),
+            };
+            let _ = events.send(Event::new(
+                monotonic_ns(),
+                owner,
+                EventKind::ProcessExit { pid, code, signal },
+            ));
+        });
+        Ok(Self {
+            name: name.to_string(),
+            pid,
+            alive,
+            stdin,
+        })
+    }
+
+    /// Whether the process is still running (possibly stopped).
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
+    }
+
+    /// Sends a signal by PID, if the process is still ours.
+    pub fn signal(&self, sig: libc::c_int) {
+        if self.is_alive() {
+            // SAFETY: kill(2) on a PID we spawned and have not reaped.
+            unsafe { libc::kill(self.pid as libc::pid_t, sig) };
+        }
+    }
+
+    /// SIGKILL (a crash).
+    pub fn kill(&self) {
+        // A stopped process dies from SIGKILL too.
+        self.signal(libc::SIGKILL);
+    }
+
+    /// SIGSTOP (a pause).
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// SIGCONT (end of a pause).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    /// Sends a control command as a JSON line on the node's stdin.
+    pub async fn control(&mut self, json: &str) {
+        if let Some(stdin) = self.stdin.as_mut() {
+            let _ = stdin.write_all(format!("{json}\n").as_bytes()).await;
+            let _ = stdin.flush().await;
+        }
+    }
+
+    /// Kills the process and waits (bounded) until it is reaped.
+    pub async fn stop(mut self) {
+        self.stdin.take();
+        self.resume();
+        self.kill();
+        for _ in 0..200 {
+            if !self.is_alive() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,528 @@
+//! The proxy table: every proxy's configuration, toxics, listener and connections.
+//!
+//! All API operations take one async lock, so they are serialized exactly as toxiproxy's are; the
+//! data plane never takes it: connections read their toxics from per-direction watch channels.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Mutex};
+use tokio::task::JoinHandle;
+
+use super::link;
+use super::toxics::{ActiveToxic, ToxicSet};
+use crate::toxiproxy::{Proxy, Stream, Toxic, ToxicAttributes, ToxicType};
+
+/// An API error: status code and message, answered as `{"error": ..., "status": ...}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+    pub fn bad_body(e: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, format!("bad request body: {e}"))
+    }
+    fn missing(field: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            format!("missing required field: {field}"),
+        )
+    }
+    fn proxy_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "proxy not found")
+    }
+    fn proxy_exists() -> Self {
+        Self::new(StatusCode::CONFLICT, "proxy already exists")
+    }
+    fn toxic_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "toxic not found")
+    }
+    fn toxic_exists() -> Self {
+        Self::new(StatusCode::CONFLICT, "toxic already exists")
+    }
+    fn invalid_stream() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "stream was invalid, can be either upstream or downstream",
+        )
+    }
+    fn invalid_type() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid toxic type")
+    }
+    fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+}
+
+/// A proxy creation request as decoded from JSON (fields optional so that we can name what is
+/// missing, as toxiproxy does).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ProxyInput {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub listen: String,
+    #[serde(default)]
+    pub upstream: String,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ProxyPatch {
+    #[serde(default)]
+    listen: Option<String>,
+    #[serde(default)]
+    upstream: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+struct StoredToxic {
+    id: u64,
+    generation: u64,
+    toxic: Toxic,
+}
+
+/// A running listener and its connections.
+struct Run {
+    stop: watch::Sender<bool>,
+    accept: JoinHandle<()>,
+    alive: mpsc::Receiver<()>,
+}
+
+struct Entry {
+    name: String,
+    listen: String,
+    upstream: String,
+    toxics: Vec<StoredToxic>,
+    up: watch::Sender<ToxicSet>,
+    down: watch::Sender<ToxicSet>,
+    run: Option<Run>,
+}
+
+impl Entry {
+    fn new(input: &ProxyInput) -> Entry {
+        Entry {
+            name: input.name.clone(),
+            listen: if input.listen.is_empty() {
+                // toxiproxy would listen on every interface; electune stays on loopback.
+                "127.0.0.1:0".to_owned()
+            } else {
+                input.listen.clone()
+            },
+            upstream: input.upstream.clone(),
+            toxics: Vec::new(),
+            up: watch::channel(Arc::new(Vec::new())).0,
+            down: watch::channel(Arc::new(Vec::new())).0,
+            run: None,
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.run.is_some()
+    }
+
+    /// Toxics as toxiproxy lists them: upstream ones first, each stream in the order added.
+    fn toxic_list(&self) -> Vec<Toxic> {
+        let mut v: Vec<Toxic> = Vec::with_capacity(self.toxics.len());
+        for stream in [Stream::Upstream, Stream::Downstream] {
+            v.extend(
+                self.toxics
+                    .iter()
+                    .filter(|t| t.toxic.stream == stream)
+                    .map(|t| t.toxic.clone()),
+            );
+        }
+        v
+    }
+
+    fn view(&self) -> Proxy {
+        Proxy {
+            name: self.name.clone(),
+            listen: self.listen.clone(),
+            upstream: self.upstream.clone(),
+            enabled: self.enabled(),
+            toxics: self.toxic_list(),
+        }
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        self.toxics.iter().position(|t| t.toxic.name == name)
+    }
+
+    /// Hands the current toxics to the live connections.
+    fn publish(&self) {
+        for (stream, tx) in [
+            (Stream::Upstream, &self.up),
+            (Stream::Downstream, &self.down),
+        ] {
+            let set: Vec<ActiveToxic> = self
+                .toxics
+                .iter()
+                .filter(|t| t.toxic.stream == stream)
+                .map(|t| ActiveToxic {
+                    id: t.id,
+                    generation: t.generation,
+                    toxicity: t.toxic.toxicity,
+                    attrs: t.toxic.attributes.clone(),
+                })
+                .collect();
+            tx.send_replace(Arc::new(set));
+        }
+    }
+
+    /// Binds the listener and starts accepting. A no-op when already running.
+    async fn start(&mut self) -> Result<(), ApiError> {
+        if self.run.is_some() {
+            return Ok(());
+        }
+        let listener = TcpListener::bind(self.listen.as_str())
+            .await
+            .map_err(|e| ApiError::internal(format!("listen tcp {}: {e}", self.listen)))?;
+        if let Ok(a) = listener.local_addr() {
+            self.listen = a.to_string();
+        }
+        let (stop, stop_rx) = watch::channel(false);
+        let (alive_tx, alive) = mpsc::channel(1);
+        let accept = tokio::spawn(accept_loop(
+            listener,
+            self.upstream.clone(),
+            self.up.subscribe(),
+            self.down.subscribe(),
+            stop_rx,
+            alive_tx,
+        ));
+        self.run = Some(Run {
+            stop,
+            accept,
+            alive,
+        });
+        Ok(())
+    }
+
+    /// Closes the listener and every connection, and waits (boundedly) until they are closed.
+    async fn stop(&mut self) {
+        let Some(mut run) = self.run.take() else {
+            return;
+        };
+        run.stop.send_replace(true);
+        let _ = (&mut run.accept).await;
+        // Every connection task holds a sender; recv() yields None once all have ended.
+        let _ = tokio::time::timeout(Duration::from_secs(5), run.alive.recv()).await;
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    upstream: String,
+    up: watch::Receiver<ToxicSet>,
+    down: watch::Receiver<ToxicSet>,
+    mut stop: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => return,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((client, _)) => {
+                tokio::spawn(link::serve_connection(
+                    client,
+                    upstream.clone(),
+                    up.clone(),
+                    down.clone(),
+                    stop.clone(),
+                    alive.clone(),
+                ));
+            }
+            Err(_) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// The proxy table.
+pub(crate) struct Registry {
+    proxies: Mutex<BTreeMap<String, Entry>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(ApiError::bad_body)
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        Registry {
+            proxies: Mutex::new(BTreeMap::new()),
+            next_id: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    fn id(&self) -> u64 {
+        self.next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub async fn list(&self) -> BTreeMap<String, Proxy> {
+        let g = self.proxies.lock().await;
+        g.iter().map(|(k, e)| (k.clone(), e.view())).collect()
+    }
+
+    pub async fn create(&self, body: &[u8]) -> Result<Proxy, ApiError> {
+        let input: ProxyInput = parse(body)?;
+        if input.name.is_empty() {
+            return Err(ApiError::missing("name"));
+        }
+        if input.upstream.is_empty() {
+            return Err(ApiError::missing("upstream"));
+        }
+        let mut g = self.proxies.lock().await;
+        if g.contains_key(&input.name) {
+            return Err(ApiError::proxy_exists());
+        }
+        let mut e = Entry::new(&input);
+        if input.enabled.unwrap_or(true) {
+            e.start().await?;
+        }
+        let view = e.view();
+        g.insert(input.name.clone(), e);
+        Ok(view)
+    }
+
+    pub async fn populate(&self, body: &[u8]) -> Result<Vec<Proxy>, ApiError> {
+        let inputs: Vec<ProxyInput> = parse(body)?;
+        let mut seen = std::collections::HashSet::new();
+        for (i, p) in inputs.iter().enumerate() {
+            if p.name.is_empty() {
+                return Err(ApiError::missing(&format!("name at proxy {}", i + 1)));
+            }
+            if p.upstream.is_empty() {
+                return Err(ApiError::missing(&format!("upstream at proxy {}", i + 1)));
+            }
+            if !seen.insert(p.name.as_str()) {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!("duplicate proxy name {:?}", p.name),
+                ));
+            }
+        }
+        let mut g = self.proxies.lock().await;
+        let mut out = Vec::with_capacity(inputs.len());
+        for p in &inputs {
+            if let Some(existing) = g.get_mut(&p.name) {
+                if existing.listen == p.listen && existing.upstream == p.upstream {
+                    out.push(existing.view());
+                    continue;
+                }
+                existing.stop().await;
+                g.remove(&p.name);
+            }
+            let mut e = Entry::new(p);
+            if p.enabled.unwrap_or(true) {
+                e.start().await?;
+            }
+            out.push(e.view());
+            g.insert(p.name.clone(), e);
+        }
+        Ok(out)
+    }
+
+    pub async fn get(&self, name: &str) -> Result<Proxy, ApiError> {
+        let g = self.proxies.lock().await;
+        g.get(name)
+            .map(Entry::view)
+            .ok_or_else(ApiError::proxy_not_found)
+    }
+
+    pub async fn update(&self, name: &str, body: &[u8]) -> Result<Proxy, ApiError> {
+        let mut g = self.proxies.lock().await;
+        let e = g.get_mut(name).ok_or_else(ApiError::proxy_not_found)?;
+        let patch: ProxyPatch = parse(body)?;
+        let listen = patch.listen.unwrap_or_else(|| e.listen.clone());
+        let upstream = patch.upstream.unwrap_or_else(|| e.upstream.clone());
+        let enabled = patch.enabled.unwrap_or(e.enabled());
+        if listen != e.listen || upstream != e.upstream {
+            let was = e.enabled();
+            e.stop().await;
+            e.listen = listen;
+            e.upstream = upstream;
+            if was && enabled {
+                e.start().await?;
+            }
+        }
+        if enabled != e.enabled() {
+            if enabled {
+                e.start().await?;
+            } else {
+                e.stop().await;
+            }
+        }
+        Ok(e.view())
+    }
+
+    pub async fn delete(&self, name: &str) -> Result<(), ApiError> {
+        let mut g = self.proxies.lock().await;
+        let mut e = g.remove(name).ok_or_else(ApiError::proxy_not_found)?;
+        e.stop().await;
+        Ok(())
+    }
+
+    pub async fn toxics(&self, proxy: &str) -> Result<Vec<Toxic>, ApiError> {
+        let g = self.proxies.lock().await;
+        let e = g.get(proxy).ok_or_else(ApiError::proxy_not_found)?;
+        Ok(e.toxic_list())
+    }
+
+    pub async fn add_toxic(&self, proxy: &str, body: &[u8]) -> Result<Toxic, ApiError> {
+        let mut g = self.proxies.lock().await;
+        let e = g.get_mut(proxy).ok_or_else(ApiError::proxy_not_found)?;
+        let v: Value = parse(body)?;
+        let Value::Object(obj) = &v else {
+            return Err(ApiError::bad_body("expected a JSON object"));
+        };
+        let string = |key: &str| -> Result<String, ApiError> {
+            match obj.get(key) {
+                None | Some(Value::Null) => Ok(String::new()),
+                Some(Value::String(s)) => Ok(s.clone()),
+                Some(other) => Err(ApiError::bad_body(format!(
+                    "field {key} must be a string, not {other}"
+                ))),
+            }
+        };
+        let mut name = string("name")?;
+        let type_name = string("type")?;
+        let stream_name = string("stream")?;
+        let toxicity = match obj.get("toxicity") {
+            None | Some(Value::Null) => 1.0,
+            Some(Value::Number(n)) => n.as_f64().unwrap_or(1.0),
+            Some(other) => {
+                return Err(ApiError::bad_body(format!(
+                    "field toxicity must be a number, not {other}"
+                )))
+            }
+        };
+        let stream = if stream_name.is_empty() {
+            Stream::Downstream
+        } else {
+            stream_name
+                .to_ascii_lowercase()
+                .parse::<Stream>()
+                .map_err(|_| ApiError::invalid_stream())?
+        };
+        if name.is_empty() {
+            name = format!("{type_name}_{stream}");
+        }
+        let ty: ToxicType = type_name.parse().map_err(|_| ApiError::invalid_type())?;
+        if e.find(&name).is_some() {
+            return Err(ApiError::toxic_exists());
+        }
+        let attributes =
+            ToxicAttributes::from_json(ty, obj.get("attributes").unwrap_or(&Value::Null))
+                .map_err(ApiError::bad_body)?;
+        let toxic = Toxic {
+            name,
+            r#type: ty,
+            stream,
+            toxicity,
+            attributes,
+        };
+        e.toxics.push(StoredToxic {
+            id: self.id(),
+            generation: 0,
+            toxic: toxic.clone(),
+        });
+        e.publish();
+        Ok(toxic)
+    }
+
+    pub async fn get_toxic(&self, proxy: &str, toxic: &str) -> Result<Toxic, ApiError> {
+        let g = self.proxies.lock().await;
+        let e = g.get(proxy).ok_or_else(ApiError::proxy_not_found)?;
+        let i = e.find(toxic).ok_or_else(ApiError::toxic_not_found)?;
+        Ok(e.toxics[i].toxic.clone())
+    }
+
+    pub async fn update_toxic(
+        &self,
+        proxy: &str,
+        toxic: &str,
+        body: &[u8],
+    ) -> Result<Toxic, ApiError> {
+        let mut g = self.proxies.lock().await;
+        let e = g.get_mut(proxy).ok_or_else(ApiError::proxy_not_found)?;
+        let i = e.find(toxic).ok_or_else(ApiError::toxic_not_found)?;
+        let v: Value = parse(body)?;
+        let Value::Object(obj) = &v else {
+            return Err(ApiError::bad_body("expected a JSON object"));
+        };
+        let stored = &mut e.toxics[i];
+        let attributes = stored
+            .toxic
+            .attributes
+            .merged(obj.get("attributes").unwrap_or(&Value::Null))
+            .map_err(ApiError::bad_body)?;
+        let toxicity = match obj.get("toxicity") {
+            None | Some(Value::Null) => stored.toxic.toxicity,
+            Some(Value::Number(n)) => n.as_f64().unwrap_or(stored.toxic.toxicity),
+            Some(other) => {
+                return Err(ApiError::bad_body(format!(
+                    "field toxicity must be a number, not {other}"
+                )))
+            }
+        };
+        stored.toxic.attributes = attributes;
+        stored.toxic.toxicity = toxicity;
+        stored.generation += 1;
+        let out = stored.toxic.clone();
+        e.publish();
+        Ok(out)
+    }
+
+    pub async fn remove_toxic(&self, proxy: &str, toxic: &str) -> Result<(), ApiError> {
+        let mut g = self.proxies.lock().await;
+        let e = g.get_mut(proxy).ok_or_else(ApiError::proxy_not_found)?;
+        let i = e.find(toxic).ok_or_else(ApiError::toxic_not_found)?;
+        e.toxics.remove(i);
+        e.publish();
+        Ok(())
+    }
+
+    /// Enables every proxy and removes every toxic.
+    pub async fn reset(&self) -> Result<(), ApiError> {
+        let mut g = self.proxies.lock().await;
+        for e in g.values_mut() {
+            e.start().await?;
+            e.toxics.clear();
+            e.publish();
+        }
+        Ok(())
+    }
+
+    /// Stops every proxy: closes all listeners and connections (server shutdown).
+    pub async fn stop_all(&self) {
+        let mut g = self.proxies.lock().await;
+        for e in g.values_mut() {
+            e.stop().await;
+        }
+        g.clear();
+    }
+}
