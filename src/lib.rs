@@ -12,6 +12,7 @@ pub mod event;
 pub mod exit;
 pub mod harness;
 pub mod node;
+pub mod output;
 pub mod profile;
 pub mod proxy;
 pub mod sweep;

@@ -191,10 +191,10 @@ async fn run_fault(
     };
     match f.spec.kind {
         FaultKind::Crash => {
+            emit(start_event);
             for n in &r.nodes {
                 cluster.crash(n).await;
             }
-            emit(start_event);
             tokio::time::sleep(f.duration).await;
             for n in &r.nodes {
                 cluster.restart(n).await?;
@@ -202,10 +202,10 @@ async fn run_fault(
             emit(end_event);
         }
         FaultKind::Pause => {
+            emit(start_event);
             for n in &r.nodes {
                 cluster.pause(n).await;
             }
-            emit(start_event);
             tokio::time::sleep(f.duration).await;
             for n in &r.nodes {
                 cluster.resume(n).await;
@@ -214,10 +214,10 @@ async fn run_fault(
         }
         FaultKind::ClockDrift => {
             let rate = f.spec.drift.unwrap_or(1.0);
+            emit(start_event);
             for n in &r.nodes {
                 cluster.drift(n, rate).await;
             }
-            emit(start_event);
             tokio::time::sleep(f.duration).await;
             for n in &r.nodes {
                 cluster.drift(n, 1.0).await;

@@ -9,6 +9,7 @@ mod error;
 mod network;
 mod process;
 mod sink;
+mod trial;
 
 pub use chaos::{plan_faults, Chaos, PlannedFault};
 pub use cluster::{Cluster, ClusterSpec};
@@ -17,3 +18,4 @@ pub use error::HarnessError;
 pub use network::{ProxyEndpoint, ToxiproxyServer};
 pub use process::NodeProcess;
 pub use sink::Sink;
+pub use trial::{run_trial, TrialOutcome, TrialSpec};

@@ -7,8 +7,9 @@ mod locate;
 mod schema;
 mod validate;
 
-pub use error::ProfileError;
+pub use error::{FieldError, ProfileError};
 pub use schema::*;
+pub use validate::validate_timing;
 
 use std::path::Path;
 

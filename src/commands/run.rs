@@ -1,0 +1,272 @@
+//! `electune run PROFILE`: one configuration, one cluster, a summary of what happened.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use electune::analysis::{Distribution, RunMetrics};
+use electune::duration::{format_duration, DurationRange, HumanDuration};
+use electune::harness::{run_trial, ToxiproxyServer, TrialSpec};
+use electune::profile::{self, Fault, FaultKind, Timing};
+use electune::{exit, output};
+
+use super::{interrupt_on_signals, runtime, Failure};
+
+/// Arguments of `electune run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The profile to run (YAML).
+    pub profile: PathBuf,
+    /// Heartbeat interval (overrides the profile's `timing.heartbeat`), e.g. `100ms`.
+    #[arg(long)]
+    pub heartbeat: Option<HumanDuration>,
+    /// Election timeout range (overrides `timing.election_timeout`), e.g. `1s..2s`.
+    #[arg(long)]
+    pub election_timeout: Option<DurationRange>,
+    /// How long to measure after the first leader is elected.
+    #[arg(long, default_value = "60s")]
+    pub duration: HumanDuration,
+    /// Also kill the leader (SIGKILL) on this period, e.g. `10s`.
+    #[arg(long)]
+    pub crash_leader_every: Option<HumanDuration>,
+    /// With --crash-leader-every: restart the killed node after this long.
+    #[arg(long, default_value = "1s")]
+    pub restart_after: HumanDuration,
+    /// Run only the faults given on the command line, not the profile's.
+    #[arg(long)]
+    pub no_profile_faults: bool,
+    /// Output directory (default: output/<profile>-<UTC timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Use a running toxiproxy server instead of the built-in one.
+    #[arg(long, env = "TOXIPROXY_URL")]
+    pub toxiproxy: Option<String>,
+}
+
+pub fn run(args: RunArgs) -> Result<i32, Failure> {
+    let profile = profile::load(&args.profile).map_err(Failure::bad_input)?;
+    let mut timing = profile.timing;
+    if let Some(h) = args.heartbeat {
+        timing.heartbeat = h;
+    }
+    if let Some(e) = args.election_timeout {
+        timing.election_timeout = e;
+    }
+    profile::validate_timing("timing", &timing).map_err(|e| {
+        Failure::bad_input(anyhow::anyhow!(
+            "--heartbeat/--election-timeout: {}",
+            e.message
+        ))
+    })?;
+    let mut faults: Vec<Fault> = if args.no_profile_faults {
+        Vec::new()
+    } else {
+        profile.faults.clone()
+    };
+    if let Some(every) = args.crash_leader_every {
+        faults.push(Fault {
+            kind: FaultKind::Crash,
+            target: "leader".into(),
+            at: vec![],
+            every: Some(every.to_string()),
+            duration: None,
+            restart_after: Some(args.restart_after),
+            latency: None,
+            jitter: None,
+            rate: None,
+            mode: None,
+            drift: None,
+            expect_failover: None,
+        });
+    }
+    let dir = match &args.out {
+        Some(d) => {
+            std::fs::create_dir_all(d)
+                .with_context(|| format!("creating {}", d.display()))
+                .map_err(Failure::environment)?;
+            d.clone()
+        }
+        None => output::new_run_dir(&PathBuf::from("output"), &format!("{}-run", profile.name))
+            .context("creating the output directory")
+            .map_err(Failure::environment)?,
+    };
+    let node_binary = std::env::current_exe()
+        .context("locating the electune binary")
+        .map_err(Failure::environment)?;
+    let spec = TrialSpec {
+        profile: profile.clone(),
+        timing,
+        faults,
+        duration: args.duration.0,
+        dir: dir.clone(),
+        node_binary,
+        proxy_prefix: format!("run{}_", std::process::id()),
+        seed: profile.seed,
+    };
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let interrupt = interrupt_on_signals();
+        let net = Arc::new(
+            ToxiproxyServer::connect_or_start(args.toxiproxy.as_deref())
+                .await
+                .map_err(Failure::environment)?,
+        );
+        eprintln!(
+            "running {} ({} nodes, heartbeat {}, election timeout {}) for {} through {} toxiproxy at {}",
+            profile.name,
+            profile.members().len(),
+            timing.heartbeat,
+            timing.election_timeout,
+            args.duration,
+            if net.is_builtin() { "the built-in" } else { "an external" },
+            net.url
+        );
+        let outcome = run_trial(&spec, net, interrupt).await.map_err(Failure::environment)?;
+        let metrics_path = dir.join("metrics.json");
+        let json = serde_json::to_vec_pretty(&outcome.metrics).map_err(Failure::environment)?;
+        std::fs::write(&metrics_path, json)
+            .with_context(|| format!("writing {}", metrics_path.display()))
+            .map_err(Failure::environment)?;
+        println!("{}", summary(&outcome.metrics, &timing, outcome.first_leader));
+        println!("events: {}\nmetrics: {}", dir.join("events.jsonl").display(), metrics_path.display());
+        if !outcome.metrics.violations.is_empty() {
+            for v in &outcome.metrics.violations {
+                eprintln!("INVARIANT VIOLATED: {v}");
+            }
+            return Ok(exit::INVARIANT_VIOLATED);
+        }
+        Ok(if outcome.interrupted { exit::INTERRUPTED } else { exit::SUCCESS })
+    })
+}
+
+fn dist(d: &Distribution) -> String {
+    if d.count == 0 {
+        return "-".into();
+    }
+    format!(
+        "p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1} ms  (n={})",
+        d.p50_ms, d.p90_ms, d.p99_ms, d.max_ms, d.count
+    )
+}
+
+/// The metrics table `electune run` prints.
+pub fn summary(m: &RunMetrics, timing: &Timing, first_leader: Duration) -> String {
+    let s = &m.summary;
+    let f = &s.failover;
+    let fp = &s.false_promotions;
+    let mut rows: Vec<(String, String)> = vec![
+        (
+            "timing".into(),
+            format!(
+                "heartbeat {}, election timeout {}",
+                timing.heartbeat, timing.election_timeout
+            ),
+        ),
+        ("first leader after".into(), format_duration(first_leader)),
+        (
+            "observed".into(),
+            format!("{:.1} s", s.exposure_hours * 3600.0),
+        ),
+        (
+            "leader changes".into(),
+            format!(
+                "{} ({:.1}/h)",
+                m.tally.leader_changes, s.flapping.leader_changes.per_hour
+            ),
+        ),
+        (
+            "hard faults on leader".into(),
+            format!(
+                "{} ({} failovers complete, {} incomplete)",
+                f.hard_faults, f.complete, f.incomplete
+            ),
+        ),
+        ("failover (t3-t0)".into(), dist(&f.failover)),
+        ("  detection (t1-t0)".into(), dist(&f.detection)),
+        ("  election (t2-t1)".into(), dist(&f.election)),
+        ("  first write (t3-t2)".into(), dist(&f.first_write)),
+        ("time without leader".into(), dist(&f.no_leader)),
+        (
+            "false promotions".into(),
+            format!(
+                "{} ({:.2}/day, 95% CI {:.2}..{}/day)",
+                fp.count,
+                fp.per_day,
+                fp.lower_per_day,
+                fp.upper_per_day.map_or("∞".into(), |u| format!("{u:.2}"))
+            ),
+        ),
+        (
+            "ping-pong episodes".into(),
+            s.flapping.ping_pongs.to_string(),
+        ),
+        ("leader tenure".into(), dist(&s.flapping.tenure)),
+        (
+            "dual leadership".into(),
+            format!(
+                "{:.1} ms total, {}",
+                s.dual_leadership.total_ms,
+                dist(&s.dual_leadership.episodes)
+            ),
+        ),
+        (
+            "stale writes".into(),
+            format!(
+                "{} rejected (fenced), {} accepted as conflicts",
+                s.dual_leadership.stale_writes.rejected,
+                s.dual_leadership.stale_writes.accepted_conflicts
+            ),
+        ),
+        (
+            "unavailability".into(),
+            format!(
+                "{:.1} ms ({:.3}% of the run), longest {:.1} ms",
+                s.unavailability.total_ms,
+                s.unavailability.fraction * 100.0,
+                s.unavailability.longest_ms
+            ),
+        ),
+        ("detector T_D".into(), dist(&s.detector.detection)),
+        (
+            "detector T_M (mistakes)".into(),
+            dist(&s.detector.mistake_duration),
+        ),
+        ("detector T_MR".into(), dist(&s.detector.mistake_recurrence)),
+        ("heartbeat gaps".into(), dist(&s.heartbeat_gaps.all)),
+        (
+            "predicted false suspicions".into(),
+            format!(
+                "{}/h at T = {} ({:?})",
+                s.heartbeat_gaps
+                    .prediction
+                    .per_hour
+                    .map_or("-".into(), |v| format!("{v:.3}")),
+                format_duration(timing.election_timeout.min),
+                s.heartbeat_gaps.prediction.basis
+            ),
+        ),
+        (
+            "timer lateness".into(),
+            format!(
+                "p50 {:.3} ms, p99 {:.3} ms (worst node)",
+                s.timers.worst.p50_ms, s.timers.worst.p99_ms
+            ),
+        ),
+        (
+            "invariants".into(),
+            if m.violations.is_empty() {
+                "ok: one leader per term, no stale write accepted".into()
+            } else {
+                format!("{} VIOLATED", m.violations.len())
+            },
+        ),
+    ];
+    let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (k, v) in rows.drain(..) {
+        out.push_str(&format!("{k:<width$}  {v}\n"));
+    }
+    out
+}

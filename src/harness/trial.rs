@@ -1,0 +1,179 @@
+//! One trial: start a cluster, wait for its first leader, run the fault plan for a while, tear
+//! everything down, analyse the timeline.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::chaos::{plan_faults, Chaos};
+use super::cluster::{Cluster, ClusterSpec};
+use super::collector::Collector;
+use super::error::HarnessError;
+use super::network::ToxiproxyServer;
+use crate::analysis::{analyze, RunContext, RunMetrics};
+use crate::clock::monotonic_ns;
+use crate::event::{Event, EventKind};
+use crate::profile::{Fault, Profile, Timing};
+
+/// How to run one trial.
+#[derive(Debug, Clone)]
+pub struct TrialSpec {
+    pub profile: Profile,
+    pub timing: Timing,
+    /// Faults to inject (usually the profile's, possibly with additions from the command line).
+    pub faults: Vec<Fault>,
+    /// Measured time after the first leader.
+    pub duration: Duration,
+    /// `events.jsonl` and node data dirs go here.
+    pub dir: PathBuf,
+    pub node_binary: PathBuf,
+    /// Unique per concurrent trial on one toxiproxy server.
+    pub proxy_prefix: String,
+    pub seed: u64,
+}
+
+/// What a trial produced.
+#[derive(Debug)]
+pub struct TrialOutcome {
+    /// The whole timeline, sorted by time.
+    pub events: Vec<Event>,
+    pub context: RunContext,
+    pub metrics: RunMetrics,
+    /// Time from starting the nodes to the first leader.
+    pub first_leader: Duration,
+    /// Stopped early by an interrupt; the timeline is what was measured until then.
+    pub interrupted: bool,
+    /// PIDs of every node process this trial started (all gone when it returns).
+    pub pids: Vec<u32>,
+}
+
+/// Runs a trial. `interrupt` turning true stops it early, keeping what was measured.
+pub async fn run_trial(
+    spec: &TrialSpec,
+    net: Arc<ToxiproxyServer>,
+    mut interrupt: watch::Receiver<bool>,
+) -> Result<TrialOutcome, HarnessError> {
+    std::fs::create_dir_all(&spec.dir)
+        .map_err(HarnessError::io(format!("creating {}", spec.dir.display())))?;
+    let collector = Arc::new(Collector::start(Some(&spec.dir.join("events.jsonl")))?);
+    let cluster_spec = ClusterSpec {
+        profile: spec.profile.clone(),
+        timing: spec.timing,
+        node_binary: spec.node_binary.clone(),
+        work_dir: spec.dir.join("nodes"),
+        proxy_prefix: spec.proxy_prefix.clone(),
+        seed: spec.seed,
+    };
+    let started = monotonic_ns();
+    let cluster = match Cluster::start(cluster_spec, &net, &collector).await {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            // Proxies may exist already; remove what carries our prefix.
+            let _ = cleanup_prefix(&net, &spec.proxy_prefix).await;
+            return Err(e);
+        }
+    };
+    let result = measure(spec, &net, &collector, &cluster, &mut interrupt, started).await;
+    let pids = collector
+        .snapshot()
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::ProcessStart { pid } => Some(pid),
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    let cluster = Arc::try_unwrap(cluster)
+        .ok()
+        .expect("faults hold no cluster after stopping");
+    let shutdown = cluster.shutdown(&net).await;
+    let collector = Arc::try_unwrap(collector)
+        .ok()
+        .expect("faults hold no collector after stopping");
+    let events = collector.finish().await?;
+    let (start_ns, end_ns, first_leader, interrupted) = result?;
+    shutdown?;
+    let members: Vec<String> = spec.profile.members().into_iter().map(|m| m.0).collect();
+    let context = RunContext {
+        nodes: members,
+        heartbeat: spec.timing.heartbeat.0,
+        election_timeout: spec.timing.election_timeout,
+        write_interval: spec.profile.write_interval(&spec.timing),
+        fencing: spec.profile.sink.fencing,
+        start_ns,
+        end_ns,
+    };
+    let metrics = analyze(&events, &context);
+    Ok(TrialOutcome {
+        events,
+        context,
+        metrics,
+        first_leader,
+        interrupted,
+        pids,
+    })
+}
+
+async fn measure(
+    spec: &TrialSpec,
+    net: &Arc<ToxiproxyServer>,
+    collector: &Arc<Collector>,
+    cluster: &Arc<Cluster>,
+    interrupt: &mut watch::Receiver<bool>,
+    started: u64,
+) -> Result<(u64, u64, Duration, bool), HarnessError> {
+    let limit = super::cluster::first_leader_timeout(&spec.timing);
+    let wait_until = Instant::now() + limit;
+    let first_leader_at = loop {
+        if *interrupt.borrow() {
+            let now = monotonic_ns();
+            return Ok((now, now, Duration::ZERO, true));
+        }
+        let leader = collector
+            .snapshot()
+            .iter()
+            .find(|e| matches!(e.kind, EventKind::Leader { .. }))
+            .map(|e| e.t);
+        if let Some(t) = leader {
+            break t;
+        }
+        if Instant::now() > wait_until {
+            return Err(HarnessError::NoLeader(limit));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    let first_leader = Duration::from_nanos(first_leader_at.saturating_sub(started));
+    let start = Instant::now();
+    let start_ns = monotonic_ns();
+    let plan = plan_faults(&spec.faults, spec.duration, spec.seed);
+    let chaos = Chaos::start(
+        plan,
+        start,
+        cluster.clone(),
+        net.clone(),
+        collector.clone(),
+        spec.seed,
+    );
+    let interrupted = tokio::select! {
+        _ = tokio::time::sleep_until(start + spec.duration) => false,
+        _ = interrupt.wait_for(|v| *v) => true,
+    };
+    let end_ns = monotonic_ns();
+    chaos.stop().await?;
+    Ok((start_ns, end_ns, first_leader, interrupted))
+}
+
+async fn cleanup_prefix(net: &ToxiproxyServer, prefix: &str) -> Result<(), HarnessError> {
+    let names: Vec<String> = net
+        .client
+        .proxies()
+        .await
+        .map_err(net.err())?
+        .into_iter()
+        .map(|p| p.name)
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    net.delete(&names).await
+}
