@@ -146,7 +146,8 @@ async fn measure(
     };
     let first_leader = Duration::from_nanos(first_leader_at.saturating_sub(started));
     let start = Instant::now();
-    let start_ns = monotonic_ns();
+    // The window opens at the first leader's election, so that leader is on the record.
+    let start_ns = first_leader_at;
     let plan = plan_faults(&spec.faults, spec.duration, spec.seed);
     let chaos = Chaos::start(
         plan,

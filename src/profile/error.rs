@@ -80,15 +80,44 @@ impl ProfileError {
             Some(i) => raw[..i].to_string(),
             None => raw.clone(),
         };
-        let field = guess_field(&message);
-        let (line, column) = match err.location() {
-            Some(loc) => (Some(loc.line()), Some(loc.column())),
+        let mut field = guess_field(&message);
+        let mut place = err.location().map(|l| (l.line(), l.column()));
+        // serde_yaml places errors from a field's own parser at the start of the enclosing mapping;
+        // our messages quote the bad value, so find the line that holds it.
+        if let (Some((line, _)), Some(value)) = (place, quoted(&message)) {
+            if let Some((i, l)) = text
+                .lines()
+                .enumerate()
+                .skip(line - 1)
+                .find(|(_, l)| l.contains(&value))
+            {
+                let col = l.find(&value).unwrap_or(0) + 1;
+                place = Some((i + 1, col));
+            }
+        }
+        if let Some((line, column)) = place {
+            // serde_yaml's path stops at the struct; the key at the error's place names the field.
+            if let Some(key) = key_at(text, line, column) {
+                field = Some(match field {
+                    Some(f) if f == key || f.ends_with(&format!(".{key}")) => f,
+                    Some(f) if !message.contains("unknown field") => format!("{f}.{key}"),
+                    Some(f) => f,
+                    None => key,
+                });
+            }
+        }
+        let (line, column) = match place {
+            Some((l, c)) => (Some(l), Some(c)),
             None => match field.as_deref().and_then(|f| locate(text, f)) {
                 Some((l, c)) => (Some(l), Some(c)),
                 None => (None, None),
             },
         };
-        let message = message.replace(": ", ": ");
+        // Drop serde_yaml's path prefix (`timing: ...`); the field is reported on its own.
+        let message = match message.split_once(": ") {
+            Some((path, rest)) if !path.contains(' ') => rest.to_string(),
+            _ => message,
+        };
         ProfileError::Invalid(Located {
             file: file.to_string(),
             field: field.unwrap_or_default(),
@@ -118,4 +147,38 @@ fn guess_field(message: &str) -> Option<String> {
     }
     let (path, _) = message.split_once(": ")?;
     (!path.contains(' ')).then(|| path.to_string())
+}
+
+/// The key whose entry contains the 1-based (line, column): the rightmost `key:` on that line that
+/// starts at or before the column.
+fn key_at(text: &str, line: usize, column: usize) -> Option<String> {
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let upto: String = l.chars().take(column.max(1) + 64).collect();
+    let mut best = None;
+    let bytes: Vec<char> = upto.chars().collect();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_alphabetic() || bytes[i] == '_' {
+            let start = i;
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == '_' || bytes[i] == '-')
+            {
+                i += 1;
+            }
+            let boundary = start == 0 || matches!(bytes[start - 1], ' ' | '{' | ',' | '-');
+            if boundary && i < bytes.len() && bytes[i] == ':' && start < column.max(1) {
+                best = Some(bytes[start..i].iter().collect::<String>());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    best
+}
+
+/// The first backtick-quoted text in a message.
+fn quoted(message: &str) -> Option<String> {
+    let rest = message.split_once('`')?.1;
+    let v = rest.split_once('`')?.0;
+    (!v.is_empty()).then(|| v.to_string())
 }
