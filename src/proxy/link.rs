@@ -33,6 +33,8 @@ pub(crate) enum ConnSignal {
     PeerDone,
     /// Close now, dropping queued data.
     Kill,
+    /// Reset now: SO_LINGER is zero on both sockets, close without a FIN.
+    Reset,
 }
 
 /// Everything one direction needs.
@@ -68,6 +70,15 @@ fn linger_zero(s: &TcpStream) {
 impl Pump {
     /// Runs this direction until the connection ends.
     pub async fn run(mut self) {
+        self.pump().await;
+        let Pump { dst, conn, .. } = self;
+        if *conn.borrow() == ConnSignal::Reset {
+            // Dropping the write half would send a FIN ahead of the RST.
+            dst.forget();
+        }
+    }
+
+    async fn pump(&mut self) {
         let mut conn_rx = self.conn.subscribe();
         let mut buf = vec![0u8; BUF];
         let mut queue: VecDeque<Item> = VecDeque::new();
@@ -81,7 +92,7 @@ impl Pump {
                 return;
             }
             match *conn_rx.borrow_and_update() {
-                ConnSignal::Kill => return,
+                ConnSignal::Kill | ConnSignal::Reset => return,
                 ConnSignal::PeerDone if reading => {
                     reading = false;
                     queue.push_back(Item::Eof);
@@ -135,7 +146,7 @@ impl Pump {
                 Plan::Reset => {
                     linger_zero(self.src.as_ref());
                     linger_zero(self.dst.as_ref());
-                    self.kill();
+                    self.conn.send_replace(ConnSignal::Reset);
                     return;
                 }
                 plan @ (Plan::Idle | Plan::Wait(_)) => {
@@ -208,7 +219,7 @@ impl Pump {
             biased;
             r = self.dst.write_all(rest) => r.is_ok(),
             _ = self.stop.wait_for(|s| *s) => false,
-            _ = conn_rx.wait_for(|s| *s == ConnSignal::Kill) => false,
+            _ = conn_rx.wait_for(|s| matches!(s, ConnSignal::Kill | ConnSignal::Reset)) => false,
         }
     }
 
@@ -244,7 +255,14 @@ impl Pump {
     }
 
     fn kill(&self) {
-        self.conn.send_replace(ConnSignal::Kill);
+        self.conn.send_if_modified(|s| {
+            if *s == ConnSignal::Reset {
+                false
+            } else {
+                *s = ConnSignal::Kill;
+                true
+            }
+        });
     }
 }
 
