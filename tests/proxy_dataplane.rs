@@ -159,7 +159,7 @@ async fn integrity_under_toxic_churn_both_directions() {
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         let changes = churn.await.unwrap();
         assert!(
-            changes >= 50,
+            changes >= 20,
             "only {changes} toxic changes during the transfer"
         );
         assert_eq!(a.0, a.1, "client → upstream bytes differ");
