@@ -38,15 +38,10 @@ async fn pair(up: &TcpListener, listen: &str) -> (TcpStream, TcpStream) {
     (c, s)
 }
 
-fn bounded<F: std::future::Future>(
-    secs: u64,
-    f: F,
-) -> impl std::future::Future<Output = F::Output> {
-    async move {
-        tokio::time::timeout(Duration::from_secs(secs), f)
-            .await
-            .expect("the test finished in time")
-    }
+async fn bounded<F: std::future::Future>(secs: u64, f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .expect("the test finished in time")
 }
 
 /// Sends `len` pseudo-random bytes in random-sized writes; returns their hash and the writer
