@@ -248,9 +248,13 @@ async fn latency_is_precise_and_does_not_accumulate() {
             .unwrap();
         let d = one_way_delays(&up, &listen, 10, Duration::from_millis(5)).await;
         eprintln!("latency 50 ms, 10 messages 5 ms apart: {d:.2?}");
+        // Accumulation would put message k at 50 + 45·k ms; scheduling noise on a shared machine
+        // can delay one message by a few ms, never by 45.
         for x in &d {
-            assert!((49.9..58.0).contains(x), "{d:?}");
+            assert!((49.9..75.0).contains(x), "{d:?}");
         }
+        let m = median(&d);
+        assert!((49.9..53.0).contains(&m), "median {m}: {d:?}");
 
         // Jitter: uniform in latency ± jitter.
         client
@@ -276,7 +280,10 @@ async fn latency_is_precise_and_does_not_accumulate() {
             "latency 20 ± 5 ms: mean {mean:.2}, median {:.2}, below 18: {low}, above 22: {high}",
             median(&d)
         );
-        assert!(d.iter().all(|&x| (14.9..27.0).contains(&x)), "{d:?}");
+        // Never early; late only by scheduling noise (at most a few outliers on a busy machine).
+        assert!(d.iter().all(|&x| x >= 14.9), "{d:?}");
+        let outside = d.iter().filter(|&&x| x > 26.0).count();
+        assert!(outside <= d.len() / 20, "{outside} late outliers: {d:?}");
         assert!((mean - 20.0).abs() < 1.5, "mean {mean}");
         assert!(low > 20 && high > 20, "not spread: {low} {high}");
 

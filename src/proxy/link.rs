@@ -24,6 +24,9 @@ const BUF: usize = 128 * 1024;
 /// Queue bounds: past these, the pump stops reading (TCP back-pressure does the rest).
 const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
 const MAX_QUEUED_CHUNKS: usize = 4096;
+/// A pump yields to other tasks (API requests, other connections) after moving this many bytes,
+/// so that a bulk transfer cannot delay a toxic change or a small message by milliseconds.
+const YIELD_EVERY: usize = 256 * 1024;
 
 /// Connection-wide signal shared by the two directions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +88,7 @@ impl Pump {
         let mut queued = 0usize;
         let mut reading = true;
         let mut states = ToxicStates::new();
+        let mut since_yield = 0usize;
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         let mut sleep = Box::pin(timer::sleep_until(far));
         loop {
@@ -103,9 +107,17 @@ impl Pump {
             let now = Instant::now();
             states.sync(&set, now);
 
+            if since_yield >= YIELD_EVERY {
+                since_yield = 0;
+                tokio::task::yield_now().await;
+            }
             if queue.is_empty() && reading && !states.any_on() {
                 match self.fast(&mut buf, &mut conn_rx).await {
                     Fast::Again => continue,
+                    Fast::Moved(n) => {
+                        since_yield += n;
+                        continue;
+                    }
                     Fast::Eof => {
                         reading = false;
                         queue.push_back(Item::Eof);
@@ -126,6 +138,7 @@ impl Pump {
                         return;
                     }
                     c.off = end;
+                    since_yield += n;
                     if c.off == c.data.len() {
                         queued -= c.data.len();
                         queue.pop_front();
@@ -200,7 +213,7 @@ impl Pump {
             self.kill();
             return Fast::Stop;
         }
-        Fast::Again
+        Fast::Moved(n)
     }
 
     /// Writes all of `data`, unless the connection is being torn down. False on failure or stop.
@@ -268,6 +281,7 @@ impl Pump {
 
 enum Fast {
     Again,
+    Moved(usize),
     Eof,
     Stop,
 }
