@@ -24,6 +24,9 @@ const BUF: usize = 128 * 1024;
 /// Queue bounds: past these, the pump stops reading (TCP back-pressure does the rest).
 const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
 const MAX_QUEUED_CHUNKS: usize = 4096;
+/// A pump yields to other tasks (API requests, other connections) after moving this many bytes,
+/// so that a bulk transfer cannot delay a toxic change or a small message by milliseconds.
+const YIELD_EVERY: usize = 256 * 1024;
 
 /// Connection-wide signal shared by the two directions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +36,8 @@ pub(crate) enum ConnSignal {
     PeerDone,
     /// Close now, dropping queued data.
     Kill,
+    /// Reset now: SO_LINGER is zero on both sockets, close without a FIN.
+    Reset,
 }
 
 /// Everything one direction needs.
@@ -68,12 +73,22 @@ fn linger_zero(s: &TcpStream) {
 impl Pump {
     /// Runs this direction until the connection ends.
     pub async fn run(mut self) {
+        self.pump().await;
+        let Pump { dst, conn, .. } = self;
+        if *conn.borrow() == ConnSignal::Reset {
+            // Dropping the write half would send a FIN ahead of the RST.
+            dst.forget();
+        }
+    }
+
+    async fn pump(&mut self) {
         let mut conn_rx = self.conn.subscribe();
         let mut buf = vec![0u8; BUF];
         let mut queue: VecDeque<Item> = VecDeque::new();
         let mut queued = 0usize;
         let mut reading = true;
         let mut states = ToxicStates::new();
+        let mut since_yield = 0usize;
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         let mut sleep = Box::pin(timer::sleep_until(far));
         loop {
@@ -81,7 +96,7 @@ impl Pump {
                 return;
             }
             match *conn_rx.borrow_and_update() {
-                ConnSignal::Kill => return,
+                ConnSignal::Kill | ConnSignal::Reset => return,
                 ConnSignal::PeerDone if reading => {
                     reading = false;
                     queue.push_back(Item::Eof);
@@ -92,9 +107,17 @@ impl Pump {
             let now = Instant::now();
             states.sync(&set, now);
 
+            if since_yield >= YIELD_EVERY {
+                since_yield = 0;
+                tokio::task::yield_now().await;
+            }
             if queue.is_empty() && reading && !states.any_on() {
                 match self.fast(&mut buf, &mut conn_rx).await {
                     Fast::Again => continue,
+                    Fast::Moved(n) => {
+                        since_yield += n;
+                        continue;
+                    }
                     Fast::Eof => {
                         reading = false;
                         queue.push_back(Item::Eof);
@@ -115,6 +138,7 @@ impl Pump {
                         return;
                     }
                     c.off = end;
+                    since_yield += n;
                     if c.off == c.data.len() {
                         queued -= c.data.len();
                         queue.pop_front();
@@ -135,7 +159,7 @@ impl Pump {
                 Plan::Reset => {
                     linger_zero(self.src.as_ref());
                     linger_zero(self.dst.as_ref());
-                    self.kill();
+                    self.conn.send_replace(ConnSignal::Reset);
                     return;
                 }
                 plan @ (Plan::Idle | Plan::Wait(_)) => {
@@ -189,7 +213,7 @@ impl Pump {
             self.kill();
             return Fast::Stop;
         }
-        Fast::Again
+        Fast::Moved(n)
     }
 
     /// Writes all of `data`, unless the connection is being torn down. False on failure or stop.
@@ -208,7 +232,7 @@ impl Pump {
             biased;
             r = self.dst.write_all(rest) => r.is_ok(),
             _ = self.stop.wait_for(|s| *s) => false,
-            _ = conn_rx.wait_for(|s| *s == ConnSignal::Kill) => false,
+            _ = conn_rx.wait_for(|s| matches!(s, ConnSignal::Kill | ConnSignal::Reset)) => false,
         }
     }
 
@@ -244,12 +268,20 @@ impl Pump {
     }
 
     fn kill(&self) {
-        self.conn.send_replace(ConnSignal::Kill);
+        self.conn.send_if_modified(|s| {
+            if *s == ConnSignal::Reset {
+                false
+            } else {
+                *s = ConnSignal::Kill;
+                true
+            }
+        });
     }
 }
 
 enum Fast {
     Again,
+    Moved(usize),
     Eof,
     Stop,
 }

@@ -336,32 +336,7 @@ impl ToxicAttributes {
 
     /// The attributes as a JSON object.
     pub fn to_json(&self) -> Value {
-        let r = match self {
-            ToxicAttributes::Latency { latency, jitter } => serde_json::to_value(LatencyAttrs {
-                latency: *latency,
-                jitter: *jitter,
-            }),
-            ToxicAttributes::Bandwidth { rate } => serde_json::to_value(RateAttrs { rate: *rate }),
-            ToxicAttributes::SlowClose { delay } => {
-                serde_json::to_value(DelayAttrs { delay: *delay })
-            }
-            ToxicAttributes::Timeout { timeout } | ToxicAttributes::ResetPeer { timeout } => {
-                serde_json::to_value(TimeoutAttrs { timeout: *timeout })
-            }
-            ToxicAttributes::Slicer {
-                average_size,
-                size_variation,
-                delay,
-            } => serde_json::to_value(SlicerAttrs {
-                average_size: *average_size,
-                size_variation: *size_variation,
-                delay: *delay,
-            }),
-            ToxicAttributes::LimitData { bytes } => {
-                serde_json::to_value(BytesAttrs { bytes: *bytes })
-            }
-        };
-        r.unwrap_or_else(|_| Value::Object(Map::new()))
+        serde_json::to_value(self).unwrap_or_else(|_| Value::Object(Map::new()))
     }
 
     /// These attributes with the fields present in `patch` (a JSON object) replaced, as
@@ -385,8 +360,31 @@ impl ToxicAttributes {
 }
 
 impl Serialize for ToxicAttributes {
+    /// Field order follows toxiproxy's Go structs.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(s)
+        match self {
+            ToxicAttributes::Latency { latency, jitter } => LatencyAttrs {
+                latency: *latency,
+                jitter: *jitter,
+            }
+            .serialize(s),
+            ToxicAttributes::Bandwidth { rate } => RateAttrs { rate: *rate }.serialize(s),
+            ToxicAttributes::SlowClose { delay } => DelayAttrs { delay: *delay }.serialize(s),
+            ToxicAttributes::Timeout { timeout } | ToxicAttributes::ResetPeer { timeout } => {
+                TimeoutAttrs { timeout: *timeout }.serialize(s)
+            }
+            ToxicAttributes::Slicer {
+                average_size,
+                size_variation,
+                delay,
+            } => SlicerAttrs {
+                average_size: *average_size,
+                size_variation: *size_variation,
+                delay: *delay,
+            }
+            .serialize(s),
+            ToxicAttributes::LimitData { bytes } => BytesAttrs { bytes: *bytes }.serialize(s),
+        }
     }
 }
 

@@ -1,0 +1,470 @@
+//! HTTP-level conformance of the built-in server with toxiproxy 2.x: every route, status code and
+//! JSON shape, including the error cases, checked both raw (reqwest) and through the typed client.
+
+use std::time::Duration;
+
+use electune::toxiproxy::{
+    Client, Error, NewProxy, ProxyUpdate, Stream, Toxic, ToxicAttributes, ToxicType, ToxicUpdate,
+};
+use serde_json::{json, Value};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+struct Raw {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Raw {
+    fn new(base: &str) -> Raw {
+        Raw {
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            base: base.to_owned(),
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(m, format!("{}{}", self.base, path));
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_owned());
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let v = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, v)
+    }
+}
+
+fn err(status: u16, message: &str) -> Value {
+    json!({"error": message, "status": status})
+}
+
+async fn upstream() -> (tokio::net::TcpListener, String) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a = l.local_addr().unwrap().to_string();
+    (l, a)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_status_codes_and_shapes() {
+    tokio::time::timeout(LIMIT, async {
+        let server = electune::proxy::spawn_local().await.unwrap();
+        let raw = Raw::new(&server.url());
+        let (_up, up) = upstream().await;
+
+        // version
+        let (s, v) = raw.call("GET", "/version", None).await;
+        assert_eq!(s, 200);
+        assert!(v["version"].is_string(), "{v}");
+
+        // create: 201, the address actually bound, enabled, no toxics
+        let body = json!({"name": "a", "listen": "127.0.0.1:0", "upstream": up}).to_string();
+        let (s, v) = raw.call("POST", "/proxies", Some(&body)).await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["name"], "a");
+        assert_eq!(v["upstream"], up.as_str());
+        assert_eq!(v["enabled"], true);
+        assert_eq!(v["toxics"], json!([]));
+        let listen = v["listen"].as_str().unwrap().to_owned();
+        assert!(listen.starts_with("127.0.0.1:") && !listen.ends_with(":0"), "{listen}");
+        // the listener is really there
+        tokio::net::TcpStream::connect(&listen).await.unwrap();
+
+        // duplicates, missing fields, bad bodies
+        let (s, v) = raw.call("POST", "/proxies", Some(&body)).await;
+        assert_eq!((s, v), (409, err(409, "proxy already exists")));
+        let (s, v) = raw
+            .call("POST", "/proxies", Some(r#"{"name":"b","listen":"127.0.0.1:0"}"#))
+            .await;
+        assert_eq!((s, v), (400, err(400, "missing required field: upstream")));
+        let (s, v) = raw
+            .call("POST", "/proxies", Some(r#"{"upstream":"127.0.0.1:1"}"#))
+            .await;
+        assert_eq!((s, v), (400, err(400, "missing required field: name")));
+        let (s, v) = raw.call("POST", "/proxies", Some("{nope")).await;
+        assert_eq!(s, 400);
+        assert!(v["error"].as_str().unwrap().starts_with("bad request body"), "{v}");
+        assert_eq!(v["status"], 400);
+
+        // show / unknown
+        let (s, v) = raw.call("GET", "/proxies/a", None).await;
+        assert_eq!(s, 200);
+        assert_eq!(v["listen"], listen.as_str());
+        for (m, p) in [
+            ("GET", "/proxies/zz"),
+            ("DELETE", "/proxies/zz"),
+            ("GET", "/proxies/zz/toxics"),
+            ("GET", "/proxies/zz/toxics/t"),
+            ("DELETE", "/proxies/zz/toxics/t"),
+        ] {
+            let (s, v) = raw.call(m, p, None).await;
+            assert_eq!((s, v), (404, err(404, "proxy not found")), "{m} {p}");
+        }
+        let (s, v) = raw.call("PATCH", "/proxies/zz", Some("{}")).await;
+        assert_eq!((s, v), (404, err(404, "proxy not found")));
+        let (s, v) = raw
+            .call("POST", "/proxies/zz/toxics", Some(r#"{"type":"latency"}"#))
+            .await;
+        assert_eq!((s, v), (404, err(404, "proxy not found")));
+
+        // populate: 201 {"proxies": [...]}
+        let body = json!([
+            {"name": "p1", "listen": "127.0.0.1:0", "upstream": up},
+            {"name": "p2", "listen": "127.0.0.1:0", "upstream": up, "enabled": false},
+        ])
+        .to_string();
+        let (s, v) = raw.call("POST", "/populate", Some(&body)).await;
+        assert_eq!(s, 201, "{v}");
+        let ps = v["proxies"].as_array().unwrap();
+        assert_eq!(ps.len(), 2);
+        assert_eq!(ps[0]["name"], "p1");
+        assert_eq!(ps[0]["enabled"], true);
+        assert_eq!(ps[1]["enabled"], false);
+        assert_eq!(ps[0]["toxics"], json!([]));
+        let (s, v) = raw
+            .call("POST", "/populate", Some(r#"[{"name":"x"}]"#))
+            .await;
+        assert_eq!(
+            (s, v),
+            (400, err(400, "missing required field: upstream at proxy 1"))
+        );
+        let (s, _) = raw.call("POST", "/populate", Some(r#"{"name":"x"}"#)).await;
+        assert_eq!(s, 400);
+
+        // index: a map by name
+        let (s, v) = raw.call("GET", "/proxies", None).await;
+        assert_eq!(s, 200);
+        let names: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(names, ["a", "p1", "p2"]);
+        assert_eq!(v["a"]["name"], "a");
+
+        // toxics: defaults name <type>_<stream>, stream downstream, toxicity 1; create answers 200
+        let (s, v) = raw
+            .call(
+                "POST",
+                "/proxies/a/toxics",
+                Some(r#"{"type":"latency","attributes":{"latency":50}}"#),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(
+            v,
+            json!({"attributes": {"latency": 50, "jitter": 0}, "name": "latency_downstream",
+                   "type": "latency", "stream": "downstream", "toxicity": 1})
+        );
+        let (s, v) = raw
+            .call("POST", "/proxies/a/toxics", Some(r#"{"type":"latency"}"#))
+            .await;
+        assert_eq!((s, v), (409, err(409, "toxic already exists")));
+        let (s, v) = raw
+            .call("POST", "/proxies/a/toxics", Some(r#"{"type":"nope"}"#))
+            .await;
+        assert_eq!((s, v), (400, err(400, "invalid toxic type")));
+        let (s, v) = raw
+            .call(
+                "POST",
+                "/proxies/a/toxics",
+                Some(r#"{"type":"latency","stream":"sideways"}"#),
+            )
+            .await;
+        assert_eq!(
+            (s, v),
+            (
+                400,
+                err(400, "stream was invalid, can be either upstream or downstream")
+            )
+        );
+        let (s, v) = raw
+            .call(
+                "POST",
+                "/proxies/a/toxics",
+                Some(r#"{"type":"bandwidth","attributes":{"rate":"fast"}}"#),
+            )
+            .await;
+        assert_eq!(s, 400, "{v}");
+        let (s, v) = raw
+            .call(
+                "POST",
+                "/proxies/a/toxics",
+                Some(r#"{"name":"bw","type":"bandwidth","stream":"upstream","toxicity":0.5,"attributes":{"rate":100}}"#),
+            )
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            v,
+            json!({"attributes": {"rate": 100}, "name": "bw", "type": "bandwidth",
+                   "stream": "upstream", "toxicity": 0.5})
+        );
+        // electune extension: fractional milliseconds
+        let (s, v) = raw
+            .call(
+                "POST",
+                "/proxies/a/toxics",
+                Some(r#"{"name":"fine","type":"latency","attributes":{"latency":0.3,"jitter":0.1}}"#),
+            )
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(v["attributes"], json!({"latency": 0.3, "jitter": 0.1}));
+
+        // list: upstream first, then downstream, each in the order added
+        let (s, v) = raw.call("GET", "/proxies/a/toxics", None).await;
+        assert_eq!(s, 200);
+        let names: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["bw", "latency_downstream", "fine"]);
+        let (s, v) = raw.call("GET", "/proxies/a", None).await;
+        assert_eq!((s, v["toxics"].as_array().unwrap().len()), (200, 3));
+
+        // show / update (PATCH partial, POST accepted too) / unknown toxic
+        let (s, v) = raw.call("GET", "/proxies/a/toxics/bw", None).await;
+        assert_eq!((s, &v["attributes"]["rate"]), (200, &json!(100)));
+        let (s, v) = raw.call("GET", "/proxies/a/toxics/zz", None).await;
+        assert_eq!((s, v), (404, err(404, "toxic not found")));
+        let (s, v) = raw
+            .call(
+                "PATCH",
+                "/proxies/a/toxics/latency_downstream",
+                Some(r#"{"attributes":{"jitter":3}}"#),
+            )
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(v["attributes"], json!({"latency": 50, "jitter": 3}));
+        assert_eq!(v["toxicity"], 1);
+        let (s, v) = raw
+            .call(
+                "POST",
+                "/proxies/a/toxics/latency_downstream",
+                Some(r#"{"toxicity":0.25}"#),
+            )
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(v["toxicity"], 0.25);
+        assert_eq!(v["attributes"], json!({"latency": 50, "jitter": 3}));
+        let (s, v) = raw
+            .call("PATCH", "/proxies/a/toxics/zz", Some("{}"))
+            .await;
+        assert_eq!((s, v), (404, err(404, "toxic not found")));
+        let (s, _) = raw
+            .call("PATCH", "/proxies/a/toxics/bw", Some(r#"{"attributes":{"rate":1.5}}"#))
+            .await;
+        assert_eq!(s, 400);
+
+        // delete toxic
+        let (s, v) = raw.call("DELETE", "/proxies/a/toxics/fine", None).await;
+        assert_eq!((s, v), (204, Value::Null));
+        let (s, v) = raw.call("DELETE", "/proxies/a/toxics/fine", None).await;
+        assert_eq!((s, v), (404, err(404, "toxic not found")));
+
+        // proxy update: disable closes the listener, enable reopens it on the same address
+        let (s, v) = raw
+            .call("PATCH", "/proxies/a", Some(r#"{"enabled":false}"#))
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(v["enabled"], false);
+        assert_eq!(v["toxics"].as_array().unwrap().len(), 2);
+        assert!(tokio::net::TcpStream::connect(&listen).await.is_err());
+        let (s, v) = raw
+            .call("POST", "/proxies/a", Some(r#"{"enabled":true}"#))
+            .await;
+        assert_eq!((s, &v["enabled"]), (200, &json!(true)));
+        assert_eq!(v["listen"], listen.as_str());
+        tokio::net::TcpStream::connect(&listen).await.unwrap();
+        let (s, _) = raw.call("PATCH", "/proxies/a", Some("[")).await;
+        assert_eq!(s, 400);
+
+        // reset: every proxy enabled, every toxic gone; 204
+        raw.call("PATCH", "/proxies/a", Some(r#"{"enabled":false}"#))
+            .await;
+        let (s, v) = raw.call("POST", "/reset", None).await;
+        assert_eq!((s, v), (204, Value::Null));
+        let (_, v) = raw.call("GET", "/proxies", None).await;
+        for (_, p) in v.as_object().unwrap() {
+            assert_eq!(p["enabled"], true, "{p}");
+            assert_eq!(p["toxics"], json!([]), "{p}");
+        }
+
+        // delete proxy: 204, then gone, listener closed
+        let (s, v) = raw.call("DELETE", "/proxies/a", None).await;
+        assert_eq!((s, v), (204, Value::Null));
+        let (s, _) = raw.call("GET", "/proxies/a", None).await;
+        assert_eq!(s, 404);
+        assert!(tokio::net::TcpStream::connect(&listen).await.is_err());
+
+        // browsers are refused, as toxiproxy does
+        let resp = raw
+            .http
+            .get(format!("{}/proxies", server.url()))
+            .header("user-agent", "Mozilla/5.0")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 403);
+
+        server.shutdown().await;
+    })
+    .await
+    .expect("the test finished in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_client_round_trip_and_errors() {
+    tokio::time::timeout(LIMIT, async {
+        let server = electune::proxy::spawn_local().await.unwrap();
+        let c = Client::new(&server.url()).unwrap();
+        let bare = Client::new(server.url().trim_start_matches("http://")).unwrap();
+        let (_up, up) = upstream().await;
+
+        assert!(c.version().await.unwrap().version.starts_with("electune-"));
+        assert!(bare.proxies().await.unwrap().is_empty());
+
+        let p = c
+            .create_proxy(&NewProxy::new("n1", "127.0.0.1:0", up.clone()))
+            .await
+            .unwrap();
+        assert!(p.enabled);
+        assert_ne!(p.listen, "127.0.0.1:0");
+        match c
+            .create_proxy(&NewProxy::new("n1", "127.0.0.1:0", up.clone()))
+            .await
+        {
+            Err(Error::Status { status, message }) => {
+                assert_eq!((status, message.as_str()), (409, "proxy already exists"))
+            }
+            other => panic!("{other:?}"),
+        }
+        match c.proxy("nope").await {
+            Err(Error::Status {
+                status: 404,
+                message,
+            }) => assert_eq!(message, "proxy not found"),
+            other => panic!("{other:?}"),
+        }
+
+        let got = c
+            .populate(&[
+                NewProxy::new("n2", "127.0.0.1:0", up.clone()),
+                NewProxy::new("n3", "127.0.0.1:0", up.clone()),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            c.proxies()
+                .await
+                .unwrap()
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>(),
+            ["n1", "n2", "n3"]
+        );
+
+        let t = c
+            .create_toxic("n1", &Toxic::latency("", Stream::Upstream, 0.3, 0.1))
+            .await
+            .unwrap();
+        assert_eq!(t.name, "latency_upstream");
+        assert_eq!(t.r#type, ToxicType::Latency);
+        assert_eq!(
+            t.attributes,
+            ToxicAttributes::Latency {
+                latency: 0.3,
+                jitter: 0.1
+            }
+        );
+        let all = [
+            ToxicAttributes::Bandwidth { rate: 10 },
+            ToxicAttributes::SlowClose { delay: 10 },
+            ToxicAttributes::Timeout { timeout: 10 },
+            ToxicAttributes::ResetPeer { timeout: 10 },
+            ToxicAttributes::Slicer {
+                average_size: 10,
+                size_variation: 2,
+                delay: 10,
+            },
+            ToxicAttributes::LimitData { bytes: 10 },
+        ];
+        for a in all {
+            let name = format!("t_{}", a.toxic_type());
+            let want = Toxic::new(name.clone(), Stream::Downstream, a).with_toxicity(0.5);
+            assert_eq!(c.create_toxic("n2", &want).await.unwrap(), want);
+            assert_eq!(c.toxic("n2", &name).await.unwrap(), want);
+        }
+        assert_eq!(c.toxics("n2").await.unwrap().len(), 6);
+        let mut bad = Toxic::latency("x", Stream::Upstream, 1.0, 0.0);
+        bad.r#type = ToxicType::Bandwidth;
+        assert!(matches!(
+            c.create_toxic("n1", &bad).await,
+            Err(Error::Invalid(_))
+        ));
+
+        let upd = c
+            .update_toxic(
+                "n1",
+                "latency_upstream",
+                &ToxicUpdate {
+                    toxicity: Some(0.5),
+                    attributes: Some(ToxicAttributes::Latency {
+                        latency: 15.0,
+                        jitter: 0.0,
+                    }),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(upd.toxicity, 0.5);
+        assert_eq!(
+            upd.attributes,
+            ToxicAttributes::Latency {
+                latency: 15.0,
+                jitter: 0.0
+            }
+        );
+        match c.update_toxic("n1", "zz", &ToxicUpdate::default()).await {
+            Err(Error::Status {
+                status: 404,
+                message,
+            }) => assert_eq!(message, "toxic not found"),
+            other => panic!("{other:?}"),
+        }
+        c.delete_toxic("n1", "latency_upstream").await.unwrap();
+        assert!(matches!(
+            c.delete_toxic("n1", "latency_upstream").await,
+            Err(Error::Status { status: 404, .. })
+        ));
+
+        let p = c
+            .update_proxy("n1", &ProxyUpdate::enabled(false))
+            .await
+            .unwrap();
+        assert!(!p.enabled);
+        assert!(!c.proxy("n1").await.unwrap().enabled);
+        c.reset().await.unwrap();
+        assert!(c.proxy("n1").await.unwrap().enabled);
+        assert!(c.toxics("n2").await.unwrap().is_empty());
+
+        c.delete_proxy("n3").await.unwrap();
+        assert!(matches!(
+            c.delete_proxy("n3").await,
+            Err(Error::Status { status: 404, .. })
+        ));
+        assert!(matches!(c.proxy("a/b").await, Err(Error::Invalid(_))));
+
+        server.shutdown().await;
+        // a dead server is a transport error, not silence
+        assert!(matches!(c.proxies().await, Err(Error::Transport { .. })));
+    })
+    .await
+    .expect("the test finished in time");
+}
