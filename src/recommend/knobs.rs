@@ -63,7 +63,7 @@ fn whole_ms(d: Duration, what: &str, caveats: &mut Vec<String>) -> u64 {
 
 /// A Go duration literal: `15s` for whole seconds, `1500ms` otherwise.
 fn go_dur(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
@@ -124,7 +124,7 @@ fn etcd(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
         ));
         hb = lowered;
     }
-    if el % hb != 0 {
+    if !el.is_multiple_of(hb) {
         caveats.push(format!(
             "etcd counts the timeout in whole heartbeats (ElectionTicks = {el}/{hb} = {}), so the \
              effective minimum is {} ms",
