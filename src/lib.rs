@@ -15,5 +15,6 @@ pub mod node;
 pub mod output;
 pub mod profile;
 pub mod proxy;
+pub mod recommend;
 pub mod sweep;
 pub mod toxiproxy;

@@ -1,0 +1,467 @@
+//! The chosen setting in the knobs operators actually set, with each system's own constraints.
+//!
+//! electune measures a leader heartbeat interval `h` and an election timeout drawn uniformly from
+//! `[min, max)` and redrawn at every reset. Each system below exposes a different slice of that;
+//! every mapping states where it is exact and where it is not. Sources (checked against the code):
+//!
+//! - etcd `server/embed/config.go`: `TickMs` (`--heartbeat-interval`, default 100) and `ElectionMs`
+//!   (`--election-timeout`, default 1000); `Validate` rejects `5*TickMs > ElectionMs` and
+//!   `ElectionMs > maxElectionMs` (50000). etcd runs raft with `ElectionTicks = ElectionMs/TickMs`
+//!   (integer division), and raft draws `randomizedElectionTimeout = electionTimeout +
+//!   rand.Intn(electionTimeout)`, i.e. `[T, 2T)` in ticks.
+//! - client-go `tools/leaderelection/leaderelection.go`: `JitterFactor = 1.2`; `NewLeaderElector`
+//!   rejects `LeaseDuration <= RenewDeadline` and `RenewDeadline <= JitterFactor*RetryPeriod`;
+//!   core components default to 15s / 10s / 2s; candidates retry with `wait.JitterUntil(…,
+//!   RetryPeriod, JitterFactor, …)`, i.e. every `[RetryPeriod, 2.2·RetryPeriod)`.
+//! - hashicorp/raft `config.go`: `DefaultConfig` HeartbeatTimeout 1000ms, ElectionTimeout 1000ms,
+//!   LeaderLeaseTimeout 500ms; `ValidateConfig` requires each ≥ 5ms, LeaderLeaseTimeout ≤
+//!   HeartbeatTimeout, ElectionTimeout ≥ HeartbeatTimeout. Followers wait
+//!   `randomTimeout(HeartbeatTimeout)` = `[HT, 2HT)` (`util.go`); the leader heartbeats every
+//!   `randomTimeout(HeartbeatTimeout/10)` = `[HT/10, HT/5)` (`replication.go`).
+//! - Consul `agent/consul/config.go`: `DefaultRaftMultiplier = 5`, `MaxRaftMultiplier = 10`;
+//!   `agent/config/builder.go` rejects a multiplier outside 1..=10 and multiplies the hashicorp/raft
+//!   base timings (`consul.raft.*`, not user-configurable) by it.
+//! - tikv/raft-rs `src/config.rs`: defaults `heartbeat_tick = 2`, `election_tick = 20`;
+//!   `min_election_tick`/`max_election_tick` of 0 mean `election_tick` / `2 × election_tick`, and
+//!   the timeout is drawn in `[min, max)`; `validate` needs `heartbeat_tick > 0`,
+//!   `election_tick > heartbeat_tick`, `min ≥ election_tick`, `min < max`.
+//! - openraft `openraft/src/config/config.rs`: `heartbeat_interval` 50, `election_timeout_min` 150,
+//!   `election_timeout_max` 300 (ms); drawn with `random_range(min..max)`; `validate` needs
+//!   `min < max` and `min > heartbeat_interval`.
+//! - ZooKeeper: the leader pings every `tickTime/2` (`Leader.lead`), a follower's socket read
+//!   timeout is `tickTime × syncLimit` (`Learner`), and the admin guide defaults
+//!   `minSessionTimeout`/`maxSessionTimeout` to 2× / 20× `tickTime`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::DurationRange;
+
+/// One system's settings for the chosen point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnobSnippet {
+    /// The system (`etcd`, `Kubernetes leader election (client-go)`, ...).
+    pub system: String,
+    /// Config text or flags, ready to paste.
+    pub snippet: String,
+    /// Where the mapping is inexact, adjusted, or easy to get wrong.
+    pub caveats: Vec<String>,
+}
+
+/// Rounds to whole milliseconds (at least 1), noting when that changed the value.
+fn whole_ms(d: Duration, what: &str, caveats: &mut Vec<String>) -> u64 {
+    let ms = ((d.as_nanos() + 500_000) / 1_000_000).max(1) as u64;
+    if u128::from(ms) * 1_000_000 != d.as_nanos() {
+        caveats.push(format!(
+            "{what} {:?} rounded to {ms} ms (this system takes whole milliseconds)",
+            d
+        ));
+    }
+    ms
+}
+
+/// A Go duration literal: `15s` for whole seconds, `1500ms` otherwise.
+fn go_dur(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Every system's snippet for heartbeat `heartbeat` and election timeout `[min, max)`.
+pub fn translate(heartbeat: Duration, election_timeout: DurationRange) -> Vec<KnobSnippet> {
+    vec![
+        etcd(heartbeat, election_timeout),
+        client_go(heartbeat, election_timeout),
+        hashicorp_raft(election_timeout),
+        consul(election_timeout),
+        raft_rs(heartbeat, election_timeout),
+        openraft(heartbeat, election_timeout),
+        zookeeper(heartbeat, election_timeout),
+    ]
+}
+
+fn range_note(et: DurationRange) -> Option<String> {
+    (et.max != et.min * 2).then(|| {
+        format!(
+            "this system draws the timeout from [T, 2T) = [{}, {}); the measured range was {} — \
+             the upper end differs",
+            crate::duration::format_duration(et.min),
+            crate::duration::format_duration(et.min * 2),
+            et
+        )
+    })
+}
+
+/// etcd: `--heartbeat-interval` = heartbeat, `--election-timeout` = the range's minimum (etcd
+/// randomizes in `[T, 2T)` itself). Keeps etcd's `election ≥ 5 × heartbeat` and `≤ 50000 ms`
+/// checks, lowering the heartbeat or capping the timeout when needed, and says so.
+fn etcd(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
+    let mut caveats = Vec::new();
+    let mut hb = whole_ms(heartbeat, "heartbeat", &mut caveats);
+    let mut el = whole_ms(et.min, "election timeout", &mut caveats);
+    if el > 50_000 {
+        caveats.push(format!(
+            "etcd rejects --election-timeout above 50000 ms; capped from {el} ms (not measured)"
+        ));
+        el = 50_000;
+    }
+    if 5 * hb > el {
+        let lowered = (el / 5).max(1);
+        caveats.push(format!(
+            "etcd requires --election-timeout ≥ 5 × --heartbeat-interval; heartbeat lowered from \
+             {hb} ms to {lowered} ms (more heartbeats per timeout: fewer false suspicions, more load)"
+        ));
+        hb = lowered;
+    }
+    if !el.is_multiple_of(hb) {
+        caveats.push(format!(
+            "etcd counts the timeout in whole heartbeats (ElectionTicks = {el}/{hb} = {}), so the \
+             effective minimum is {} ms",
+            el / hb,
+            el / hb * hb
+        ));
+    }
+    caveats.extend(range_note(et));
+    caveats.push("set the same values on every member; defaults are 100 and 1000".into());
+    KnobSnippet {
+        system: "etcd".into(),
+        snippet: format!("etcd --heartbeat-interval={hb} --election-timeout={el}"),
+        caveats,
+    }
+}
+
+/// Kubernetes client-go leader election timings (milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientGoTiming {
+    /// LeaseDuration: how long a candidate waits for an unchanged record before taking over.
+    pub lease_duration_ms: u64,
+    /// RenewDeadline: how long the leader keeps retrying a renewal before giving up.
+    pub renew_deadline_ms: u64,
+    /// RetryPeriod: time between acquire/renew attempts.
+    pub retry_period_ms: u64,
+    /// What was changed to satisfy client-go's checks.
+    pub adjustments: Vec<String>,
+}
+
+impl ClientGoTiming {
+    /// client-go's checks: LeaseDuration > RenewDeadline > 1.2 × RetryPeriod, all > 0
+    /// (5·renew > 6·retry is exact in integers and at least as strict as Go's float check).
+    pub fn is_valid(&self) -> bool {
+        self.retry_period_ms >= 1
+            && self.lease_duration_ms > self.renew_deadline_ms
+            && 5 * self.renew_deadline_ms > 6 * self.retry_period_ms
+    }
+}
+
+/// Maps heartbeat → RetryPeriod, election timeout minimum → LeaseDuration, and picks
+/// RenewDeadline = ⅔ LeaseDuration (the 15s/10s ratio of the core defaults) clamped into
+/// (1.2 × RetryPeriod, LeaseDuration). When that interval has no whole millisecond, RetryPeriod is
+/// lowered (and LeaseDuration raised to 3 ms at the very least), each change recorded.
+pub fn client_go_timing(heartbeat: Duration, et: DurationRange) -> ClientGoTiming {
+    let mut adjustments = Vec::new();
+    let mut retry = whole_ms(heartbeat, "RetryPeriod (heartbeat)", &mut adjustments);
+    let mut lease = whole_ms(et.min, "LeaseDuration (election timeout)", &mut adjustments);
+    if lease < 3 {
+        adjustments.push(format!("LeaseDuration raised from {lease} ms to 3 ms"));
+        lease = 3;
+    }
+    let r_min = 6 * retry / 5 + 1; // smallest renew with 5·renew > 6·retry
+    let preferred = (lease * 2 + 1) / 3;
+    let renew = if r_min < lease {
+        preferred.clamp(r_min, lease - 1)
+    } else {
+        let renew = preferred.clamp(2, lease - 1);
+        let new_retry = ((5 * renew).div_ceil(6) - 1).max(1);
+        adjustments.push(format!(
+            "RetryPeriod lowered from {retry} ms to {new_retry} ms so that LeaseDuration \
+             ({lease} ms) > RenewDeadline ({renew} ms) > 1.2 × RetryPeriod"
+        ));
+        retry = new_retry;
+        renew
+    };
+    ClientGoTiming {
+        lease_duration_ms: lease,
+        renew_deadline_ms: renew,
+        retry_period_ms: retry,
+        adjustments,
+    }
+}
+
+fn client_go(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
+    let t = client_go_timing(heartbeat, et);
+    let (l, r, p) = (t.lease_duration_ms, t.renew_deadline_ms, t.retry_period_ms);
+    let mut caveats = t.adjustments.clone();
+    caveats.push(format!(
+        "constraint holds: LeaseDuration {l} ms > RenewDeadline {r} ms > 1.2 × RetryPeriod = {} ms",
+        num1(1.2 * p as f64)
+    ));
+    caveats.push(format!(
+        "not Raft: a candidate takes over after the record stayed unchanged for LeaseDuration, \
+         polling every [RetryPeriod, 2.2 × RetryPeriod) (JitterFactor 1.2), so detection is \
+         about {l}..{} ms rather than a randomized [min, max)",
+        l + (2.2 * p as f64).ceil() as u64
+    ));
+    if l < 1000 {
+        caveats.push(
+            "the Lease object stores whole seconds (leaseDurationSeconds would read 0); every \
+             candidate also hits the API server once per RetryPeriod — sub-second leases are \
+             rarely wise against a real API server"
+                .into(),
+        );
+    }
+    caveats.push("core components default to 15s / 10s / 2s".into());
+    KnobSnippet {
+        system: "Kubernetes leader election (client-go, kube-controller-manager, kube-scheduler)"
+            .into(),
+        snippet: format!(
+            "// client-go leaderelection.LeaderElectionConfig\n\
+             LeaseDuration: {l} * time.Millisecond,\n\
+             RenewDeadline: {r} * time.Millisecond,\n\
+             RetryPeriod:   {p} * time.Millisecond,\n\n\
+             # kube-controller-manager / kube-scheduler\n\
+             --leader-elect-lease-duration={} --leader-elect-renew-deadline={} \
+             --leader-elect-retry-period={}",
+            go_dur(l),
+            go_dur(r),
+            go_dur(p)
+        ),
+        caveats,
+    }
+}
+
+fn num1(x: f64) -> String {
+    let s = format!("{x:.1}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+/// hashicorp/raft: HeartbeatTimeout = ElectionTimeout = the range's minimum (followers and
+/// candidates draw `[T, 2T)`), LeaderLeaseTimeout = half of it (the defaults' ratio).
+fn hashicorp_raft(et: DurationRange) -> KnobSnippet {
+    let mut caveats = Vec::new();
+    let mut t = whole_ms(et.min, "election timeout", &mut caveats);
+    if t < 5 {
+        caveats.push(format!(
+            "ValidateConfig rejects timeouts below 5 ms; raised from {t} ms"
+        ));
+        t = 5;
+    }
+    let lease = (t / 2).max(5);
+    caveats.push(format!(
+        "the heartbeat is not a setting: the leader sends one every [HeartbeatTimeout/10, \
+         HeartbeatTimeout/5) = [{}, {}) ms",
+        num1(t as f64 / 10.0),
+        num1(t as f64 / 5.0)
+    ));
+    caveats.extend(range_note(et));
+    caveats.push(format!(
+        "LeaderLeaseTimeout {lease} ms: a leader without quorum contact steps down after it; \
+         must be ≤ HeartbeatTimeout"
+    ));
+    KnobSnippet {
+        system: "hashicorp/raft".into(),
+        snippet: format!(
+            "conf := raft.DefaultConfig()\n\
+             conf.HeartbeatTimeout = {t} * time.Millisecond   // follower: [T, 2T) without contact\n\
+             conf.ElectionTimeout = {t} * time.Millisecond    // candidate: [T, 2T) per round\n\
+             conf.LeaderLeaseTimeout = {lease} * time.Millisecond"
+        ),
+        caveats,
+    }
+}
+
+/// Consul's `performance.raft_multiplier` and the timings it produces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsulTiming {
+    /// The multiplier, 1..=10.
+    pub multiplier: u32,
+    /// HeartbeatTimeout = ElectionTimeout = multiplier × 1000 ms.
+    pub timeout_ms: u64,
+    /// LeaderLeaseTimeout = multiplier × 500 ms.
+    pub leader_lease_ms: u64,
+    /// (timeout − measured minimum) / measured minimum.
+    pub mismatch: f64,
+}
+
+/// The integer multiplier 1..=10 nearest to `min / 1000 ms` (halves round up), since Consul
+/// scales hashicorp/raft's 1000 ms base timeouts by it.
+pub fn consul_multiplier(election_min: Duration) -> ConsulTiming {
+    let ms = election_min.as_secs_f64() * 1000.0;
+    let m = ((ms / 1000.0 + 0.5).floor() as i64).clamp(1, 10) as u32;
+    let timeout_ms = u64::from(m) * 1000;
+    ConsulTiming {
+        multiplier: m,
+        timeout_ms,
+        leader_lease_ms: u64::from(m) * 500,
+        mismatch: if ms > 0.0 {
+            (timeout_ms as f64 - ms) / ms
+        } else {
+            f64::INFINITY
+        },
+    }
+}
+
+fn consul(et: DurationRange) -> KnobSnippet {
+    let c = consul_multiplier(et.min);
+    let t = c.timeout_ms;
+    let mut caveats = vec![format!(
+        "resulting timings: follower timeout [{}, {}) ms, election timeout {t} ms, heartbeats \
+         every [{}, {}) ms, leader lease {} ms",
+        t,
+        2 * t,
+        t / 10,
+        t / 5,
+        c.leader_lease_ms
+    )];
+    if c.mismatch.abs() > 1e-9 {
+        caveats.push(format!(
+            "mismatch: the measured minimum was {}, Consul gives {t} ms ({:+.0}%); the multiplier \
+             is the only knob (consul.raft.* are not user-configurable)",
+            crate::duration::format_duration(et.min),
+            c.mismatch * 100.0
+        ));
+    }
+    if c.mismatch < -1e-9 {
+        caveats.push(
+            "shorter than measured: expect more false promotions than this point showed".into(),
+        );
+    }
+    caveats
+        .push("Consul's default multiplier is 5; 1 is recommended for production servers".into());
+    KnobSnippet {
+        system: "Consul".into(),
+        snippet: format!("performance {{\n  raft_multiplier = {}\n}}", c.multiplier),
+        caveats,
+    }
+}
+
+/// raft-rs: tick = gcd(heartbeat, min, max) in ms, `heartbeat_tick = h/tick`,
+/// `election_tick = min/tick`, `max_election_tick` only when `max ≠ 2·min`.
+fn raft_rs(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
+    let mut caveats = Vec::new();
+    let h = whole_ms(heartbeat, "heartbeat", &mut caveats);
+    let lo = whole_ms(et.min, "election timeout min", &mut caveats);
+    let hi = whole_ms(et.max, "election timeout max", &mut caveats).max(lo + 1);
+    let tick = gcd(gcd(h, lo), hi).max(1);
+    let hb_tick = h / tick;
+    let mut el_tick = lo / tick;
+    if el_tick <= hb_tick {
+        caveats.push(format!(
+            "validate requires election_tick > heartbeat_tick; election_tick raised from \
+             {el_tick} to {}",
+            hb_tick + 1
+        ));
+        el_tick = hb_tick + 1;
+    }
+    let max_tick = (hi / tick).max(el_tick + 1);
+    let max_line = if max_tick == 2 * el_tick {
+        format!(
+            "    // max_election_tick: 0 → 2 × election_tick = {max_tick} ticks ({} ms)\n",
+            max_tick * tick
+        )
+    } else {
+        caveats.push(format!(
+            "raft-rs randomizes in [election_tick, 2 × election_tick) unless \
+             min/max_election_tick are set; max_election_tick = {max_tick} keeps the measured \
+             range"
+        ));
+        format!("    max_election_tick: {max_tick},\n")
+    };
+    caveats.push(format!(
+        "call RawNode::tick() every {tick} ms; timeouts are whole ticks, so a late tick delays \
+         them (the measured timer lateness applies)"
+    ));
+    KnobSnippet {
+        system: "raft-rs (TiKV)".into(),
+        snippet: format!(
+            "// RawNode::tick() every {tick} ms\n\
+             let config = raft::Config {{\n    \
+             heartbeat_tick: {hb_tick},\n    \
+             election_tick: {el_tick},\n\
+             {max_line}    \
+             ..Default::default()\n}};"
+        ),
+        caveats,
+    }
+}
+
+/// openraft: the three millisecond fields map one to one (drawn in `[min, max)`).
+fn openraft(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
+    let mut caveats = Vec::new();
+    let mut h = whole_ms(heartbeat, "heartbeat", &mut caveats);
+    let lo = whole_ms(et.min, "election timeout min", &mut caveats);
+    let mut hi = whole_ms(et.max, "election timeout max", &mut caveats);
+    if hi <= lo {
+        caveats.push(format!(
+            "validate requires election_timeout_min < election_timeout_max; max set to {}",
+            lo + 1
+        ));
+        hi = lo + 1;
+    }
+    if lo <= h {
+        let lowered = lo.saturating_sub(1).max(1);
+        caveats.push(format!(
+            "validate requires election_timeout_min > heartbeat_interval; heartbeat lowered from \
+             {h} to {lowered} ms"
+        ));
+        h = lowered;
+    }
+    KnobSnippet {
+        system: "openraft".into(),
+        snippet: format!(
+            "let config = openraft::Config {{\n    \
+             heartbeat_interval: {h},\n    \
+             election_timeout_min: {lo},\n    \
+             election_timeout_max: {hi},\n    \
+             ..Default::default()\n}}\n.validate()?;"
+        ),
+        caveats,
+    }
+}
+
+/// ZooKeeper: `tickTime = 2 × heartbeat` (the leader pings every half tick) and
+/// `syncLimit = ⌈min / tickTime⌉` (a follower gives up on the leader after `tickTime × syncLimit`).
+fn zookeeper(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
+    let mut caveats = Vec::new();
+    let h = whole_ms(heartbeat, "heartbeat", &mut caveats);
+    let lo = whole_ms(et.min, "election timeout", &mut caveats);
+    let tick = 2 * h;
+    let sync = lo.div_ceil(tick).max(1);
+    let init = sync.max(10);
+    if sync * tick != lo {
+        caveats.push(format!(
+            "the follower timeout is whole ticks: syncLimit × tickTime = {} ms (measured minimum \
+             {lo} ms)",
+            sync * tick
+        ));
+    }
+    caveats.push(format!(
+        "tickTime also bounds client sessions: minSessionTimeout = {} ms, maxSessionTimeout = {} \
+         ms by default (2× / 20× tickTime); set them explicitly if clients need other values",
+        2 * tick,
+        20 * tick
+    ));
+    caveats.push(
+        "ZAB, not Raft: only failure detection maps; the election itself (FastLeaderElection) is \
+         not timer-randomized, so failover time will differ from the measured one"
+            .into(),
+    );
+    caveats.push(format!(
+        "initLimit = {init} ticks bounds the initial sync (data size), not failure detection"
+    ));
+    KnobSnippet {
+        system: "ZooKeeper".into(),
+        snippet: format!("# zoo.cfg\ntickTime={tick}\nsyncLimit={sync}\ninitLimit={init}"),
+        caveats,
+    }
+}

@@ -1,0 +1,240 @@
+//! The recommender: from a sweep's per-point metrics and a budget to one setting, with the numbers
+//! and reasons that justify it. Pure: no I/O, no clock, no randomness.
+//!
+//! A point is feasible when no invariant failed, the 95% upper bound of its false-promotion rate
+//! (direct, or predicted from heartbeat gaps when the run is too short, stated either way) and of
+//! its flap rate are within budget, and at least one failover was measured. Among feasible points
+//! the lowest p99 failover wins; ties (within 5%, or overlapping distribution-free intervals) go to
+//! the lower false-promotion bound, then the larger heartbeat (less load), then the lower index.
+
+mod explain;
+pub mod feasibility;
+pub mod knobs;
+pub mod pareto;
+
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::{DurationRange, HumanDuration};
+use crate::profile::Requirements;
+use crate::sweep::SweepResults;
+
+pub use explain::{WhatIf, WhatIfBudget};
+pub use feasibility::{
+    Assessment, Constraint, FailoverStage, FailoverTime, Failure, FalsePromotionBasis,
+    FalsePromotionEstimate, FlapEstimate,
+};
+pub use knobs::{translate, KnobSnippet};
+pub use pareto::ParetoPoint;
+
+/// What the chosen setting must stay within.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    /// Largest acceptable false promotions per day (95% upper bound).
+    pub max_false_promotions_per_day: f64,
+    /// Largest acceptable flaps per hour (95% upper bound); `None`: not constrained.
+    pub max_flaps_per_hour: Option<f64>,
+}
+
+impl Budget {
+    /// The budget a profile's requirements state.
+    pub fn from_requirements(r: &Requirements) -> Self {
+        Self {
+            max_false_promotions_per_day: r.max_false_promotions_per_day,
+            max_flaps_per_hour: r.max_flaps_per_hour,
+        }
+    }
+
+    /// This budget with another false-promotion limit (the CLI's override).
+    pub fn with_max_false_promotions_per_day(mut self, per_day: f64) -> Self {
+        self.max_false_promotions_per_day = per_day;
+        self
+    }
+
+    /// This budget with another flap limit (the CLI's override).
+    pub fn with_max_flaps_per_hour(mut self, per_hour: Option<f64>) -> Self {
+        self.max_flaps_per_hour = per_hour;
+        self
+    }
+}
+
+impl From<&Requirements> for Budget {
+    fn from(r: &Requirements) -> Self {
+        Self::from_requirements(r)
+    }
+}
+
+/// The chosen point and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    /// Plan index.
+    pub index: usize,
+    /// Heartbeat interval.
+    pub heartbeat: HumanDuration,
+    /// Election timeout range.
+    pub election_timeout: DurationRange,
+    /// Why this point, in sentences.
+    pub why: Vec<String>,
+}
+
+/// The second-ranked feasible point and why it lost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunnerUp {
+    /// Plan index.
+    pub index: usize,
+    /// Why it lost to the choice.
+    pub why_lost: String,
+}
+
+/// When nothing is feasible: the closest point and which way to move.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Infeasible {
+    /// The point with the smallest budget overshoot among those without violations.
+    pub closest: Option<usize>,
+    /// The constraints the closest point fails (all points' when every point is unsafe).
+    pub binding: Vec<Constraint>,
+    /// Every point violated an invariant.
+    pub unsafe_everywhere: bool,
+    /// Which direction to move, in sentences.
+    pub direction: Vec<String>,
+}
+
+/// The recommender's output (goes into `results.json` and the report).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// The profile's name.
+    pub profile: String,
+    /// The budget judged against.
+    pub budget: Budget,
+    /// The sweep was a `--quick` or otherwise too-short run.
+    pub low_confidence: bool,
+    /// Every point's assessment, in plan order.
+    pub assessments: Vec<Assessment>,
+    /// Feasible points best first (plan indices).
+    pub ranking: Vec<usize>,
+    /// The choice, when any point is feasible.
+    pub choice: Option<Choice>,
+    /// The runner-up, when two or more points are feasible.
+    pub runner_up: Option<RunnerUp>,
+    /// The Pareto front over (p99 failover, false-promotion bound).
+    pub pareto: Vec<ParetoPoint>,
+    /// The smallest budget changes that would change the choice.
+    pub what_would_change: Vec<WhatIf>,
+    /// Set when nothing is feasible.
+    pub infeasible: Option<Infeasible>,
+    /// The choice translated into common systems' settings (empty without a choice).
+    pub knobs: Vec<KnobSnippet>,
+}
+
+impl Recommendation {
+    /// The assessment of plan index `index`.
+    pub fn assessment(&self, index: usize) -> Option<&Assessment> {
+        self.assessments.iter().find(|a| a.index == index)
+    }
+
+    /// A compact Markdown section for `report.md`.
+    pub fn markdown(&self) -> String {
+        explain::markdown(self)
+    }
+}
+
+/// Chooses a setting from a sweep's results (see the module docs for the rules).
+pub fn recommend(results: &SweepResults, budget: &Budget) -> Recommendation {
+    let assessments = assess_all(results, budget);
+    let ranking = rank(&assessments);
+    let by_index = |i: usize| assessments.iter().find(|a| a.index == i);
+    let choice = ranking.first().and_then(|&i| by_index(i)).map(|a| Choice {
+        index: a.index,
+        heartbeat: a.heartbeat,
+        election_timeout: a.election_timeout,
+        why: explain::why_chosen(a, &assessments, budget),
+    });
+    let runner_up = match (ranking.first(), ranking.get(1)) {
+        (Some(&c), Some(&r)) => by_index(c).zip(by_index(r)).map(|(c, r)| RunnerUp {
+            index: r.index,
+            why_lost: explain::why_lost(c, r),
+        }),
+        _ => None,
+    };
+    let infeasible = choice
+        .is_none()
+        .then(|| explain::infeasible(&assessments, budget));
+    let knobs = choice
+        .as_ref()
+        .map(|c| translate(c.heartbeat.0, c.election_timeout))
+        .unwrap_or_default();
+    let what_would_change =
+        explain::what_would_change(results, budget, choice.as_ref().map(|c| c.index));
+    Recommendation {
+        profile: results.profile.clone(),
+        budget: *budget,
+        low_confidence: results.low_confidence,
+        pareto: pareto::front(&assessments),
+        assessments,
+        ranking,
+        choice,
+        runner_up,
+        what_would_change,
+        infeasible,
+        knobs,
+    }
+}
+
+/// Every point's assessment.
+fn assess_all(results: &SweepResults, budget: &Budget) -> Vec<Assessment> {
+    results
+        .points
+        .iter()
+        .map(|p| feasibility::assess(p, budget))
+        .collect()
+}
+
+/// The choice alone (cheap enough to re-run for "what would change it").
+fn choose(results: &SweepResults, budget: &Budget) -> Option<usize> {
+    rank(&assess_all(results, budget)).first().copied()
+}
+
+/// Feasible points, best first: repeatedly take the lowest-p99 point as the anchor, gather every
+/// point tied with it, and pick among those by false-promotion bound, then larger heartbeat, then
+/// lower index.
+fn rank(assessments: &[Assessment]) -> Vec<usize> {
+    let mut left: Vec<&Assessment> = assessments
+        .iter()
+        .filter(|a| a.feasible() && a.failover.is_some())
+        .collect();
+    let mut out = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        let pick = pick_next(&left);
+        out.push(left[pick].index);
+        left.remove(pick);
+    }
+    out
+}
+
+/// Position in `left` of the next point in the ranking (`left` non-empty, all with failover).
+fn pick_next(left: &[&Assessment]) -> usize {
+    let p99 = |a: &Assessment| a.p99_ms().unwrap_or(f64::INFINITY);
+    let anchor = (0..left.len())
+        .min_by(|&i, &j| {
+            p99(left[i])
+                .total_cmp(&p99(left[j]))
+                .then(left[i].index.cmp(&left[j].index))
+        })
+        .expect("non-empty");
+    let tied = |a: &Assessment| match (&a.failover, &left[anchor].failover) {
+        (Some(x), Some(y)) => feasibility::p99_tied(x, y),
+        _ => false,
+    };
+    (0..left.len())
+        .filter(|&i| i == anchor || tied(left[i]))
+        .min_by(|&i, &j| {
+            let (a, b) = (left[i], left[j]);
+            a.fp_bound()
+                .total_cmp(&b.fp_bound())
+                .then(b.heartbeat.cmp(&a.heartbeat))
+                .then(a.index.cmp(&b.index))
+        })
+        .expect("the anchor is always a candidate")
+}

@@ -1,0 +1,621 @@
+//! The recommender on synthetic sweeps with known answers, and the knob translations.
+
+use std::time::Duration;
+
+use super::feasibility::quantile_ci95;
+use super::knobs::{client_go_timing, consul_multiplier};
+use super::*;
+use crate::analysis::{poisson_ci95, PointMetrics, PointParams, Summary, Tally};
+use crate::sweep::PointResult;
+
+const MS: u64 = 1_000_000;
+const HOUR: f64 = 3.6e12;
+
+/// A synthetic point: `hours` of 3-node exposure, failovers with the given t3 − t0 samples.
+#[derive(Clone)]
+struct Spec {
+    index: usize,
+    hb_ms: u64,
+    et: (u64, u64),
+    hours: f64,
+    false_promotions: u64,
+    failover_ms: Vec<u64>,
+    extra_leader_changes: u64,
+    violations: u64,
+    gaps_ns: Vec<u64>,
+    first_write: bool,
+}
+
+fn spec(index: usize, p99_ms: u64, hours: f64) -> Spec {
+    Spec {
+        index,
+        hb_ms: 100,
+        et: (1000, 2000),
+        hours,
+        false_promotions: 0,
+        failover_ms: vec![p99_ms; 30],
+        extra_leader_changes: 0,
+        violations: 0,
+        gaps_ns: vec![],
+        first_write: true,
+    }
+}
+
+impl Spec {
+    fn build(&self) -> PointResult {
+        let exposure_ns = (self.hours * HOUR) as u64;
+        let samples: Vec<u64> = self.failover_ms.iter().map(|m| m * MS).collect();
+        let tally = Tally {
+            exposure_ns,
+            follower_exposure_ns: 2 * exposure_ns,
+            hard_faults: samples.len() as u64,
+            episodes_complete: samples.len() as u64,
+            failover_ns: if self.first_write {
+                samples.clone()
+            } else {
+                vec![]
+            },
+            no_leader_ns: samples.clone(),
+            leader_changes: samples.len() as u64
+                + self.false_promotions
+                + self.extra_leader_changes,
+            false_promotions: self.false_promotions,
+            violations: self.violations,
+            gaps: crate::analysis::GapSamples {
+                clean_ns: self.gaps_ns.clone(),
+                during_hard_fault_ns: vec![],
+            },
+            ..Tally::default()
+        };
+        let params = PointParams {
+            nodes: 3,
+            heartbeat_ns: self.hb_ms * MS,
+            election_timeout_min_ns: self.et.0 * MS,
+            election_timeout_max_ns: self.et.1 * MS,
+            write_interval_ns: 10 * MS,
+            fencing: true,
+        };
+        PointResult {
+            index: self.index,
+            heartbeat: crate::duration::HumanDuration(Duration::from_millis(self.hb_ms)),
+            election_timeout: DurationRange::new(
+                Duration::from_millis(self.et.0),
+                Duration::from_millis(self.et.1),
+            ),
+            metrics: PointMetrics {
+                trials: 3,
+                summary: Summary::from_tally(&tally, &params),
+                params,
+                violations: vec![],
+                tally,
+            },
+            wall_seconds: 1.0,
+        }
+    }
+}
+
+fn sweep(specs: &[Spec]) -> SweepResults {
+    SweepResults {
+        profile: "test".into(),
+        requirements: Requirements::default(),
+        time_scale: 1.0,
+        low_confidence: false,
+        points: specs.iter().map(Spec::build).collect(),
+    }
+}
+
+fn budget(fp_per_day: f64) -> Budget {
+    Budget {
+        max_false_promotions_per_day: fp_per_day,
+        max_flaps_per_hour: None,
+    }
+}
+
+/// Hours of zero-event exposure whose exact 95% bound is `per_day`.
+fn hours_for(per_day: f64) -> f64 {
+    poisson_ci95(0).1 * 24.0 / per_day
+}
+
+/// 10 000 heartbeat gaps of ~50 ms with a short tail (max 100 ms).
+fn clean_gaps() -> Vec<u64> {
+    let mut g = vec![50 * MS; 9_500];
+    g.extend((0..500).map(|i| (50 + i % 50 + 1) * MS));
+    g
+}
+
+#[test]
+fn budget_from_requirements_and_overrides() {
+    let r = Requirements {
+        max_false_promotions_per_day: 2.0,
+        max_flaps_per_hour: Some(3.0),
+        ..Requirements::default()
+    };
+    let b = Budget::from(&r);
+    assert_eq!(b.max_false_promotions_per_day, 2.0);
+    assert_eq!(b.max_flaps_per_hour, Some(3.0));
+    let b = b
+        .with_max_false_promotions_per_day(0.5)
+        .with_max_flaps_per_hour(None);
+    assert_eq!(b, budget(0.5));
+}
+
+#[test]
+fn zero_in_one_hour_is_infeasible_but_zero_in_1000_hours_is_feasible() {
+    let short = sweep(&[spec(0, 500, 1.0)]);
+    let r = recommend(&short, &budget(1.0));
+    let a = &r.assessments[0];
+    let up = a.false_promotions.direct_upper_per_day.unwrap();
+    assert!((up - 88.53).abs() < 0.05, "{up}");
+    assert_eq!(a.false_promotions.basis, FalsePromotionBasis::Direct);
+    assert!(a.fails(Constraint::FalsePromotions));
+    assert!(r.choice.is_none());
+    assert!(a.false_promotions.explanation.contains("too"));
+
+    let long = sweep(&[spec(0, 500, 1000.0)]);
+    let r = recommend(&long, &budget(1.0));
+    let a = &r.assessments[0];
+    assert!(a.feasible(), "{:?}", a.failures);
+    assert_eq!(a.false_promotions.basis, FalsePromotionBasis::Direct);
+    assert!((a.false_promotions.upper_per_day.unwrap() - 0.08853).abs() < 1e-4);
+    assert_eq!(r.choice.as_ref().unwrap().index, 0);
+}
+
+#[test]
+fn short_run_rests_on_the_gap_prediction_and_says_so() {
+    let mut s = spec(0, 500, 1.0);
+    s.gaps_ns = clean_gaps();
+    let r = recommend(&sweep(&[s]), &budget(1.0));
+    let a = &r.assessments[0];
+    let fp = &a.false_promotions;
+    assert_eq!(fp.basis, FalsePromotionBasis::HeartbeatGapTail);
+    assert_eq!(fp.gaps, 10_000);
+    let pred = &r.assessments[0];
+    assert!(fp.predicted_per_day.unwrap() <= fp.predicted_upper_per_day.unwrap());
+    assert!(fp.upper_per_day.unwrap() < 1.0, "{:?}", fp.upper_per_day);
+    assert!(pred.feasible(), "{:?}", pred.failures);
+    assert!(fp
+        .explanation
+        .contains("predicted from 10000 heartbeat gaps, tail model"));
+    assert!(r
+        .markdown()
+        .contains("predicted from 10000 heartbeat gaps, tail model"));
+    // The same point with enough exposure rests on the direct count again.
+    let mut s = spec(0, 500, 1000.0);
+    s.gaps_ns = clean_gaps();
+    let r = recommend(&sweep(&[s]), &budget(1.0));
+    assert_eq!(
+        r.assessments[0].false_promotions.basis,
+        FalsePromotionBasis::Direct
+    );
+}
+
+#[test]
+fn gap_prediction_upper_bound_is_above_the_point_estimate_and_scales() {
+    let mut s = spec(0, 500, 1.0);
+    s.gaps_ns = clean_gaps();
+    let p = s.build();
+    let fit = p
+        .metrics
+        .summary
+        .heartbeat_gaps
+        .prediction
+        .tail
+        .clone()
+        .unwrap();
+    let fp = feasibility::false_promotions(&p, 1.0);
+    let expected = fit.per_hour * 2.0 * 24.0;
+    assert!((fp.predicted_per_day.unwrap() - expected).abs() <= 1e-12 * expected.max(1.0));
+    assert!(fp.predicted_upper_per_day.unwrap() > expected);
+}
+
+#[test]
+fn observed_false_promotions_rest_on_the_direct_count() {
+    let mut s = spec(0, 500, 1.0);
+    s.gaps_ns = clean_gaps();
+    s.false_promotions = 1;
+    let a = feasibility::assess(&s.build(), &budget(1.0));
+    assert_eq!(a.false_promotions.basis, FalsePromotionBasis::Direct);
+    assert!(a.fails(Constraint::FalsePromotions));
+}
+
+#[test]
+fn lowest_p99_wins_among_feasible() {
+    let h = 1000.0;
+    let mut bad = spec(3, 100, h);
+    bad.false_promotions = 500; // fastest but far over budget
+    let r = recommend(
+        &sweep(&[spec(0, 300, h), spec(1, 200, h), spec(2, 400, h), bad]),
+        &budget(1.0),
+    );
+    assert_eq!(r.choice.as_ref().unwrap().index, 1);
+    assert_eq!(r.ranking, vec![1, 0, 2]);
+    let ru = r.runner_up.as_ref().unwrap();
+    assert_eq!(ru.index, 0);
+    assert!(
+        ru.why_lost.contains("higher p99 failover"),
+        "{}",
+        ru.why_lost
+    );
+    assert!(r.choice.as_ref().unwrap().why[0].contains("lowest p99"));
+}
+
+#[test]
+fn ties_go_to_lower_bound_then_larger_heartbeat_then_lower_index() {
+    // within 5%: the lower false-promotion bound wins although its p99 is higher
+    let r = recommend(
+        &sweep(&[spec(0, 200, 1000.0), spec(1, 209, 2000.0)]),
+        &budget(1.0),
+    );
+    assert_eq!(r.choice.as_ref().unwrap().index, 1);
+    let ru = r.runner_up.as_ref().unwrap();
+    assert!(ru.why_lost.contains("tied"), "{}", ru.why_lost);
+    assert!(ru.why_lost.contains("false-promotion bound"));
+    assert!(r.choice.as_ref().unwrap().why[0].contains("ties"));
+
+    // beyond 5%: p99 decides
+    let r = recommend(
+        &sweep(&[spec(0, 200, 1000.0), spec(1, 211, 2000.0)]),
+        &budget(1.0),
+    );
+    assert_eq!(r.choice.as_ref().unwrap().index, 0);
+
+    // equal bound: the larger heartbeat (less load)
+    let mut a = spec(0, 200, 1000.0);
+    a.hb_ms = 50;
+    let b = spec(1, 205, 1000.0);
+    let r = recommend(&sweep(&[a, b]), &budget(1.0));
+    assert_eq!(r.choice.as_ref().unwrap().index, 1);
+    assert!(r.runner_up.as_ref().unwrap().why_lost.contains("heartbeat"));
+
+    // equal everything: the lower index
+    let r = recommend(
+        &sweep(&[spec(4, 200, 1000.0), spec(2, 200, 1000.0)]),
+        &budget(1.0),
+    );
+    assert_eq!(r.choice.as_ref().unwrap().index, 2);
+}
+
+#[test]
+fn overlapping_p99_intervals_tie_beyond_five_percent() {
+    // 400 samples: the p99 interval is finite. Two noisy sets whose p99 differ by > 5% but whose
+    // intervals overlap.
+    let noisy = |top: u64| -> Vec<u64> {
+        let mut v = vec![100; 390];
+        v.extend((0..10).map(|i| top + i * 20));
+        v
+    };
+    let (mut a, mut b) = (spec(0, 0, 1000.0), spec(1, 0, 2000.0));
+    a.failover_ms = noisy(200);
+    b.failover_ms = noisy(220);
+    let pa = a.build();
+    let ci = quantile_ci95(&pa.metrics.tally.failover_ns, 0.99).unwrap();
+    assert!(ci.0 <= ci.1);
+    let r = recommend(&sweep(&[a, b]), &budget(1.0));
+    let (fa, fb) = (
+        r.assessments[0].failover.as_ref().unwrap(),
+        r.assessments[1].failover.as_ref().unwrap(),
+    );
+    assert!(fb.p99_ms > fa.p99_ms * 1.05, "{} {}", fa.p99_ms, fb.p99_ms);
+    assert!(feasibility::p99_tied(fa, fb));
+    assert_eq!(r.choice.as_ref().unwrap().index, 1, "tie → lower bound");
+}
+
+#[test]
+fn quantile_interval_needs_enough_samples() {
+    let v: Vec<u64> = (1..=30).map(|i| i * MS).collect();
+    assert_eq!(quantile_ci95(&v, 0.99), None);
+    let v: Vec<u64> = (1..=1000).map(|i| i * MS).collect();
+    let (lo, hi) = quantile_ci95(&v, 0.99).unwrap();
+    assert!(lo < 990.0 && 990.0 < hi && hi <= 1000.0, "{lo} {hi}");
+}
+
+#[test]
+fn a_violation_makes_a_point_infeasible_regardless() {
+    let mut best = spec(0, 50, 10_000.0);
+    best.violations = 1;
+    let r = recommend(&sweep(&[best, spec(1, 500, 1000.0)]), &budget(1.0));
+    assert_eq!(r.choice.as_ref().unwrap().index, 1);
+    let a = &r.assessments[0];
+    assert!(a.fails(Constraint::Invariants));
+    assert!(a.failures[0].detail.contains("unsafe regardless of timing"));
+    assert!(r.pareto.iter().all(|p| p.index != 0));
+}
+
+#[test]
+fn all_infeasible_names_the_closest_and_the_direction() {
+    let r = recommend(
+        &sweep(&[spec(0, 300, 1.0), spec(1, 400, 10.0), spec(2, 200, 2.0)]),
+        &budget(1.0),
+    );
+    assert!(r.choice.is_none() && r.runner_up.is_none() && r.knobs.is_empty());
+    let inf = r.infeasible.as_ref().unwrap();
+    assert_eq!(inf.closest, Some(1), "10 h has the smallest overshoot");
+    assert_eq!(inf.binding, vec![Constraint::FalsePromotions]);
+    let text = inf.direction.join(" ");
+    assert!(text.contains("longer election timeouts"), "{text}");
+    assert!(text.contains("88.5 h"), "{text}");
+    let md = r.markdown();
+    assert!(md.contains("No setting is feasible"));
+    // raising the budget to the closest point's bound makes it the choice
+    let w = r
+        .what_would_change
+        .iter()
+        .find(|w| !w.tighter)
+        .expect("a looser budget flips it");
+    assert_eq!(w.new_choice, Some(1));
+    assert!((w.threshold - 8.853).abs() < 0.01, "{}", w.threshold);
+}
+
+#[test]
+fn all_unsafe_says_the_protocol_is_unsafe() {
+    let mut a = spec(0, 300, 1000.0);
+    a.violations = 2;
+    let r = recommend(&sweep(&[a]), &budget(1.0));
+    let inf = r.infeasible.unwrap();
+    assert!(inf.unsafe_everywhere);
+    assert_eq!(inf.binding, vec![Constraint::Invariants]);
+    assert!(inf.direction[0].contains("unsafe regardless of timing"));
+}
+
+#[test]
+fn no_failover_cannot_rank_and_first_write_falls_back() {
+    let mut none = spec(0, 100, 1000.0);
+    none.failover_ms.clear();
+    let mut no_write = spec(1, 300, 1000.0);
+    no_write.first_write = false;
+    let r = recommend(&sweep(&[none, no_write]), &budget(1.0));
+    let a = &r.assessments[0];
+    assert!(a.fails(Constraint::NoFailover));
+    assert_eq!(a.failures[0].detail, "no failover measured: cannot rank");
+    let b = &r.assessments[1];
+    assert_eq!(b.failover.as_ref().unwrap().stage, FailoverStage::NoLeader);
+    assert!(b.notes[0].contains("time without a leader"));
+    assert_eq!(r.choice.as_ref().unwrap().index, 1);
+    assert!(r.markdown().contains("first-write stage missing"));
+}
+
+#[test]
+fn flaps_count_leader_changes_beyond_failovers() {
+    let b = Budget {
+        max_false_promotions_per_day: 1.0,
+        max_flaps_per_hour: Some(0.0),
+    };
+    // crash-driven churn only: every leader change is a failover → 0 flaps, feasible at budget 0
+    let r = recommend(&sweep(&[spec(0, 300, 1000.0)]), &b);
+    assert_eq!(r.assessments[0].flaps.flaps.count, 0);
+    assert!(r.assessments[0].feasible());
+    // one unexplained change fails a zero budget
+    let mut s = spec(0, 300, 1000.0);
+    s.extra_leader_changes = 1;
+    let r = recommend(&sweep(&[s.clone()]), &b);
+    assert!(r.assessments[0].fails(Constraint::Flapping));
+    // ... but fits 1/h: upper bound of 1 in 1000 h is 0.0056/h
+    let r = recommend(&sweep(&[s]), &b.with_max_flaps_per_hour(Some(1.0)));
+    assert!(r.assessments[0].feasible());
+    // 100 in 10 h is over 1/h
+    let mut s = spec(0, 300, 10.0);
+    s.extra_leader_changes = 100;
+    let a = feasibility::assess(&s.build(), &b.with_max_flaps_per_hour(Some(1.0)));
+    let f = a
+        .failures
+        .iter()
+        .find(|f| f.constraint == Constraint::Flapping)
+        .unwrap();
+    assert!(f.overshoot.unwrap() > 0.0);
+}
+
+#[test]
+fn pareto_front_on_a_hand_made_set() {
+    // fp bound = 88.5 / hours (no false promotions, no gaps)
+    let r = recommend(
+        &sweep(&[
+            spec(0, 100, 1.0), // A: fast, loose
+            spec(1, 200, 4.0), // B
+            spec(2, 150, 1.0), // C: dominated by A
+            spec(3, 300, 8.0), // D: slow, tight
+            spec(4, 250, 2.0), // E: dominated by B
+            spec(5, 400, 8.0), // F: dominated by D
+        ]),
+        &budget(1.0),
+    );
+    let idx: Vec<usize> = r.pareto.iter().map(|p| p.index).collect();
+    assert_eq!(idx, vec![0, 1, 3]);
+    assert!(r.pareto.iter().all(|p| !p.feasible));
+}
+
+#[test]
+fn what_would_change_finds_both_directions() {
+    // A: p99 100, bound 0.5/day; B: p99 200, bound 0.1/day; C: p99 50, bound 2/day.
+    let r = recommend(
+        &sweep(&[
+            spec(0, 100, hours_for(0.5)),
+            spec(1, 200, hours_for(0.1)),
+            spec(2, 50, hours_for(2.0)),
+        ]),
+        &budget(1.0),
+    );
+    assert_eq!(r.choice.as_ref().unwrap().index, 0);
+    let tight = r.what_would_change.iter().find(|w| w.tighter).unwrap();
+    assert_eq!(tight.new_choice, Some(1));
+    assert!((tight.threshold - 0.5).abs() < 1e-9, "{}", tight.threshold);
+    let loose = r.what_would_change.iter().find(|w| !w.tighter).unwrap();
+    assert_eq!(loose.new_choice, Some(2));
+    assert!((loose.threshold - 2.0).abs() < 1e-9);
+    assert!(loose.text.contains("raised to 2"), "{}", loose.text);
+}
+
+#[test]
+fn markdown_has_the_numbers_and_the_low_confidence_label() {
+    let mut res = sweep(&[spec(0, 300, 1000.0), spec(1, 200, 1000.0)]);
+    res.low_confidence = true;
+    let r = recommend(&res, &budget(1.0));
+    let md = r.markdown();
+    for needle in [
+        "Low confidence",
+        "**Choice: heartbeat 100ms, election timeout 1s..2s** (point #1)",
+        "failover p50 / p99 | 200 / 200 ms (30 failovers)",
+        "95% bound 0.089 /day",
+        "basis: direct count",
+        "Runner-up: #0",
+        "Pareto",
+        "```\netcd --heartbeat-interval=100 --election-timeout=1000\n```",
+        "raft_multiplier = 1",
+    ] {
+        assert!(md.contains(needle), "missing {needle:?} in\n{md}");
+    }
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains("NaN"));
+    // floats may move by an ulp through JSON once; after that the round trip is stable
+    let back: Recommendation = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.choice, r.choice);
+    assert_eq!(back.knobs, r.knobs);
+    let json2 = serde_json::to_string(&back).unwrap();
+    let back2: Recommendation = serde_json::from_str(&json2).unwrap();
+    assert_eq!(serde_json::to_string(&back2).unwrap(), json2);
+}
+
+fn range(a: u64, b: u64) -> DurationRange {
+    DurationRange::new(Duration::from_millis(a), Duration::from_millis(b))
+}
+
+fn snippet<'a>(k: &'a [KnobSnippet], system: &str) -> &'a KnobSnippet {
+    k.iter().find(|s| s.system.starts_with(system)).unwrap()
+}
+
+#[test]
+fn etcd_flags() {
+    let k = translate(Duration::from_millis(100), range(1000, 2000));
+    let e = snippet(&k, "etcd");
+    assert!(e
+        .snippet
+        .contains("--heartbeat-interval=100 --election-timeout=1000"));
+    assert!(!e.caveats.iter().any(|c| c.contains("upper end differs")));
+    let k = translate(Duration::from_millis(100), range(1000, 3000));
+    assert!(snippet(&k, "etcd")
+        .caveats
+        .iter()
+        .any(|c| c.contains("upper end differs")));
+    // election < 5 × heartbeat: the heartbeat is lowered and the caveat says so
+    let k = translate(Duration::from_millis(300), range(1000, 2000));
+    let e = snippet(&k, "etcd");
+    assert!(e
+        .snippet
+        .contains("--heartbeat-interval=200 --election-timeout=1000"));
+    assert!(e.caveats.iter().any(|c| c.contains("5 × --heartbeat")));
+    // above 50 s: capped
+    let k = translate(Duration::from_millis(1000), range(60_000, 120_000));
+    assert!(snippet(&k, "etcd")
+        .snippet
+        .contains("--election-timeout=50000"));
+}
+
+#[test]
+fn client_go_constraint_holds_for_every_output() {
+    let hbs = [1, 2, 5, 10, 50, 100, 333, 1000, 2000, 5000, 20_000];
+    let ets = [
+        1, 2, 3, 4, 10, 100, 150, 500, 1000, 1001, 1500, 15_000, 60_000,
+    ];
+    for &h in &hbs {
+        for &e in &ets {
+            let t = client_go_timing(Duration::from_millis(h), range(e, 2 * e));
+            assert!(t.is_valid(), "{h} {e} {t:?}");
+            // Go's own check, in nanoseconds with the float JitterFactor
+            let (l, r, p) = (
+                t.lease_duration_ms * MS,
+                t.renew_deadline_ms * MS,
+                t.retry_period_ms * MS,
+            );
+            assert!(
+                l > r && r > (1.2 * p as f64) as u64 && p > 0,
+                "{h} {e} {t:?}"
+            );
+            if e >= 3 {
+                assert_eq!(t.lease_duration_ms, e, "LeaseDuration is the timeout");
+            }
+            if t.retry_period_ms != h.max(1) {
+                assert!(!t.adjustments.is_empty(), "{h} {e}: adjusted silently");
+            }
+        }
+    }
+    let d = client_go_timing(Duration::from_secs(2), range(15_000, 30_000));
+    assert_eq!(
+        (d.lease_duration_ms, d.renew_deadline_ms, d.retry_period_ms),
+        (15_000, 10_000, 2_000),
+        "reproduces the core components' defaults"
+    );
+    let k = translate(Duration::from_secs(2), range(15_000, 30_000));
+    assert!(snippet(&k, "Kubernetes").snippet.contains(
+        "--leader-elect-lease-duration=15s --leader-elect-renew-deadline=10s \
+         --leader-elect-retry-period=2s"
+    ));
+}
+
+#[test]
+fn consul_multiplier_rounds_to_nearest_and_clamps() {
+    for (ms, m) in [
+        (0, 1),
+        (300, 1),
+        (1000, 1),
+        (1499, 1),
+        (1500, 2),
+        (2600, 3),
+        (5000, 5),
+        (9400, 9),
+        (15_000, 10),
+    ] {
+        let c = consul_multiplier(Duration::from_millis(ms));
+        assert_eq!(c.multiplier, m, "{ms} ms");
+        assert_eq!(c.timeout_ms, u64::from(m) * 1000);
+        assert_eq!(c.leader_lease_ms, u64::from(m) * 500);
+    }
+    let c = consul_multiplier(Duration::from_millis(2600));
+    assert!((c.mismatch - (3000.0 - 2600.0) / 2600.0).abs() < 1e-12);
+    let k = translate(Duration::from_millis(100), range(2600, 5200));
+    let s = snippet(&k, "Consul");
+    assert!(s.snippet.contains("raft_multiplier = 3"));
+    assert!(
+        s.caveats.iter().any(|c| c.contains("+15%")),
+        "{:?}",
+        s.caveats
+    );
+}
+
+#[test]
+fn raft_libraries_and_zookeeper() {
+    let k = translate(Duration::from_millis(100), range(1000, 2000));
+    let rs = snippet(&k, "raft-rs");
+    assert!(rs.snippet.contains("every 100 ms"));
+    assert!(rs.snippet.contains("heartbeat_tick: 1,"));
+    assert!(rs.snippet.contains("election_tick: 10,"));
+    assert!(
+        !rs.snippet.contains("\n    max_election_tick:"),
+        "{}",
+        rs.snippet
+    );
+    let k3 = translate(Duration::from_millis(100), range(1000, 3000));
+    assert!(snippet(&k3, "raft-rs")
+        .snippet
+        .contains("max_election_tick: 30,"));
+
+    let k = translate(Duration::from_millis(50), range(150, 300));
+    let o = snippet(&k, "openraft");
+    for s in [
+        "heartbeat_interval: 50,",
+        "election_timeout_min: 150,",
+        "election_timeout_max: 300,",
+    ] {
+        assert!(o.snippet.contains(s), "{}", o.snippet);
+    }
+
+    let k = translate(Duration::from_millis(100), range(1000, 2000));
+    let z = snippet(&k, "ZooKeeper");
+    assert!(z.snippet.contains("tickTime=200\nsyncLimit=5"));
+    assert!(z
+        .caveats
+        .iter()
+        .any(|c| c.contains("minSessionTimeout = 400")));
+    let h = snippet(&k, "hashicorp/raft");
+    assert!(h.snippet.contains("HeartbeatTimeout = 1000"));
+    assert!(h.snippet.contains("LeaderLeaseTimeout = 500"));
+    assert!(h.caveats.iter().any(|c| c.contains("[100, 200) ms")));
+}
