@@ -12,4 +12,5 @@ pub mod event;
 pub mod exit;
 pub mod node;
 pub mod profile;
+pub mod report;
 pub mod sweep;
