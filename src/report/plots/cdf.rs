@@ -104,6 +104,13 @@ impl Cdfs {
         chart
             .configure_mesh()
             .x_desc(self.opts.x_label.as_str())
+            .x_label_formatter(&|v| {
+                if *v >= 10.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v}")
+                }
+            })
             .y_desc("cumulative fraction")
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 15))

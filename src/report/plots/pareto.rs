@@ -81,13 +81,11 @@ impl Figure for Pareto {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
         let floor = self.opts.fp_floor_per_day;
         let xmax = self.pts.iter().map(|p| p.0).fold(1.0, f64::max) * 1.2;
-        let ymax = self
-            .pts
-            .iter()
-            .map(|p| p.1)
-            .chain(self.opts.budget_per_day)
-            .fold(floor * 10.0, f64::max)
-            * 4.0;
+        let ys = || self.pts.iter().map(|p| p.1).chain(self.opts.budget_per_day);
+        let ymax = ys().fold(floor * 10.0, f64::max) * 6.0;
+        let ymin = (ys().fold(f64::INFINITY, f64::min) / 4.0)
+            .max(floor / 2.0)
+            .min(ymax / 100.0);
         let mut chart = ChartBuilder::on(root)
             .caption(
                 "Trade-off: p99 failover vs false promotions (Pareto front)",
@@ -96,13 +94,20 @@ impl Figure for Pareto {
             .margin(16)
             .x_label_area_size(50)
             .y_label_area_size(80)
-            .build_cartesian_2d(0f64..xmax, (floor / 2.0..ymax).log_scale())
+            .build_cartesian_2d(0f64..xmax, (ymin..ymax).log_scale())
             .map_err(draw_err)?;
         chart
             .configure_mesh()
             .x_desc("p99 failover time (ms)")
             .y_desc("false promotions / day (95% upper bound)")
-            .y_label_formatter(&|v| format!("{v:.0e}"))
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| {
+                if (1e-2..1e5).contains(v) {
+                    format!("{v}")
+                } else {
+                    format!("{v:.0e}")
+                }
+            })
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 15))
             .light_line_style(RGBColor(240, 240, 240))
@@ -166,15 +171,39 @@ impl Figure for Pareto {
             .label("recommended")
             .legend(move |(x, y)| Circle::new((x + 10, y), 7, red.stroke_width(3)));
 
-        for p in &self.pts {
-            if !(self.opts.label_all || p.3 || p.4) {
-                continue;
-            }
+        // Labels: the chosen point first, then the front, then the rest; each goes to the first
+        // of a few spots beside its point that overlaps no label placed before it.
+        let mut order: Vec<&(f64, f64, String, bool, bool)> = self
+            .pts
+            .iter()
+            .filter(|p| self.opts.label_all || p.3 || p.4)
+            .collect();
+        order.sort_by_key(|p| (!p.4, !p.3));
+        let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
+        for p in order {
             let colour = if p.4 { red } else { RGBColor(50, 50, 50) };
             let (px, py) = chart.backend_coord(&(p.0, p.1));
+            let w = (p.2.chars().count() as f64 * 6.6) as i32;
+            let h = 14;
+            let spots = [
+                (9, -6),
+                (9, 18),
+                (9, -22),
+                (9, 34),
+                (-9 - w, -6),
+                (-9 - w, 18),
+            ];
+            let boxes = spots.map(|(dx, dy)| (px + dx, py + dy - h, px + dx + w, py + dy));
+            let free = |b: &(i32, i32, i32, i32)| {
+                placed
+                    .iter()
+                    .all(|q| b.2 <= q.0 || q.2 <= b.0 || b.3 <= q.1 || q.3 <= b.1)
+            };
+            let b = boxes.iter().find(|b| free(b)).copied().unwrap_or(boxes[0]);
+            placed.push(b);
             root.draw(&Text::new(
                 p.2.clone(),
-                (px + 9, py - 6),
+                (b.0, b.3),
                 (FONT, 12)
                     .into_font()
                     .color(&colour)
@@ -183,7 +212,7 @@ impl Figure for Pareto {
             .map_err(draw_err)?;
         }
         if self.missing > 0 {
-            let (px, py) = chart.backend_coord(&(0.0, floor / 2.0));
+            let (px, py) = chart.backend_coord(&(0.0, ymin));
             root.draw(&Text::new(
                 format!(
                     "{} point(s) without failover samples not shown; rates below {floor:e}/day drawn at it",
@@ -199,7 +228,7 @@ impl Figure for Pareto {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(SeriesLabelPosition::LowerLeft)
             .background_style(WHITE.mix(0.9))
             .border_style(RGBColor(180, 180, 180))
             .label_font((FONT, 13))

@@ -287,7 +287,9 @@ impl Figure for Timeline<'_> {
             } else {
                 RGBColor(255, 160, 0).mix(0.18)
             };
-            let (x0, x1) = (secs(f.start_ns), secs(f.end_ns).max(secs(f.start_ns)));
+            // At least 0.3% of the window wide, so short pauses stay visible.
+            let x0 = secs(f.start_ns);
+            let x1 = secs(f.end_ns).max(x0 + span_s * 0.003);
             chart
                 .draw_series(
                     lanes
@@ -420,7 +422,7 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<(), 
                     width: i32|
      -> Result<(), PlotError> {
         swatch(x)?;
-        area.draw(&text(label, x + 26)).map_err(draw_err)?;
+        area.draw(&text(label, x + 36)).map_err(draw_err)?;
         x += width;
         Ok(())
     };
@@ -431,7 +433,11 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<(), 
     item(
         area,
         &|x| {
-            rect(x, 10, 26, palette(1).filled())?;
+            area.draw(&Rectangle::new(
+                [(x, 10), (x + 10, 26)],
+                palette(1).filled(),
+            ))
+            .map_err(draw_err)?;
             rect(x + 10, 10, 26, palette(2).filled())
         },
         "leader (colour = term)",
