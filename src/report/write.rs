@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use pulldown_cmark::{html, Event as MdEvent, Options, Parser, Tag, TagEnd};
 
 use super::plots::{
-    failover_cdfs, heatmap, pareto, point_label, timeline, CdfOptions, HeatmapMetric,
+    failover_cdfs, fmt_rate, heatmap, pareto, point_label, timeline, CdfOptions, HeatmapMetric,
     ParetoOptions, Plot, PlotError,
 };
 use crate::event::Event;
@@ -314,8 +314,9 @@ pub fn write_report(dir: &Path, input: &ReportInput<'_>) -> Result<(), ReportErr
     Ok(())
 }
 
-const LOW_CONFIDENCE: &str = "Low confidence: this run was too short (or `--quick`) for its \
-conclusions to be trusted. Rates and tails below rest on few samples; rerun without `--quick` \
+const LOW_CONFIDENCE: &str =
+    "Low confidence: this run was too short (or run with --quick) for its \
+conclusions to be trusted. Rates and tails below rest on few samples; rerun without --quick \
 before acting on them.";
 
 fn section_title(stem: &str) -> &'static str {
@@ -373,7 +374,7 @@ fn points_table(input: &ReportInput<'_>) -> (Vec<&'static str>, Vec<Vec<String>>
                     s.false_promotions.count,
                     s.false_promotions
                         .upper_per_day
-                        .map_or("∞".to_string(), |u| format!("{u:.3}"))
+                        .map_or("∞".to_string(), fmt_rate)
                 ),
                 format!("{:.2}", s.flapping.leader_changes.per_hour),
                 format!("{:.3}%", s.unavailability.fraction * 100.0),
@@ -542,6 +543,7 @@ h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 1px solid #eee; padding-b
                   border-radius: 4px; }
 table { border-collapse: collapse; margin: 10px 0; font-size: 0.92em; }
 th, td { border: 1px solid #ccc; padding: 4px 9px; text-align: left; }
+td { white-space: nowrap; }
 th { background: #f4f4f4; }
 tr.chosen td { background: #fff0f0; font-weight: bold; }
 tr.front td { background: #f3f8ff; }

@@ -44,8 +44,11 @@ pub fn empirical_cdf(samples_ns: &[u64]) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// A series: label, CDF steps, sample count.
+type Series = (String, Vec<(f64, f64)>, usize);
+
 struct Cdfs {
-    series: Vec<(String, Vec<(f64, f64)>, usize)>,
+    series: Vec<Series>,
     opts: CdfOptions,
 }
 

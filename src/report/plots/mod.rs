@@ -171,8 +171,8 @@ pub(crate) fn fmt_ms(v: f64) -> String {
     }
 }
 
-/// A short rate figure with enough significant digits for small values.
-pub(crate) fn fmt_rate(v: f64) -> String {
+/// A short rate figure with enough significant digits for small values (`1337`, `2.35`, `0.012`).
+pub fn fmt_rate(v: f64) -> String {
     if !v.is_finite() {
         "n/a".into()
     } else if v == 0.0 {

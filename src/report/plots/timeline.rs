@@ -127,7 +127,7 @@ pub fn timeline_data(events: &[Event], nodes: &[String], window: (u64, u64)) -> 
     };
 
     for e in evs {
-        let is_node = nodes.iter().any(|n| *n == e.src);
+        let is_node = nodes.contains(&e.src);
         let role = match &e.kind {
             EventKind::Leader { term } => Some(Some((Role::Leader, *term))),
             EventKind::Candidate { term, .. } => Some(Some((Role::Candidate, *term))),
