@@ -16,5 +16,6 @@ pub mod output;
 pub mod profile;
 pub mod proxy;
 pub mod recommend;
+pub mod report;
 pub mod sweep;
 pub mod toxiproxy;
