@@ -61,7 +61,7 @@ pub fn format_duration(d: Duration) -> String {
     if ns == 0 {
         return "0ms".into();
     }
-    let (value, unit) = if ns >= 1_000_000_000 && ns % 1_000_000 == 0 {
+    let (value, unit) = if ns >= 1_000_000_000 && ns.is_multiple_of(1_000_000) {
         (ns as f64 / 1e9, "s")
     } else if ns >= 1_000_000 {
         (ns as f64 / 1e6, "ms")

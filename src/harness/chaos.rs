@@ -413,7 +413,7 @@ mod tests {
             && f.duration < Duration::from_millis(1500)));
         assert_eq!(
             plan,
-            plan_faults(&[pause.clone()], Duration::from_secs(20_000), 5)
+            plan_faults(std::slice::from_ref(&pause), Duration::from_secs(20_000), 5)
         );
         assert_ne!(plan, plan_faults(&[pause], Duration::from_secs(20_000), 6));
     }

@@ -193,13 +193,11 @@ fn validate_fault(p: &Profile, i: usize, f: &Fault) -> Result<(), FieldError> {
                 }
             }
         }
-        Target::Node(n) => {
-            if !p.members().iter().any(|m| &m.0 == n) {
-                return Err(FieldError::new(
-                    field("target"),
-                    format!("no node `{n}`; the cluster has n1..n{}", p.members().len()),
-                ));
-            }
+        Target::Node(n) if !p.members().iter().any(|m| &m.0 == n) => {
+            return Err(FieldError::new(
+                field("target"),
+                format!("no node `{n}`; the cluster has n1..n{}", p.members().len()),
+            ));
         }
         _ => {}
     }

@@ -119,7 +119,8 @@ impl Config {
 
     /// Number of votes that make a majority of the voting configuration.
     pub fn quorum(&self) -> usize {
-        (self.peers.len() + 1) / 2 + 1
+        let members = self.peers.len() + 1;
+        members / 2 + 1
     }
 }
 
