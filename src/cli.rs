@@ -19,6 +19,25 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Sweep heartbeat × election timeout over a profile's faults, recommend a setting and write
+    /// the tuning report under output/.
+    Sweep(commands::sweep::SweepArgs),
+    /// Decide again from a sweep's saved results (no re-run), optionally with other budgets.
+    Recommend {
+        /// The sweep's output directory.
+        dir: PathBuf,
+        /// Budget for false promotions per day (upper 95% bound).
+        #[arg(long)]
+        max_false_promotions_per_day: Option<f64>,
+        /// Budget for leader flaps per hour.
+        #[arg(long)]
+        max_flaps_per_hour: Option<f64>,
+    },
+    /// Regenerate a sweep's report (report.md, report.html, plots) from its saved results.
+    Report {
+        /// The sweep's output directory.
+        dir: PathBuf,
+    },
     /// Run one configuration of a profile and print what happened (failovers, false promotions,
     /// flapping, invariants); writes events.jsonl and metrics.json.
     Run(commands::run::RunArgs),
@@ -48,6 +67,15 @@ pub enum Command {
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let result = match cli.command {
+        Command::Sweep(args) => commands::sweep::run(args),
+        Command::Recommend {
+            dir,
+            max_false_promotions_per_day,
+            max_flaps_per_hour,
+        } => {
+            commands::report::recommend_again(dir, max_false_promotions_per_day, max_flaps_per_hour)
+        }
+        Command::Report { dir } => commands::report::report(dir),
         Command::Run(args) => commands::run::run(args),
         Command::Check { profile } => commands::check::run(&profile).map(|()| exit::SUCCESS),
         Command::Proxy { host, port } => commands::proxy::run(&host, port),

@@ -3,7 +3,9 @@
 pub mod check;
 pub mod node;
 pub mod proxy;
+pub mod report;
 pub mod run;
+pub mod sweep;
 
 use electune::exit;
 

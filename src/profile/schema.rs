@@ -306,8 +306,19 @@ pub struct Tolerate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sweep {
+    /// Heartbeat intervals to try (a grid axis). Give this or `heartbeat_ratio`.
+    #[serde(default)]
     pub heartbeat: Vec<HumanDuration>,
+    /// Instead of a heartbeat axis: heartbeat = this ratio × the minimum election timeout
+    /// (the Raft paper uses 0.5).
+    #[serde(default)]
+    pub heartbeat_ratio: Option<f64>,
+    /// Election timeout ranges to try (a grid axis).
     pub election_timeout: Vec<DurationRange>,
+    /// Run every duration of the profile at this scale (0.25 = four times faster) and scale the
+    /// results back; `--time-scale` overrides. Defaults to 1.
+    #[serde(default)]
+    pub time_scale: Option<f64>,
     /// Leader crashes measured per grid point.
     #[serde(default = "default_failovers")]
     pub failovers_per_point: u32,

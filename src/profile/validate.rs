@@ -277,11 +277,34 @@ fn validate_fault(p: &Profile, i: usize, f: &Fault) -> Result<(), FieldError> {
 }
 
 fn validate_sweep(s: &Sweep) -> Result<(), FieldError> {
-    if s.heartbeat.is_empty() {
-        return Err(FieldError::new(
-            "sweep.heartbeat",
-            "list at least one heartbeat, e.g. `[50ms, 100ms]`",
-        ));
+    match (s.heartbeat.is_empty(), s.heartbeat_ratio) {
+        (true, None) => {
+            return Err(FieldError::new(
+                "sweep.heartbeat",
+                "list at least one heartbeat, e.g. `[50ms, 100ms]`, or give `heartbeat_ratio: 0.5`",
+            ))
+        }
+        (false, Some(_)) => {
+            return Err(FieldError::new(
+                "sweep.heartbeat_ratio",
+                "give either a `heartbeat` list or a `heartbeat_ratio`, not both",
+            ))
+        }
+        (true, Some(r)) if !(r > 0.0 && r < 1.0) => {
+            return Err(FieldError::new(
+                "sweep.heartbeat_ratio",
+                format!("{r} is out of range; the heartbeat must be a fraction of the minimum election timeout, e.g. 0.5"),
+            ))
+        }
+        _ => {}
+    }
+    if let Some(t) = s.time_scale {
+        if !(t > 0.0 && t <= 10.0) {
+            return Err(FieldError::new(
+                "sweep.time_scale",
+                format!("{t} is out of range; use a factor in (0, 10], e.g. 0.25"),
+            ));
+        }
     }
     if s.election_timeout.is_empty() {
         return Err(FieldError::new(
@@ -289,11 +312,12 @@ fn validate_sweep(s: &Sweep) -> Result<(), FieldError> {
             "list at least one range, e.g. `[500ms..1s, 1s..2s]`",
         ));
     }
-    let any_valid = s.heartbeat.iter().any(|h| {
-        s.election_timeout
-            .iter()
-            .any(|e| h.0 < e.min && !h.0.is_zero())
-    });
+    let any_valid = s.heartbeat_ratio.is_some()
+        || s.heartbeat.iter().any(|h| {
+            s.election_timeout
+                .iter()
+                .any(|e| h.0 < e.min && !h.0.is_zero())
+        });
     if !any_valid {
         return Err(FieldError::new(
             "sweep.heartbeat",

@@ -1,0 +1,313 @@
+//! Runs a sweep plan: `parallel` workers take trials from one queue, each trial a separate
+//! cluster with its own proxies, ports and data dirs; finished trials and points are saved as
+//! they complete.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::watch;
+
+use super::model::{PointResult, SweepResults};
+use super::plan::PlannedPoint;
+use super::scale::{scale_profile, unscale_events, unscale_time};
+use super::store::{Store, StoreError, SweepManifest};
+use crate::analysis::{analyze, merge, MergeError, RunContext, RunMetrics};
+use crate::harness::{run_trial, HarnessError, ToxiproxyServer, TrialSpec};
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    pub parallel: usize,
+    pub node_binary: PathBuf,
+}
+
+/// Progress, reported after every trial.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub trials_done: usize,
+    pub trials_total: usize,
+    pub points_done: usize,
+    pub points_total: usize,
+    pub failovers: u64,
+}
+
+/// Why a sweep stopped with an error (what was measured until then is saved).
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Harness(#[from] HarnessError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+}
+
+/// What a sweep (or the part that ran before an interrupt) produced.
+#[derive(Debug)]
+pub struct SweepOutcome {
+    pub results: SweepResults,
+    pub interrupted: bool,
+    pub trials_run: usize,
+    pub failovers_measured: u64,
+}
+
+struct Shared {
+    queue: VecDeque<(usize, usize)>,
+    done: BTreeMap<usize, BTreeMap<usize, (RunMetrics, f64)>>,
+    results: SweepResults,
+    progress: Progress,
+    error: Option<SweepError>,
+}
+
+/// Runs every trial not already saved in `store`.
+pub async fn run_sweep(
+    manifest: &SweepManifest,
+    store: Arc<Store>,
+    opts: &SweepOptions,
+    net: Arc<ToxiproxyServer>,
+    interrupt: watch::Receiver<bool>,
+    on_progress: Arc<dyn Fn(Progress) + Send + Sync>,
+) -> Result<SweepOutcome, SweepError> {
+    let mut results: SweepResults = store.read_results().unwrap_or(SweepResults {
+        profile: manifest.profile.name.clone(),
+        requirements: manifest.profile.requirements.clone(),
+        time_scale: manifest.time_scale,
+        low_confidence: manifest.quick,
+        points: vec![],
+    });
+    results
+        .points
+        .retain(|r| manifest.points.iter().any(|p| p.index == r.index));
+    let finished: Vec<usize> = results.points.iter().map(|r| r.index).collect();
+    let mut queue = VecDeque::new();
+    let mut done = BTreeMap::new();
+    let mut total = 0;
+    for p in &manifest.points {
+        total += p.trials.len();
+        if finished.contains(&p.index) {
+            continue;
+        }
+        for t in 0..p.trials.len() {
+            match store.saved_trial(p, t) {
+                Some(m) => {
+                    done.entry(p.index)
+                        .or_insert_with(BTreeMap::new)
+                        .insert(t, (m, 0.0));
+                }
+                None => queue.push_back((p.index, t)),
+            }
+        }
+    }
+    let already = total - queue.len();
+    let shared = Arc::new(Mutex::new(Shared {
+        queue,
+        done,
+        progress: Progress {
+            trials_done: already,
+            trials_total: total,
+            points_done: finished.len(),
+            points_total: manifest.points.len(),
+            failovers: results
+                .points
+                .iter()
+                .map(|p| p.metrics.tally.episodes_complete)
+                .sum(),
+        },
+        results,
+        error: None,
+    }));
+    // Points whose trials were all saved before an interrupt but not merged.
+    let ready: Vec<usize> = {
+        let s = shared.lock().expect("sweep lock");
+        manifest
+            .points
+            .iter()
+            .filter(|p| {
+                !finished.contains(&p.index)
+                    && s.done
+                        .get(&p.index)
+                        .is_some_and(|d| d.len() == p.trials.len())
+            })
+            .map(|p| p.index)
+            .collect()
+    };
+    for idx in ready {
+        finish_point(manifest, &store, &shared, idx)?;
+    }
+    on_progress(shared.lock().expect("sweep lock").progress);
+
+    let mut workers = tokio::task::JoinSet::new();
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for _ in 0..opts.parallel.max(1) {
+        let (manifest, store, shared, net, interrupt) = (
+            manifest.clone(),
+            store.clone(),
+            shared.clone(),
+            net.clone(),
+            interrupt.clone(),
+        );
+        let (node_binary, on_progress, runs) =
+            (opts.node_binary.clone(), on_progress.clone(), runs.clone());
+        workers.spawn(async move {
+            loop {
+                if *interrupt.borrow() {
+                    return;
+                }
+                let next = {
+                    let mut s = shared.lock().expect("sweep lock");
+                    if s.error.is_some() {
+                        return;
+                    }
+                    s.queue.pop_front()
+                };
+                let Some((idx, trial)) = next else { return };
+                let point = manifest
+                    .points
+                    .iter()
+                    .find(|p| p.index == idx)
+                    .expect("planned point");
+                let started = Instant::now();
+                match run_one(
+                    &manifest,
+                    &store,
+                    point,
+                    trial,
+                    &node_binary,
+                    net.clone(),
+                    interrupt.clone(),
+                )
+                .await
+                {
+                    Ok(None) => return,
+                    Ok(Some(m)) => {
+                        runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let wall = started.elapsed().as_secs_f64();
+                        if let Err(e) = store.save_trial(point, trial, &m, wall) {
+                            shared.lock().expect("sweep lock").error = Some(e.into());
+                            return;
+                        }
+                        let complete = {
+                            let mut s = shared.lock().expect("sweep lock");
+                            s.progress.trials_done += 1;
+                            s.progress.failovers += m.tally.episodes_complete;
+                            let d = s.done.entry(idx).or_default();
+                            d.insert(trial, (m, wall));
+                            d.len() == point.trials.len()
+                        };
+                        if complete {
+                            if let Err(e) = finish_point(&manifest, &store, &shared, idx) {
+                                shared.lock().expect("sweep lock").error = Some(e);
+                                return;
+                            }
+                        }
+                        on_progress(shared.lock().expect("sweep lock").progress);
+                    }
+                    Err(e) => {
+                        shared.lock().expect("sweep lock").error = Some(e);
+                        return;
+                    }
+                }
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+    let mut s = shared.lock().expect("sweep lock");
+    if let Some(e) = s.error.take() {
+        return Err(e);
+    }
+    let interrupted = *interrupt.borrow() && s.progress.trials_done < s.progress.trials_total;
+    let mut results = s.results.clone();
+    results.points.sort_by_key(|p| p.index);
+    Ok(SweepOutcome {
+        results,
+        interrupted,
+        trials_run: runs.load(std::sync::atomic::Ordering::SeqCst),
+        failovers_measured: s.progress.failovers,
+    })
+}
+
+fn finish_point(
+    manifest: &SweepManifest,
+    store: &Store,
+    shared: &Mutex<Shared>,
+    idx: usize,
+) -> Result<(), SweepError> {
+    let point = manifest
+        .points
+        .iter()
+        .find(|p| p.index == idx)
+        .expect("planned point");
+    let mut s = shared.lock().expect("sweep lock");
+    let trials = s.done.remove(&idx).unwrap_or_default();
+    let wall: f64 = trials.values().map(|t| t.1).sum();
+    let runs: Vec<RunMetrics> = trials.into_values().map(|t| t.0).collect();
+    let metrics = merge(&runs)?;
+    let result = PointResult {
+        index: idx,
+        heartbeat: point.heartbeat,
+        election_timeout: point.election_timeout,
+        metrics,
+        wall_seconds: wall,
+    };
+    s.results.points.retain(|r| r.index != idx);
+    s.results.points.push(result.clone());
+    s.results.points.sort_by_key(|p| p.index);
+    s.progress.points_done += 1;
+    store.save_point(point, &result, &s.results)?;
+    Ok(())
+}
+
+/// Runs one trial at the manifest's time scale and returns its metrics in profile time; `None`
+/// when interrupted (a partial trial is not a measurement of the point).
+async fn run_one(
+    manifest: &SweepManifest,
+    store: &Store,
+    point: &PlannedPoint,
+    trial: usize,
+    node_binary: &std::path::Path,
+    net: Arc<ToxiproxyServer>,
+    interrupt: watch::Receiver<bool>,
+) -> Result<Option<RunMetrics>, SweepError> {
+    let x = manifest.time_scale;
+    let mut profile = manifest.profile.clone();
+    profile.timing.heartbeat = point.heartbeat;
+    profile.timing.election_timeout = point.election_timeout;
+    profile.faults = point.faults.clone();
+    let scaled = scale_profile(&profile, x);
+    let dir = store.trial_dir(point, trial);
+    let spec = TrialSpec {
+        timing: scaled.timing,
+        faults: scaled.faults.clone(),
+        profile: scaled,
+        duration: point.trials[trial].0.mul_f64(x),
+        dir: dir.clone(),
+        node_binary: node_binary.to_path_buf(),
+        proxy_prefix: format!("p{}t{}_", point.index, trial),
+        seed: manifest.seed ^ ((point.index as u64) << 32) ^ trial as u64,
+    };
+    let outcome = run_trial(&spec, net, interrupt).await?;
+    let _ = std::fs::remove_dir_all(dir.join("nodes"));
+    if outcome.interrupted {
+        return Ok(None);
+    }
+    let mut events = outcome.events;
+    let ctx = outcome.context;
+    unscale_events(&mut events, ctx.start_ns, x);
+    let context = RunContext {
+        heartbeat: point.heartbeat.0,
+        election_timeout: point.election_timeout,
+        write_interval: profile.write_interval(&profile.timing),
+        end_ns: unscale_time(ctx.end_ns, ctx.start_ns, x),
+        ..ctx
+    };
+    Ok(Some(analyze(&events, &context)))
+}
+
+impl Store {
+    /// `results.json`, if a sweep already wrote one.
+    pub fn read_results(&self) -> Option<SweepResults> {
+        super::store::read_json(&self.results_path()).ok()
+    }
+}
