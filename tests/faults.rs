@@ -291,3 +291,32 @@ fn reset_peer_on_a_node_runs_and_is_on_the_timeline() {
         "{accepted_after} writes after the resets"
     );
 }
+
+#[test]
+fn a_pause_of_a_node_already_paused_does_not_start_and_the_timeline_shows_the_real_pause() {
+    // The second pause would start while n1 is still stopped by the first. A stopped process
+    // cannot start another pause; before the fix the first pause's end continued n1 while the
+    // timeline showed it paused until the second one's end.
+    let p = profile(&yaml(
+        "",
+        "faults: [ { kind: pause, target: n1, at: [1s, 1.5s], duration: 1s } ]\n",
+    ));
+    let out = run_alone(&p, Duration::from_secs(4), "overlap");
+    no_violations(&out);
+    let starts = fault_starts(&out.events);
+    assert_eq!(starts.len(), 1, "{starts:?}");
+    assert_eq!(starts[0].3, vec!["n1".to_string()]);
+    let end = fault_end(&out.events, starts[0].1).expect("the pause ended");
+    assert!(
+        (950 * MS..1_500 * MS).contains(&(end - starts[0].0)),
+        "{} ms",
+        (end - starts[0].0) / MS
+    );
+    assert!(fault_end(&out.events, 2).is_none());
+    // n1 was running again right after the pause that stopped it ended.
+    let alive = out
+        .events
+        .iter()
+        .any(|e| e.src == "n1" && e.t > end && e.t < end + 400 * MS);
+    assert!(alive, "n1 reported nothing after its pause ended");
+}
