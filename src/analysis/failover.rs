@@ -96,7 +96,7 @@ pub fn failover_episodes(
             out.without_leader += 1;
             continue;
         };
-        if !f.targets.contains(&old.node) {
+        if !f.touches(&old.node) {
             out.not_on_leader += 1;
             continue;
         }
@@ -221,6 +221,22 @@ mod tests {
         // second: detected (pre-candidate counts) but no leader before the window ends
         assert_eq!(out.episodes[1].detection_ns(), Some(ms(280)));
         assert_eq!(out.episodes[1].t2_ns, None);
+    }
+
+    #[test]
+    fn a_network_fault_names_links_and_hits_the_leader_at_either_end() {
+        let on = vec![
+            leader(ms(0), "n1", 1),
+            fault(ms(10), 1, "partition", &["n1->n2", "n1->n3"], true),
+        ];
+        let out = run(&on, ms(100));
+        assert_eq!((out.not_on_leader, out.episodes.len()), (0, 1));
+        let off = vec![
+            leader(ms(0), "n1", 1),
+            fault(ms(10), 1, "partition", &["n2->n3", "n3->n2"], true),
+        ];
+        let out = run(&off, ms(100));
+        assert_eq!((out.not_on_leader, out.episodes.len()), (1, 0));
     }
 
     #[test]

@@ -24,10 +24,23 @@ pub struct Fault {
 }
 
 impl Fault {
-    /// Whether the fault targets `node` and is in force at `t`.
-    pub fn holds_on(&self, node: &str, t: u64) -> bool {
-        self.start_ns <= t && t <= self.end_ns && self.targets.iter().any(|n| n == node)
+    /// Whether the fault acts on `node`: a process fault names it, a network fault names a
+    /// link (`n1->n3`) with it at either end.
+    pub fn touches(&self, node: &str) -> bool {
+        self.targets
+            .iter()
+            .any(|t| target_nodes(t).any(|n| n == node))
     }
+
+    /// Whether the fault touches `node` and is in force at `t`.
+    pub fn holds_on(&self, node: &str, t: u64) -> bool {
+        self.start_ns <= t && t <= self.end_ns && self.touches(node)
+    }
+}
+
+/// The nodes a `fault_start` target names: a node (`n2`), or both ends of a link (`n1->n3`).
+pub fn target_nodes(target: &str) -> impl Iterator<Item = &str> {
+    target.split("->").map(str::trim)
 }
 
 /// All faults of a sorted timeline, in start order. A `fault_end` closes the open fault with its id.

@@ -31,9 +31,9 @@ pub fn heartbeat_gaps(events: &[&Event], faults: &[Fault]) -> GapSamples {
             continue;
         };
         let from = e.t.saturating_sub(*gap);
-        let hit = faults.iter().any(|f| {
-            f.hard && f.start_ns <= e.t && f.end_ns >= from && f.targets.iter().any(|n| n == leader)
-        });
+        let hit = faults
+            .iter()
+            .any(|f| f.hard && f.start_ns <= e.t && f.end_ns >= from && f.touches(leader));
         if hit {
             out.during_hard_fault_ns.push(*gap);
         } else {

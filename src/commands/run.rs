@@ -131,6 +131,13 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
             .map_err(Failure::environment)?;
         println!("{}", summary(&outcome.metrics, &timing, outcome.first_leader));
         println!("events: {}\nmetrics: {}", dir.join("events.jsonl").display(), metrics_path.display());
+        // The numbers are printed and saved first: a plot failure loses only the plot.
+        let window = (outcome.context.start_ns, outcome.context.end_ns);
+        let (svg, png) = electune::report::plots::timeline(&outcome.events, &outcome.context.nodes, window)
+            .and_then(|plot| plot.save(&dir, "timeline"))
+            .context("drawing the timeline")
+            .map_err(Failure::environment)?;
+        println!("timeline: {}\n          {}", svg.display(), png.display());
         if !outcome.metrics.violations.is_empty() {
             for v in &outcome.metrics.violations {
                 eprintln!("INVARIANT VIOLATED: {v}");

@@ -202,12 +202,34 @@ async fn run_fault(
             emit(end_event);
         }
         FaultKind::Pause => {
-            emit(start_event);
+            // A node already stopped (by an overlapping pause) or down cannot start a pause;
+            // this fault then acts on the others only, or not at all.
+            let mut paused = Vec::new();
             for n in &r.nodes {
-                cluster.pause(n).await;
+                if cluster.pause(n).await {
+                    paused.push(n.clone());
+                }
             }
+            if paused.is_empty() {
+                return Ok(());
+            }
+            let start_event = match start_event {
+                EventKind::FaultStart {
+                    id,
+                    kind,
+                    expect_failover,
+                    ..
+                } => EventKind::FaultStart {
+                    id,
+                    kind,
+                    targets: paused.clone(),
+                    expect_failover,
+                },
+                other => other,
+            };
+            emit(start_event);
             tokio::time::sleep(f.duration).await;
-            for n in &r.nodes {
+            for n in &paused {
                 cluster.resume(n).await;
             }
             emit(end_event);

@@ -41,6 +41,8 @@ struct Member {
     config: NodeConfig,
     incarnation: u32,
     process: Option<NodeProcess>,
+    /// Stopped by SIGSTOP and not yet continued.
+    paused: bool,
 }
 
 /// A running cluster.
@@ -193,6 +195,7 @@ impl Cluster {
                 config,
                 incarnation: 0,
                 process: None,
+                paused: false,
             });
         }
         let cluster = Self {
@@ -244,6 +247,7 @@ impl Cluster {
             p.stop().await;
         }
         m.incarnation += 1;
+        m.paused = false;
         let mut config = m.config.clone();
         config.seed = config.seed.wrapping_add(m.incarnation as u64 * 7919);
         let dir = self.spec.work_dir.join(&m.name);
@@ -262,40 +266,40 @@ impl Cluster {
     /// SIGKILL a node (it stays down until [`Cluster::restart`]).
     pub async fn crash(&self, name: &str) {
         let mut members = self.members.lock().await;
-        if let Some(p) = members
-            .iter_mut()
-            .find(|m| m.name == name)
-            .and_then(|m| m.process.take())
-        {
-            p.stop().await;
+        if let Some(m) = members.iter_mut().find(|m| m.name == name) {
+            m.paused = false;
+            if let Some(p) = m.process.take() {
+                p.stop().await;
+            }
         }
     }
 
-    /// SIGSTOP a node.
-    pub async fn pause(&self, name: &str) {
-        if let Some(p) = self
-            .members
-            .lock()
-            .await
-            .iter()
-            .find(|m| m.name == name)
-            .and_then(|m| m.process.as_ref())
-        {
-            p.pause();
+    /// SIGSTOP a running node that is not paused already. Returns whether this call paused it:
+    /// a stopped process cannot start another pause, and only the pause that stopped a node may
+    /// continue it (overlapping pauses would otherwise end at the first one's end).
+    pub async fn pause(&self, name: &str) -> bool {
+        let mut members = self.members.lock().await;
+        let Some(m) = members.iter_mut().find(|m| m.name == name) else {
+            return false;
+        };
+        match (&m.process, m.paused) {
+            (Some(p), false) => {
+                p.pause();
+                m.paused = true;
+                true
+            }
+            _ => false,
         }
     }
 
-    /// SIGCONT a node.
+    /// SIGCONT a node paused by [`Cluster::pause`].
     pub async fn resume(&self, name: &str) {
-        if let Some(p) = self
-            .members
-            .lock()
-            .await
-            .iter()
-            .find(|m| m.name == name)
-            .and_then(|m| m.process.as_ref())
-        {
-            p.resume();
+        let mut members = self.members.lock().await;
+        if let Some(m) = members.iter_mut().find(|m| m.name == name) {
+            if let (Some(p), true) = (&m.process, m.paused) {
+                p.resume();
+            }
+            m.paused = false;
         }
     }
 

@@ -36,7 +36,7 @@ mod tests {
 
     #[test]
     fn shipped_profiles_parse() {
-        for name in ["lan", "wan"] {
+        for name in ["lan", "wan", "gc-pauses", "flaky-network"] {
             let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join(format!("profiles/{name}.yaml"));
             let p = load(&path).unwrap_or_else(|e| panic!("{e}"));

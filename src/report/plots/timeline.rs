@@ -278,7 +278,15 @@ impl Figure for Timeline<'_> {
 
         // Faults first, so roles draw on top of the shading.
         for f in &self.data.faults {
-            let mut lanes: Vec<f64> = f.targets.iter().filter_map(|t| lane(t)).collect();
+            // A network fault names links (`n1->n3`): shade the lanes of their ends.
+            let mut lanes: Vec<f64> = f
+                .targets
+                .iter()
+                .flat_map(|t| crate::analysis::target_nodes(t))
+                .filter_map(lane)
+                .collect();
+            lanes.sort_by(f64::total_cmp);
+            lanes.dedup();
             if lanes.is_empty() {
                 lanes = (0..n).map(|i| i as f64).collect();
             }
