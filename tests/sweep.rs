@@ -194,7 +194,7 @@ fn sigint_keeps_what_was_measured_leaves_no_process_and_resume_finishes() {
         .count()
         - 1;
     assert!(
-        done_before >= 1 && done_before < 4,
+        (1..4).contains(&done_before),
         "{done_before} trials done before the interrupt"
     );
 
