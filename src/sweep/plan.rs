@@ -142,25 +142,28 @@ pub fn plan(
             });
             cycle = Some(every);
         }
-        // One extra cycle: the first crash comes one interval in, the last needs time to finish.
-        let for_failovers = cycle.map_or(Duration::ZERO, |c| c * (failovers + 1));
-        let total = for_failovers.max(steady.unwrap_or_default());
-        let chunk_cycles = cycle.map_or(1, |c| {
-            (MAX_TRIAL.as_nanos() / c.as_nanos().max(1)).max(2) as u32
-        });
-        let trial_len = cycle.map_or(MAX_TRIAL, |c| c * chunk_cycles);
+        // A trial of n crash cycles lasts n·c + c/2: crashes fall at c, 2c, …, n·c and the last
+        // one has half a cycle (≥ the maximum timeout) to complete.
         let mut trials = Vec::new();
-        let mut left = total;
-        while !left.is_zero() {
-            let t = left.min(trial_len);
-            // A remainder shorter than two cycles measures nothing whole: fold it into the last trial.
-            if cycle.is_some_and(|c| t < c * 2) && !trials.is_empty() {
-                let last: &mut HumanDuration = trials.last_mut().expect("non-empty");
-                last.0 += t;
-                break;
+        if let Some(c) = cycle {
+            let per_trial = ((MAX_TRIAL.as_nanos() / c.as_nanos().max(1)) as u32).max(2);
+            let mut left = failovers;
+            while left > 0 {
+                let n = left.min(per_trial);
+                trials.push(HumanDuration(c * n + c / 2));
+                left -= n;
             }
-            trials.push(HumanDuration(t));
-            left -= t;
+        }
+        if let Some(steady) = steady {
+            let mut have: Duration = trials.iter().map(|t| t.0).sum();
+            while have < steady {
+                let t = (steady - have).min(MAX_TRIAL);
+                trials.push(HumanDuration(t));
+                have += t;
+            }
+        }
+        if trials.is_empty() {
+            trials.push(HumanDuration(MAX_TRIAL));
         }
         points.push(PlannedPoint {
             index: points.len(),
@@ -203,14 +206,19 @@ mod tests {
             };
             // Each crash leaves room for a full failover at this point's timeouts.
             assert!(every >= p.election_timeout.max * 2);
-            // Enough crash cycles across the trials for 30 failovers.
-            let cycles: u32 = p
+            // The fault planner really places 30 crashes across the point's trials.
+            let crashes: usize = p
                 .trials
                 .iter()
-                .map(|t| (t.0.as_nanos() / every.as_nanos()) as u32)
+                .map(|t| {
+                    crate::harness::plan_faults(&p.faults, t.0, 1)
+                        .iter()
+                        .filter(|f| f.spec.kind == FaultKind::Crash)
+                        .count()
+                })
                 .sum();
-            assert!(cycles >= 30, "{}: {cycles}", p.slug());
-            assert!(p.trials.iter().all(|t| t.0 <= MAX_TRIAL + every * 2));
+            assert_eq!(crashes, 30, "{}", p.slug());
+            assert!(p.trials.iter().all(|t| t.0 <= MAX_TRIAL + every));
         }
     }
 
