@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use electune::harness::{run_trial, ToxiproxyServer, TrialSpec};
-use electune::profile::{self, Fault, FaultKind};
+use electune::profile::{self, Fault};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -48,22 +48,10 @@ fn trial(
     let _ = std::fs::remove_dir_all(&dir);
     let mut faults = Vec::new();
     if let Some(every) = crash_every {
-        faults.push(Fault {
-            kind: FaultKind::Crash,
-            target: "leader".into(),
-            at: vec![],
-            every: Some(electune::duration::format_duration(every)),
-            duration: None,
-            restart_after: Some(electune::duration::HumanDuration(Duration::from_millis(
-                500,
-            ))),
-            latency: None,
-            jitter: None,
-            rate: None,
-            mode: None,
-            drift: None,
-            expect_failover: None,
-        });
+        faults.push(Fault::crash_leader(
+            electune::duration::format_duration(every),
+            Duration::from_millis(500),
+        ));
     }
     p.faults = faults.clone();
     let spec = TrialSpec {

@@ -9,7 +9,7 @@ use anyhow::Context;
 use electune::analysis::{Distribution, RunMetrics};
 use electune::duration::{format_duration, DurationRange, HumanDuration};
 use electune::harness::{run_trial, ToxiproxyServer, TrialSpec};
-use electune::profile::{self, Fault, FaultKind, Timing};
+use electune::profile::{self, Fault, Timing};
 use electune::{exit, output};
 
 use super::{interrupt_on_signals, runtime, Failure};
@@ -66,20 +66,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         profile.faults.clone()
     };
     if let Some(every) = args.crash_leader_every {
-        faults.push(Fault {
-            kind: FaultKind::Crash,
-            target: "leader".into(),
-            at: vec![],
-            every: Some(every.to_string()),
-            duration: None,
-            restart_after: Some(args.restart_after),
-            latency: None,
-            jitter: None,
-            rate: None,
-            mode: None,
-            drift: None,
-            expect_failover: None,
-        });
+        faults.push(Fault::crash_leader(every.to_string(), args.restart_after.0));
     }
     let dir = match &args.out {
         Some(d) => {

@@ -220,6 +220,27 @@ fn default_target() -> String {
     "leader".into()
 }
 
+impl Fault {
+    /// Kill the leader on a schedule (`every`: `15s` or `poisson(20s)`), restarting it after
+    /// `restart_after`: the fault that measures failovers.
+    pub fn crash_leader(every: String, restart_after: std::time::Duration) -> Self {
+        Self {
+            kind: FaultKind::Crash,
+            target: default_target(),
+            at: vec![],
+            every: Some(every),
+            duration: None,
+            restart_after: Some(HumanDuration(restart_after)),
+            latency: None,
+            jitter: None,
+            rate: None,
+            mode: None,
+            drift: None,
+            expect_failover: None,
+        }
+    }
+}
+
 /// Kinds of fault, in Chaos Mesh / toxiproxy vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

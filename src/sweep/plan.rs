@@ -126,20 +126,7 @@ pub fn plan(
             // No periodic crash in the profile: crash the leader so failovers can be measured.
             let restart = et.max;
             let every = crash_interval(et, restart);
-            faults.push(Fault {
-                kind: FaultKind::Crash,
-                target: "leader".into(),
-                at: vec![],
-                every: Some(format_duration(every)),
-                duration: None,
-                restart_after: Some(HumanDuration(restart)),
-                latency: None,
-                jitter: None,
-                rate: None,
-                mode: None,
-                drift: None,
-                expect_failover: None,
-            });
+            faults.push(Fault::crash_leader(format_duration(every), restart));
             cycle = Some(every);
         }
         // A trial of n crash cycles lasts n·c + c/2: crashes fall at c, 2c, …, n·c and the last
