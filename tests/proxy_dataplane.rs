@@ -566,3 +566,35 @@ async fn shutdown_closes_every_connection() {
     })
     .await;
 }
+
+/// A proxy whose upstream is its own listen address must not chain connections to itself (each
+/// accepted connection connecting to the proxy again) until file descriptors and memory run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_equal_to_listen_does_not_loop() {
+    let server = electune::proxy::spawn_local().await.unwrap();
+    let client = Client::new(&server.url()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    client
+        .create_proxy(&NewProxy::new("self_loop", &addr, addr.clone()))
+        .await
+        .unwrap();
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let before = fds();
+    let mut c = TcpStream::connect(&addr).await.unwrap();
+    // Closed like an unreachable upstream.
+    let mut buf = [0u8; 16];
+    let n = bounded(5, c.read(&mut buf)).await.unwrap_or(0);
+    assert_eq!(n, 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = fds();
+    assert!(
+        after < before + 20,
+        "file descriptors grew from {before} to {after}: the proxy connects to itself"
+    );
+    drop(server);
+}

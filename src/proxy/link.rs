@@ -301,6 +301,17 @@ pub(crate) async fn serve_connection(
     mut stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
 ) {
+    // A proxy whose upstream is its own listen address (e.g. a port reused by the proxy after the
+    // upstream server released it) would connect to itself, accept that connection, connect
+    // again, and so on until file descriptors run out: thousands of connections, each with two
+    // pumps and their buffers. Refuse such a connection like an unreachable upstream.
+    if let Ok(me) = client.local_addr() {
+        if let Ok(mut addrs) = tokio::net::lookup_host(upstream.as_str()).await {
+            if addrs.any(|a| a == me) {
+                return;
+            }
+        }
+    }
     let connect = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&upstream));
     let server = tokio::select! {
         r = connect => match r {
