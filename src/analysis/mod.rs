@@ -35,7 +35,7 @@ use crate::event::Event;
 pub use detector::DetectorSamples;
 pub use dual::{DualEpisode, StaleWrites};
 pub use failover::FailoverEpisode;
-pub use faults::{target_nodes, Fault};
+pub use faults::{faults as fault_intervals, target_nodes, Fault};
 pub use flapping::PingPong;
 pub use gaps::{
     predict_false_suspicion_rate, Basis, GapSamples, Prediction, TailFit, MIN_GAPS_FOR_TAIL,

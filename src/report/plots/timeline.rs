@@ -99,8 +99,6 @@ pub fn timeline_data(events: &[Event], nodes: &[String], window: (u64, u64)) -> 
     let mut open: Vec<(String, Role, u64, u64)> = Vec::new(); // node, role, term, start
     let mut leaders = Vec::new();
     let mut candidates = Vec::new();
-    let mut faults: Vec<FaultSpan> = Vec::new();
-    let mut open_faults: Vec<usize> = Vec::new();
     let mut marks = Vec::new();
 
     let mut close = |open: &mut Vec<(String, Role, u64, u64)>, node: &str, t: u64, censored| {
@@ -126,7 +124,7 @@ pub fn timeline_data(events: &[Event], nodes: &[String], window: (u64, u64)) -> 
         }
     };
 
-    for e in evs {
+    for &e in &evs {
         let is_node = nodes.contains(&e.src);
         let role = match &e.kind {
             EventKind::Leader { term } => Some(Some((Role::Leader, *term))),
@@ -166,41 +164,22 @@ pub fn timeline_data(events: &[Event], nodes: &[String], window: (u64, u64)) -> 
                 }
             }
         }
-        match &e.kind {
-            EventKind::FaultStart {
-                id,
-                kind,
-                targets,
-                expect_failover,
-            } => {
-                open_faults.push(faults.len());
-                faults.push(FaultSpan {
-                    id: *id,
-                    kind: kind.clone(),
-                    targets: targets.clone(),
-                    hard: *expect_failover,
-                    start_ns: e.t,
-                    end_ns: w1,
-                });
-            }
-            EventKind::FaultEnd { id, .. } => {
-                if let Some(pos) = open_faults.iter().position(|&i| faults[i].id == *id) {
-                    faults[open_faults.remove(pos)].end_ns = e.t;
-                }
-            }
-            _ => {}
-        }
     }
     let still_open: Vec<String> = open.iter().map(|o| o.0.clone()).collect();
     for node in still_open {
         close(&mut open, &node, w1, true);
     }
-    let faults = faults
+    // Fault intervals are paired exactly as the analysis pairs them, then clipped to the window.
+    let faults = crate::analysis::fault_intervals(&evs, w1)
         .into_iter()
         .filter(|f| f.end_ns >= w0)
-        .map(|mut f| {
-            f.start_ns = f.start_ns.max(w0);
-            f
+        .map(|f| FaultSpan {
+            id: f.id,
+            kind: f.kind,
+            targets: f.targets,
+            hard: f.hard,
+            start_ns: f.start_ns.max(w0),
+            end_ns: f.end_ns,
         })
         .collect();
     leaders.sort_by_key(|s| (s.start_ns, s.end_ns));
