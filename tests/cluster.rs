@@ -115,7 +115,7 @@ fn elections_converge_through_50ms_latency_and_the_timeline_shows_the_delay() {
         min / MS
     );
     // Heartbeats keep their interval through the latency (gaps stay near 100 ms, far below timeouts).
-    let hb = &out.metrics.summary.heartbeat_gaps.all;
+    let hb = &out.metrics.summary.silences.all;
     assert!(
         hb.count > 20 && hb.p50_ms > 80.0 && hb.p50_ms < 130.0,
         "{hb:?}"

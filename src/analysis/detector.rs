@@ -5,14 +5,16 @@ use serde::{Deserialize, Serialize};
 use super::failover::FailoverEpisode;
 use super::faults::{hard_fault_on, Fault};
 use super::leadership::LeadershipInterval;
+use super::stats::Observation;
 use crate::event::{Event, EventKind};
 
 /// Samples and counts describing the followers' failure detection.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetectorSamples {
     /// T_D: for each failover episode and each other node, time from the fault start to that
-    /// node's first suspicion of the faulted leader while the fault is in force (ns).
-    pub detection_ns: Vec<u64>,
+    /// node's first suspicion of the faulted leader while the fault is in force (ns). A pair that
+    /// never detected is kept, censored at the fault's length.
+    pub detection: Vec<Observation>,
     /// (episode, node) pairs where that node never suspected the faulted leader during the fault.
     pub undetected: u64,
     /// Suspicions made while a hard fault targeting the suspected leader was in force.
@@ -25,8 +27,40 @@ pub struct DetectorSamples {
     /// T_M: from a mistake until the follower next hears a heartbeat from that leader, or that
     /// leader's interval ends, whichever is first (ns).
     pub mistake_duration_ns: Vec<u64>,
-    /// T_MR: time between consecutive mistakes at the same follower (ns).
+    /// T_MR: time between consecutive mistakes by the same follower about the same leader (ns).
     pub mistake_recurrence_ns: Vec<u64>,
+}
+
+/// The suspicions of a sorted timeline as (index, suspecting node, suspected leader): `suspect`
+/// events, and a (pre-)campaign by a node that had heard a leader since its last campaign and did
+/// not report a `suspect` for it at that instant (a candidate whose timer fired suspects too).
+fn suspicions<'a>(events: &[&'a Event]) -> Vec<(usize, &'a str, &'a str)> {
+    let mut heard: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    let mut out: Vec<(usize, &str, &str)> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        match &e.kind {
+            EventKind::Heartbeat { leader, .. } => {
+                heard.insert(&e.src, leader);
+            }
+            EventKind::Follower {
+                leader: Some(leader),
+                ..
+            } => {
+                heard.insert(&e.src, leader);
+            }
+            EventKind::Suspect { leader, .. } => {
+                heard.remove(e.src.as_str());
+                out.push((i, &e.src, leader));
+            }
+            EventKind::PreCandidate { .. } | EventKind::Candidate { .. } => {
+                if let Some(leader) = heard.remove(e.src.as_str()) {
+                    out.push((i, &e.src, leader));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Classifies every suspicion of a sorted timeline and measures T_D, T_M and T_MR.
@@ -38,11 +72,10 @@ pub fn detector(
     episodes: &[FailoverEpisode],
 ) -> DetectorSamples {
     let mut out = DetectorSamples::default();
-    let mut last_mistake: Vec<(&str, u64)> = Vec::new();
-    for (i, e) in events.iter().enumerate() {
-        let EventKind::Suspect { leader, .. } = &e.kind else {
-            continue;
-        };
+    let mut last_mistake: Vec<((&str, &str), u64)> = Vec::new();
+    let found = suspicions(events);
+    for &(i, src, leader) in &found {
+        let e = events[i];
         if hard_fault_on(faults, leader, e.t) {
             out.correct += 1;
             continue;
@@ -63,12 +96,12 @@ pub fn detector(
             })
             .map_or(u64::MAX, |h| h.t);
         out.mistake_duration_ns.push(heard.min(iv.end_ns) - e.t);
-        match last_mistake.iter_mut().find(|(f, _)| *f == e.src) {
+        match last_mistake.iter_mut().find(|(k, _)| *k == (src, leader)) {
             Some((_, prev)) => {
                 out.mistake_recurrence_ns.push(e.t - *prev);
                 *prev = e.t;
             }
-            None => last_mistake.push((&e.src, e.t)),
+            None => last_mistake.push(((src, leader), e.t)),
         }
     }
     for ep in episodes {
@@ -77,15 +110,19 @@ pub fn detector(
             .find(|f| f.id == ep.fault_id && f.start_ns == ep.t0_ns)
             .map_or(ep.t0_ns, |f| f.end_ns);
         for node in nodes.iter().filter(|n| **n != ep.old_leader) {
-            let first = events.iter().find(|e| {
-                e.src == *node
-                    && ep.t0_ns <= e.t
-                    && e.t <= end
-                    && matches!(&e.kind, EventKind::Suspect { leader, .. } if *leader == ep.old_leader)
-            });
+            let first =
+                found
+                    .iter()
+                    .map(|&(i, src, l)| (events[i].t, src, l))
+                    .find(|&(t, src, l)| {
+                        src == node && ep.t0_ns <= t && t <= end && l == ep.old_leader
+                    });
             match first {
-                Some(s) => out.detection_ns.push(s.t - ep.t0_ns),
-                None => out.undetected += 1,
+                Some((t, _, _)) => out.detection.push(Observation::done(t - ep.t0_ns)),
+                None => {
+                    out.undetected += 1;
+                    out.detection.push(Observation::cut(end - ep.t0_ns));
+                }
             }
         }
     }
@@ -104,7 +141,7 @@ mod tests {
         let r = refs(evs);
         let ivs = leadership_intervals(&r, end);
         let fs = faults(&r, end);
-        let eps = failover_episodes(&r, &ivs, &fs).episodes;
+        let eps = failover_episodes(&r, &ivs, &fs, end).episodes;
         let nodes: Vec<String> = ["n1", "n2", "n3"].iter().map(|s| s.to_string()).collect();
         detector(&r, &nodes, &ivs, &fs, &eps)
     }
@@ -121,7 +158,11 @@ mod tests {
             // n3 never suspected n1 (it heard n2's vote request first)
         ];
         let d = run(&evs, ms(5000));
-        assert_eq!(d.detection_ns, vec![ms(180)]);
+        // n2 suspected after 180 ms; n3 never did: kept, censored at the fault's 2 s
+        assert_eq!(
+            d.detection,
+            vec![Observation::done(ms(180)), Observation::cut(ms(2000))]
+        );
         assert_eq!(d.undetected, 1);
         assert_eq!(d.correct, 1);
         assert_eq!(d.mistakes, 0);
@@ -154,5 +195,28 @@ mod tests {
         assert_eq!(d.correct, 0);
         assert_eq!(d.mistake_duration_ns, vec![ms(40), ms(25), ms(101)]);
         assert_eq!(d.mistake_recurrence_ns, vec![ms(2000)]);
+    }
+
+    #[test]
+    fn recurrence_is_per_monitor_and_monitored_pair_and_campaigns_are_suspicions() {
+        let evs = vec![
+            leader(ms(0), "n1", 1),
+            heartbeat(ms(50), "n2", "n1", 1, None),
+            // n2's timer fires and it campaigns without a `suspect` line: still a suspicion
+            pre_candidate(ms(1000), "n2", 1),
+            heartbeat(ms(1010), "n2", "n1", 1, None),
+            step_down(ms(1500), "n1", 1),
+            leader(ms(1600), "n3", 2),
+            heartbeat(ms(1650), "n2", "n3", 2, None),
+            // n2 now wrongly suspects n3: a first mistake about n3, no recurrence with n1's
+            suspect(ms(2500), "n2", "n3", 2),
+        ];
+        let d = run(&evs, ms(10_000));
+        assert_eq!(d.mistakes, 2);
+        assert!(
+            d.mistake_recurrence_ns.is_empty(),
+            "{:?}",
+            d.mistake_recurrence_ns
+        );
     }
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::faults::Fault;
 use super::leadership::{leader_at, LeadershipInterval};
+use super::stats::Observation;
 use crate::event::{Event, EventKind};
 
 /// One hard fault on the leader and what followed it.
@@ -38,6 +39,10 @@ pub struct FailoverEpisode {
     pub new_leader: Option<String>,
     /// The new leader's term.
     pub new_term: Option<u64>,
+    /// When observation of this episode stopped: the next hard fault's start or the window end.
+    /// An episode missing t2 or t3 is censored here — it took at least `cut_ns − t0`.
+    #[serde(default)]
+    pub cut_ns: u64,
 }
 
 impl FailoverEpisode {
@@ -65,6 +70,21 @@ impl FailoverEpisode {
     pub fn failover_ns(&self) -> Option<u64> {
         self.t3_ns.map(|t3| t3 - self.t0_ns)
     }
+    /// Time without a leader as a possibly censored observation: "at least cut − t0" when no
+    /// leader was elected before observation stopped.
+    pub fn no_leader(&self) -> Observation {
+        match self.no_leader_ns() {
+            Some(ns) => Observation::done(ns),
+            None => Observation::cut(self.cut_ns.saturating_sub(self.t0_ns)),
+        }
+    }
+    /// Failover time as a possibly censored observation.
+    pub fn failover(&self) -> Observation {
+        match self.failover_ns() {
+            Some(ns) => Observation::done(ns),
+            None => Observation::cut(self.cut_ns.saturating_sub(self.t0_ns)),
+        }
+    }
 }
 
 /// Failover episodes and the hard faults that were not episodes.
@@ -80,11 +100,12 @@ pub struct FailoverOutcome {
     pub episodes: Vec<FailoverEpisode>,
 }
 
-/// Finds the failover episodes of a sorted timeline.
+/// Finds the failover episodes of a sorted timeline whose window ends at `end_ns`.
 pub fn failover_episodes(
     events: &[&Event],
     intervals: &[LeadershipInterval],
     faults: &[Fault],
+    end_ns: u64,
 ) -> FailoverOutcome {
     let hard: Vec<&Fault> = faults.iter().filter(|f| f.hard).collect();
     let mut out = FailoverOutcome {
@@ -101,6 +122,7 @@ pub fn failover_episodes(
             continue;
         }
         let stop = hard.get(i + 1).map_or(events.len(), |next| next.index);
+        let cut_ns = hard.get(i + 1).map_or(end_ns, |next| next.start_ns);
         let window = &events[f.index + 1..stop];
         let mut ep = FailoverEpisode {
             fault_id: f.id,
@@ -113,6 +135,7 @@ pub fn failover_episodes(
             t3_ns: None,
             new_leader: None,
             new_term: None,
+            cut_ns,
         };
         let elected = window
             .iter()
@@ -159,7 +182,7 @@ mod tests {
         let r = refs(evs);
         let ivs = leadership_intervals(&r, end);
         let fs = faults(&r, end);
-        failover_episodes(&r, &ivs, &fs)
+        failover_episodes(&r, &ivs, &fs, end)
     }
 
     #[test]
@@ -218,6 +241,9 @@ mod tests {
         assert!(!out.episodes[0].complete());
         assert_eq!(out.episodes[0].no_leader_ns(), Some(ms(210)));
         assert_eq!(out.episodes[0].failover_ns(), None);
+        // kept, censored where the next fault cut it: at least 220 ms
+        assert_eq!(out.episodes[0].failover(), Observation::cut(ms(220)));
+        assert_eq!(out.episodes[1].no_leader(), Observation::cut(ms(680)));
         // second: detected (pre-candidate counts) but no leader before the window ends
         assert_eq!(out.episodes[1].detection_ns(), Some(ms(280)));
         assert_eq!(out.episodes[1].t2_ns, None);

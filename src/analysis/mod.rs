@@ -9,13 +9,14 @@
 
 mod detector;
 mod dual;
+mod episodes;
 mod failover;
 mod faults;
 mod flapping;
-mod gaps;
 mod invariants;
 mod leadership;
 mod promotions;
+mod silences;
 mod stats;
 mod timers;
 mod writes;
@@ -34,16 +35,19 @@ use crate::event::Event;
 
 pub use detector::DetectorSamples;
 pub use dual::{DualEpisode, StaleWrites};
+pub use episodes::{EpisodeCounts, EpisodeTally};
 pub use failover::FailoverEpisode;
 pub use faults::{faults as fault_intervals, target_nodes, Fault};
 pub use flapping::PingPong;
-pub use gaps::{
-    predict_false_suspicion_rate, Basis, GapSamples, Prediction, TailFit, MIN_GAPS_FOR_TAIL,
-};
 pub use invariants::Violation;
 pub use leadership::LeadershipInterval;
 pub use promotions::{Promotion, Promotions};
-pub use stats::{poisson_ci95, Distribution, PoissonRate, NS_PER_HOUR};
+pub use silences::{silence_model, Silence, SilenceEnd, SilenceModel, SilenceSamples};
+pub use stats::{
+    binomial_lower95, binomial_upper95, kaplan_meier, km_quantile, poisson_bounds95,
+    quantile_bounds95, samples_to_bound_quantile, trials_for_zero_bound, Distribution, Observation,
+    PoissonRate, NS_PER_HOUR,
+};
 pub use timers::{ProcessLateness, TimerSummary};
 pub use writes::Unavailability;
 
@@ -129,6 +133,16 @@ pub struct Tally {
     pub first_write_ns: Vec<u64>,
     /// t3 − t0 samples.
     pub failover_ns: Vec<u64>,
+    /// Episodes that never elected a leader before observation stopped: time observed (t2 − t0
+    /// is at least this).
+    #[serde(default)]
+    pub no_leader_cut_ns: Vec<u64>,
+    /// Episodes that never reached the first write: time observed (t3 − t0 is at least this).
+    #[serde(default)]
+    pub failover_cut_ns: Vec<u64>,
+    /// Time from starting the nodes to the first leader, censored when no leader came in time.
+    #[serde(default)]
+    pub first_election: Vec<Observation>,
     /// Promotions (`leader` events).
     pub promotions: u64,
     /// Promotions after the first of each run.
@@ -151,8 +165,15 @@ pub struct Tally {
     pub longest_unavailable_ns: u64,
     /// Failure-detector samples.
     pub detector: DetectorSamples,
-    /// Heartbeat gaps.
-    pub gaps: GapSamples,
+    /// Heartbeat silences (censored ones included).
+    #[serde(default)]
+    pub silences: SilenceSamples,
+    /// Tolerated-fault episodes and background.
+    #[serde(default)]
+    pub episodes: EpisodeTally,
+    /// Event lines that could not be parsed (each one fails the run loudly).
+    #[serde(default)]
+    pub unparsed_lines: u64,
     /// Timer lateness.
     pub timers: TimerSummary,
     /// Invariant violations.
@@ -174,6 +195,9 @@ impl Tally {
         self.no_leader_ns.extend(&o.no_leader_ns);
         self.first_write_ns.extend(&o.first_write_ns);
         self.failover_ns.extend(&o.failover_ns);
+        self.no_leader_cut_ns.extend(&o.no_leader_cut_ns);
+        self.failover_cut_ns.extend(&o.failover_cut_ns);
+        self.first_election.extend(&o.first_election);
         self.promotions += o.promotions;
         self.leader_changes += o.leader_changes;
         self.false_promotions += o.false_promotions;
@@ -187,17 +211,17 @@ impl Tally {
         self.unavailable_ns += o.unavailable_ns;
         self.longest_unavailable_ns = self.longest_unavailable_ns.max(o.longest_unavailable_ns);
         let (d, od) = (&mut self.detector, &o.detector);
-        d.detection_ns.extend(&od.detection_ns);
+        d.detection.extend(&od.detection);
         d.undetected += od.undetected;
         d.correct += od.correct;
         d.of_former_leader += od.of_former_leader;
         d.mistakes += od.mistakes;
         d.mistake_duration_ns.extend(&od.mistake_duration_ns);
         d.mistake_recurrence_ns.extend(&od.mistake_recurrence_ns);
-        self.gaps.clean_ns.extend(&o.gaps.clean_ns);
-        self.gaps
-            .during_hard_fault_ns
-            .extend(&o.gaps.during_hard_fault_ns);
+        self.silences.clean.extend(&o.silences.clean);
+        self.silences.set_aside += o.silences.set_aside;
+        self.episodes.absorb(&o.episodes);
+        self.unparsed_lines += o.unparsed_lines;
         self.timers.absorb(&o.timers);
         self.violations += o.violations;
     }
@@ -221,12 +245,15 @@ pub struct FailoverSummary {
     pub detection: Distribution,
     /// t2 − t1.
     pub election: Distribution,
-    /// t2 − t0: time without a leader.
+    /// t2 − t0: time without a leader (Kaplan–Meier over censored episodes too).
     pub no_leader: Distribution,
     /// t3 − t2.
     pub first_write: Distribution,
-    /// t3 − t0.
+    /// t3 − t0 (Kaplan–Meier over censored episodes too).
     pub failover: Distribution,
+    /// Time from starting the nodes to the first leader (censored when none came in time).
+    #[serde(default)]
+    pub first_election: Distribution,
 }
 
 /// Leader churn.
@@ -267,7 +294,8 @@ pub struct UnavailabilitySummary {
 /// Failure-detector quality (Chen, Toueg, Aguilera).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DetectorSummary {
-    /// T_D: detection time of hard faults on the leader, per follower.
+    /// T_D: detection time of hard faults on the leader, per follower (pairs that never detected
+    /// are censored at the fault's length).
     pub detection: Distribution,
     /// (episode, follower) pairs with no suspicion during the fault.
     pub undetected: u64,
@@ -277,21 +305,21 @@ pub struct DetectorSummary {
     pub of_former_leader: u64,
     /// T_M: mistake duration.
     pub mistake_duration: Distribution,
-    /// T_MR: mistake recurrence at the same follower.
+    /// T_MR: mistake recurrence per (follower, leader) pair.
     pub mistake_recurrence: Distribution,
     /// Mistakes per follower-hour.
     pub mistake_rate: PoissonRate,
 }
 
-/// Heartbeat inter-arrival gaps and the false-suspicion prediction they give.
+/// Heartbeat silences and the false-suspicion model they give.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GapSummary {
-    /// All gaps.
+pub struct SilenceSummary {
+    /// Clean silences (Kaplan–Meier: censored ones count as "at least").
     pub all: Distribution,
-    /// Gaps overlapped by a hard fault on their leader (left out of the prediction).
-    pub during_hard_fault: u64,
-    /// Prediction at the election timeout's minimum from the other gaps, per follower-hour.
-    pub prediction: Prediction,
+    /// Silences overlapped by a hard fault on their leader or a stop of their follower (left out).
+    pub set_aside: u64,
+    /// The model at the election timeout's minimum.
+    pub model: SilenceModel,
 }
 
 /// The metrics of a run or a point, derived from a [`Tally`].
@@ -313,8 +341,8 @@ pub struct Summary {
     pub unavailability: UnavailabilitySummary,
     /// Failure-detector quality.
     pub detector: DetectorSummary,
-    /// Heartbeat gaps.
-    pub heartbeat_gaps: GapSummary,
+    /// Heartbeat silences.
+    pub silences: SilenceSummary,
     /// Timer lateness.
     pub timers: TimerSummary,
     /// Invariant violations.
@@ -326,8 +354,11 @@ impl Summary {
     pub fn from_tally(t: &Tally, p: &PointParams) -> Self {
         let hours = |ns: u64| ns as f64 / NS_PER_HOUR;
         let ms = |ns: u64| ns as f64 / 1e6;
-        let mut all_gaps = t.gaps.clean_ns.clone();
-        all_gaps.extend(&t.gaps.during_hard_fault_ns);
+        let censored = |done: &[u64], cut: &[u64]| -> Vec<Observation> {
+            let mut v: Vec<Observation> = done.iter().map(|&ns| Observation::done(ns)).collect();
+            v.extend(cut.iter().map(|&ns| Observation::cut(ns)));
+            v
+        };
         Self {
             exposure_hours: hours(t.exposure_ns),
             follower_hours: hours(t.follower_exposure_ns),
@@ -339,9 +370,16 @@ impl Summary {
                 incomplete: t.episodes_incomplete,
                 detection: Distribution::from_ns(&t.detection_ns),
                 election: Distribution::from_ns(&t.election_ns),
-                no_leader: Distribution::from_ns(&t.no_leader_ns),
+                no_leader: Distribution::from_censored(&censored(
+                    &t.no_leader_ns,
+                    &t.no_leader_cut_ns,
+                )),
                 first_write: Distribution::from_ns(&t.first_write_ns),
-                failover: Distribution::from_ns(&t.failover_ns),
+                failover: Distribution::from_censored(&censored(
+                    &t.failover_ns,
+                    &t.failover_cut_ns,
+                )),
+                first_election: Distribution::from_censored(&t.first_election),
             },
             false_promotions: PoissonRate::new(t.false_promotions, t.exposure_ns),
             flapping: FlappingSummary {
@@ -365,7 +403,7 @@ impl Summary {
                 longest_ms: ms(t.longest_unavailable_ns),
             },
             detector: DetectorSummary {
-                detection: Distribution::from_ns(&t.detector.detection_ns),
+                detection: Distribution::from_censored(&t.detector.detection),
                 undetected: t.detector.undetected,
                 correct: t.detector.correct,
                 of_former_leader: t.detector.of_former_leader,
@@ -373,13 +411,13 @@ impl Summary {
                 mistake_recurrence: Distribution::from_ns(&t.detector.mistake_recurrence_ns),
                 mistake_rate: PoissonRate::new(t.detector.mistakes, t.follower_exposure_ns),
             },
-            heartbeat_gaps: GapSummary {
-                all: Distribution::from_ns(&all_gaps),
-                during_hard_fault: t.gaps.during_hard_fault_ns.len() as u64,
-                prediction: predict_false_suspicion_rate(
-                    &t.gaps.clean_ns,
+            silences: SilenceSummary {
+                all: Distribution::from_censored(&t.silences.clean),
+                set_aside: t.silences.set_aside,
+                model: silence_model(
+                    &t.silences.clean,
                     hours(t.follower_exposure_ns),
-                    Duration::from_nanos(p.election_timeout_min_ns),
+                    p.election_timeout_min_ns,
                 ),
             },
             timers: t.timers.clone(),
@@ -469,8 +507,21 @@ pub fn analyze(events: &[Event], ctx: &RunContext) -> RunMetrics {
 
     let leadership = leadership::leadership_intervals(&evs, end);
     let faults = faults::faults(&evs, end);
-    let failover = failover::failover_episodes(&evs, &leadership, &faults);
-    let promos = promotions::promotions(&evs, &faults);
+    let failover = failover::failover_episodes(&evs, &leadership, &faults, end);
+    let settle_ns = ns(ctx.election_timeout.max);
+    let promos = promotions::promotions(&evs, &faults, settle_ns);
+    let all_silences = silences::silences(&evs, &ctx.nodes, end);
+    let episodes = episodes::episodes(&episodes::EpisodeInput {
+        events: &evs,
+        intervals: &leadership,
+        faults: &faults,
+        false_promotions: &promos.false_promotions,
+        silences: &all_silences,
+        members: ctx.nodes.len(),
+        window: (ctx.start_ns, end),
+        settle_ns,
+        timeout_ns: ns(ctx.election_timeout.min),
+    });
     let ping_pongs = flapping::ping_pongs(&leadership, ctx.election_timeout.max);
     let (tenure_ns, tenure_censored) = flapping::tenures(&leadership);
     let dual_episodes = dual::dual_episodes(&leadership);
@@ -507,6 +558,19 @@ pub fn analyze(events: &[Event], ctx: &RunContext) -> RunMetrics {
             .iter()
             .filter_map(FailoverEpisode::failover_ns)
             .collect(),
+        no_leader_cut_ns: eps
+            .iter()
+            .map(FailoverEpisode::no_leader)
+            .filter(|o| o.censored)
+            .map(|o| o.ns)
+            .collect(),
+        failover_cut_ns: eps
+            .iter()
+            .map(FailoverEpisode::failover)
+            .filter(|o| o.censored)
+            .map(|o| o.ns)
+            .collect(),
+        first_election: Vec::new(),
         promotions: promos.all.len() as u64,
         leader_changes: promos.leader_changes(),
         false_promotions: promos.false_promotions.len() as u64,
@@ -521,7 +585,9 @@ pub fn analyze(events: &[Event], ctx: &RunContext) -> RunMetrics {
         unavailable_ns: unavailable.total_ns,
         longest_unavailable_ns: unavailable.longest_ns,
         detector,
-        gaps: gaps::heartbeat_gaps(&evs, &faults),
+        silences: silences::silence_samples(&evs, &ctx.nodes, &faults, end),
+        episodes,
+        unparsed_lines: 0,
         timers: timers::timer_summary(&evs),
         violations: violations.len() as u64,
     };

@@ -21,8 +21,9 @@ pub struct Promotion {
 pub struct Promotions {
     /// All `leader` events in time order.
     pub all: Vec<Promotion>,
-    /// False promotions: not the first leader of the run, and no hard fault started in
-    /// (previous promotion's time, this promotion's time].
+    /// False promotions: not the first leader of the run, and no hard fault was in force on the
+    /// previous leader (the node promoted before) when this one was promoted — or ended less than
+    /// the settle time (the longest election timeout) before it.
     pub false_promotions: Vec<Promotion>,
 }
 
@@ -34,7 +35,7 @@ impl Promotions {
 }
 
 /// Classifies the promotions of a sorted timeline.
-pub fn promotions(events: &[&Event], faults: &[Fault]) -> Promotions {
+pub fn promotions(events: &[&Event], faults: &[Fault], settle_ns: u64) -> Promotions {
     let all: Vec<Promotion> = events
         .iter()
         .filter_map(|e| match e.kind {
@@ -49,9 +50,13 @@ pub fn promotions(events: &[&Event], faults: &[Fault]) -> Promotions {
     let false_promotions = all
         .windows(2)
         .filter(|w| {
-            !faults
-                .iter()
-                .any(|f| f.hard && w[0].t_ns < f.start_ns && f.start_ns <= w[1].t_ns)
+            let (prev, this) = (&w[0], &w[1]);
+            !faults.iter().any(|f| {
+                f.hard
+                    && f.touches(&prev.node)
+                    && f.start_ns <= this.t_ns
+                    && f.end_ns.saturating_add(settle_ns) >= this.t_ns
+            })
         })
         .map(|w| w[1].clone())
         .collect();
@@ -69,7 +74,7 @@ mod tests {
 
     fn run(evs: &[crate::event::Event]) -> Promotions {
         let r = refs(evs);
-        promotions(&r, &faults(&r, ms(100_000)))
+        promotions(&r, &faults(&r, ms(100_000)), ms(300))
     }
 
     #[test]
@@ -107,13 +112,28 @@ mod tests {
     }
 
     #[test]
-    fn hard_fault_at_exactly_previous_promotion_does_not_count() {
-        // (prev, this]: a fault at the previous promotion's instant does not excuse this one.
+    fn only_a_hard_fault_on_the_previous_leader_excuses_a_promotion() {
+        // A crash of a follower (n3) does not explain n2 deposing n1: still false.
         let evs = vec![
             leader(ms(10), "n1", 1),
-            fault(ms(10), 1, "crash", &["n1"], true),
+            fault(ms(100), 1, "crash", &["n3"], true),
             leader(ms(400), "n2", 2),
         ];
         assert_eq!(run(&evs).false_promotions.len(), 1);
+        // A hard fault on n1 that healed long before does not excuse a later promotion either.
+        let evs = vec![
+            leader(ms(10), "n1", 1),
+            fault(ms(100), 1, "partition", &["n1->n2", "n1->n3"], true),
+            fault_end(ms(200), 1),
+            leader(ms(5000), "n2", 2),
+        ];
+        assert_eq!(run(&evs).false_promotions.len(), 1);
+        // In force on n1 at the promotion: a true failover.
+        let evs = vec![
+            leader(ms(10), "n1", 1),
+            fault(ms(100), 1, "crash", &["n1"], true),
+            leader(ms(400), "n2", 2),
+        ];
+        assert_eq!(run(&evs).false_promotions.len(), 0);
     }
 }

@@ -2,6 +2,7 @@
 
 use super::testkit::*;
 use super::*;
+use crate::analysis::stats::Observation;
 use crate::event::Event;
 
 /// 3 nodes, window [0, 10s). A crash of the leader n1 with a split vote, then a false promotion of
@@ -67,15 +68,17 @@ fn scenario_metrics() {
     assert_eq!(s.unavailability.total_ms, 9960.0);
     assert!((s.unavailability.fraction - 0.996).abs() < 1e-12);
     // detector
-    assert_eq!(m.tally.detector.detection_ns, vec![ms(200), ms(210)]);
+    assert_eq!(
+        m.tally.detector.detection,
+        vec![Observation::done(ms(200)), Observation::done(ms(210))]
+    );
     assert_eq!(s.detector.correct, 2);
     assert_eq!(s.detector.mistake_rate.count, 1);
     assert_eq!(s.detector.mistake_duration.max_ms, 201.0);
     // follower time: 3 × 10s − (901 + 3881 + 4790) ms
     assert_eq!(m.tally.follower_exposure_ns, ms(30_000 - 9572));
     // gaps and timers
-    assert_eq!(s.heartbeat_gaps.all.count, 2);
-    assert_eq!(s.heartbeat_gaps.prediction.basis, Basis::UpperBound);
+    assert_eq!(s.silences.all.count + s.silences.set_aside, 2);
     assert_eq!(s.timers.worst.p99_ms, 1.4);
     assert!(m.violations.is_empty());
     assert_eq!(s.violations, 0);
@@ -121,7 +124,7 @@ fn empty_run_is_zeros_and_nan_free() {
         assert!(!serde_json::to_string(&point).unwrap().contains("NaN"));
     }
     let m = analyze(&[], &ctx(HOUR));
-    assert!((m.summary.false_promotions.upper_per_hour.unwrap() - 3.689).abs() < 1e-3);
+    assert!((m.summary.false_promotions.upper_per_hour.unwrap() - 2.996).abs() < 1e-3);
     assert_eq!(m.summary.unavailability.total_ms, 3_600_000.0 - 10.0);
     assert_eq!(m.summary.follower_hours, 3.0);
 }
@@ -173,9 +176,12 @@ fn merge_equals_union_of_samples() {
     assert_eq!(union, vec![ms(530), ms(400)]);
     assert_eq!(p.summary.failover.failover, Distribution::from_ns(&union));
     assert_eq!(p.summary.failover.failover.mean_ms, 465.0);
-    let mut gaps = a.tally.gaps.clean_ns.clone();
-    gaps.extend(&b.tally.gaps.clean_ns);
-    assert_eq!(p.summary.heartbeat_gaps.all, Distribution::from_ns(&gaps));
+    let mut silences = a.tally.silences.clean.clone();
+    silences.extend(&b.tally.silences.clean);
+    assert_eq!(
+        p.summary.silences.all,
+        Distribution::from_censored(&silences)
+    );
     assert_eq!(p.summary.exposure_hours, 2.0 * 10.0 / 3600.0);
     assert_eq!(p.summary.false_promotions, PoissonRate::new(1, ms(20_000)));
     assert_eq!(

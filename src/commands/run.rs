@@ -139,9 +139,25 @@ fn dist(d: &Distribution) -> String {
     if d.count == 0 {
         return "-".into();
     }
+    let q = |name: &str, v: f64| {
+        let ge = if d.is_at_least(name) { "≥ " } else { "" };
+        format!("{name} {ge}{v:.1}")
+    };
+    let p99 = if d.count < 100 {
+        format!("max {:.1}", d.max_ms)
+    } else {
+        format!("{}  max {:.1}", q("p99", d.p99_ms), d.max_ms)
+    };
+    let censored = if d.censored > 0 {
+        format!(", {} censored", d.censored)
+    } else {
+        String::new()
+    };
     format!(
-        "p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1} ms  (n={})",
-        d.p50_ms, d.p90_ms, d.p99_ms, d.max_ms, d.count
+        "{}  {}  {p99} ms  (n={}{censored})",
+        q("p50", d.p50_ms),
+        q("p90", d.p90_ms),
+        d.count
     )
 }
 
@@ -228,17 +244,21 @@ pub fn summary(m: &RunMetrics, timing: &Timing, first_leader: Duration) -> Strin
             dist(&s.detector.mistake_duration),
         ),
         ("detector T_MR".into(), dist(&s.detector.mistake_recurrence)),
-        ("heartbeat gaps".into(), dist(&s.heartbeat_gaps.all)),
+        ("heartbeat silences".into(), dist(&s.silences.all)),
         (
-            "predicted false suspicions".into(),
+            "silences longer than T".into(),
             format!(
-                "{}/h at T = {} ({:?})",
-                s.heartbeat_gaps
-                    .prediction
-                    .per_hour
-                    .map_or("-".into(), |v| format!("{v:.3}")),
+                "{} of {} at T = {} ({} censored); {:.3}/follower-hour, one-sided 95% bound {}",
+                s.silences.model.longer_than_timeout,
+                s.silences.model.silences,
                 format_duration(timing.election_timeout.min),
-                s.heartbeat_gaps.prediction.basis
+                s.silences.model.censored,
+                s.silences.model.rate.per_hour,
+                s.silences
+                    .model
+                    .rate
+                    .upper_per_hour
+                    .map_or("-".into(), |v| format!("{v:.3}")),
             ),
         ),
         (

@@ -391,6 +391,7 @@ mod tests {
             target: "leader".into(),
             at: vec![],
             every: Some(every.into()),
+            occurs: None,
             duration: Some(DurationRange::new(
                 Duration::from_millis(100),
                 Duration::from_millis(1500),

@@ -30,6 +30,38 @@ pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
     Ok(profile)
 }
 
+impl Profile {
+    /// Stated occurrences per day of each fault kind aimed at the leader: a fault targeting
+    /// `leader` counts whole, one targeting `random` counts 1/members; its rate is `occurs`, else
+    /// `every`. Kinds that never aim at the leader are absent.
+    pub fn fault_rates_per_day(&self) -> std::collections::BTreeMap<String, f64> {
+        let members = self.members().len().max(1) as f64;
+        let mut out = std::collections::BTreeMap::new();
+        for f in &self.faults {
+            let share = match f.target.as_str() {
+                "leader" => 1.0,
+                "random" => 1.0 / members,
+                _ => continue,
+            };
+            let Some(rate) = f
+                .occurs
+                .as_deref()
+                .or(f.every.as_deref())
+                .and_then(|e| Every::parse(e).ok())
+                .map(|e| e.per_day())
+            else {
+                continue;
+            };
+            let kind = serde_json::to_value(f.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            *out.entry(kind).or_insert(0.0) += rate * share;
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

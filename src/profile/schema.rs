@@ -189,6 +189,11 @@ pub struct Fault {
     /// Repeat: a fixed interval (`15s`) or `poisson(20s)` with that mean.
     #[serde(default)]
     pub every: Option<String>,
+    /// How often this fault happens in the environment described (`poisson(10m)`), when `every`
+    /// injects it more often to sample what it causes (conditional fault sampling). Per-day
+    /// false-promotion rates are scaled by this rate; without it, by `every`.
+    #[serde(default)]
+    pub occurs: Option<String>,
     /// How long it lasts: a duration or a range drawn uniformly (`100ms..1.5s`).
     #[serde(default)]
     pub duration: Option<DurationRange>,
@@ -229,6 +234,7 @@ impl Fault {
             target: default_target(),
             at: vec![],
             every: Some(every),
+            occurs: None,
             duration: None,
             restart_after: Some(HumanDuration(restart_after)),
             latency: None,
@@ -404,6 +410,12 @@ pub enum Every {
 }
 
 impl Every {
+    /// Mean occurrences per day.
+    pub fn per_day(&self) -> f64 {
+        let (Every::Fixed(d) | Every::Poisson(d)) = self;
+        86_400.0 / d.as_secs_f64()
+    }
+
     /// Parses `15s` or `poisson(20s)`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let t = text.trim();

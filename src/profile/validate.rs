@@ -207,6 +207,9 @@ fn validate_fault(p: &Profile, i: usize, f: &Fault) -> Result<(), FieldError> {
             "needs a schedule: `at: [10s, 40s]`, `every: 15s` or `every: poisson(20s)`",
         ));
     }
+    if let Some(e) = &f.occurs {
+        Every::parse(e).map_err(|m| FieldError::new(field("occurs"), m))?;
+    }
     if let Some(e) = &f.every {
         Every::parse(e).map_err(|m| FieldError::new(field("every"), m))?;
     }

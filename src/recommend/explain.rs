@@ -6,8 +6,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::feasibility::{
-    hours_for_zero_event_bound, num, p99_tied, Assessment, Constraint, FailoverStage,
-    FalsePromotionBasis, P99_TIE_FRACTION,
+    common_quantile, num, tied_at, Assessment, Constraint, FailoverStage, FailoverTime,
 };
 use super::{choose, Budget, Infeasible, Recommendation};
 use crate::sweep::SweepResults;
@@ -61,16 +60,14 @@ pub(super) fn why_chosen(a: &Assessment, all: &[Assessment], budget: &Budget) ->
         .iter()
         .filter(|x| x.feasible() && x.failover.is_some())
         .collect();
+    let q = common_quantile(feasible.iter().filter_map(|x| x.failover.as_ref()));
+    let at = |x: &Assessment| x.failover.as_ref().map_or(f64::INFINITY, |f| q_ms(f, q));
     let lowest = feasible
         .iter()
-        .min_by(|x, y| {
-            x.p99_ms()
-                .unwrap_or(f64::INFINITY)
-                .total_cmp(&y.p99_ms().unwrap_or(f64::INFINITY))
-                .then(x.index.cmp(&y.index))
-        })
+        .min_by(|x, y| at(x).total_cmp(&at(y)).then(x.index.cmp(&y.index)))
         .copied();
     let f = a.failover.as_ref().expect("chosen points have a failover");
+    let qn = q_name(q, f);
     let mut why = Vec::new();
     match lowest {
         Some(l) if l.index != a.index => {
@@ -89,32 +86,33 @@ pub(super) fn why_chosen(a: &Assessment, all: &[Assessment], budget: &Budget) ->
                 "its earlier place in the plan".into()
             };
             why.push(format!(
-                "p99 failover {} ms ({}) ties with the lowest, {} ms at #{} (within {}% or \
-                 overlapping intervals); chosen for {reason}",
-                num(f.p99_ms),
+                "{qn} failover {} ms ({}) ties with the lowest, {} ms at #{} (their one-sided \
+                 95% bounds overlap); chosen for {reason}",
+                num(q_ms(f, q)),
                 stage_name(f.stage),
-                num(l.p99_ms().unwrap_or(f64::NAN)),
+                num(at(l)),
                 l.index,
-                P99_TIE_FRACTION * 100.0
             ));
         }
         _ => why.push(format!(
-            "lowest p99 failover among {} feasible point(s): {} ms ({})",
+            "lowest {qn} failover among {} feasible point(s): {} ms ({}); {qn} is the highest \
+             quantile every feasible point's sample bounds",
             feasible.len(),
-            num(f.p99_ms),
+            num(q_ms(f, q)),
             stage_name(f.stage)
         )),
     }
     let fp = &a.false_promotions;
     why.push(format!(
-        "false promotions: 95% upper bound {} /day within the budget {}; {}",
+        "false promotions: one-sided 95% upper bound {} /day within the budget {}; {}",
         bound(fp.upper_per_day),
         num(budget.max_false_promotions_per_day),
         fp.explanation
     ));
     if let Some(limit) = budget.max_flaps_per_hour {
         why.push(format!(
-            "flaps: {} unexplained leader change(s), 95% upper bound {} /h within the budget {}",
+            "flaps: {} unexplained leader change(s), one-sided 95% upper bound {} /h within the \
+             budget {}",
             a.flaps.flaps.count,
             bound(a.flaps.flaps.upper_per_hour),
             num(limit)
@@ -125,23 +123,23 @@ pub(super) fn why_chosen(a: &Assessment, all: &[Assessment], budget: &Budget) ->
 }
 
 /// Why the runner-up `r` lost to the choice `c`.
-pub(super) fn why_lost(c: &Assessment, r: &Assessment) -> String {
+pub(super) fn why_lost(c: &Assessment, r: &Assessment, q: f64) -> String {
     let (cf, rf) = (
         c.failover.as_ref().expect("ranked"),
         r.failover.as_ref().expect("ranked"),
     );
-    if !p99_tied(cf, rf) {
+    let qn = q_name(q, cf);
+    if !tied_at(cf, rf, q) {
         return format!(
-            "higher p99 failover: {} ms vs {} ms (more than {}% apart, intervals not overlapping)",
-            num(rf.p99_ms),
-            num(cf.p99_ms),
-            P99_TIE_FRACTION * 100.0
+            "higher {qn} failover: {} ms vs {} ms (one-sided 95% bounds do not overlap)",
+            num(q_ms(rf, q)),
+            num(q_ms(cf, q)),
         );
     }
     let tie = format!(
-        "p99 failover tied ({} ms vs {} ms)",
-        num(rf.p99_ms),
-        num(cf.p99_ms)
+        "{qn} failover tied ({} ms vs {} ms, overlapping bounds)",
+        num(q_ms(rf, q)),
+        num(q_ms(cf, q))
     );
     if r.fp_bound() > c.fp_bound() {
         format!(
@@ -207,17 +205,12 @@ pub(super) fn infeasible(all: &[Assessment], budget: &Budget) -> Infeasible {
     let longest = safe.iter().map(|a| a.election_timeout.min).max();
     if binding.contains(&Constraint::FalsePromotions) {
         let fp = &closest.false_promotions;
-        if fp.observed == 0 && fp.basis == FalsePromotionBasis::Direct {
-            if let Some(h) = hours_for_zero_event_bound(budget.max_false_promotions_per_day) {
-                direction.push(format!(
-                    "With no false promotion observed, the exact 95% bound reaches {} /day only \
-                     after {} h of observation (this point has {} h): run longer, or collect \
-                     enough heartbeat gaps (≥ 20) for the tail-model prediction.",
-                    num(budget.max_false_promotions_per_day),
-                    num(h),
-                    num(fp.exposure_hours)
-                ));
-            }
+        if let Some(n) = &fp.needs {
+            direction.push(format!(
+                "Not enough evidence to show {} false promotions/day at the closest point: it \
+                 needs {n}.",
+                num(budget.max_false_promotions_per_day),
+            ));
         }
         let mut s = format!(
             "False promotions are binding: move to longer election timeouts (a larger \
@@ -267,7 +260,7 @@ pub(super) fn what_would_change(
     let all: Vec<Assessment> = results
         .points
         .iter()
-        .map(|p| super::feasibility::assess(p, budget))
+        .map(|p| super::feasibility::assess(p, budget, &results.fault_rates))
         .collect();
     let describe = |i: Option<usize>| match i.and_then(|i| all.iter().find(|a| a.index == i)) {
         Some(a) => format!("the choice would be {}", label(a)),
@@ -277,12 +270,7 @@ pub(super) fn what_would_change(
 
     let fp_cands: Vec<f64> = all
         .iter()
-        .flat_map(|a| {
-            [
-                a.false_promotions.direct_upper_per_day,
-                a.false_promotions.predicted_upper_per_day,
-            ]
-        })
+        .flat_map(|a| [a.false_promotions.upper_per_day])
         .flatten()
         .collect();
     let fp_now = budget.max_false_promotions_per_day;
@@ -331,15 +319,48 @@ pub(super) fn what_would_change(
 }
 
 fn change_words(tighter: bool, threshold: f64) -> String {
-    match (tighter, threshold == 0.0) {
-        (true, true) => "0 (then only points with none observed qualify)".into(),
-        (true, false) => format!("below {}", num(threshold)),
-        (false, _) => format!("raised to {}", num(threshold)),
+    if tighter {
+        format!("lowered to {}", num(threshold))
+    } else {
+        format!("raised to {}", num(threshold))
     }
 }
 
-/// Up to two flips `(tighter, threshold, new choice)`: the nearest loosening (at a candidate above
-/// `now`) and the nearest tightening (just below a candidate at or under `now`, or to zero).
+/// `x` rounded to the 3 significant digits [`num`] prints, up (`up`) or down, so that the printed
+/// number is on the safe side of `x`: a loosened budget printed at or above the bound it must
+/// admit, a tightened one at or below the bound it must exclude.
+pub(super) fn round_safe(x: f64, up: bool) -> f64 {
+    if !x.is_finite() || x <= 0.0 {
+        return x;
+    }
+    // num() prints ≥ 100 as whole numbers, ≥ 10 with one decimal, ≥ 0.01 with three decimals,
+    // and smaller values in 3-significant-digit exponent form.
+    let step = if x >= 100.0 {
+        1.0
+    } else if x >= 10.0 {
+        0.1
+    } else if x >= 0.01 {
+        0.001
+    } else {
+        10f64.powi(x.log10().floor() as i32 - 2)
+    };
+    let k = x / step;
+    let r = if up { k.ceil() } else { k.floor() } * step;
+    // the printed text must parse back to a value on the same side
+    let printed: f64 = num(r).parse().unwrap_or(r);
+    if (up && printed >= x) || (!up && printed < x) {
+        printed
+    } else if up {
+        r + step
+    } else {
+        r - step
+    }
+}
+
+/// Up to two flips `(tighter, threshold, new choice)`: the nearest loosening and the nearest
+/// tightening. Feasibility only changes at some point's bound, so the candidates are the bounds;
+/// each threshold is rounded in the safe direction ([`round_safe`]) and the choice is decided
+/// again *at the printed value*, so the sentence is true as written.
 fn flip(
     cands: &[f64],
     now: f64,
@@ -354,43 +375,61 @@ fn flip(
     c.sort_by(f64::total_cmp);
     c.dedup();
     let mut out = Vec::new();
-    if let Some(found) = c
-        .iter()
-        .filter(|&&x| x > now)
-        .find_map(|&x| Some(choose_at(x)).filter(|n| *n != current).map(|n| (x, n)))
-    {
-        out.push((false, found.0, found.1));
+    let up = c.iter().filter(|&&x| x > now).find_map(|&x| {
+        let t = round_safe(x, true);
+        Some(choose_at(t)).filter(|n| *n != current).map(|n| (t, n))
+    });
+    if let Some((t, n)) = up {
+        out.push((false, t, n));
     }
     let mut down: Vec<f64> = c.iter().copied().filter(|&x| x > 0.0 && x <= now).collect();
     down.reverse();
-    let below = |x: f64| x * (1.0 - 1e-9);
-    let found = down
-        .iter()
-        .find_map(|&x| {
-            Some(choose_at(below(x)))
-                .filter(|n| *n != current)
-                .map(|n| (x, n))
-        })
-        .or_else(|| {
-            (now > 0.0)
-                .then(|| choose_at(0.0))
-                .filter(|n| *n != current)
-                .map(|n| (0.0, n))
-        });
-    if let Some((x, n)) = found {
-        out.push((true, x, n));
+    let found = down.iter().find_map(|&x| {
+        let t = round_safe(x, false);
+        (t > 0.0)
+            .then(|| choose_at(t))
+            .filter(|n| *n != current)
+            .map(|n| (t, n))
+    });
+    if let Some((t, n)) = found {
+        out.push((true, t, n));
     }
     out
+}
+
+/// The estimate of quantile `q` (ms).
+fn q_ms(f: &FailoverTime, q: f64) -> f64 {
+    f.quantile(q).map_or(f64::INFINITY, |e| e.ms)
+}
+
+/// How to name quantile `q` of `f` ("p90", or "max of 20" for a p99 from 20 samples).
+fn q_name(q: f64, f: &FailoverTime) -> String {
+    match q {
+        q if q >= 0.99 => f.p99_label(),
+        q if q >= 0.9 => "p90".into(),
+        _ => "p50".into(),
+    }
+}
+
+/// A quantile as a cell: "≥ x" where censoring reaches it.
+fn q_cell(f: &FailoverTime, q: f64) -> String {
+    match f.quantile(q) {
+        Some(e) if e.at_least => format!("≥ {}", num(e.ms)),
+        Some(e) => num(e.ms),
+        None => "–".into(),
+    }
 }
 
 fn failover_cells(a: &Assessment) -> (String, String, String) {
     match &a.failover {
         Some(f) => (
-            num(f.p50_ms),
-            num(f.p99_ms),
+            q_cell(f, 0.5),
+            q_cell(f, 0.99),
             format!(
-                "{} failovers{}",
+                "{} failovers ({} censored), p99 is {}{}",
                 f.samples,
+                f.censored,
+                f.p99_label(),
                 if f.stage == FailoverStage::NoLeader {
                     ", time without leader (first-write stage missing)"
                 } else {
@@ -406,14 +445,16 @@ fn failover_cells(a: &Assessment) -> (String, String, String) {
 pub(super) fn markdown(r: &Recommendation) -> String {
     let mut s = String::from("## Recommendation\n\n");
     if r.low_confidence {
-        s.push_str(
-            "> **Low confidence**: a `--quick` or short run. The bounds below are wide; confirm \
-             with a full sweep before changing production settings.\n\n",
+        let _ = writeln!(
+            s,
+            "> **Low confidence**: {}. The bounds below are wide; confirm with a longer sweep \
+             before changing production settings.\n",
+            r.confidence_notes.join("; ")
         );
     }
     let _ = writeln!(
         s,
-        "Budget: false promotions ≤ {} /day{} (95% upper bounds).\n",
+        "Budget: false promotions ≤ {} /day{} (one-sided 95% upper bounds).\n",
         num(r.budget.max_false_promotions_per_day),
         r.budget
             .max_flaps_per_hour
@@ -435,16 +476,17 @@ pub(super) fn markdown(r: &Recommendation) -> String {
             let _ = writeln!(s, "| failover p50 / p99 | {p50} / {p99} ms ({n}) |");
             let _ = writeln!(
                 s,
-                "| false promotions | {} observed in {} h ({} /day); 95% bound {} /day — {} |",
+                "| false promotions | {} observed in {} h; one-sided 95% bound {} /day over {} \
+                 tolerated-fault episodes — {} |",
                 fp.observed,
                 num(fp.exposure_hours),
-                num(fp.direct_per_day),
                 bound(fp.upper_per_day),
-                basis_words(fp.basis, fp.gaps)
+                fp.episodes,
+                fp.explanation
             );
             let _ = writeln!(
                 s,
-                "| flaps | {} /h (95% bound {} /h; {} leader changes, {} failovers, {} ping-pongs) |",
+                "| flaps | {} /h (one-sided 95% bound {} /h; {} leader changes, {} failovers, {} ping-pongs) |",
                 num(a.flaps.flaps.per_hour),
                 bound(a.flaps.flaps.upper_per_hour),
                 a.flaps.leader_changes,
@@ -515,16 +557,4 @@ pub(super) fn markdown(r: &Recommendation) -> String {
         }
     }
     s
-}
-
-fn basis_words(b: FalsePromotionBasis, gaps: u64) -> String {
-    match b {
-        FalsePromotionBasis::Direct => "basis: direct count".into(),
-        FalsePromotionBasis::HeartbeatGapTail => {
-            format!("basis: predicted from {gaps} heartbeat gaps, tail model")
-        }
-        FalsePromotionBasis::HeartbeatGapCount => {
-            format!("basis: predicted from {gaps} heartbeat gaps, count of gaps over the timeout")
-        }
-    }
 }

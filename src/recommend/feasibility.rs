@@ -2,15 +2,15 @@
 //! decision rests on.
 
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{Binomial, ChiSquared, ContinuousCDF, DiscreteCDF};
 
+use super::false_promotions::{estimate, FalsePromotionEstimate, FaultRates};
 use super::Budget;
-use crate::analysis::{poisson_ci95, Basis, PoissonRate, Prediction};
+use crate::analysis::{
+    km_quantile, poisson_bounds95, quantile_bounds95, samples_to_bound_quantile, Observation,
+    PoissonRate,
+};
 use crate::duration::{DurationRange, HumanDuration};
 use crate::sweep::PointResult;
-
-/// Relative width within which two p99 failover times count as tied.
-pub const P99_TIE_FRACTION: f64 = 0.05;
 
 /// The constraint a point failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,9 +18,9 @@ pub const P99_TIE_FRACTION: f64 = 0.05;
 pub enum Constraint {
     /// A safety invariant was violated in some trial.
     Invariants,
-    /// The false-promotion rate's 95% upper bound exceeds the budget.
+    /// The false-promotion rate's one-sided 95% upper bound exceeds the budget.
     FalsePromotions,
-    /// The flap rate's 95% upper bound exceeds the budget.
+    /// The flap rate's one-sided 95% upper bound exceeds the budget.
     Flapping,
     /// No failover was measured, so the point cannot be ranked.
     NoFailover,
@@ -38,47 +38,6 @@ pub struct Failure {
     pub overshoot: Option<f64>,
 }
 
-/// Which number the false-promotion decision rests on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FalsePromotionBasis {
-    /// The direct count of false promotions and its exact Poisson 95% upper bound.
-    Direct,
-    /// Predicted from heartbeat gaps with the exponential tail model (no gap exceeded the timeout).
-    HeartbeatGapTail,
-    /// Predicted from the count of heartbeat gaps longer than the timeout (each a false suspicion).
-    HeartbeatGapCount,
-}
-
-/// The false-promotion rate of a point: the direct count, the heartbeat-gap prediction, and which
-/// one the decision rests on. Rates are per day of cluster time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FalsePromotionEstimate {
-    /// False promotions observed.
-    pub observed: u64,
-    /// Observation time (hours).
-    pub exposure_hours: f64,
-    /// Direct point estimate per day.
-    pub direct_per_day: f64,
-    /// Exact Poisson 95% upper bound of the direct count, per day (`None` with no exposure).
-    pub direct_upper_per_day: Option<f64>,
-    /// Heartbeat gaps the prediction used.
-    pub gaps: u64,
-    /// The gap analysis' own basis.
-    pub gap_basis: Basis,
-    /// Predicted false suspicions per day of cluster time (all followers together).
-    pub predicted_per_day: Option<f64>,
-    /// 95% upper bound of the prediction per day: exact Poisson for a gap count, and for the tail
-    /// model the exponential scale at its 95% upper bound (χ² on 2k degrees of freedom).
-    pub predicted_upper_per_day: Option<f64>,
-    /// The number the decision rests on.
-    pub basis: FalsePromotionBasis,
-    /// The 95% upper bound the decision used, per day (`None`: unbounded, no exposure).
-    pub upper_per_day: Option<f64>,
-    /// Which basis and why, in words.
-    pub explanation: String,
-}
-
 /// Leader churn not explained by hard faults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlapEstimate {
@@ -88,7 +47,7 @@ pub struct FlapEstimate {
     pub failovers: u64,
     /// Ping-pong episodes (leadership returned within 10× the election timeout).
     pub ping_pongs: u64,
-    /// Flaps: leader changes beyond one per failover, per hour with the exact 95% interval.
+    /// Flaps: leader changes beyond one per failover, per hour with exact one-sided 95% bounds.
     pub flaps: PoissonRate,
 }
 
@@ -102,24 +61,70 @@ pub enum FailoverStage {
     NoLeader,
 }
 
+/// One quantile of a failover distribution with its distribution-free one-sided 95% bounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantileEstimate {
+    /// The quantile (0.5, 0.9, 0.99).
+    pub q: f64,
+    /// Kaplan–Meier estimate (ms).
+    pub ms: f64,
+    /// Censoring reaches it: the true value is at least `ms`.
+    pub at_least: bool,
+    /// One-sided 95% lower bound from order statistics (ms).
+    pub lower_ms: Option<f64>,
+    /// One-sided 95% upper bound (ms); `None` when the sample cannot bound it (too few samples,
+    /// or censoring where the bound would be).
+    pub upper_ms: Option<f64>,
+}
+
 /// The failover time a point is ranked by.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailoverTime {
     /// Which stage.
     pub stage: FailoverStage,
-    /// Samples (failovers).
+    /// Failover episodes (censored ones included).
     pub samples: u64,
-    /// Median (ms).
+    /// Of those, censored (cut by the next fault or the window end before finishing).
+    pub censored: u64,
+    /// Median (ms, Kaplan–Meier).
     pub p50_ms: f64,
     /// 90th percentile (ms).
     pub p90_ms: f64,
-    /// 99th percentile (ms).
+    /// 99th percentile (ms): with fewer than 100 samples this is the largest one ("max of n").
     pub p99_ms: f64,
-    /// Largest (ms).
+    /// Largest observed (ms).
     pub max_ms: f64,
-    /// Distribution-free 95% interval of the p99 from order statistics (ms); `None` when there are
-    /// too few samples for a finite upper end (fewer than ~300).
-    pub p99_ci_ms: Option<(f64, f64)>,
+    /// p50, p90, p99 with bounds.
+    pub quantiles: Vec<QuantileEstimate>,
+}
+
+impl FailoverTime {
+    /// The estimate of quantile `q` (one of 0.5, 0.9, 0.99).
+    pub fn quantile(&self, q: f64) -> Option<&QuantileEstimate> {
+        self.quantiles.iter().find(|e| (e.q - q).abs() < 1e-9)
+    }
+
+    /// The highest of p99, p90, p50 that the sample can bound from above (`None`: not even the
+    /// median).
+    pub fn supported_quantile(&self) -> Option<f64> {
+        self.quantiles
+            .iter()
+            .filter(|e| e.upper_ms.is_some())
+            .map(|e| e.q)
+            .fold(None, |a: Option<f64>, q| Some(a.map_or(q, |a| a.max(q))))
+    }
+
+    /// How to name the p99: "p99" when the sample supports it, else "max of n" (from fewer than
+    /// 100 failovers the 99th percentile is the largest sample) or "p99 (unbounded, n)".
+    pub fn p99_label(&self) -> String {
+        if self.quantile(0.99).is_some_and(|e| e.upper_ms.is_some()) {
+            "p99".into()
+        } else if self.samples < 100 {
+            format!("max of {}", self.samples)
+        } else {
+            format!("p99 (not bounded by {} samples)", self.samples)
+        }
+    }
 }
 
 /// Everything decided about one point.
@@ -184,7 +189,7 @@ impl Assessment {
 }
 
 /// Judges one point against the budget.
-pub fn assess(point: &PointResult, budget: &Budget) -> Assessment {
+pub fn assess(point: &PointResult, budget: &Budget, rates: &FaultRates) -> Assessment {
     let m = &point.metrics;
     let s = &m.summary;
     let mut failures = Vec::new();
@@ -202,10 +207,9 @@ pub fn assess(point: &PointResult, budget: &Budget) -> Assessment {
         });
     }
 
-    let fp = false_promotions(point, budget.max_false_promotions_per_day);
+    let fp = estimate(point, rates, budget.max_false_promotions_per_day);
     if let Some(f) = budget_failure(
         Constraint::FalsePromotions,
-        fp.observed,
         fp.upper_per_day,
         budget.max_false_promotions_per_day,
         "false promotions/day",
@@ -217,7 +221,6 @@ pub fn assess(point: &PointResult, budget: &Budget) -> Assessment {
     if let Some(limit) = budget.max_flaps_per_hour {
         if let Some(f) = budget_failure(
             Constraint::Flapping,
-            flaps.flaps.count,
             flaps.flaps.upper_per_hour,
             limit,
             "flaps/hour",
@@ -255,36 +258,28 @@ pub fn assess(point: &PointResult, budget: &Budget) -> Assessment {
     }
 }
 
-/// `None` when within budget. A zero budget can only be met by observing none: no finite run
-/// bounds a rate to exactly zero, so the check is then "none observed" and says so.
+/// `None` when within budget: the one-sided 95% upper bound is at most the budget. Monotone in the
+/// budget by construction; a budget of 0 is never met (no finite run bounds a rate to zero).
 fn budget_failure(
     constraint: Constraint,
-    observed: u64,
     upper: Option<f64>,
     budget: f64,
     unit: &str,
 ) -> Option<Failure> {
-    if budget <= 0.0 {
-        return (observed > 0).then(|| Failure {
-            constraint,
-            detail: format!("{observed} observed against a budget of 0 {unit}"),
-            overshoot: None,
-        });
-    }
     match upper {
         Some(u) if u <= budget => None,
         Some(u) => Some(Failure {
             constraint,
             detail: format!(
-                "95% upper bound {} {unit} exceeds the budget {}",
+                "one-sided 95% upper bound {} {unit} exceeds the budget {}",
                 num(u),
                 num(budget)
             ),
-            overshoot: Some(u / budget - 1.0),
+            overshoot: (budget > 0.0).then(|| u / budget - 1.0),
         }),
         None => Some(Failure {
             constraint,
-            detail: format!("no exposure: nothing bounds the {unit}"),
+            detail: format!("nothing measured bounds the {unit}"),
             overshoot: None,
         }),
     }
@@ -312,110 +307,9 @@ pub fn num(x: f64) -> String {
     }
 }
 
-/// Per-follower-hour → per day of cluster time: every follower's suspicions add up.
-fn follower_factor(point: &PointResult) -> Option<f64> {
-    let s = &point.metrics.summary;
-    (s.exposure_hours > 0.0).then(|| s.follower_hours / s.exposure_hours * 24.0)
-}
-
-/// The false-promotion estimate and its basis (see [`FalsePromotionBasis`]).
-///
-/// Rests on the direct count when ≥ 1 false promotion was observed, or when the direct 95% upper
-/// bound alone is within budget; otherwise (a run too short for the bound) on the heartbeat-gap
-/// prediction at the election timeout's minimum, read as one potential false promotion per gap
-/// longer than the timeout at any follower (conservative: PreVote and vote splits stop some).
-pub fn false_promotions(point: &PointResult, budget_per_day: f64) -> FalsePromotionEstimate {
-    let s = &point.metrics.summary;
-    let d = &s.false_promotions;
-    let pred = &s.heartbeat_gaps.prediction;
-    let factor = follower_factor(point);
-    let (predicted_per_day, predicted_upper_per_day) = match factor {
-        Some(f) => {
-            let (p, u) = predicted_per_follower_hour(pred, s.follower_hours);
-            (p.map(|x| x * f), u.map(|x| x * f))
-        }
-        None => (None, None),
-    };
-    let direct_ok = d
-        .upper_per_day
-        .is_some_and(|u| budget_per_day > 0.0 && u <= budget_per_day);
-    let hours = format!("{:.1} h", d.exposure_hours);
-    let (basis, upper, explanation) = if d.count > 0 || direct_ok {
-        let why = if d.count > 0 {
-            format!("{} observed in {hours}: direct count", d.count)
-        } else {
-            format!("none observed in {hours}, enough exposure for the direct bound")
-        };
-        (FalsePromotionBasis::Direct, d.upper_per_day, why)
-    } else if let (Some(u), Basis::TailModel | Basis::DirectCount) =
-        (predicted_upper_per_day, pred.basis)
-    {
-        let (b, how) = if pred.basis == Basis::TailModel {
-            (FalsePromotionBasis::HeartbeatGapTail, "tail model")
-        } else {
-            (
-                FalsePromotionBasis::HeartbeatGapCount,
-                "gaps longer than the timeout",
-            )
-        };
-        let why = format!(
-            "none observed in {hours} (direct bound {} /day too loose); predicted from {} \
-             heartbeat gaps, {how}, at timeout {} ms",
-            d.upper_per_day.map_or("∞".into(), num),
-            pred.gaps,
-            num(pred.timeout_ms)
-        );
-        (b, Some(u), why)
-    } else {
-        let why = format!(
-            "none observed in {hours}; the direct bound is loose and {} heartbeat gaps are too \
-             few for a tail model, so the direct bound stands",
-            pred.gaps
-        );
-        (FalsePromotionBasis::Direct, d.upper_per_day, why)
-    };
-    FalsePromotionEstimate {
-        observed: d.count,
-        exposure_hours: d.exposure_hours,
-        direct_per_day: d.per_day,
-        direct_upper_per_day: d.upper_per_day,
-        gaps: pred.gaps,
-        gap_basis: pred.basis,
-        predicted_per_day,
-        predicted_upper_per_day,
-        basis,
-        upper_per_day: upper,
-        explanation,
-    }
-}
-
-/// The prediction per follower-hour and its 95% upper bound.
-fn predicted_per_follower_hour(p: &Prediction, follower_hours: f64) -> (Option<f64>, Option<f64>) {
-    match (p.basis, &p.tail) {
-        (Basis::DirectCount, _) => (Some(p.direct.per_hour), p.direct.upper_per_hour),
-        (Basis::TailModel, Some(fit)) if follower_hours > 0.0 && fit.exceedances > 0 => {
-            let k = fit.exceedances as f64;
-            // mean excess × k / scale ~ Gamma(k, 1): the scale's upper 95% bound is
-            // 2k·mean / χ²(0.025; 2k).
-            let chi = ChiSquared::new(2.0 * k)
-                .expect("2k > 0 degrees of freedom")
-                .inverse_cdf(0.025);
-            let scale_hi = 2.0 * k * fit.mean_excess_ms / chi;
-            let p_u = k / p.gaps as f64;
-            let over = (p.timeout_ms - fit.threshold_ms).max(0.0);
-            let p_hi = p_u * (-over / scale_hi).exp();
-            (
-                Some(fit.per_hour),
-                Some(p_hi * p.gaps as f64 / follower_hours),
-            )
-        }
-        _ => (None, None),
-    }
-}
-
-/// Hours of exposure with zero events before the exact 95% bound falls to `budget_per_day`.
+/// Hours of exposure with zero events before the exact one-sided 95% bound falls to `budget_per_day`.
 pub fn hours_for_zero_event_bound(budget_per_day: f64) -> Option<f64> {
-    (budget_per_day > 0.0).then(|| poisson_ci95(0).1 * 24.0 / budget_per_day)
+    (budget_per_day > 0.0).then(|| poisson_bounds95(0).1 * 24.0 / budget_per_day)
 }
 
 fn flap_estimate(point: &PointResult) -> FlapEstimate {
@@ -432,55 +326,68 @@ fn flap_estimate(point: &PointResult) -> FlapEstimate {
 
 fn failover_time(point: &PointResult) -> Option<FailoverTime> {
     let t = &point.metrics.tally;
-    let f = &point.metrics.summary.failover;
-    let (stage, dist, raw) = if f.failover.count > 0 {
-        (FailoverStage::FirstWrite, &f.failover, &t.failover_ns)
-    } else if f.no_leader.count > 0 {
-        (FailoverStage::NoLeader, &f.no_leader, &t.no_leader_ns)
+    let obs = |done: &[u64], cut: &[u64]| -> Vec<Observation> {
+        let mut v: Vec<Observation> = done.iter().map(|&ns| Observation::done(ns)).collect();
+        v.extend(cut.iter().map(|&ns| Observation::cut(ns)));
+        v
+    };
+    let first_write = obs(&t.failover_ns, &t.failover_cut_ns);
+    let (stage, sample) = if !t.failover_ns.is_empty() {
+        (FailoverStage::FirstWrite, first_write)
+    } else if !t.no_leader_ns.is_empty() || !t.no_leader_cut_ns.is_empty() {
+        (
+            FailoverStage::NoLeader,
+            obs(&t.no_leader_ns, &t.no_leader_cut_ns),
+        )
     } else {
         return None;
     };
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let quantiles: Vec<QuantileEstimate> = [0.5, 0.9, 0.99]
+        .iter()
+        .map(|&q| {
+            let (at, at_least) = km_quantile(&sample, q).unwrap_or((0, true));
+            let (lower_ms, upper_ms) = quantile_bounds95(&sample, q);
+            let enough = sample.len() as u64 >= samples_to_bound_quantile(q);
+            QuantileEstimate {
+                q,
+                ms: ms(at),
+                at_least,
+                lower_ms,
+                upper_ms: upper_ms.filter(|_| enough && !at_least),
+            }
+        })
+        .collect();
+    let get = |q: f64| quantiles.iter().find(|e| e.q == q).map_or(0.0, |e| e.ms);
     Some(FailoverTime {
         stage,
-        samples: dist.count,
-        p50_ms: dist.p50_ms,
-        p90_ms: dist.p90_ms,
-        p99_ms: dist.p99_ms,
-        max_ms: dist.max_ms,
-        p99_ci_ms: quantile_ci95(raw, 0.99),
+        samples: sample.len() as u64,
+        censored: sample.iter().filter(|o| o.censored).count() as u64,
+        p50_ms: get(0.5),
+        p90_ms: get(0.9),
+        p99_ms: get(0.99),
+        max_ms: sample.iter().map(|o| o.ns).max().map_or(0.0, ms),
+        quantiles,
     })
 }
 
-/// Distribution-free 95% interval of the `q` quantile from order statistics: with X ~ Bin(n, q),
-/// the lower end is the largest rank l with P(X ≤ l−1) ≤ 2.5%, the upper the smallest rank u with
-/// P(X ≤ u−1) ≥ 97.5%. `None` when u > n (the data cannot bound the quantile from above).
-pub fn quantile_ci95(samples_ns: &[u64], q: f64) -> Option<(f64, f64)> {
-    let n = samples_ns.len() as u64;
-    if n == 0 {
-        return None;
-    }
-    let bin = Binomial::new(q, n).ok()?;
-    let u = (1..=n).find(|&u| bin.cdf(u - 1) >= 0.975)?;
-    let l = (1..=n).take_while(|&l| bin.cdf(l - 1) <= 0.025).last();
-    let mut sorted = samples_ns.to_vec();
-    sorted.sort_unstable();
-    let at = |rank: u64| sorted[(rank - 1) as usize] as f64 / 1e6;
-    Some((l.map_or(0.0, at), at(u)))
+/// The quantile two sets of points can be compared at: the highest one every failover time in
+/// `all` supports (p50 when even that is not supported by some).
+pub fn common_quantile<'a>(all: impl IntoIterator<Item = &'a FailoverTime>) -> f64 {
+    all.into_iter()
+        .map(|f| f.supported_quantile().unwrap_or(0.5))
+        .fold(0.99, f64::min)
 }
 
-/// Whether `a` and `b` tie on p99 failover: within [`P99_TIE_FRACTION`] of the smaller, or both
-/// have finite 95% intervals and they overlap.
-pub fn p99_tied(a: &FailoverTime, b: &FailoverTime) -> bool {
-    let (lo, hi) = if a.p99_ms <= b.p99_ms {
-        (a.p99_ms, b.p99_ms)
-    } else {
-        (b.p99_ms, a.p99_ms)
-    };
-    if hi <= lo * (1.0 + P99_TIE_FRACTION) {
+/// Whether `a` and `b` tie at quantile `q`: their one-sided 95% bounds overlap (each one's lower
+/// bound at most the other's upper bound; a missing upper bound overlaps everything).
+pub fn tied_at(a: &FailoverTime, b: &FailoverTime, q: f64) -> bool {
+    let (Some(x), Some(y)) = (a.quantile(q), b.quantile(q)) else {
         return true;
-    }
-    match (a.p99_ci_ms, b.p99_ci_ms) {
-        (Some((al, ah)), Some((bl, bh))) => al <= bh && bl <= ah,
-        _ => false,
-    }
+    };
+    let overlaps = |lo: Option<f64>, hi: Option<f64>| match (lo, hi) {
+        (Some(lo), Some(hi)) => lo <= hi,
+        _ => true,
+    };
+    overlaps(x.lower_ms, y.upper_ms) && overlaps(y.lower_ms, x.upper_ms)
 }

@@ -1,13 +1,16 @@
 //! The recommender: from a sweep's per-point metrics and a budget to one setting, with the numbers
 //! and reasons that justify it. Pure: no I/O, no clock, no randomness.
 //!
-//! A point is feasible when no invariant failed, the 95% upper bound of its false-promotion rate
-//! (direct, or predicted from heartbeat gaps when the run is too short, stated either way) and of
-//! its flap rate are within budget, and at least one failover was measured. Among feasible points
-//! the lowest p99 failover wins; ties (within 5%, or overlapping distribution-free intervals) go to
-//! the lower false-promotion bound, then the larger heartbeat (less load), then the lower index.
+//! A point is feasible when no invariant failed, the one-sided 95% upper bound of its
+//! false-promotion rate (the larger of the direct count and the silence model, over tolerated-fault
+//! episodes and fault-free background: see [`false_promotions`]) and of its flap rate are within
+//! budget, and at least one failover was measured. Among feasible points the lowest failover time
+//! wins at the highest quantile every candidate's sample supports (p99 needs 299 failovers, p90 29,
+//! p50 5); points whose one-sided bounds at that quantile overlap are tied, and ties go to the lower
+//! false-promotion bound, then the larger heartbeat (less load), then the lower index.
 
 mod explain;
+pub mod false_promotions;
 pub mod feasibility;
 pub mod knobs;
 pub mod pareto;
@@ -22,9 +25,11 @@ use crate::profile::Requirements;
 use crate::sweep::SweepResults;
 
 pub use explain::{WhatIf, WhatIfBudget};
+pub use false_promotions::{
+    BackgroundTerm, FalsePromotionBasis, FalsePromotionEstimate, FaultRates, FaultTerm,
+};
 pub use feasibility::{
-    Assessment, Constraint, FailoverStage, FailoverTime, Failure, FalsePromotionBasis,
-    FalsePromotionEstimate, FlapEstimate,
+    Assessment, Constraint, FailoverStage, FailoverTime, Failure, FlapEstimate, QuantileEstimate,
 };
 pub use knobs::{translate, KnobSnippet};
 pub use pareto::ParetoPoint;
@@ -108,8 +113,15 @@ pub struct Recommendation {
     pub profile: String,
     /// The budget judged against.
     pub budget: Budget,
-    /// The sweep was a `--quick` or otherwise too-short run.
+    /// The evidence is thin: a `--quick` run, or the choice rests on too few failovers to bound
+    /// its p90 or on no tolerated-fault episode (see `confidence_notes`).
     pub low_confidence: bool,
+    /// Why the confidence is low, in sentences.
+    #[serde(default)]
+    pub confidence_notes: Vec<String>,
+    /// The failover quantile the ranking compared (0.5, 0.9 or 0.99).
+    #[serde(default)]
+    pub ranked_quantile: Option<f64>,
     /// Every point's assessment, in plan order.
     pub assessments: Vec<Assessment>,
     /// Feasible points best first (plan indices).
@@ -143,7 +155,7 @@ impl Recommendation {
 /// Chooses a setting from a sweep's results (see the module docs for the rules).
 pub fn recommend(results: &SweepResults, budget: &Budget) -> Recommendation {
     let assessments = assess_all(results, budget);
-    let ranking = rank(&assessments);
+    let (ranking, ranked_quantile) = rank(&assessments);
     let by_index = |i: usize| assessments.iter().find(|a| a.index == i);
     let choice = ranking.first().and_then(|&i| by_index(i)).map(|a| Choice {
         index: a.index,
@@ -154,7 +166,7 @@ pub fn recommend(results: &SweepResults, budget: &Budget) -> Recommendation {
     let runner_up = match (ranking.first(), ranking.get(1)) {
         (Some(&c), Some(&r)) => by_index(c).zip(by_index(r)).map(|(c, r)| RunnerUp {
             index: r.index,
-            why_lost: explain::why_lost(c, r),
+            why_lost: explain::why_lost(c, r, ranked_quantile.unwrap_or(0.5)),
         }),
         _ => None,
     };
@@ -167,10 +179,14 @@ pub fn recommend(results: &SweepResults, budget: &Budget) -> Recommendation {
         .unwrap_or_default();
     let what_would_change =
         explain::what_would_change(results, budget, choice.as_ref().map(|c| c.index));
+    let confidence_notes =
+        confidence_notes(results, choice.as_ref().and_then(|c| by_index(c.index)));
     Recommendation {
         profile: results.profile.clone(),
         budget: *budget,
-        low_confidence: results.low_confidence,
+        low_confidence: !confidence_notes.is_empty(),
+        confidence_notes,
+        ranked_quantile,
         pareto: pareto::front(&assessments),
         assessments,
         ranking,
@@ -182,49 +198,88 @@ pub fn recommend(results: &SweepResults, budget: &Budget) -> Recommendation {
     }
 }
 
+/// Why the evidence behind the choice is thin (empty: it is not).
+fn confidence_notes(results: &SweepResults, chosen: Option<&Assessment>) -> Vec<String> {
+    let mut out = Vec::new();
+    if results.low_confidence {
+        out.push("a --quick run: every number rests on a small sample".into());
+    }
+    let Some(a) = chosen else {
+        return out;
+    };
+    let need = crate::analysis::samples_to_bound_quantile(0.9);
+    if let Some(f) = &a.failover {
+        if f.samples < need {
+            out.push(format!(
+                "the choice rests on {} failovers; {need} are needed to bound its p90",
+                f.samples
+            ));
+        }
+        if f.censored > 0 {
+            out.push(format!(
+                "{} of its {} failovers were cut before they finished (kept as lower bounds)",
+                f.censored, f.samples
+            ));
+        }
+    }
+    if a.false_promotions.faults.iter().any(|t| t.episodes == 0) {
+        out.push("a tolerated fault process has no independent episode at the choice".into());
+    }
+    out
+}
+
 /// Every point's assessment.
 fn assess_all(results: &SweepResults, budget: &Budget) -> Vec<Assessment> {
     results
         .points
         .iter()
-        .map(|p| feasibility::assess(p, budget))
+        .map(|p| feasibility::assess(p, budget, &results.fault_rates))
         .collect()
 }
 
 /// The choice alone (cheap enough to re-run for "what would change it").
 fn choose(results: &SweepResults, budget: &Budget) -> Option<usize> {
-    rank(&assess_all(results, budget)).first().copied()
+    rank(&assess_all(results, budget)).0.first().copied()
 }
 
-/// Feasible points, best first: repeatedly take the lowest-p99 point as the anchor, gather every
-/// point tied with it, and pick among those by false-promotion bound, then larger heartbeat, then
-/// lower index.
-fn rank(assessments: &[Assessment]) -> Vec<usize> {
+/// Feasible points, best first, and the quantile compared: repeatedly take the point with the
+/// lowest failover time at that quantile as the anchor, gather every point tied with it, and pick
+/// among those by false-promotion bound, then larger heartbeat, then lower index.
+fn rank(assessments: &[Assessment]) -> (Vec<usize>, Option<f64>) {
     let mut left: Vec<&Assessment> = assessments
         .iter()
         .filter(|a| a.feasible() && a.failover.is_some())
         .collect();
+    if left.is_empty() {
+        return (Vec::new(), None);
+    }
+    let q = feasibility::common_quantile(left.iter().filter_map(|a| a.failover.as_ref()));
     let mut out = Vec::with_capacity(left.len());
     while !left.is_empty() {
-        let pick = pick_next(&left);
+        let pick = pick_next(&left, q);
         out.push(left[pick].index);
         left.remove(pick);
     }
-    out
+    (out, Some(q))
 }
 
 /// Position in `left` of the next point in the ranking (`left` non-empty, all with failover).
-fn pick_next(left: &[&Assessment]) -> usize {
-    let p99 = |a: &Assessment| a.p99_ms().unwrap_or(f64::INFINITY);
+fn pick_next(left: &[&Assessment], q: f64) -> usize {
+    let at = |a: &Assessment| {
+        a.failover
+            .as_ref()
+            .and_then(|f| f.quantile(q))
+            .map_or(f64::INFINITY, |e| e.ms)
+    };
     let anchor = (0..left.len())
         .min_by(|&i, &j| {
-            p99(left[i])
-                .total_cmp(&p99(left[j]))
+            at(left[i])
+                .total_cmp(&at(left[j]))
                 .then(left[i].index.cmp(&left[j].index))
         })
         .expect("non-empty");
     let tied = |a: &Assessment| match (&a.failover, &left[anchor].failover) {
-        (Some(x), Some(y)) => feasibility::p99_tied(x, y),
+        (Some(x), Some(y)) => feasibility::tied_at(x, y, q),
         _ => false,
     };
     (0..left.len())

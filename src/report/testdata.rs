@@ -200,6 +200,7 @@ pub fn sweep() -> SweepResults {
         requirements: Requirements::default(),
         time_scale: 1.0,
         low_confidence: false,
+        fault_rates: Default::default(),
         points,
     }
 }

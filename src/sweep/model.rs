@@ -31,8 +31,12 @@ pub struct SweepResults {
     pub requirements: Requirements,
     /// Every multiplied duration of the profile was run at this scale and scaled back (1.0 = real time).
     pub time_scale: f64,
-    /// Set for `--quick` runs and any run too short for its conclusions to be trusted.
+    /// Set for `--quick` runs (the recommendation adds its own reasons from the sample sizes).
     pub low_confidence: bool,
+    /// Stated occurrences per day of each fault kind aimed at the leader, from the profile (the
+    /// rates conditional fault sampling scales its per-episode probabilities by).
+    #[serde(default)]
+    pub fault_rates: crate::recommend::FaultRates,
     /// Measured points, in plan order.
     pub points: Vec<PointResult>,
 }

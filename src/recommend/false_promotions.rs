@@ -1,0 +1,273 @@
+//! The false-promotion rate of a point per day, and the evidence it rests on.
+//!
+//! Conditional fault sampling (DESIGN.md, "Evidence for rare events"): the rate is the sum of one
+//! term per tolerated fault process — its stated rate on the leader per day × P(false promotion |
+//! one tolerated fault), bounded by an exact binomial over the independent episodes measured —
+//! plus a background term for time outside every fault window, bounded by its exposure.
+//!
+//! Each term is computed twice: **direct** (false promotions counted) and **model** (suspicions and
+//! long heartbeat silences counted: a false promotion needs a follower's timer to fire, so the
+//! model is the conservative one). The point is judged on the larger of the two upper bounds; a
+//! model whose upper bound lies below the direct lower bound on the same exposure contradicts the
+//! count, is rejected, and the report says so. Every bound is one-sided 95%.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{binomial_lower95, binomial_upper95, trials_for_zero_bound, PoissonRate};
+use crate::sweep::PointResult;
+
+use super::feasibility::num;
+
+/// One tolerated fault process and what its episodes showed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultTerm {
+    /// The fault kind (`pause`, `latency-spike`, ...).
+    pub kind: String,
+    /// Tolerated instances of it on the leader per day, as the profile states the process (its
+    /// `occurs` rate, else its injection rate) times the fraction of instances that were tolerated.
+    pub tolerated_per_day: f64,
+    /// Whether the rate came from the profile (`true`) or from the injections counted (`false`).
+    pub stated: bool,
+    /// Independent episodes measured.
+    pub episodes: u64,
+    /// Tolerated instances left out because their windows overlapped another fault's.
+    pub overlapped: u64,
+    /// Episodes with a false promotion.
+    pub promoted: u64,
+    /// Episodes in which a follower suspected the leader.
+    pub suspected: u64,
+    /// One-sided 95% upper bound of P(false promotion | episode) (`None`: no episode).
+    pub p_promoted_upper: Option<f64>,
+    /// One-sided 95% upper bound of P(suspicion | episode).
+    pub p_suspected_upper: Option<f64>,
+    /// Direct term: tolerated_per_day × p_promoted_upper (∞ without episodes).
+    pub direct_upper_per_day: f64,
+    /// Model term: tolerated_per_day × p_suspected_upper.
+    pub model_upper_per_day: f64,
+    /// The model contradicts the count (suspicions bound below promotions).
+    pub model_rejected: bool,
+}
+
+/// Time outside every fault window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackgroundTerm {
+    /// Fault-free cluster time (hours).
+    pub hours: f64,
+    /// False promotions in it, per day of cluster time with one-sided bounds.
+    pub false_promotions: PoissonRate,
+    /// Heartbeat silences longer than the timeout in it, per follower-hour.
+    pub long_silences: PoissonRate,
+    /// Followers (members − 1): per-follower rates times this give cluster rates.
+    pub followers: u64,
+    /// Direct term: the false-promotion rate's upper bound per day (∞ without exposure).
+    pub direct_upper_per_day: f64,
+    /// Model term: long silences' upper bound per follower-hour × followers × 24.
+    pub model_upper_per_day: f64,
+    /// The model contradicts the count.
+    pub model_rejected: bool,
+}
+
+/// Which bound decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FalsePromotionBasis {
+    /// The direct count was the larger bound (or the model was rejected).
+    Direct,
+    /// The silence/suspicion model was the larger bound.
+    Model,
+}
+
+/// The false-promotion rate of a point: every term, both bounds, and the one decided on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FalsePromotionEstimate {
+    /// False promotions observed in all.
+    pub observed: u64,
+    /// Observation time (hours).
+    pub exposure_hours: f64,
+    /// The plain count over the run (faults injected at the sampling rate, so not per stated day).
+    pub run_rate: PoissonRate,
+    /// Per tolerated fault process.
+    pub faults: Vec<FaultTerm>,
+    /// Outside every fault window.
+    pub background: BackgroundTerm,
+    /// Sum of the direct terms (per day, one-sided 95%; ∞ when a term has no evidence).
+    pub direct_upper_per_day: f64,
+    /// Sum of the model terms.
+    pub model_upper_per_day: f64,
+    /// Some term's model was rejected: the decision uses the direct bound.
+    pub model_rejected: bool,
+    /// Which bound decided.
+    pub basis: FalsePromotionBasis,
+    /// The bound decided on, per day (`None`: unbounded — nothing measured that could bound it).
+    pub upper_per_day: Option<f64>,
+    /// Episodes the fault terms rest on, in all.
+    pub episodes: u64,
+    /// What the bound rests on, in words.
+    pub explanation: String,
+    /// How much more evidence would bring the bound within the budget, when it is not.
+    pub needs: Option<String>,
+}
+
+/// Stated occurrences per day of each fault kind aimed at the leader (from the profile).
+pub type FaultRates = BTreeMap<String, f64>;
+
+/// The estimate for one point against a budget (the budget only shapes the "needs" advice).
+pub fn estimate(
+    point: &PointResult,
+    rates: &FaultRates,
+    budget_per_day: f64,
+) -> FalsePromotionEstimate {
+    let m = &point.metrics;
+    let t = &m.tally;
+    let days = |ns: u64| ns as f64 / 86_400e9;
+    let exposure_days = days(t.exposure_ns);
+    let mut faults = Vec::new();
+    for (kind, c) in &t.episodes.by_kind {
+        if c.tolerated == 0 {
+            continue;
+        }
+        let tolerated_fraction = c.tolerated as f64 / c.on_leader.max(1) as f64;
+        let (per_day, stated) = match rates.get(kind) {
+            Some(r) => (r * tolerated_fraction, true),
+            None if exposure_days > 0.0 => (c.tolerated as f64 / exposure_days, false),
+            None => (f64::INFINITY, false),
+        };
+        let pp = binomial_upper95(c.promoted, c.episodes);
+        let ps = binomial_upper95(c.suspected, c.episodes);
+        let scale = |p: Option<f64>| p.map_or(f64::INFINITY, |p| per_day * p);
+        faults.push(FaultTerm {
+            kind: kind.clone(),
+            tolerated_per_day: per_day,
+            stated,
+            episodes: c.episodes,
+            overlapped: c.overlapped,
+            promoted: c.promoted,
+            suspected: c.suspected,
+            p_promoted_upper: pp,
+            p_suspected_upper: ps,
+            direct_upper_per_day: scale(pp),
+            model_upper_per_day: scale(ps),
+            model_rejected: ps.is_some_and(|u| binomial_lower95(c.promoted, c.episodes) > u),
+        });
+    }
+    let e = &t.episodes;
+    let followers = m.params.nodes.saturating_sub(1);
+    let fp = PoissonRate::new(e.background_false_promotions, e.background_ns);
+    let ls = PoissonRate::new(e.background_long_silences, e.background_follower_ns);
+    let direct_bg = fp.upper_per_day.unwrap_or(f64::INFINITY);
+    let model_bg = ls
+        .upper_per_hour
+        .map_or(f64::INFINITY, |u| u * followers as f64 * 24.0);
+    let background = BackgroundTerm {
+        hours: e.background_ns as f64 / 3_600e9,
+        model_rejected: fp.lower_per_day > model_bg,
+        false_promotions: fp,
+        long_silences: ls,
+        followers,
+        direct_upper_per_day: direct_bg,
+        model_upper_per_day: model_bg,
+    };
+    let direct: f64 = faults.iter().map(|f| f.direct_upper_per_day).sum::<f64>()
+        + background.direct_upper_per_day;
+    let model: f64 =
+        faults.iter().map(|f| f.model_upper_per_day).sum::<f64>() + background.model_upper_per_day;
+    let rejected = background.model_rejected || faults.iter().any(|f| f.model_rejected);
+    let (basis, decided) = if rejected || direct >= model {
+        (FalsePromotionBasis::Direct, direct)
+    } else {
+        (FalsePromotionBasis::Model, model)
+    };
+    let episodes = faults.iter().map(|f| f.episodes).sum();
+    let explanation = explain(&faults, &background, basis, rejected);
+    let needs = (decided > budget_per_day && budget_per_day > 0.0)
+        .then(|| needs(&faults, &background, budget_per_day))
+        .flatten();
+    FalsePromotionEstimate {
+        observed: t.false_promotions,
+        exposure_hours: t.exposure_ns as f64 / 3_600e9,
+        run_rate: PoissonRate::new(t.false_promotions, t.exposure_ns),
+        faults,
+        background,
+        direct_upper_per_day: direct,
+        model_upper_per_day: model,
+        model_rejected: rejected,
+        basis,
+        upper_per_day: decided.is_finite().then_some(decided),
+        episodes,
+        explanation,
+        needs,
+    }
+}
+
+fn explain(
+    faults: &[FaultTerm],
+    bg: &BackgroundTerm,
+    basis: FalsePromotionBasis,
+    rejected: bool,
+) -> String {
+    let mut parts: Vec<String> = faults
+        .iter()
+        .map(|f| {
+            format!(
+                "{}: {} of {} tolerated episodes promoted, {} suspected; {} tolerated/day ({}) → ≤ {}/day",
+                f.kind,
+                f.promoted,
+                f.episodes,
+                f.suspected,
+                num(f.tolerated_per_day),
+                if f.stated { "stated" } else { "as injected" },
+                num(match basis {
+                    FalsePromotionBasis::Direct => f.direct_upper_per_day,
+                    FalsePromotionBasis::Model => f.model_upper_per_day,
+                })
+            )
+        })
+        .collect();
+    parts.push(format!(
+        "fault-free background: {} false promotions and {} silences over the timeout in {:.2} h → ≤ {}/day",
+        bg.false_promotions.count,
+        bg.long_silences.count,
+        bg.hours,
+        num(match basis {
+            FalsePromotionBasis::Direct => bg.direct_upper_per_day,
+            FalsePromotionBasis::Model => bg.model_upper_per_day,
+        })
+    ));
+    let head = match (basis, rejected) {
+        (_, true) => "direct count (the silence model contradicted it and was rejected)",
+        (FalsePromotionBasis::Direct, false) => "direct count (at least the silence model)",
+        (FalsePromotionBasis::Model, false) => {
+            "silence/suspicion model (larger than the direct count)"
+        }
+    };
+    format!("basis: {head}; {}", parts.join("; "))
+}
+
+/// What more evidence would bring each term within an even share of the budget.
+fn needs(faults: &[FaultTerm], bg: &BackgroundTerm, budget: f64) -> Option<String> {
+    let share = budget / (faults.len() + 1) as f64;
+    let mut out = Vec::new();
+    for f in faults {
+        let p = share / f.tolerated_per_day;
+        if f.direct_upper_per_day.max(f.model_upper_per_day) > share {
+            if let Some(n) = trials_for_zero_bound(p) {
+                out.push(format!(
+                    "{} {} episodes without a suspicion (have {})",
+                    n, f.kind, f.episodes
+                ));
+            }
+        }
+    }
+    if bg.direct_upper_per_day.max(bg.model_upper_per_day) > share {
+        // zero events: 3.0 / hours × 24 ≤ share  ⇒  hours ≥ 72 / share
+        let hours = 2.996 * 24.0 / share;
+        out.push(format!(
+            "{} h of fault-free cluster time without a long silence (have {:.2} h)",
+            num(hours),
+            bg.hours
+        ));
+    }
+    (!out.is_empty()).then(|| out.join("; "))
+}
