@@ -67,7 +67,9 @@ pub enum CoreEvent {
 }
 
 /// Everything the runtime must act on after a `handle_*` call, in this order: persist
-/// `hard_state` and the log changes durably, then send `messages`, then report `events`.
+/// `hard_state` and the log changes durably, then report `events`, then send `messages` (a message
+/// may depend on an event of the same Ready, and a member reports an event before it sends a
+/// message that depends on it).
 #[derive(Debug, Default, PartialEq)]
 pub struct Ready {
     /// New term/vote to persist, if it changed.
