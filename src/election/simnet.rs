@@ -50,7 +50,8 @@ pub struct SimNet {
     queue: BinaryHeap<Reverse<(u64, u64, Pending)>>,
     in_flight: BTreeMap<u64, Message>,
     next_id: u64,
-    /// One-way delay drawn uniformly from this range (ns) for every message.
+    /// One-way delay drawn uniformly from `lo..hi` (ns) for every message; `lo == hi` gives every
+    /// message the same fixed latency.
     pub delay_ns: (u64, u64),
     /// Probability that a message is lost.
     pub drop_rate: f64,
