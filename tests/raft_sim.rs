@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use electune::duration::DurationRange;
-use electune::election::raft::{Config, CoreEvent, Role};
+use electune::election::raft::{Config, CoreEvent, Role, StallPolicy};
 use electune::election::simnet::SimNet;
 use electune::election::NodeId;
 use rand::{Rng, SeedableRng};
@@ -277,5 +277,238 @@ fn votes_respect_the_up_to_date_rule() {
         let (new_leader, _) = single_leader(&net).expect("new leader");
         assert_eq!(new_leader, fresh, "seed {seed}: the stale node won");
         let _ = stale;
+    }
+}
+
+fn ms_range(min_ms: u64, max_ms: u64) -> DurationRange {
+    DurationRange::new(Duration::from_millis(min_ms), Duration::from_millis(max_ms))
+}
+
+/// What happened to a leader that was paused (SIGSTOP) for `pause_ms` and then resumed.
+struct PausedLeader {
+    resumed_at: u64,
+    /// When the leader stepped down after it was paused, if it did.
+    stepped_down_at: Option<u64>,
+    /// Heartbeats followers accepted from it, in its term, after it resumed and before any
+    /// step-down.
+    heartbeats_after_resume: usize,
+    still_leader: bool,
+}
+
+/// Five nodes, heartbeat 50 ms, election timeout 300..600 ms, check_quorum, pre-vote and
+/// stickiness on; `follower_timeout` lets the followers' timers be longer than the leader's so
+/// that a long pause is not also a real failover. n1 has the short timer and becomes the leader.
+fn pause_the_leader(
+    policy: StallPolicy,
+    follower_timeout: (u64, u64),
+    pause_ms: u64,
+    seed: u64,
+) -> PausedLeader {
+    let cfgs = configs(5, 50, 300, 600, |c| {
+        c.check_quorum = true;
+        c.pre_vote = true;
+        c.leader_stickiness = true;
+        c.stall_policy = policy;
+        if c.id != 1 {
+            c.election_timeout = ms_range(follower_timeout.0, follower_timeout.1);
+        }
+    });
+    let mut net = SimNet::new(cfgs, seed);
+    net.delay_ns = (MS, 5 * MS);
+    net.run_until(2_000 * MS);
+    let (leader, term) = single_leader(&net).expect("a leader");
+    if follower_timeout.0 >= 600 {
+        assert_eq!(
+            leader, 1,
+            "seed {seed}: the node with the short timer leads"
+        );
+    }
+    // Stop it at a seeded point of its heartbeat cycle.
+    let stop_at = net.now + ChaCha8Rng::seed_from_u64(seed).gen_range(0..50) * MS;
+    net.run_until(stop_at);
+    net.pause(leader);
+    net.run_until(stop_at + pause_ms * MS);
+    let resumed_at = net.now;
+    net.resume(leader);
+    net.run_until(resumed_at + 3_000 * MS);
+    assert_election_safety(&net, "paused leader");
+    let stepped_down_at = net
+        .events
+        .iter()
+        .find(|(t, id, e)| {
+            *t >= stop_at && *id == leader && matches!(e, CoreEvent::SteppedDown { .. })
+        })
+        .map(|(t, _, _)| *t);
+    let heartbeats_after_resume = net
+        .events
+        .iter()
+        .filter(|(t, _, e)| {
+            *t > resumed_at
+                && stepped_down_at.is_none_or(|d| *t <= d)
+                && *e
+                    == CoreEvent::Heartbeat {
+                        term,
+                        leader: leader as NodeId,
+                    }
+        })
+        .count();
+    let r = net.node(leader).unwrap();
+    PausedLeader {
+        resumed_at,
+        stepped_down_at,
+        heartbeats_after_resume,
+        still_leader: r.role() == Role::Leader && r.term() == term,
+    }
+}
+
+#[test]
+fn a_leader_resumed_from_a_tolerated_pause_heartbeats_and_keeps_leading() {
+    // 250 ms: below the followers' minimum election timeout, a pause they tolerate (the old
+    // wall-clock check deposed the leader after it only when the pause began between a heartbeat
+    // and its responses, about 1 seed in 200). 350 and 600 ms: beyond the leader's quorum-check
+    // window (its minimum election timeout, 300 ms), with followers whose timers are longer still;
+    // the old check deposed the leader after every such pause (see the control below). Either way
+    // the resumed leader counts its stall as one tick (etcd): it sends heartbeats first and its
+    // followers answer before the next quorum check.
+    for (pause_ms, follower_timeout) in [
+        (250, (300, 600)),
+        (350, (1_500, 3_000)),
+        (600, (1_500, 3_000)),
+    ] {
+        for seed in 0..20 {
+            let out = pause_the_leader(StallPolicy::OneTick, follower_timeout, pause_ms, seed);
+            assert_eq!(
+                out.stepped_down_at, None,
+                "pause {pause_ms}ms, seed {seed}: the resumed leader stepped down"
+            );
+            assert!(out.still_leader, "pause {pause_ms}ms, seed {seed}");
+            // Four followers, a heartbeat round every 50 ms for 3 s after the resume.
+            assert!(
+                out.heartbeats_after_resume >= 4 * 50,
+                "pause {pause_ms}ms, seed {seed}: only {} heartbeats after resuming",
+                out.heartbeats_after_resume
+            );
+        }
+    }
+}
+
+#[test]
+fn counting_a_pause_as_lost_contact_deposes_the_resumed_leader_before_it_heartbeats() {
+    // Control for the test above: with every stalled nanosecond counted (the behaviour before the
+    // one-tick rule), a pause beyond the quorum-check window makes the leader step down the moment
+    // it resumes, before a single heartbeat: its own pause was taken for lost contact.
+    for pause_ms in [350, 600] {
+        for seed in 0..20 {
+            let out = pause_the_leader(StallPolicy::WallClock, (1_500, 3_000), pause_ms, seed);
+            assert_eq!(
+                out.stepped_down_at,
+                Some(out.resumed_at),
+                "pause {pause_ms}ms, seed {seed}"
+            );
+            assert_eq!(
+                out.heartbeats_after_resume, 0,
+                "pause {pause_ms}ms, seed {seed}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_leader_isolated_while_running_or_paused_steps_down_within_the_window() {
+    // A real loss of contact still ends leadership: a majority silent for a full quorum-check
+    // window of time the leader ran. In the paused case the leader is stopped for 600 ms (its
+    // followers' timers are longer, so they have not replaced it yet) and cut off as it resumes:
+    // its stall counts as one tick, the silence after it in full.
+    for paused in [false, true] {
+        for seed in 0..20 {
+            let cfgs = configs(5, 50, 300, 600, |c| {
+                c.check_quorum = true;
+                c.pre_vote = true;
+                c.leader_stickiness = true;
+                if paused && c.id != 1 {
+                    c.election_timeout = ms_range(1_500, 3_000);
+                }
+            });
+            let mut net = SimNet::new(cfgs, seed);
+            net.run_until(2_000 * MS);
+            let (leader, _) = single_leader(&net).expect("leader");
+            let rest: Vec<_> = net.ids().into_iter().filter(|&id| id != leader).collect();
+            if paused {
+                net.pause(leader);
+                net.run_until(net.now + 600 * MS);
+            }
+            net.partition(&[leader], &rest);
+            let cut_at = net.now;
+            net.resume(leader);
+            net.run_until(cut_at + 2_000 * MS);
+            let (t, _, e) = net
+                .events
+                .iter()
+                .find(|(t, id, e)| {
+                    *t >= cut_at && *id == leader && matches!(e, CoreEvent::SteppedDown { .. })
+                })
+                .unwrap_or_else(|| panic!("paused {paused}, seed {seed}: never stepped down"));
+            assert!(
+                matches!(e, CoreEvent::SteppedDown { reason, .. } if reason.starts_with("check_quorum")),
+                "{e:?}"
+            );
+            // Contact is judged once per 300 ms window; responses in flight at the cut can carry
+            // one window, so it takes at most two windows (plus the 5 ms the last response
+            // travels).
+            assert!(
+                t - cut_at <= 605 * MS,
+                "paused {paused}, seed {seed}: took {}ms",
+                (t - cut_at) / MS
+            );
+        }
+    }
+}
+
+/// A follower is paused for `pause_ms` while the leader keeps running. Returns whether any
+/// member campaigned (pre-vote or vote) after the pause began, and whether the leader lost its
+/// leadership.
+fn pause_a_follower(policy: StallPolicy, pause_ms: u64, seed: u64) -> (bool, bool) {
+    // Pre-vote off: a campaign from the resumed follower raises the term and deposes the leader.
+    let cfgs = configs(3, 50, 300, 600, |c| {
+        c.check_quorum = true;
+        c.stall_policy = policy;
+    });
+    let mut net = SimNet::new(cfgs, seed);
+    net.run_until(2_000 * MS);
+    let (leader, term) = single_leader(&net).expect("leader");
+    let follower = net.ids().into_iter().find(|&id| id != leader).unwrap();
+    let stop_at = net.now + ChaCha8Rng::seed_from_u64(seed).gen_range(0..50) * MS;
+    net.run_until(stop_at);
+    net.pause(follower);
+    net.run_until(stop_at + pause_ms * MS);
+    net.resume(follower);
+    net.run_until(net.now + 3_000 * MS);
+    assert_election_safety(&net, "paused follower");
+    let campaigned = net.events.iter().any(|(t, _, e)| {
+        *t >= stop_at
+            && matches!(
+                e,
+                CoreEvent::BecameCandidate { .. } | CoreEvent::BecamePreCandidate { .. }
+            )
+    });
+    (campaigned, single_leader(&net) != Some((leader, term)))
+}
+
+#[test]
+fn a_follower_resumed_from_a_pause_sees_one_tick_and_does_not_campaign() {
+    for seed in 0..20 {
+        // Stopped for longer than any election timeout it could draw.
+        let (campaigned, deposed) = pause_a_follower(StallPolicy::OneTick, 2_000, seed);
+        assert!(!campaigned, "seed {seed}: a campaign after the pause");
+        assert!(!deposed, "seed {seed}: the leader lost its leadership");
+    }
+    // Control: counting the stall in full, the follower campaigns the moment it resumes and its
+    // higher term deposes the leader.
+    for seed in 0..20 {
+        assert_eq!(
+            pause_a_follower(StallPolicy::WallClock, 2_000, seed),
+            (true, true),
+            "seed {seed}"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! A deterministic in-memory network for election cores: seeded delays, drops, directed
-//! partitions, crashes and restarts from durable state. Used by tests and by simulation; no I/O and
-//! no real time.
+//! partitions, pauses (SIGSTOP/SIGCONT), crashes and restarts from durable state. Used by tests and
+//! by simulation; no I/O and no real time.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -50,12 +50,17 @@ pub struct SimNet {
     queue: BinaryHeap<Reverse<(u64, u64, Pending)>>,
     in_flight: BTreeMap<u64, Message>,
     next_id: u64,
-    /// One-way delay drawn uniformly from this range (ns) for every message.
+    /// One-way delay drawn uniformly from `lo..hi` (ns) for every message; `lo == hi` gives every
+    /// message the same fixed latency.
     pub delay_ns: (u64, u64),
     /// Probability that a message is lost.
     pub drop_rate: f64,
     /// Directed links that currently drop everything (from, to).
     pub blocked: BTreeSet<(NodeId, NodeId)>,
+    /// Nodes that are stopped, as by SIGSTOP: they handle no message and fire no timer.
+    paused: BTreeSet<NodeId>,
+    /// Messages that arrived at a paused node, in arrival order: (to, from, msg_id).
+    held: Vec<(NodeId, NodeId, u64)>,
     /// Every event reported, with the virtual time and node.
     pub events: Vec<(u64, NodeId, CoreEvent)>,
 }
@@ -75,6 +80,8 @@ impl SimNet {
             delay_ns: (1_000_000, 5_000_000),
             drop_rate: 0.0,
             blocked: BTreeSet::new(),
+            paused: BTreeSet::new(),
+            held: Vec::new(),
             events: Vec::new(),
         };
         for cfg in configs {
@@ -100,10 +107,61 @@ impl SimNet {
     /// Stops a node; its disk survives, its in-flight messages still arrive elsewhere.
     pub fn crash(&mut self, id: NodeId) {
         self.nodes.insert(id, None);
+        self.paused.remove(&id);
+        let in_flight = &mut self.in_flight;
+        self.held.retain(|&(to, _, msg_id)| {
+            if to == id {
+                in_flight.remove(&msg_id);
+            }
+            to != id
+        });
+    }
+
+    /// Pauses a running node as SIGSTOP would: until [`SimNet::resume`] it handles no message and
+    /// fires no timer, and messages that reach it wait (they are not lost).
+    pub fn pause(&mut self, id: NodeId) {
+        if self.node(id).is_some() {
+            self.paused.insert(id);
+        }
+    }
+
+    /// Resumes a paused node as SIGCONT would: at the current time its overdue timer fires, then
+    /// the messages that arrived while it was stopped are handled, in arrival order.
+    pub fn resume(&mut self, id: NodeId) {
+        if !self.paused.remove(&id) {
+            return;
+        }
+        let held = std::mem::take(&mut self.held);
+        for (to, from, old_id) in held {
+            if to != id {
+                self.held.push((to, from, old_id));
+                continue;
+            }
+            // A fresh id after every message already queued keeps arrival order among them.
+            let msg = self
+                .in_flight
+                .remove(&old_id)
+                .expect("held message in flight");
+            let msg_id = self.next_id;
+            self.next_id += 1;
+            self.in_flight.insert(msg_id, msg);
+            self.queue.push(Reverse((
+                self.now,
+                msg_id,
+                Pending::Deliver { from, to, msg_id },
+            )));
+        }
+    }
+
+    /// Whether a node is paused.
+    pub fn is_paused(&self, id: NodeId) -> bool {
+        self.paused.contains(&id)
     }
 
     /// Starts (or restarts) a node from its disk.
     pub fn restart(&mut self, id: NodeId) {
+        // A stopped process that is restarted was killed first: what it held is lost.
+        self.crash(id);
         let disk = self.disks[&id].clone();
         let seed = self.rng.gen();
         let raft = Raft::new(
@@ -148,6 +206,7 @@ impl SimNet {
             let next_timer = self
                 .nodes
                 .iter()
+                .filter(|(id, _)| !self.paused.contains(id))
                 .filter_map(|(&id, n)| n.as_ref().map(|r| (r.next_deadline(), id)))
                 .min();
             let next_msg = self.queue.peek().map(|Reverse((t, _, _))| *t);
@@ -171,6 +230,10 @@ impl SimNet {
                 None => {
                     let Reverse((_, _, Pending::Deliver { from, to, msg_id })) =
                         self.queue.pop().expect("peeked");
+                    if self.paused.contains(&to) {
+                        self.held.push((to, from, msg_id));
+                        continue;
+                    }
                     let msg = self.in_flight.remove(&msg_id).expect("in flight");
                     if let Some(r) = self.nodes.get_mut(&to).and_then(|n| n.as_mut()) {
                         r.handle_message(self.now, from, msg);
@@ -184,6 +247,9 @@ impl SimNet {
 
     /// Lets a leader propose a write, as the runtime does on its write timer.
     pub fn propose_write(&mut self, id: NodeId) -> Option<(u64, u64)> {
+        if self.paused.contains(&id) {
+            return None;
+        }
         let out = self.nodes.get_mut(&id)?.as_mut()?.propose_write();
         self.flush(id);
         out

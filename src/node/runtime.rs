@@ -1,5 +1,5 @@
-//! The core thread: waits for input or the next deadline, drives the election core, persists
-//! before sending, writes to the sink as leader, and reports events.
+//! The core thread: waits for input or the next deadline, drives the election core, persists and
+//! reports events before sending, writes to the sink as leader.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -66,14 +66,14 @@ pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
     let mut window_end = monotonic_ns() + LATENESS_WINDOW_NS;
 
     loop {
-        // Persist, send, report whatever the last step produced.
+        // Persist, report, then send whatever the last step produced: a message may depend on an
+        // event (a vote response on the vote, a heartbeat on the leadership), and the timeline
+        // must never show its effect before it, so the events are on stdout before any message
+        // leaves.
         let ready = core.ready();
         if !ready.is_empty() {
             let now = monotonic_ns();
             storage.persist(&ready)?;
-            for (to, msg) in &ready.messages {
-                outbound.send(*to, wire::encode(cfg.id, msg));
-            }
             for ev in ready.events {
                 if matches!(ev, CoreEvent::BecameLeader { .. }) {
                     next_write = Some(clock.local(now));
@@ -81,6 +81,9 @@ pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
                 out.core_event(now, ev);
             }
             out.flush();
+            for (to, msg) in &ready.messages {
+                outbound.send(*to, wire::encode(cfg.id, msg));
+            }
         }
         if core.role() != Role::Leader {
             next_write = None;

@@ -31,6 +31,35 @@ pub struct Config {
     pub leader_lease: bool,
     /// At most this many log entries travel in one AppendEntries message.
     pub max_entries_per_message: usize,
+    /// How the core counts time during which it did not run at all (a GC pause, SIGSTOP, a
+    /// starved thread). The default, [`StallPolicy::OneTick`], is etcd's: a node woken more than
+    /// one tick (one heartbeat interval) after its own deadline counts the whole stall as a single
+    /// tick, for every timer it keeps — the follower's election timer, the leader's heartbeat and
+    /// quorum-check timers, stickiness and pre-vote "heard from the leader recently" windows — so
+    /// a resumed leader sends heartbeats before it judges its followers, and a resumed follower
+    /// does not campaign because of its own pause. The leader lease (`leader_lease`) is the
+    /// exception: it is a safety promise and always runs on the node's real clock.
+    pub stall_policy: StallPolicy,
+}
+
+/// How a Raft core accounts for time during which its process did not run.
+///
+/// This is the one place where a timer flavor decides what a stall means; the core applies it in
+/// a single tick-accounting step at every entry point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StallPolicy {
+    /// etcd-io/raft: timers count ticks (`tickElection`, `tickHeartbeat` in etcd-io/raft
+    /// `raft.go`), and etcd-io/etcd's `raftNode` feeds them from a Go `time.Ticker`, which drops
+    /// the ticks a stopped process missed: after a stall the node sees one tick. The core asks to
+    /// be woken at least once per heartbeat interval so that it can tell a stall (woken more than
+    /// one tick after that deadline) from an idle wait, and counts a stall as one tick.
+    #[default]
+    OneTick,
+    /// Every nanosecond of real time counts, stalls included: a resumed leader compares its
+    /// followers' last contact with the wall clock and steps down before it has sent a single
+    /// heartbeat, and a resumed follower campaigns at once. This is what a timer on absolute
+    /// time does (hashicorp/raft's `lastContact` checks behave this way).
+    WallClock,
 }
 
 /// Why a configuration was refused, with what would be valid.
@@ -76,6 +105,7 @@ impl Config {
             leader_stickiness: false,
             leader_lease: false,
             max_entries_per_message: 256,
+            stall_policy: StallPolicy::default(),
         }
     }
 

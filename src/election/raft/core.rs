@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::config::Config;
+use super::config::{Config, StallPolicy};
 use super::message::{Entry, EntryKind, Message};
+use super::ticks::TimerClock;
 use crate::election::NodeId;
 
 /// A member's role.
@@ -67,7 +68,9 @@ pub enum CoreEvent {
 }
 
 /// Everything the runtime must act on after a `handle_*` call, in this order: persist
-/// `hard_state` and the log changes durably, then send `messages`, then report `events`.
+/// `hard_state` and the log changes durably, then report `events`, then send `messages` (a message
+/// may depend on an event of the same Ready, and a member reports an event before it sends a
+/// message that depends on it).
 #[derive(Debug, Default, PartialEq)]
 pub struct Ready {
     /// New term/vote to persist, if it changed.
@@ -98,16 +101,24 @@ impl Ready {
 struct Progress {
     next_index: u64,
     match_index: u64,
-    /// Local time of the last response of any kind from this peer in this term.
+    /// Timer time of the last response of any kind from this peer in this term.
     last_heard: u64,
-    /// Send time of the latest heartbeat round this peer acknowledged.
+    /// Whether this peer responded since the previous quorum check (etcd-io/raft's
+    /// `Progress.RecentActive`).
+    recent_active: bool,
+    /// Real send time of the latest heartbeat round this peer acknowledged.
     acked_round_sent_at: Option<u64>,
 }
 
 /// A Raft member's election state. Time is nanoseconds on the node's own clock.
+///
+/// Every time passed in is real time on that clock. Internally the election timers run on *timer
+/// time* (see [`super::ticks`]), which equals real time unless the process stalled; every field
+/// documented as a deadline or a "heard" time is in timer time, lease bookkeeping in real time.
 #[derive(Debug)]
 pub struct Raft {
     cfg: Config,
+    clock: TimerClock,
     rng: ChaCha8Rng,
     role: Role,
     term: u64,
@@ -120,11 +131,12 @@ pub struct Raft {
     heartbeat_deadline: u64,
     /// When the leader next checks that a majority is still in touch.
     quorum_check_deadline: u64,
-    /// Local time this node last accepted AppendEntries from a leader of its term.
+    /// Timer time this node last accepted AppendEntries from a leader of its term.
     last_heard_leader: Option<u64>,
     votes: BTreeSet<NodeId>,
     progress: BTreeMap<NodeId, Progress>,
     round: u64,
+    /// Real send time of each recent heartbeat round (for the lease).
     round_sent_at: BTreeMap<u64, u64>,
     next_write_seq: u64,
     ready: Ready,
@@ -142,6 +154,11 @@ impl Raft {
     ) -> Self {
         debug_assert!(config.validate().is_ok());
         let mut raft = Self {
+            clock: TimerClock::new(
+                config.stall_policy,
+                config.heartbeat_interval.as_nanos() as u64,
+                now,
+            ),
             rng: ChaCha8Rng::seed_from_u64(seed),
             role: Role::Follower,
             term: hard_state.term,
@@ -197,12 +214,21 @@ impl Raft {
         &self.log
     }
 
-    /// The next time [`Raft::handle_timeout`] has work to do.
+    /// The next (real) time [`Raft::handle_timeout`] must be called. Under
+    /// [`StallPolicy::OneTick`] this is at most one heartbeat interval away even when no timer is
+    /// due, so that the core can tell its own stall from an idle wait.
     pub fn next_deadline(&self) -> u64 {
-        match self.role {
+        let timer = match self.role {
             Role::Leader => self.heartbeat_deadline.min(self.quorum_check_deadline),
             _ => self.election_deadline,
-        }
+        };
+        let timer = self.clock.wake_by().map_or(timer, |w| w.min(timer));
+        self.clock.to_real(timer)
+    }
+
+    /// Real time so far that the timers did not count because the process stalled.
+    pub fn stalled_ns(&self) -> u64 {
+        self.clock.stalled()
     }
 
     /// Takes everything the runtime must persist, send and report.
@@ -210,7 +236,9 @@ impl Raft {
         std::mem::take(&mut self.ready)
     }
 
-    /// Whether the leader's lease is valid at `now` (always false unless leader with leases on).
+    /// Whether the leader's lease is valid at real time `now` (always false unless leader with
+    /// leases on). The lease is a safety promise, so it runs on real time whatever the
+    /// [`StallPolicy`]: a stall is never discounted from it.
     pub fn lease_valid(&self, now: u64) -> bool {
         if self.role != Role::Leader || !self.cfg.leader_lease {
             return false;
@@ -246,6 +274,7 @@ impl Raft {
 
     /// Handles every deadline that has passed by `now`.
     pub fn handle_timeout(&mut self, now: u64) {
+        let now = self.clock.observe(now);
         match self.role {
             Role::Leader => {
                 if now >= self.quorum_check_deadline {
@@ -276,6 +305,7 @@ impl Raft {
 
     /// Handles one message from `from`.
     pub fn handle_message(&mut self, now: u64, from: NodeId, msg: Message) {
+        let now = self.clock.observe(now);
         if from == self.cfg.id || !self.cfg.peers.contains(&from) {
             return;
         }
@@ -417,6 +447,7 @@ impl Raft {
                         next_index: next,
                         match_index: 0,
                         last_heard: now,
+                        recent_active: false,
                         acked_round_sent_at: None,
                     },
                 )
@@ -661,6 +692,7 @@ impl Raft {
             return;
         };
         p.last_heard = now;
+        p.recent_active = true;
         if let Some(sent) = sent_at {
             p.acked_round_sent_at = Some(p.acked_round_sent_at.map_or(sent, |a| a.max(sent)));
         }
@@ -685,7 +717,7 @@ impl Raft {
 
     fn broadcast_append(&mut self, now: u64) {
         self.round += 1;
-        self.round_sent_at.insert(self.round, now);
+        self.round_sent_at.insert(self.round, self.clock.real_now());
         let peers = self.cfg.peers.clone();
         for p in peers {
             let next = self.progress[&p].next_index;
@@ -718,11 +750,24 @@ impl Raft {
         if !self.cfg.check_quorum {
             return;
         }
-        let in_touch = 1 + self
-            .progress
-            .values()
-            .filter(|p| now.saturating_sub(p.last_heard) < window)
-            .count();
+        let heard = match self.cfg.stall_policy {
+            // etcd-io/raft `stepLeader`, case `MsgCheckQuorum`: `ProgressTracker.QuorumActive`
+            // counts the peers whose `RecentActive` flag a response set since the previous check,
+            // then every flag is cleared. Contact is judged per window of (timer) time the leader
+            // actually ran, so a leader resuming from a stall is judged on responses to the
+            // heartbeats it sends after it resumed, not on its own silence.
+            StallPolicy::OneTick => self.progress.values().filter(|p| p.recent_active).count(),
+            // Last contact within the window before `now`, a stall included.
+            StallPolicy::WallClock => self
+                .progress
+                .values()
+                .filter(|p| now.saturating_sub(p.last_heard) < window)
+                .count(),
+        };
+        for p in self.progress.values_mut() {
+            p.recent_active = false;
+        }
+        let in_touch = 1 + heard;
         if in_touch < self.cfg.quorum() {
             let term = self.term;
             self.become_follower(

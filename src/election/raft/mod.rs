@@ -5,7 +5,8 @@
 mod config;
 mod core;
 mod message;
+mod ticks;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, StallPolicy};
 pub use core::{CoreEvent, HardState, Raft, Ready, Role};
 pub use message::{Entry, EntryKind, Message};
