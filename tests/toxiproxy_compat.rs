@@ -383,3 +383,68 @@ fn run_through_a_strict_toxiproxy_reports_approximated_links() {
     assert_eq!(proxies.trim(), "{}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// A shared toxiproxy is left as found: connecting removes only the proxies of electune runs on
+/// this host whose process is gone; live runs', other hosts' and other users' proxies stay.
+#[test]
+fn connecting_removes_only_proxies_of_dead_runs_on_this_host() {
+    use electune::harness::ToxiproxyServer;
+    use electune::toxiproxy::NewProxy;
+    // A PID that is certainly gone: a child we started, waited for and reaped.
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            let server = electune::proxy::spawn_local().await.unwrap();
+            let first = ToxiproxyServer::connect_or_start(Some(&server.url()))
+                .await
+                .unwrap();
+            assert!(first.removed_stale().is_empty());
+            let own = first.run_prefix().to_owned();
+            let host_part = own
+                .strip_suffix(&format!("-{}_", std::process::id()))
+                .expect("the prefix ends with this process's PID")
+                .to_owned();
+            let stale = format!("{host_part}-{dead}_n1_to_n2");
+            let names = [
+                stale.clone(),
+                format!("{own}n1_to_n2"),
+                format!("electune-some-other-host-{dead}_n1_to_n2"),
+                format!("{host_part}-1_n1_to_n2"),
+                "redis_master".to_owned(),
+            ];
+            for n in &names {
+                first
+                    .client
+                    .create_proxy(&NewProxy::new(n.clone(), "127.0.0.1:0", "127.0.0.1:1"))
+                    .await
+                    .unwrap();
+            }
+            let second = ToxiproxyServer::connect_or_start(Some(&server.url()))
+                .await
+                .unwrap();
+            assert_eq!(second.removed_stale(), std::slice::from_ref(&stale));
+            let left: Vec<String> = second
+                .client
+                .proxies()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|p| p.name)
+                .collect();
+            let mut want: Vec<String> = names[1..].to_vec();
+            want.sort();
+            assert_eq!(left, want);
+            drop((first, second));
+            server.shutdown().await;
+        })
+        .await
+        .expect("the test finished in time");
+    });
+}

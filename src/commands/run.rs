@@ -82,14 +82,15 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let node_binary = std::env::current_exe()
         .context("locating the electune binary")
         .map_err(Failure::environment)?;
-    let spec = TrialSpec {
+    let mut spec = TrialSpec {
         profile: profile.clone(),
         timing,
         faults,
         duration: args.duration.0,
         dir: dir.clone(),
         node_binary,
-        proxy_prefix: format!("run{}_", std::process::id()),
+        // Set from the server below: `electune-<host>-<pid>_`.
+        proxy_prefix: String::new(),
         seed: profile.seed,
     };
     let rt = runtime()?;
@@ -110,6 +111,8 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
             if net.is_builtin() { "the built-in" } else { "an external" },
             net.url
         );
+        spec.proxy_prefix = net.run_prefix().to_owned();
+        report_stale(net.removed_stale());
         let (net_url, builtin) = (net.url.clone(), net.is_builtin());
         let outcome = run_trial(&spec, net, interrupt).await.map_err(Failure::environment)?;
         let metrics_path = dir.join("metrics.json");
@@ -155,6 +158,17 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         }
         Ok(if outcome.interrupted { exit::INTERRUPTED } else { exit::SUCCESS })
     })
+}
+
+/// Tells the user which proxies of dead electune runs were removed from a shared toxiproxy.
+pub fn report_stale(removed: &[String]) {
+    if !removed.is_empty() {
+        eprintln!(
+            "removed {} proxies left on the toxiproxy server by electune runs that are gone: {}",
+            removed.len(),
+            removed.join(", ")
+        );
+    }
 }
 
 fn dist(d: &Distribution) -> String {

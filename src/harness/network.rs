@@ -1,6 +1,13 @@
 //! The network: a toxiproxy server (built-in unless the user names one) and one proxy per directed
 //! link. Bytes from n1 to n3 travel only through `n1_to_n3`, written by n1 as the proxy's client,
 //! so they are on that proxy's `upstream` stream; that is where link toxics go.
+//!
+//! A toxiproxy named with `--toxiproxy` may be shared with other users, so electune leaves it as
+//! it found it: every proxy this process creates starts with [`ToxiproxyServer::run_prefix`]
+//! (`electune-<host>-<pid>_`), proxies are deleted when their cluster stops, and proxies left by
+//! an electune run on this host whose process is gone (killed, or its machine restarted) are
+//! deleted when the next run connects. Proxies of live runs, of other hosts and of other users
+//! are never touched.
 
 use std::sync::Mutex;
 
@@ -21,6 +28,48 @@ pub struct ToxiproxyServer {
     fractional_ms: bool,
     /// Every approximation made so far, in order.
     approximations: Mutex<Vec<Approximation>>,
+    /// `electune-<host>-<pid>_`.
+    run_prefix: String,
+    /// Proxies of dead electune runs deleted on connecting.
+    removed_stale: Vec<String>,
+}
+
+/// The owner part of proxy names: `electune-<host>-<pid>_`, with the host reduced to
+/// `[A-Za-z0-9-]` so that the name stays usable in a URL.
+fn owner_prefix(host: &str, pid: u32) -> String {
+    let host: String = host
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(64)
+        .collect();
+    format!("electune-{host}-{pid}_")
+}
+
+/// This host's name as [`owner_prefix`] writes it.
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into())
+}
+
+/// The (host, pid) of a proxy named by [`owner_prefix`], if it is one.
+fn owner_of(name: &str) -> Option<(&str, u32)> {
+    let rest = name.strip_prefix("electune-")?;
+    let (owner, _) = rest.split_once('_')?;
+    let (host, pid) = owner.rsplit_once('-')?;
+    Some((host, pid.parse().ok()?))
+}
+
+/// Whether a process with this PID exists on this host (EPERM: it exists, owned by another user).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 sends nothing; it only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 impl ToxiproxyServer {
@@ -46,13 +95,57 @@ impl ToxiproxyServer {
                 url: url.clone(),
                 source,
             })?;
-        Ok(Self {
+        let mut net = Self {
             client,
             url,
             builtin,
             fractional_ms: version.has(Version::FRACTIONAL_MS),
             approximations: Mutex::new(Vec::new()),
-        })
+            run_prefix: owner_prefix(&this_host(), std::process::id()),
+            removed_stale: Vec::new(),
+        };
+        if !net.is_builtin() {
+            net.removed_stale = net.remove_stale().await?;
+        }
+        Ok(net)
+    }
+
+    /// The prefix every proxy name of this process must start with on this server:
+    /// `electune-<host>-<pid>_`.
+    pub fn run_prefix(&self) -> &str {
+        &self.run_prefix
+    }
+
+    /// Proxies left by electune runs on this host that are gone, deleted on connecting.
+    pub fn removed_stale(&self) -> &[String] {
+        &self.removed_stale
+    }
+
+    /// Deletes the proxies of electune runs on this host whose process no longer exists.
+    async fn remove_stale(&self) -> Result<Vec<String>, HarnessError> {
+        let host = owner_of(&self.run_prefix).map(|(h, _)| h.to_owned());
+        let stale: Vec<String> = self
+            .client
+            .proxies()
+            .await
+            .map_err(self.err())?
+            .into_iter()
+            .map(|p| p.name)
+            .filter(|n| match owner_of(n) {
+                Some((h, pid)) => {
+                    Some(h) == host.as_deref() && pid != std::process::id() && !process_alive(pid)
+                }
+                None => false,
+            })
+            .collect();
+        for name in &stale {
+            match self.client.delete_proxy(name).await {
+                // Another run cleaning up at the same time got there first.
+                Err(crate::toxiproxy::Error::Status { status: 404, .. }) => {}
+                other => other.map_err(self.err())?,
+            }
+        }
+        Ok(stale)
     }
 
     /// Whether the server takes fractional milliseconds for latency and jitter (electune's
@@ -201,6 +294,34 @@ impl std::fmt::Display for Approximation {
     }
 }
 
+/// What a set of approximations amounts to: each distinct (asked, applied) mapping with the
+/// number of toxics it was used for (a sweep applies the same links in every trial).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApproximationSummary {
+    pub asked: LatencyMs,
+    pub applied: LatencyMs,
+    pub toxics: usize,
+}
+
+/// Groups approximations by (asked, applied), in order of first appearance.
+pub fn summarize(all: &[Approximation]) -> Vec<ApproximationSummary> {
+    let mut out: Vec<ApproximationSummary> = Vec::new();
+    for a in all {
+        match out
+            .iter_mut()
+            .find(|s| s.asked == a.asked && s.applied == a.applied)
+        {
+            Some(s) => s.toxics += 1,
+            None => out.push(ApproximationSummary {
+                asked: a.asked,
+                applied: a.applied,
+                toxics: 1,
+            }),
+        }
+    }
+    out
+}
+
 /// Maps a latency of `L ± J` ms onto whole milliseconds for a server that takes only integers
 /// (Shopify's toxiproxy: toxics/latency.go `LatencyToxic` has `int64` fields, and api.go answers
 /// 400 to `0.3`): the latency is rounded to the nearest whole ms, `L' = round(L)`, and the jitter
@@ -251,6 +372,19 @@ mod tests {
             latency_ms,
             jitter_ms,
         }
+    }
+
+    #[test]
+    fn owners_parse_back_and_stay_url_safe() {
+        let p = owner_prefix("db-7.example.org\n", 4242);
+        assert_eq!(p, "electune-db-7-example-org-4242_");
+        assert_eq!(
+            owner_of(&format!("{p}n1_to_n2")),
+            Some(("db-7-example-org", 4242))
+        );
+        assert_eq!(owner_of("electune-h-x_n1"), None);
+        assert_eq!(owner_of("redis_master"), None);
+        assert!(process_alive(std::process::id()));
     }
 
     #[test]
