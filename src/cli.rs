@@ -54,6 +54,10 @@ pub enum Command {
         /// Port for the HTTP API.
         #[arg(long, default_value_t = 8474)]
         port: u16,
+        /// Accept toxic attributes exactly as Shopify's toxiproxy 2.x does (64-bit integers only,
+        /// its error messages) and advertise no electune extension, to test clients against it.
+        #[arg(long)]
+        strict: bool,
     },
     /// One cluster member (started by the harness).
     #[command(hide = true)]
@@ -78,7 +82,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Report { dir } => commands::report::report(dir),
         Command::Run(args) => commands::run::run(args),
         Command::Check { profile } => commands::check::run(&profile).map(|()| exit::SUCCESS),
-        Command::Proxy { host, port } => commands::proxy::run(&host, port),
+        Command::Proxy { host, port, strict } => commands::proxy::run(&host, port, strict),
         Command::Node { config } => commands::node::run(&config).map(|()| exit::SUCCESS),
     };
     match result {

@@ -468,3 +468,439 @@ async fn typed_client_round_trip_and_errors() {
     .await
     .expect("the test finished in time");
 }
+
+/// An error answer: the status, and a body in toxiproxy's `{"error": message, "status": code}`
+/// shape with the same code.
+fn assert_api_error(status: u16, body: &Value, want: u16, what: &str) {
+    assert_eq!(status, want, "{what}: {body}");
+    assert!(body["error"].is_string(), "{what}: not JSON-shaped: {body}");
+    assert_eq!(body["status"], want, "{what}: {body}");
+    assert_eq!(body.as_object().map(|o| o.len()), Some(2), "{what}: {body}");
+}
+
+/// Echoes on a loopback listener until the task is dropped with the runtime.
+async fn echo_upstream() -> String {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    addr
+}
+
+async fn echo_once(listen: &str) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(listen).await?;
+    s.write_all(b"ping").await?;
+    let mut buf = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut buf))
+        .await
+        .map_err(|_| std::io::Error::other("no echo within 5 s"))??;
+    assert_eq!(&buf, b"ping");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_the_data_plane_cannot_honour_are_refused() {
+    tokio::time::timeout(LIMIT, async {
+        let server = electune::proxy::spawn_local().await.unwrap();
+        let raw = Raw::new(&server.url());
+        let up = echo_upstream().await;
+        let body = json!({"name": "p", "listen": "127.0.0.1:0", "upstream": up}).to_string();
+        let (s, v) = raw.call("POST", "/proxies", Some(&body)).await;
+        assert_eq!(s, 201, "{v}");
+        let listen = v["listen"].as_str().unwrap().to_owned();
+
+        for (attrs, what) in [
+            (json!({"latency": 1e30}), "1e30 ms"),
+            (json!({"latency": 1.5e22}), "1.5e22 ms"),
+            (json!({"latency": 1, "jitter": 1e300}), "jitter 1e300"),
+            (json!({"latency": -5}), "negative latency"),
+            (json!({"latency": "5"}), "a string"),
+            (json!([1, 2]), "an array for the attributes"),
+        ] {
+            let t = json!({"type": "latency", "attributes": attrs}).to_string();
+            let (s, v) = raw.call("POST", "/proxies/p/toxics", Some(&t)).await;
+            assert_api_error(s, &v, 400, what);
+            assert!(
+                v["error"].as_str().unwrap().starts_with("bad request body"),
+                "{what}: {v}"
+            );
+        }
+        let t = json!({"type": "bandwidth", "attributes": {"rate": 2.5}}).to_string();
+        let (s, v) = raw.call("POST", "/proxies/p/toxics", Some(&t)).await;
+        assert_api_error(s, &v, 400, "fractional rate");
+
+        // Nothing was added, and an update cannot smuggle the same values in.
+        let (s, v) = raw.call("GET", "/proxies/p/toxics", None).await;
+        assert_eq!((s, v), (200, json!([])));
+        let t = json!({"name": "l", "type": "latency", "attributes": {"latency": 1}}).to_string();
+        let (s, v) = raw.call("POST", "/proxies/p/toxics", Some(&t)).await;
+        assert_eq!(s, 200, "{v}");
+        for patch in [
+            json!({"attributes": {"latency": 1e30}}),
+            json!({"attributes": [1, 2]}),
+            json!({"toxicity": "x"}),
+        ] {
+            let (s, v) = raw
+                .call("PATCH", "/proxies/p/toxics/l", Some(&patch.to_string()))
+                .await;
+            assert_api_error(s, &v, 400, &patch.to_string());
+        }
+        let (s, v) = raw.call("GET", "/proxies/p/toxics/l", None).await;
+        assert_eq!(s, 200);
+        assert_eq!(v["attributes"], json!({"latency": 1, "jitter": 0}));
+        // The connection task is alive: data flows through the 1 ms toxic.
+        echo_once(&listen).await.unwrap();
+        server.shutdown().await;
+    })
+    .await
+    .expect("the test finished in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_in_toxiproxys_json_shape() {
+    tokio::time::timeout(LIMIT, async {
+        let server = electune::proxy::spawn_local().await.unwrap();
+        let raw = Raw::new(&server.url());
+        let (s, v) = raw.call("GET", "/nope", None).await;
+        assert_api_error(s, &v, 404, "unknown route");
+        let (s, v) = raw.call("GET", "/proxies/a/b/c/d", None).await;
+        assert_api_error(s, &v, 404, "unknown nested route");
+        let (s, v) = raw.call("DELETE", "/version", None).await;
+        assert_api_error(s, &v, 405, "wrong method");
+        let (s, v) = raw.call("PUT", "/proxies", Some("{}")).await;
+        assert_api_error(s, &v, 405, "wrong method on /proxies");
+        let big = format!(
+            r#"{{"name":"{}","upstream":"127.0.0.1:1"}}"#,
+            "x".repeat(3 << 20)
+        );
+        let (s, v) = raw.call("POST", "/proxies", Some(&big)).await;
+        assert_api_error(s, &v, 413, "body over the limit");
+        let (s, v) = raw.call("GET", "/proxies/%FF%FE", None).await;
+        assert_api_error(s, &v, 400, "a path that is not UTF-8");
+        let resp = raw
+            .http
+            .post(format!("{}/proxies", server.url()))
+            .body(b"{\"name\":\"\xff\xfe\",\"upstream\":\"127.0.0.1:1\"}".to_vec())
+            .send()
+            .await
+            .unwrap();
+        let s = resp.status().as_u16();
+        let v: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap_or(Value::Null);
+        assert_api_error(s, &v, 400, "a body that is not UTF-8");
+        let resp = raw
+            .http
+            .get(format!("{}/proxies", server.url()))
+            .header("user-agent", "Mozilla/5.0")
+            .send()
+            .await
+            .unwrap();
+        let s = resp.status().as_u16();
+        let v: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap_or(Value::Null);
+        assert_api_error(s, &v, 403, "a browser");
+        // The server still serves.
+        let (s, _) = raw.call("GET", "/version", None).await;
+        assert_eq!(s, 200);
+        server.shutdown().await;
+    })
+    .await
+    .expect("the test finished in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_that_could_not_be_fetched_are_refused_at_creation() {
+    tokio::time::timeout(LIMIT, async {
+        let server = electune::proxy::spawn_local().await.unwrap();
+        let raw = Raw::new(&server.url());
+        let long = "n".repeat(100_000);
+        for name in [long.as_str(), "a/b", "..", ".", "tab\there"] {
+            let body = json!({"name": name, "listen": "127.0.0.1:0", "upstream": "127.0.0.1:1"})
+                .to_string();
+            let (s, v) = raw.call("POST", "/proxies", Some(&body)).await;
+            assert_api_error(s, &v, 400, &format!("proxy name of {} bytes", name.len()));
+            let populate = json!([{"name": name, "upstream": "127.0.0.1:1"}]).to_string();
+            let (s, v) = raw.call("POST", "/populate", Some(&populate)).await;
+            assert_api_error(s, &v, 400, "populate");
+        }
+        let (s, v) = raw.call("GET", "/proxies", None).await;
+        assert_eq!((s, v), (200, json!({})));
+
+        // The longest name allowed can be created, fetched and deleted.
+        let name = "n".repeat(255);
+        let body =
+            json!({"name": name, "listen": "127.0.0.1:0", "upstream": "127.0.0.1:1"}).to_string();
+        let (s, v) = raw.call("POST", "/proxies", Some(&body)).await;
+        assert_eq!(s, 201, "{v}");
+        let t = json!({"name": "x/y", "type": "latency"}).to_string();
+        let (s, v) = raw
+            .call("POST", &format!("/proxies/{name}/toxics"), Some(&t))
+            .await;
+        assert_api_error(s, &v, 400, "toxic name with a slash");
+        let (s, _) = raw.call("GET", &format!("/proxies/{name}"), None).await;
+        assert_eq!(s, 200);
+        let (s, _) = raw.call("DELETE", &format!("/proxies/{name}"), None).await;
+        assert_eq!(s, 204);
+        server.shutdown().await;
+    })
+    .await
+    .expect("the test finished in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patching_listen_to_a_busy_port_keeps_the_proxy_as_it_was() {
+    tokio::time::timeout(LIMIT, async {
+        let server = electune::proxy::spawn_local().await.unwrap();
+        let raw = Raw::new(&server.url());
+        let up = echo_upstream().await;
+        let body = json!({"name": "p", "listen": "127.0.0.1:0", "upstream": up}).to_string();
+        let (s, v) = raw.call("POST", "/proxies", Some(&body)).await;
+        assert_eq!(s, 201, "{v}");
+        let listen = v["listen"].as_str().unwrap().to_owned();
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let busy_addr = busy.local_addr().unwrap().to_string();
+
+        let patch = json!({"listen": busy_addr}).to_string();
+        let (s, v) = raw.call("PATCH", "/proxies/p", Some(&patch)).await;
+        assert_api_error(s, &v, 500, "listen on a busy port");
+        assert!(
+            v["error"].as_str().unwrap().contains(&busy_addr),
+            "the error names the address: {v}"
+        );
+        let (s, v) = raw.call("GET", "/proxies/p", None).await;
+        assert_eq!(s, 200);
+        assert_eq!(v["enabled"], true, "{v}");
+        assert_eq!(v["listen"], listen.as_str(), "{v}");
+        echo_once(&listen).await.unwrap();
+
+        // Moving to a free port still works, and the old address is let go.
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let free_addr = free.local_addr().unwrap().to_string();
+        drop(free);
+        let patch = json!({"listen": free_addr}).to_string();
+        let (s, v) = raw.call("PATCH", "/proxies/p", Some(&patch)).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["listen"], free_addr.as_str());
+        echo_once(&free_addr).await.unwrap();
+        assert!(tokio::net::TcpStream::connect(&listen).await.is_err());
+        drop(busy);
+        server.shutdown().await;
+    })
+    .await
+    .expect("the test finished in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_mode_takes_exactly_what_toxiproxy_takes() {
+    tokio::time::timeout(LIMIT, async {
+        let extended = electune::proxy::spawn_local().await.unwrap();
+        let strict = electune::proxy::spawn_local_with(electune::proxy::Compat::Strict)
+            .await
+            .unwrap();
+        let (_, v) = Raw::new(&extended.url())
+            .call("GET", "/version", None)
+            .await;
+        assert_eq!(v["capabilities"], json!(["fractional-ms"]), "{v}");
+        let raw = Raw::new(&strict.url());
+        let (_, v) = raw.call("GET", "/version", None).await;
+        assert!(v.get("capabilities").is_none(), "{v}");
+
+        let body =
+            json!({"name": "p", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:1"}).to_string();
+        let (s, _) = raw.call("POST", "/proxies", Some(&body)).await;
+        assert_eq!(s, 201);
+        // The message electune users saw from Shopify's toxiproxy.
+        let t = json!({"type": "latency", "attributes": {"latency": 0.2}}).to_string();
+        let (s, v) = raw.call("POST", "/proxies/p/toxics", Some(&t)).await;
+        assert_eq!(
+            (s, v),
+            (
+                400,
+                err(
+                    400,
+                    "bad request body: json: cannot unmarshal number 0.2 into Go struct field \
+                     LatencyToxic.attributes.latency of type int64"
+                )
+            )
+        );
+        for (ty, attrs) in [
+            ("latency", json!({"jitter": 1.0})),
+            ("latency", json!({"latency": 1e30})),
+            ("latency", json!({"latency": 9223372036854775808u64})),
+            ("bandwidth", json!({"rate": "1"})),
+            ("slicer", json!({"average_size": true})),
+            ("limit_data", json!({"bytes": {}})),
+            ("timeout", json!([5])),
+        ] {
+            let t = json!({"type": ty, "attributes": attrs}).to_string();
+            let (s, v) = raw.call("POST", "/proxies/p/toxics", Some(&t)).await;
+            assert_api_error(s, &v, 400, &t);
+            assert!(
+                v["error"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("bad request body: json: cannot unmarshal "),
+                "{t}: {v}"
+            );
+        }
+        // What toxiproxy accepts: 64-bit integers, negative ones included, unknown fields
+        // ignored, and a float toxicity.
+        let t = json!({"type": "latency", "toxicity": 0.5,
+                       "attributes": {"latency": 9223372036854775807i64, "jitter": -1, "x": 1.5}})
+        .to_string();
+        let (s, v) = raw.call("POST", "/proxies/p/toxics", Some(&t)).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["attributes"]["jitter"], -1);
+        let (s, v) = raw
+            .call(
+                "PATCH",
+                "/proxies/p/toxics/latency_downstream",
+                Some(r#"{"attributes":{"latency":0.5}}"#),
+            )
+            .await;
+        assert_api_error(s, &v, 400, "strict update");
+        strict.shutdown().await;
+        extended.shutdown().await;
+    })
+    .await
+    .expect("the test finished in time");
+}
+
+/// Random and mutated bodies for every route that reads one, a bounded number of times: the
+/// server never fails to answer, every 4xx/5xx is `{"error", "status"}` with the same status,
+/// and every toxic it accepted can carry data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuzzed_bodies_get_answers_in_toxiproxys_shape() {
+    use rand::{Rng, SeedableRng};
+    const ROUNDS: usize = 600;
+    tokio::time::timeout(Duration::from_secs(60), async {
+        for compat in [
+            electune::proxy::Compat::Extended,
+            electune::proxy::Compat::Strict,
+        ] {
+            let server = electune::proxy::spawn_local_with(compat).await.unwrap();
+            let raw = Raw::new(&server.url());
+            let up = echo_upstream().await;
+            let body = json!({"name": "f", "listen": "127.0.0.1:0", "upstream": up}).to_string();
+            let (s, v) = raw.call("POST", "/proxies", Some(&body)).await;
+            assert_eq!(s, 201, "{v}");
+            let listen = v["listen"].as_str().unwrap().to_owned();
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+            let numbers = [
+                json!(0),
+                json!(1),
+                json!(-1),
+                json!(0.3),
+                json!(1e30),
+                json!(1.5e22),
+                json!(-1e300),
+                json!(9223372036854775807i64),
+                json!(18446744073709551615u64),
+                json!(null),
+                json!("7"),
+                json!(true),
+                json!([1, 2]),
+                json!({"a": 1}),
+            ];
+            let keys = [
+                "latency",
+                "jitter",
+                "rate",
+                "delay",
+                "timeout",
+                "bytes",
+                "average_size",
+                "size_variation",
+            ];
+            let types = [
+                "latency",
+                "bandwidth",
+                "slow_close",
+                "timeout",
+                "reset_peer",
+                "slicer",
+                "limit_data",
+                "nope",
+            ];
+            for i in 0..ROUNDS {
+                let pick = |rng: &mut rand_chacha::ChaCha8Rng| {
+                    numbers[rng.gen_range(0..numbers.len())].clone()
+                };
+                let mut attrs = serde_json::Map::new();
+                for _ in 0..rng.gen_range(0..4) {
+                    attrs.insert(keys[rng.gen_range(0..keys.len())].into(), pick(&mut rng));
+                }
+                let attributes = if rng.gen_bool(0.1) {
+                    pick(&mut rng)
+                } else {
+                    Value::Object(attrs)
+                };
+                let mut toxic = json!({
+                    "name": format!("t{i}"),
+                    "type": types[rng.gen_range(0..types.len())],
+                    "stream": if rng.gen_bool(0.5) { "upstream" } else { "downstream" },
+                    "attributes": attributes,
+                });
+                if rng.gen_bool(0.3) {
+                    toxic["toxicity"] = pick(&mut rng);
+                }
+                let mut text = toxic.to_string().into_bytes();
+                // Byte-level mutations on some bodies.
+                if rng.gen_bool(0.2) && !text.is_empty() {
+                    for _ in 0..rng.gen_range(1..4) {
+                        let at = rng.gen_range(0..text.len());
+                        match rng.gen_range(0..3) {
+                            0 => text[at] = rng.gen(),
+                            1 => {
+                                text.remove(at);
+                            }
+                            _ => text.insert(at, b"{}[],:\"0e.-"[rng.gen_range(0..11)]),
+                        }
+                    }
+                }
+                let text = String::from_utf8_lossy(&text).into_owned();
+                let (method, path) = match rng.gen_range(0..4) {
+                    0 | 1 => ("POST", "/proxies/f/toxics".to_owned()),
+                    2 => (
+                        "PATCH",
+                        format!("/proxies/f/toxics/t{}", rng.gen_range(0..=i)),
+                    ),
+                    _ => ("PATCH", "/proxies/f".to_owned()),
+                };
+                if path == "/proxies/f" {
+                    // Keep the proxy where it is; fuzz only `enabled` and garbage fields.
+                    let patch = json!({"enabled": true, "x": pick(&mut rng)}).to_string();
+                    let (s, v) = raw.call(method, &path, Some(&patch)).await;
+                    assert_eq!(s, 200, "{patch}: {v}");
+                    continue;
+                }
+                let (s, v) = raw.call(method, &path, Some(&text)).await;
+                if s >= 400 {
+                    assert_api_error(s, &v, s, &format!("{method} {path} {text}"));
+                } else {
+                    assert_eq!(s, 200, "{method} {path} {text}: {v}");
+                }
+                if i % 50 == 49 {
+                    // Remove every toxic so that data can flow, then check it does.
+                    let (_, list) = raw.call("GET", "/proxies/f/toxics", None).await;
+                    for t in list.as_array().unwrap() {
+                        let name = t["name"].as_str().unwrap();
+                        let (s, _) = raw
+                            .call("DELETE", &format!("/proxies/f/toxics/{name}"), None)
+                            .await;
+                        assert_eq!(s, 204);
+                    }
+                    echo_once(&listen).await.unwrap();
+                }
+            }
+            server.shutdown().await;
+        }
+    })
+    .await
+    .expect("the fuzz rounds finished in time");
+}

@@ -1,5 +1,7 @@
 //! Compatibility with an existing toxiproxy client: the crates.io `toxiproxy_rust` 0.1.6 (blocking)
-//! drives the real `electune proxy` binary. Plus the CLI's busy-port exit code.
+//! drives the real `electune proxy` binary. Plus the CLI's busy-port exit code, and electune's own
+//! client against a server with toxiproxy's rules (`electune proxy --strict`): whole milliseconds
+//! only, so sub-millisecond links are approximated and reported.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -28,9 +30,14 @@ fn free_port() -> u16 {
 }
 
 fn start_proxy() -> (ChildGuard, u16) {
+    start_proxy_with(&[])
+}
+
+fn start_proxy_with(extra: &[&str]) -> (ChildGuard, u16) {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_electune"))
         .args(["proxy", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -174,4 +181,270 @@ fn busy_port_exits_with_code_3() {
     assert_eq!(status.code(), Some(3), "{err}");
     assert!(err.contains("already in use"), "{err}");
     assert!(err.contains(&port.to_string()), "{err}");
+}
+
+/// One HTTP/1.1 request on a fresh connection (the API closes it after answering when asked):
+/// the status and the body.
+fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn strict_cli_answers_fractional_latency_as_toxiproxy_does() {
+    let (_guard, port) = start_proxy_with(&["--strict"]);
+    bounded(30, move || {
+        let upstream = echo_server();
+        let (s, b) = http(port, "GET", "/version", "");
+        assert_eq!(s, 200, "{b}");
+        assert!(!b.contains("capabilities"), "{b}");
+        let p = format!(r#"{{"name":"s","listen":"127.0.0.1:0","upstream":"{upstream}"}}"#);
+        let (s, b) = http(port, "POST", "/proxies", &p);
+        assert_eq!(s, 201, "{b}");
+        let (s, b) = http(
+            port,
+            "POST",
+            "/proxies/s/toxics",
+            r#"{"type":"latency","attributes":{"latency":0.2}}"#,
+        );
+        assert_eq!(s, 400, "{b}");
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "error": "bad request body: json: cannot unmarshal number 0.2 into Go struct \
+                          field LatencyToxic.attributes.latency of type int64",
+                "status": 400
+            })
+        );
+        let (s, b) = http(
+            port,
+            "POST",
+            "/proxies/s/toxics",
+            r#"{"type":"latency","attributes":{"latency":2,"jitter":1}}"#,
+        );
+        assert_eq!(s, 200, "{b}");
+    });
+}
+
+#[test]
+fn network_setup_sends_whole_ms_to_a_server_without_the_capability() {
+    use electune::harness::{LatencyMs, ToxiproxyServer};
+    use electune::proxy::Compat;
+    use electune::toxiproxy::{NewProxy, ToxicAttributes};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            for compat in [Compat::Strict, Compat::Extended] {
+                let server = electune::proxy::spawn_local_with(compat).await.unwrap();
+                let net = ToxiproxyServer::connect_or_start(Some(&server.url()))
+                    .await
+                    .unwrap();
+                assert_eq!(net.takes_fractional_ms(), compat == Compat::Extended);
+                net.create(&[NewProxy::new("l", "127.0.0.1:0", "127.0.0.1:1")])
+                    .await
+                    .unwrap();
+                let asked = ToxicAttributes::Latency {
+                    latency: 0.3,
+                    jitter: 0.1,
+                };
+                let a = net.add_toxic("l", "baseline", asked.clone()).await.unwrap();
+                let toxic = net.client.toxic("l", "baseline").await.unwrap();
+                if compat == Compat::Strict {
+                    let a = a.expect("the sub-ms latency is reported as approximated");
+                    assert_eq!((a.link.as_str(), a.toxic.as_str()), ("l", "baseline"));
+                    assert!((a.asked.latency_ms - 0.3).abs() < 1e-9, "{a:?}");
+                    assert!((a.asked.jitter_ms - 0.1).abs() < 1e-9, "{a:?}");
+                    let sent = LatencyMs {
+                        latency_ms: 0.0,
+                        jitter_ms: 1.0,
+                    };
+                    assert_eq!(a.applied, sent);
+                    assert_eq!(
+                        toxic.attributes,
+                        ToxicAttributes::Latency {
+                            latency: 0.0,
+                            jitter: 1.0
+                        }
+                    );
+                    assert_eq!(net.approximations(), vec![a.clone()]);
+                    assert!(a.to_string().contains("0 ms ± 1 ms"), "{a}");
+                    // Whole milliseconds go as asked, with nothing to report.
+                    let whole = ToxicAttributes::Latency {
+                        latency: 40.0,
+                        jitter: 2.0,
+                    };
+                    assert_eq!(net.add_toxic("l", "whole", whole).await.unwrap(), None);
+                } else {
+                    assert_eq!(a, None);
+                    assert_eq!(toxic.attributes, asked);
+                    assert!(net.approximations().is_empty());
+                }
+                drop(net);
+                server.shutdown().await;
+            }
+        })
+        .await
+        .expect("the test finished in time");
+    });
+}
+
+/// `electune run` of the lan profile (0.2 ms ± 0.05 ms links) through `electune proxy --strict`:
+/// the run succeeds, prints the approximation and saves it in network.json.
+#[test]
+fn run_through_a_strict_toxiproxy_reports_approximated_links() {
+    let (_guard, port) = start_proxy_with(&["--strict"]);
+    let out = std::env::temp_dir().join(format!("electune-test-strict-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/lan.yaml");
+    let run = Command::new(env!("CARGO_BIN_EXE_electune"))
+        .args(["run", profile, "--duration", "2s", "--no-profile-faults"])
+        .arg("--toxiproxy")
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = run.id();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut run = ChildGuard(run);
+    let status = loop {
+        if let Some(s) = run.0.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            // SIGINT lets the run stop its node processes before the guard kills it.
+            // SAFETY: signalling the child we started, by its PID.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+            std::thread::sleep(Duration::from_secs(5));
+            panic!("electune run did not finish in 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    run.0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    run.0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("approximated latencies (9 link(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("asked latency 0.2 ms ± 0.05 ms, sent 0 ms ± 1 ms"),
+        "{stdout}"
+    );
+    let network: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("network.json")).unwrap()).unwrap();
+    assert_eq!(network["builtin"], false);
+    let approximations = network["approximations"].as_array().unwrap();
+    assert_eq!(approximations.len(), 9, "{network}");
+    assert_eq!(
+        approximations[0]["applied"],
+        serde_json::json!({"latency_ms": 0.0, "jitter_ms": 1.0})
+    );
+    // The run left the shared server as it found it.
+    let (_, proxies) = http(port, "GET", "/proxies", "");
+    assert_eq!(proxies.trim(), "{}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A shared toxiproxy is left as found: connecting removes only the proxies of electune runs on
+/// this host whose process is gone; live runs', other hosts' and other users' proxies stay.
+#[test]
+fn connecting_removes_only_proxies_of_dead_runs_on_this_host() {
+    use electune::harness::ToxiproxyServer;
+    use electune::toxiproxy::NewProxy;
+    // A PID that is certainly gone: a child we started, waited for and reaped.
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            let server = electune::proxy::spawn_local().await.unwrap();
+            let first = ToxiproxyServer::connect_or_start(Some(&server.url()))
+                .await
+                .unwrap();
+            assert!(first.removed_stale().is_empty());
+            let own = first.run_prefix().to_owned();
+            let host_part = own
+                .strip_suffix(&format!("-{}_", std::process::id()))
+                .expect("the prefix ends with this process's PID")
+                .to_owned();
+            let stale = format!("{host_part}-{dead}_n1_to_n2");
+            let names = [
+                stale.clone(),
+                format!("{own}n1_to_n2"),
+                format!("electune-some-other-host-{dead}_n1_to_n2"),
+                format!("{host_part}-1_n1_to_n2"),
+                "redis_master".to_owned(),
+            ];
+            for n in &names {
+                first
+                    .client
+                    .create_proxy(&NewProxy::new(n.clone(), "127.0.0.1:0", "127.0.0.1:1"))
+                    .await
+                    .unwrap();
+            }
+            let second = ToxiproxyServer::connect_or_start(Some(&server.url()))
+                .await
+                .unwrap();
+            assert_eq!(second.removed_stale(), std::slice::from_ref(&stale));
+            let left: Vec<String> = second
+                .client
+                .proxies()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|p| p.name)
+                .collect();
+            let mut want: Vec<String> = names[1..].to_vec();
+            want.sort();
+            assert_eq!(left, want);
+            drop((first, second));
+            server.shutdown().await;
+        })
+        .await
+        .expect("the test finished in time");
+    });
 }

@@ -4,11 +4,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use electune::exit;
-use electune::proxy::{self, ProxyServer};
+use electune::proxy::{self, Compat, ProxyServer};
 
 use super::{runtime, Failure};
 
-pub fn run(host: &str, port: u16) -> Result<i32, Failure> {
+pub fn run(host: &str, port: u16, strict: bool) -> Result<i32, Failure> {
     let rt = runtime()?;
     rt.block_on(async {
         let addr = tokio::net::lookup_host((host, port))
@@ -23,7 +23,8 @@ pub fn run(host: &str, port: u16) -> Result<i32, Failure> {
                  connect anywhere this host can."
             );
         }
-        let server = match ProxyServer::bind(addr).await {
+        let compat = if strict { Compat::Strict } else { Compat::Extended };
+        let server = match ProxyServer::bind_with(addr, compat).await {
             Ok(s) => s,
             Err(e @ proxy::Error::AddrInUse { .. }) => {
                 return Err(Failure::environment(anyhow::anyhow!(
@@ -32,7 +33,11 @@ pub fn run(host: &str, port: u16) -> Result<i32, Failure> {
             }
             Err(e) => return Err(Failure::environment(e)),
         };
-        println!("electune proxy: toxiproxy API listening on {}", server.url());
+        println!(
+            "electune proxy: toxiproxy API listening on {}{}",
+            server.url(),
+            if strict { " (strict: toxiproxy 2.x rules)" } else { "" }
+        );
         let interrupted = Arc::new(AtomicBool::new(false));
         let flag = interrupted.clone();
         server

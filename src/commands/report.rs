@@ -31,6 +31,10 @@ pub struct RunInfo {
     pub interrupted: bool,
     /// Timer-fidelity probe: (clusters, p99 lateness ms).
     pub timer_probe: Vec<(usize, f64)>,
+    /// Latencies the toxiproxy server could not take as asked (it takes whole milliseconds),
+    /// with what was sent instead and on how many toxics.
+    #[serde(default)]
+    pub approximations: Vec<electune::harness::ApproximationSummary>,
 }
 
 fn load(dir: &Path) -> Result<(SweepManifest, SweepResults), Failure> {

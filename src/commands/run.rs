@@ -82,14 +82,15 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let node_binary = std::env::current_exe()
         .context("locating the electune binary")
         .map_err(Failure::environment)?;
-    let spec = TrialSpec {
+    let mut spec = TrialSpec {
         profile: profile.clone(),
         timing,
         faults,
         duration: args.duration.0,
         dir: dir.clone(),
         node_binary,
-        proxy_prefix: format!("run{}_", std::process::id()),
+        // Set from the server below: `electune-<host>-<pid>_`.
+        proxy_prefix: String::new(),
         seed: profile.seed,
     };
     let rt = runtime()?;
@@ -110,14 +111,38 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
             if net.is_builtin() { "the built-in" } else { "an external" },
             net.url
         );
+        spec.proxy_prefix = net.run_prefix().to_owned();
+        report_stale(net.removed_stale());
+        let (net_url, builtin) = (net.url.clone(), net.is_builtin());
         let outcome = run_trial(&spec, net, interrupt).await.map_err(Failure::environment)?;
         let metrics_path = dir.join("metrics.json");
         let json = serde_json::to_vec_pretty(&outcome.metrics).map_err(Failure::environment)?;
         std::fs::write(&metrics_path, json)
             .with_context(|| format!("writing {}", metrics_path.display()))
             .map_err(Failure::environment)?;
+        // Which toxiproxy carried the run, and every latency it could not take as asked.
+        let network_path = dir.join("network.json");
+        let network = serde_json::json!({
+            "toxiproxy": net_url,
+            "builtin": builtin,
+            "approximations": outcome.approximations,
+        });
+        let json = serde_json::to_vec_pretty(&network).map_err(Failure::environment)?;
+        std::fs::write(&network_path, json)
+            .with_context(|| format!("writing {}", network_path.display()))
+            .map_err(Failure::environment)?;
         println!("{}", summary(&outcome.metrics, &timing, outcome.first_leader));
-        println!("events: {}\nmetrics: {}", dir.join("events.jsonl").display(), metrics_path.display());
+        if !outcome.approximations.is_empty() {
+            println!(
+                "approximated latencies ({} link(s); the toxiproxy server takes whole milliseconds, \
+                 so latency was rounded and jitter widened to cover the asked range):",
+                outcome.approximations.len()
+            );
+            for a in &outcome.approximations {
+                println!("  {a}");
+            }
+        }
+        println!("events: {}\nmetrics: {}\nnetwork: {}", dir.join("events.jsonl").display(), metrics_path.display(), network_path.display());
         // The numbers are printed and saved first: a plot failure loses only the plot.
         let window = (outcome.context.start_ns, outcome.context.end_ns);
         let (svg, png) = electune::report::plots::timeline(&outcome.events, &outcome.context.nodes, window)
@@ -133,6 +158,17 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         }
         Ok(if outcome.interrupted { exit::INTERRUPTED } else { exit::SUCCESS })
     })
+}
+
+/// Tells the user which proxies of dead electune runs were removed from a shared toxiproxy.
+pub fn report_stale(removed: &[String]) {
+    if !removed.is_empty() {
+        eprintln!(
+            "removed {} proxies left on the toxiproxy server by electune runs that are gone: {}",
+            removed.len(),
+            removed.join(", ")
+        );
+    }
 }
 
 fn dist(d: &Distribution) -> String {

@@ -9,7 +9,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use electune::duration::{format_duration, DurationRange, HumanDuration};
-use electune::harness::ToxiproxyServer;
+use electune::harness::{summarize, ToxiproxyServer};
 use electune::sweep::plan::{plan, GridOverride};
 use electune::sweep::probe;
 use electune::sweep::runner::{run_sweep, Progress, SweepOptions};
@@ -189,6 +189,7 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
                 .await
                 .map_err(Failure::environment)?,
         );
+        super::run::report_stale(net.removed_stale());
         let bar = if args.quiet {
             ProgressBar::hidden()
         } else {
@@ -215,10 +216,18 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
             parallel,
             node_binary,
         };
-        let out = run_sweep(&manifest, store, &opts, net, interrupt, on_progress).await;
+        let out = run_sweep(&manifest, store, &opts, net.clone(), interrupt, on_progress).await;
         bar.finish_and_clear();
-        out.map_err(Failure::environment)
+        out.map(|o| (o, summarize(&net.approximations())))
+            .map_err(Failure::environment)
     })?;
+    let (outcome, approximations) = outcome;
+    for a in &approximations {
+        eprintln!(
+            "approximated latency: asked {}, sent {} on {} toxics (the toxiproxy server takes whole milliseconds)",
+            a.asked, a.applied, a.toxics
+        );
+    }
     let wall = start_wall.elapsed().as_secs_f64();
     let info = RunInfo {
         version: manifest.version.clone(),
@@ -233,6 +242,7 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
         failovers_measured: outcome.failovers_measured,
         interrupted: outcome.interrupted,
         timer_probe: probe_seen,
+        approximations,
     };
     write_json(&dir.join("run.json"), &info).map_err(Failure::environment)?;
     if outcome.interrupted {

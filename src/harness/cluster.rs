@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 
 use super::collector::Collector;
 use super::error::HarnessError;
-use super::network::{latency, ToxiproxyServer};
+use super::network::{latency, Approximation, ToxiproxyServer};
 use super::process::NodeProcess;
 use super::sink::Sink;
 use crate::election::NodeId;
@@ -52,6 +52,8 @@ pub struct Cluster {
     sink: Sink,
     proxies: Vec<String>,
     events: tokio::sync::mpsc::UnboundedSender<crate::event::Event>,
+    /// Latencies the toxiproxy server could not take as asked, on this cluster's links.
+    approximations: std::sync::Mutex<Vec<Approximation>>,
 }
 
 /// Name of the proxy carrying `from → to` traffic (`to` may be `sink`).
@@ -136,6 +138,7 @@ impl Cluster {
                 .expect("every wanted proxy was created with a socket address")
         };
 
+        let mut approximations = Vec::new();
         for (from, from_region) in &members {
             for (to, to_region) in &members {
                 if from == to {
@@ -143,22 +146,26 @@ impl Cluster {
                 }
                 let link = spec.profile.link(from_region, to_region);
                 if !link.latency.0.is_zero() {
-                    net.add_toxic(
-                        &link_proxy(&spec.proxy_prefix, from, to),
-                        "baseline",
-                        latency(link.latency.0, link.jitter.0),
-                    )
-                    .await?;
+                    let a = net
+                        .add_toxic(
+                            &link_proxy(&spec.proxy_prefix, from, to),
+                            "baseline",
+                            latency(link.latency.0, link.jitter.0),
+                        )
+                        .await?;
+                    approximations.extend(a);
                 }
             }
             let link = spec.profile.network.default;
             if !link.latency.0.is_zero() {
-                net.add_toxic(
-                    &link_proxy(&spec.proxy_prefix, from, "sink"),
-                    "baseline",
-                    latency(link.latency.0, link.jitter.0),
-                )
-                .await?;
+                let a = net
+                    .add_toxic(
+                        &link_proxy(&spec.proxy_prefix, from, "sink"),
+                        "baseline",
+                        latency(link.latency.0, link.jitter.0),
+                    )
+                    .await?;
+                approximations.extend(a);
             }
         }
 
@@ -204,11 +211,21 @@ impl Cluster {
             sink,
             proxies,
             events: collector.sender(),
+            approximations: std::sync::Mutex::new(approximations),
         };
         for name in cluster.node_names() {
             cluster.restart(&name).await?;
         }
         Ok(cluster)
+    }
+
+    /// Latencies on this cluster's links that the toxiproxy server could not take as asked
+    /// (baseline links and faults so far), with what was sent instead.
+    pub fn approximations(&self) -> Vec<Approximation> {
+        self.approximations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Node names in order (`n1`, `n2`, ...).
@@ -337,12 +354,24 @@ impl Cluster {
         name: &str,
         attributes: ToxicAttributes,
     ) -> Result<(), HarnessError> {
-        net.add_toxic(
-            &link_proxy(&self.spec.proxy_prefix, from, to),
-            name,
-            attributes,
-        )
-        .await
+        let a = net
+            .add_toxic(
+                &link_proxy(&self.spec.proxy_prefix, from, to),
+                name,
+                attributes,
+            )
+            .await?;
+        if let Some(a) = a {
+            let mut all = self
+                .approximations
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            // A fault applied again on the same link maps the same way: keep one.
+            if !all.contains(&a) {
+                all.push(a);
+            }
+        }
+        Ok(())
     }
 
     /// Removes a toxic from the `from → to` link.

@@ -15,7 +15,9 @@ pub use chaos::{plan_faults, Chaos, PlannedFault};
 pub use cluster::{Cluster, ClusterSpec};
 pub use collector::{Collector, LiveState};
 pub use error::HarnessError;
-pub use network::{ProxyEndpoint, ToxiproxyServer};
+pub use network::{
+    summarize, Approximation, ApproximationSummary, LatencyMs, ProxyEndpoint, ToxiproxyServer,
+};
 pub use process::NodeProcess;
 pub use sink::Sink;
 pub use trial::{run_trial, TrialOutcome, TrialSpec};

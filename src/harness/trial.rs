@@ -12,7 +12,7 @@ use super::chaos::{plan_faults, Chaos};
 use super::cluster::{Cluster, ClusterSpec};
 use super::collector::Collector;
 use super::error::HarnessError;
-use super::network::ToxiproxyServer;
+use super::network::{Approximation, ToxiproxyServer};
 use crate::analysis::{analyze, RunContext, RunMetrics};
 use crate::clock::monotonic_ns;
 use crate::event::{Event, EventKind};
@@ -48,6 +48,9 @@ pub struct TrialOutcome {
     pub interrupted: bool,
     /// PIDs of every node process this trial started (all gone when it returns).
     pub pids: Vec<u32>,
+    /// Latencies the toxiproxy server could not take as asked (sub-millisecond ones on a
+    /// server that takes whole milliseconds), with what was sent instead.
+    pub approximations: Vec<Approximation>,
 }
 
 /// Runs a trial. `interrupt` turning true stops it early, keeping what was measured.
@@ -88,6 +91,7 @@ pub async fn run_trial(
     let cluster = Arc::try_unwrap(cluster)
         .ok()
         .expect("faults hold no cluster after stopping");
+    let approximations = cluster.approximations();
     let shutdown = cluster.shutdown(&net).await;
     let collector = Arc::try_unwrap(collector)
         .ok()
@@ -113,6 +117,7 @@ pub async fn run_trial(
         first_leader,
         interrupted,
         pids,
+        approximations,
     })
 }
 

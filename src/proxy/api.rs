@@ -10,14 +10,19 @@
 //! | `/proxies/{proxy}/toxics` | GET, POST | 200 `[toxic]`, 200 toxic |
 //! | `/proxies/{proxy}/toxics/{toxic}` | GET, PATCH/POST, DELETE | 200, 200, 204 |
 //!
-//! Errors are `{"error": message, "status": code}`: 400 bad body or missing field, 404 unknown
-//! proxy or toxic, 409 duplicate name, 500 a listener that cannot bind. As toxiproxy does, requests
-//! from browsers (`User-Agent: Mozilla/...`) are refused with 403, since the API has no
-//! authentication.
+//! Errors are `{"error": message, "status": code}` (api.go `ApiError`, written by
+//! `ApiServer.apiError`): 400 bad body or missing field, 404 unknown proxy or toxic, 409 duplicate
+//! name, 500 a listener that cannot bind. As toxiproxy does, requests from browsers
+//! (`User-Agent: Mozilla/...`) are refused with 403, since the API has no authentication.
+//!
+//! Every other error is in the same JSON shape too: an unknown route (404), a wrong method (405),
+//! a body over the size limit (413), a path that is not UTF-8 once decoded (400). toxiproxy answers
+//! those from gorilla/mux and net/http with plain text or an empty body (and its 403 is plain
+//! text); electune answers JSON so that a client can always read `error` and `status`.
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{to_bytes, Bytes};
 use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
@@ -66,7 +71,9 @@ pub(crate) fn router(registry: Arc<Registry>) -> Router {
                 .patch(toxic_update)
                 .delete(toxic_delete),
         )
+        .fallback(unknown_route)
         .layer(middleware::from_fn(stop_browsers))
+        .layer(middleware::from_fn(json_errors))
         .with_state(registry)
 }
 
@@ -77,14 +84,56 @@ async fn stop_browsers(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ua| ua.starts_with("Mozilla/"));
     if browser {
-        return (StatusCode::FORBIDDEN, "User agent not allowed\n").into_response();
+        return ApiError::new(StatusCode::FORBIDDEN, "User agent not allowed").into_response();
     }
     next.run(req).await
 }
 
-async fn version() -> Json<Version> {
+async fn unknown_route() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "page not found")
+}
+
+/// The most of an error body kept as its message.
+const ERROR_BODY_LIMIT: usize = 4096;
+
+/// Rewrites every error answer that is not already `{"error", "status"}` JSON (axum's own
+/// rejections: 405, 413, a bad path) into that shape, keeping the status and the text.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (_, body) = resp.into_parts();
+    let text = match to_bytes(body, ERROR_BODY_LIMIT).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    } else {
+        text
+    };
+    ApiError::new(status, message).into_response()
+}
+
+async fn version(State(r): Reg) -> Json<Version> {
     Json(Version {
         version: format!("electune-{}", env!("CARGO_PKG_VERSION")),
+        // A strict server takes what toxiproxy 2.x takes, so it advertises no extension.
+        capabilities: if r.strict() {
+            Vec::new()
+        } else {
+            vec![Version::FRACTIONAL_MS.to_owned()]
+        },
     })
 }
 

@@ -11,6 +11,17 @@
 //!   stream without a gap: no byte is ever lost or duplicated by a toxic change.
 //! - A proxy created without `listen` listens on `127.0.0.1:0`, not on every interface.
 //! - Duplicate names inside one `POST /populate` are a 409.
+//! - Every value accepted is honoured: attributes must be from 0 to `i64::MAX` (a latency of
+//!   `1e30` ms is a 400, not a panic on the first byte); names that could not be used in a URL
+//!   are refused at creation; every error, including unknown routes and wrong methods, is
+//!   `{"error", "status"}` JSON; a `PATCH` to a listen address that cannot be bound leaves the
+//!   proxy as it was. See [`validate`] and [`api`].
+//! - `GET /version` lists `capabilities` (`fractional-ms`), which Shopify's toxiproxy does not
+//!   send, so electune's client knows whether it may send fractional milliseconds.
+//!
+//! [`Compat::Strict`] (`electune proxy --strict`) turns the extensions off: attributes are taken
+//! exactly as toxiproxy 2.x takes them (64-bit integers, Go's error messages) and no capability is
+//! advertised, so electune's client can be tested against toxiproxy's rules without Go.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), electune::proxy::Error> {
@@ -26,6 +37,7 @@ mod link;
 mod registry;
 pub mod timer;
 mod toxics;
+mod validate;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -57,6 +69,17 @@ pub enum Error {
     },
 }
 
+/// How closely the server follows toxiproxy 2.x.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compat {
+    /// electune's extensions on: fractional milliseconds for `latency` and `jitter`, advertised
+    /// as the `fractional-ms` capability.
+    #[default]
+    Extended,
+    /// Exactly toxiproxy 2.x's rules for toxic attributes and toxicity; no capability advertised.
+    Strict,
+}
+
 /// A bound, not yet serving, toxiproxy-compatible server.
 pub struct ProxyServer {
     listener: TcpListener,
@@ -65,8 +88,13 @@ pub struct ProxyServer {
 }
 
 impl ProxyServer {
-    /// Binds the HTTP API to `addr` (port 0 picks a free port).
+    /// Binds the HTTP API to `addr` (port 0 picks a free port), with electune's extensions.
     pub async fn bind(addr: SocketAddr) -> Result<ProxyServer, Error> {
+        Self::bind_with(addr, Compat::Extended).await
+    }
+
+    /// Binds the HTTP API to `addr` in the given compatibility mode.
+    pub async fn bind_with(addr: SocketAddr, compat: Compat) -> Result<ProxyServer, Error> {
         let listener = TcpListener::bind(addr).await.map_err(|source| {
             if source.kind() == std::io::ErrorKind::AddrInUse {
                 Error::AddrInUse { addr }
@@ -80,7 +108,7 @@ impl ProxyServer {
         Ok(ProxyServer {
             listener,
             addr,
-            registry: Arc::new(Registry::new()),
+            registry: Arc::new(Registry::new(compat == Compat::Strict)),
         })
     }
 
@@ -156,7 +184,12 @@ impl Drop for RunningProxy {
 
 /// Binds `127.0.0.1:0` and serves in a background tokio task (call from within a runtime).
 pub async fn spawn_local() -> Result<RunningProxy, Error> {
-    let server = ProxyServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+    spawn_local_with(Compat::Extended).await
+}
+
+/// [`spawn_local`] in the given compatibility mode ([`Compat::Strict`] for toxiproxy's rules).
+pub async fn spawn_local_with(compat: Compat) -> Result<RunningProxy, Error> {
+    let server = ProxyServer::bind_with(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), compat).await?;
     let (tx, rx) = oneshot::channel::<()>();
     let addr = server.local_addr();
     let url = server.url();

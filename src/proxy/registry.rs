@@ -16,7 +16,8 @@ use tokio::task::JoinHandle;
 
 use super::link;
 use super::toxics::{ActiveToxic, ToxicSet};
-use crate::toxiproxy::{Proxy, Stream, Toxic, ToxicAttributes, ToxicType};
+use super::validate::{self, Op};
+use crate::toxiproxy::{Proxy, Stream, Toxic, ToxicType};
 
 /// An API error: status code and message, answered as `{"error": ..., "status": ...}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +27,7 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             message: message.into(),
@@ -190,9 +191,13 @@ impl Entry {
         if self.run.is_some() {
             return Ok(());
         }
-        let listener = TcpListener::bind(self.listen.as_str())
-            .await
-            .map_err(|e| ApiError::internal(format!("listen tcp {}: {e}", self.listen)))?;
+        let listener = bind(&self.listen).await?;
+        self.start_on(listener);
+        Ok(())
+    }
+
+    /// Starts accepting on a listener already bound to `self.listen`.
+    fn start_on(&mut self, listener: TcpListener) {
         if let Ok(a) = listener.local_addr() {
             self.listen = a.to_string();
         }
@@ -211,7 +216,6 @@ impl Entry {
             accept,
             alive,
         });
-        Ok(())
     }
 
     /// Closes the listener and every connection, and waits (boundedly) until they are closed.
@@ -223,6 +227,31 @@ impl Entry {
         let _ = (&mut run.accept).await;
         // Every connection task holds a sender; recv() yields None once all have ended.
         let _ = tokio::time::timeout(Duration::from_secs(5), run.alive.recv()).await;
+    }
+}
+
+/// Binds a proxy listener; a failure is a 500 with Go's message, as toxiproxy answers it.
+async fn bind(listen: &str) -> Result<TcpListener, ApiError> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|e| ApiError::internal(format!("listen tcp {listen}: {e}")))
+}
+
+/// Whether `new` names the address `current` is bound to (toxiproxy's `Proxy.Differs` compares
+/// resolved addresses, so `localhost:N` and `127.0.0.1:N` are the same listen address).
+async fn same_address(current: &str, new: &str) -> bool {
+    if current == new {
+        return true;
+    }
+    let Ok(cur) = current.parse::<std::net::SocketAddr>() else {
+        return false;
+    };
+    if cur.port() == 0 {
+        return false;
+    }
+    match tokio::net::lookup_host(new).await {
+        Ok(mut addrs) => addrs.any(|a| a == cur),
+        Err(_) => false,
     }
 }
 
@@ -263,6 +292,8 @@ async fn accept_loop(
 pub(crate) struct Registry {
     proxies: Mutex<BTreeMap<String, Entry>>,
     next_id: std::sync::atomic::AtomicU64,
+    /// Accept exactly what toxiproxy 2.x accepts (see [`validate`]).
+    strict: bool,
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -270,11 +301,17 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 }
 
 impl Registry {
-    pub fn new() -> Registry {
+    pub fn new(strict: bool) -> Registry {
         Registry {
             proxies: Mutex::new(BTreeMap::new()),
             next_id: std::sync::atomic::AtomicU64::new(1),
+            strict,
         }
+    }
+
+    /// Whether the server is in toxiproxy-strict mode.
+    pub fn strict(&self) -> bool {
+        self.strict
     }
 
     fn id(&self) -> u64 {
@@ -295,6 +332,7 @@ impl Registry {
         if input.upstream.is_empty() {
             return Err(ApiError::missing("upstream"));
         }
+        validate::name("proxy", &input.name)?;
         let mut g = self.proxies.lock().await;
         if g.contains_key(&input.name) {
             return Err(ApiError::proxy_exists());
@@ -318,6 +356,7 @@ impl Registry {
             if p.upstream.is_empty() {
                 return Err(ApiError::missing(&format!("upstream at proxy {}", i + 1)));
             }
+            validate::name("proxy", &p.name)?;
             if !seen.insert(p.name.as_str()) {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
@@ -360,18 +399,42 @@ impl Registry {
         let listen = patch.listen.unwrap_or_else(|| e.listen.clone());
         let upstream = patch.upstream.unwrap_or_else(|| e.upstream.clone());
         let enabled = patch.enabled.unwrap_or(e.enabled());
-        if listen != e.listen || upstream != e.upstream {
+        let (old_listen, old_upstream) = (e.listen.clone(), e.upstream.clone());
+        let new_listen = !same_address(&e.listen, &listen).await;
+        if new_listen || upstream != e.upstream {
             let was = e.enabled();
+            // Bind the new address before letting go of the old one: when it cannot be bound
+            // the proxy stays exactly as it was (toxiproxy's `Proxy.Update` stops first and is
+            // left disabled; electune does not copy that).
+            let listener = if was && enabled && new_listen {
+                Some(bind(&listen).await?)
+            } else {
+                None
+            };
             e.stop().await;
-            e.listen = listen;
+            if new_listen {
+                e.listen = listen;
+            }
             e.upstream = upstream;
-            if was && enabled {
-                e.start().await?;
+            match listener {
+                Some(l) => e.start_on(l),
+                None if was && enabled => {
+                    if let Err(err) = e.start().await {
+                        // The same address, freed a moment ago, was taken meanwhile.
+                        e.upstream = old_upstream;
+                        return Err(err);
+                    }
+                }
+                None => {}
             }
         }
         if enabled != e.enabled() {
             if enabled {
-                e.start().await?;
+                if let Err(err) = e.start().await {
+                    e.listen = old_listen;
+                    e.upstream = old_upstream;
+                    return Err(err);
+                }
             } else {
                 e.stop().await;
             }
@@ -399,27 +462,10 @@ impl Registry {
         let Value::Object(obj) = &v else {
             return Err(ApiError::bad_body("expected a JSON object"));
         };
-        let string = |key: &str| -> Result<String, ApiError> {
-            match obj.get(key) {
-                None | Some(Value::Null) => Ok(String::new()),
-                Some(Value::String(s)) => Ok(s.clone()),
-                Some(other) => Err(ApiError::bad_body(format!(
-                    "field {key} must be a string, not {other}"
-                ))),
-            }
-        };
-        let mut name = string("name")?;
-        let type_name = string("type")?;
-        let stream_name = string("stream")?;
-        let toxicity = match obj.get("toxicity") {
-            None | Some(Value::Null) => 1.0,
-            Some(Value::Number(n)) => n.as_f64().unwrap_or(1.0),
-            Some(other) => {
-                return Err(ApiError::bad_body(format!(
-                    "field toxicity must be a number, not {other}"
-                )))
-            }
-        };
+        let mut name = validate::string_field(obj, "name")?;
+        let type_name = validate::string_field(obj, "type")?;
+        let stream_name = validate::string_field(obj, "stream")?;
+        let toxicity = validate::toxicity(obj.get("toxicity"), 1.0, self.strict, Op::Create)?;
         let stream = if stream_name.is_empty() {
             Stream::Downstream
         } else {
@@ -432,12 +478,12 @@ impl Registry {
             name = format!("{type_name}_{stream}");
         }
         let ty: ToxicType = type_name.parse().map_err(|_| ApiError::invalid_type())?;
+        validate::name("toxic", &name)?;
         if e.find(&name).is_some() {
             return Err(ApiError::toxic_exists());
         }
         let attributes =
-            ToxicAttributes::from_json(ty, obj.get("attributes").unwrap_or(&Value::Null))
-                .map_err(ApiError::bad_body)?;
+            validate::attributes(ty, None, obj.get("attributes"), self.strict, Op::Create)?;
         let toxic = Toxic {
             name,
             r#type: ty,
@@ -475,20 +521,19 @@ impl Registry {
             return Err(ApiError::bad_body("expected a JSON object"));
         };
         let stored = &mut e.toxics[i];
-        let attributes = stored
-            .toxic
-            .attributes
-            .merged(obj.get("attributes").unwrap_or(&Value::Null))
-            .map_err(ApiError::bad_body)?;
-        let toxicity = match obj.get("toxicity") {
-            None | Some(Value::Null) => stored.toxic.toxicity,
-            Some(Value::Number(n)) => n.as_f64().unwrap_or(stored.toxic.toxicity),
-            Some(other) => {
-                return Err(ApiError::bad_body(format!(
-                    "field toxicity must be a number, not {other}"
-                )))
-            }
-        };
+        let attributes = validate::attributes(
+            stored.toxic.r#type,
+            Some(&stored.toxic.attributes),
+            obj.get("attributes"),
+            self.strict,
+            Op::Update,
+        )?;
+        let toxicity = validate::toxicity(
+            obj.get("toxicity"),
+            stored.toxic.toxicity,
+            self.strict,
+            Op::Update,
+        )?;
         stored.toxic.attributes = attributes;
         stored.toxic.toxicity = toxicity;
         stored.generation += 1;

@@ -94,12 +94,22 @@ pub(crate) struct ToxicStates {
 
 const GOLDEN: f64 = 0.618_033_988_749_894_9;
 
+/// Fractional milliseconds as a duration; negative is none, beyond `Duration::MAX` is the most.
+/// (The API refuses such values; this keeps the data plane total regardless.)
 fn ms(v: f64) -> Duration {
-    if v.is_finite() && v > 0.0 {
-        Duration::from_secs_f64(v / 1000.0)
+    if v > 0.0 {
+        Duration::try_from_secs_f64(v / 1000.0).unwrap_or(Duration::MAX)
     } else {
         Duration::ZERO
     }
+}
+
+/// `t + d`, or a century later when that is past what an `Instant` can hold (never, in effect).
+fn later(t: Instant, d: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
+    t.checked_add(d)
+        .or_else(|| t.checked_add(CENTURY))
+        .unwrap_or(t)
 }
 
 fn ms_i(v: i64) -> Duration {
@@ -178,7 +188,7 @@ impl ToxicStates {
                 ToxicAttributes::Timeout { timeout } => {
                     holding = true;
                     if timeout > 0 {
-                        let at = st.started + ms_i(timeout);
+                        let at = later(st.started, ms_i(timeout));
                         if now >= at {
                             return Plan::Close;
                         }
@@ -191,7 +201,7 @@ impl ToxicStates {
                         st.armed = Some(now);
                     }
                     if let Some(armed) = st.armed {
-                        let at = armed + ms_i(timeout);
+                        let at = later(armed, ms_i(timeout));
                         if now >= at {
                             return Plan::Reset;
                         }
@@ -213,10 +223,10 @@ impl ToxicStates {
                 let mut delay = Duration::ZERO;
                 for (t, _) in self.active(set) {
                     if let ToxicAttributes::SlowClose { delay: d } = t.attrs {
-                        delay += ms_i(d);
+                        delay = delay.saturating_add(ms_i(d));
                     }
                 }
-                let at = reached + delay;
+                let at = later(reached, delay);
                 return if now >= at {
                     Plan::Finish
                 } else {
@@ -234,7 +244,8 @@ impl ToxicStates {
                 ToxicAttributes::Latency { latency, jitter } => {
                     let u = (chunk.u + GOLDEN * k).fract();
                     k += 1.0;
-                    due += ms(latency + jitter * (2.0 * u - 1.0));
+                    // toxiproxy ignores a negative jitter (toxics/latency.go `delay`).
+                    due = later(due, ms(latency + jitter.max(0.0) * (2.0 * u - 1.0)));
                 }
                 ToxicAttributes::Bandwidth { rate } if rate > 0 => {
                     due = due.max(st.next_at);
@@ -284,10 +295,10 @@ impl ToxicStates {
             match t.attrs {
                 ToxicAttributes::Bandwidth { rate } if rate > 0 => {
                     let cost = Duration::from_secs_f64(n as f64 / (rate as f64 * 1000.0));
-                    st.next_at = st.next_at.max(now) + cost;
+                    st.next_at = later(st.next_at.max(now), cost);
                 }
                 ToxicAttributes::Slicer { delay, .. } => {
-                    st.next_at = now + Duration::from_micros(delay.max(0) as u64);
+                    st.next_at = later(now, Duration::from_micros(delay.max(0) as u64));
                 }
                 ToxicAttributes::LimitData { bytes } => {
                     st.sent += n as u64;
@@ -348,6 +359,45 @@ mod tests {
             st.plan(&s, Some(&c), t0 + Duration::from_millis(10)),
             Plan::Write(5)
         );
+    }
+
+    #[test]
+    fn huge_values_wait_instead_of_panicking() {
+        let t0 = Instant::now();
+        for attrs in [
+            ToxicAttributes::Latency {
+                latency: 1e30,
+                jitter: 0.0,
+            },
+            ToxicAttributes::Latency {
+                latency: 1.5e22,
+                jitter: 1.5e22,
+            },
+            ToxicAttributes::Latency {
+                latency: f64::INFINITY,
+                jitter: 0.0,
+            },
+        ] {
+            let s = set(vec![attrs.clone(), attrs]);
+            let mut st = ToxicStates::new();
+            st.sync(&s, t0);
+            match st.plan(&s, Some(&chunk(t0, 1)), t0) {
+                Plan::Wait(at) => assert!(at > t0 + Duration::from_secs(86_400 * 365)),
+                other => panic!("{other:?}"),
+            }
+        }
+        for attrs in [
+            ToxicAttributes::SlowClose { delay: i64::MAX },
+            ToxicAttributes::Timeout { timeout: i64::MAX },
+        ] {
+            let s = set(vec![attrs.clone(), attrs]);
+            let mut st = ToxicStates::new();
+            st.sync(&s, t0);
+            assert!(matches!(
+                st.plan(&s, Some(&Item::Eof), t0),
+                Plan::Wait(_) | Plan::Idle
+            ));
+        }
     }
 
     #[test]

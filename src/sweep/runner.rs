@@ -285,7 +285,7 @@ async fn run_one(
         duration: point.trials[trial].0.mul_f64(x),
         dir: dir.clone(),
         node_binary: node_binary.to_path_buf(),
-        proxy_prefix: format!("p{}t{}_", point.index, trial),
+        proxy_prefix: format!("{}p{}t{}_", net.run_prefix(), point.index, trial),
         seed: manifest.seed ^ ((point.index as u64) << 32) ^ trial as u64,
     };
     let outcome = run_trial(&spec, net, interrupt).await?;

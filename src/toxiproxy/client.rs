@@ -110,7 +110,10 @@ impl Client {
             Err(e) => {
                 let text = String::from_utf8_lossy(&body).trim().to_owned();
                 if !text.is_empty() && !text.starts_with('{') {
-                    Ok(Version { version: text })
+                    Ok(Version {
+                        version: text,
+                        capabilities: Vec::new(),
+                    })
                 } else {
                     Err(self.decode_error(Method::GET, "/version", &body, e))
                 }

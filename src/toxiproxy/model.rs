@@ -18,10 +18,28 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// `GET /version` answer: `{"version": "..."}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// electune's built-in server adds `"capabilities": [...]` (Shopify's toxiproxy never sends the
+/// field: its `ApiServer.Version` in api.go writes only `version`), so a client can tell what the
+/// server accepts beyond toxiproxy 2.x. See [`Version::FRACTIONAL_MS`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Version {
     /// The server's version string.
     pub version: String,
+    /// Extensions the server supports; empty for Shopify's toxiproxy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+}
+
+impl Version {
+    /// The capability of taking fractional milliseconds for `latency` and `jitter` (toxiproxy's
+    /// `LatencyToxic` fields are `int64` and it answers 400 to `0.3`).
+    pub const FRACTIONAL_MS: &'static str = "fractional-ms";
+
+    /// Whether the server advertised `capability`.
+    pub fn has(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c == capability)
+    }
 }
 
 /// A proxy as the server reports it: `{"name", "listen", "upstream", "enabled", "toxics": [...]}`.
