@@ -95,12 +95,21 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signal: Option<i32>,
     },
+    /// A line on a member's stdout that is not an event (the harness records it instead of
+    /// dropping it; any one fails the run).
+    Unparsed {
+        /// The line, cut to its first 200 characters.
+        line: String,
+    },
     /// Timer fidelity of one process over a window: how late its deadlines fired.
     TimerLateness {
         samples: u64,
         p50_ns: u64,
         p99_ns: u64,
         max_ns: u64,
+        /// Samples left out because the process was stopped on purpose (SIGSTOP) while waiting.
+        #[serde(default)]
+        excluded_stopped: u64,
     },
 }
 

@@ -45,6 +45,44 @@ pub fn dual_episodes(intervals: &[LeadershipInterval]) -> Vec<DualEpisode> {
     out
 }
 
+/// The parts of leadership intervals in which the leader could act: a process stopped on purpose
+/// (a `pause` fault on it) or crashed believes it leads but does nothing, so those stretches are
+/// cut out. Dual leadership counts acting leaders; believed-but-frozen time is reported apart.
+pub fn acting_intervals(
+    intervals: &[LeadershipInterval],
+    faults: &[super::faults::Fault],
+) -> Vec<LeadershipInterval> {
+    let mut out = Vec::new();
+    for iv in intervals {
+        let mut frozen: Vec<(u64, u64)> = faults
+            .iter()
+            .filter(|f| matches!(f.kind.as_str(), "pause" | "crash") && f.touches(&iv.node))
+            .map(|f| (f.start_ns.max(iv.start_ns), f.end_ns.min(iv.end_ns)))
+            .filter(|(s, e)| e > s)
+            .collect();
+        frozen.sort_unstable();
+        let mut at = iv.start_ns;
+        for (s, e) in frozen {
+            if s > at {
+                out.push(LeadershipInterval {
+                    start_ns: at,
+                    end_ns: s,
+                    censored: false,
+                    ..iv.clone()
+                });
+            }
+            at = at.max(e);
+        }
+        if iv.end_ns > at {
+            out.push(LeadershipInterval {
+                start_ns: at,
+                ..iv.clone()
+            });
+        }
+    }
+    out
+}
+
 /// Counts of writes that came from a leader that was no longer the newest.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaleWrites {
@@ -105,6 +143,34 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_frozen_leader_does_not_act() {
+        use crate::analysis::faults::faults;
+        // n1 leads from 0, is paused 100..600 (n2 leads from 300), resumes and steps down at 650.
+        let evs = vec![
+            leader(ms(0), "n1", 1),
+            fault(ms(100), 1, "pause", &["n1"], false),
+            leader(ms(300), "n2", 2),
+            fault_end(ms(600), 1),
+            step_down(ms(650), "n1", 1),
+        ];
+        let r = refs(&evs);
+        let ivs = crate::analysis::leadership::leadership_intervals(&r, ms(1000));
+        let fs = faults(&r, ms(1000));
+        // believed: two leaders over 300..650; acting: only 600..650
+        let believed: u64 = dual_episodes(&ivs)
+            .iter()
+            .map(|d| d.end_ns - d.start_ns)
+            .sum();
+        assert_eq!(believed, ms(350));
+        let acting = acting_intervals(&ivs, &fs);
+        let both: u64 = dual_episodes(&acting)
+            .iter()
+            .map(|d| d.end_ns - d.start_ns)
+            .sum();
+        assert_eq!(both, ms(50));
     }
 
     #[test]

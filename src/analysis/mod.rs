@@ -31,7 +31,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::DurationRange;
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 
 pub use detector::DetectorSamples;
 pub use dual::{DualEpisode, StaleWrites};
@@ -155,8 +155,11 @@ pub struct Tally {
     pub tenure_ns: Vec<u64>,
     /// Leadership intervals still open at the window end.
     pub tenure_censored: u64,
-    /// Dual-leadership episode lengths.
+    /// Dual-leadership episode lengths: two leaders *acting* (a stopped or crashed leader does not).
     pub dual_ns: Vec<u64>,
+    /// Time two members *believed* they led, frozen ones included (ns).
+    #[serde(default)]
+    pub believed_dual_ns: u64,
     /// Stale write counts.
     pub stale_writes: StaleWrites,
     /// Time without accepted writes beyond the write interval (ns).
@@ -205,6 +208,7 @@ impl Tally {
         self.tenure_ns.extend(&o.tenure_ns);
         self.tenure_censored += o.tenure_censored;
         self.dual_ns.extend(&o.dual_ns);
+        self.believed_dual_ns += o.believed_dual_ns;
         self.stale_writes.attempted += o.stale_writes.attempted;
         self.stale_writes.rejected += o.stale_writes.rejected;
         self.stale_writes.accepted_conflicts += o.stale_writes.accepted_conflicts;
@@ -272,8 +276,11 @@ pub struct FlappingSummary {
 /// Time with two leaders, and the writes it let through or stopped.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DualSummary {
-    /// Total time with ≥ 2 leaders (ms).
+    /// Total time with ≥ 2 leaders acting (ms).
     pub total_ms: f64,
+    /// Total time with ≥ 2 members believing they lead, frozen ones included (ms).
+    #[serde(default)]
+    pub believed_ms: f64,
     /// Per-episode durations.
     pub episodes: Distribution,
     /// Stale writes.
@@ -390,6 +397,7 @@ impl Summary {
             },
             dual_leadership: DualSummary {
                 total_ms: ms(t.dual_ns.iter().sum()),
+                believed_ms: ms(t.believed_dual_ns),
                 episodes: Distribution::from_ns(&t.dual_ns),
                 stale_writes: t.stale_writes.clone(),
             },
@@ -524,7 +532,11 @@ pub fn analyze(events: &[Event], ctx: &RunContext) -> RunMetrics {
     });
     let ping_pongs = flapping::ping_pongs(&leadership, ctx.election_timeout.max);
     let (tenure_ns, tenure_censored) = flapping::tenures(&leadership);
-    let dual_episodes = dual::dual_episodes(&leadership);
+    let dual_episodes = dual::dual_episodes(&dual::acting_intervals(&leadership, &faults));
+    let believed_dual_ns: u64 = dual::dual_episodes(&leadership)
+        .iter()
+        .map(|d| d.end_ns - d.start_ns)
+        .sum();
     let unavailable = writes::unavailability(&evs, ctx.start_ns, end, params.write_interval_ns);
     let detector = detector::detector(&evs, &ctx.nodes, &leadership, &faults, &failover.episodes);
     let violations = invariants::check(&evs, ctx.fencing);
@@ -582,12 +594,16 @@ pub fn analyze(events: &[Event], ctx: &RunContext) -> RunMetrics {
             .map(|d| d.end_ns - d.start_ns)
             .collect(),
         stale_writes: dual::stale_writes(&evs),
+        believed_dual_ns,
         unavailable_ns: unavailable.total_ns,
         longest_unavailable_ns: unavailable.longest_ns,
         detector,
         silences: silences::silence_samples(&evs, &ctx.nodes, &faults, end),
         episodes,
-        unparsed_lines: 0,
+        unparsed_lines: evs
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Unparsed { .. }))
+            .count() as u64,
         timers: timers::timer_summary(&evs),
         violations: violations.len() as u64,
     };

@@ -175,6 +175,7 @@ pub fn lateness(t: u64, n: &str, p50: u64, p99: u64, max: u64) -> Event {
             p50_ns: p50,
             p99_ns: p99,
             max_ns: max,
+            excluded_stopped: 0,
         },
     )
 }

@@ -59,8 +59,10 @@ fn scenario_metrics() {
     assert_eq!(s.flapping.ping_pongs, 0, "n1 came back after 4.2s > 3s");
     assert_eq!(m.tally.tenure_ns, vec![ms(901), ms(3881)]);
     assert_eq!(s.flapping.tenure_censored, 1);
-    // dual leadership: n1 leads from 5210, paused n2 until 5401
-    assert_eq!(s.dual_leadership.total_ms, 191.0);
+    // dual leadership: n1 leads from 5210, n2 believes it leads until 5401 but is paused until
+    // 5400: 191 ms believed, 1 ms acting
+    assert_eq!(s.dual_leadership.believed_ms, 191.0);
+    assert_eq!(s.dual_leadership.total_ms, 1.0);
     assert_eq!(s.dual_leadership.episodes.count, 1);
     assert_eq!(s.dual_leadership.stale_writes.attempted, 1);
     assert_eq!(s.dual_leadership.stale_writes.rejected, 1);

@@ -56,6 +56,7 @@ pub fn timer_summary(events: &[&Event]) -> TimerSummary {
             p50_ns,
             p99_ns,
             max_ns,
+            ..
         } = e.kind
         {
             let one = ProcessLateness {

@@ -210,7 +210,17 @@ pub fn summary(m: &RunMetrics, timing: &Timing, first_leader: Duration) -> Strin
                 timing.heartbeat, timing.election_timeout
             ),
         ),
-        ("first leader after".into(), format_duration(first_leader)),
+        (
+            "first leader after".into(),
+            if m.tally.first_election.iter().any(|o| o.censored) {
+                format!(
+                    "none within {} (censored: split votes went on; nothing else was measured)",
+                    format_duration(first_leader)
+                )
+            } else {
+                format_duration(first_leader)
+            },
+        ),
         (
             "observed".into(),
             format!("{:.1} s", s.exposure_hours * 3600.0),
@@ -252,8 +262,9 @@ pub fn summary(m: &RunMetrics, timing: &Timing, first_leader: Duration) -> Strin
         (
             "dual leadership".into(),
             format!(
-                "{:.1} ms total, {}",
+                "{:.1} ms acting ({:.1} ms believed, frozen leaders included), {}",
                 s.dual_leadership.total_ms,
+                s.dual_leadership.believed_ms,
                 dist(&s.dual_leadership.episodes)
             ),
         ),

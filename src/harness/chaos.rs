@@ -34,13 +34,42 @@ pub struct PlannedFault {
 }
 
 /// Draws every fault occurrence in `[0, run)` from the profile's schedules and `seed`.
-pub fn plan_faults(faults: &[Fault], run: Duration, seed: u64) -> Vec<PlannedFault> {
+pub fn plan_faults(
+    faults: &[Fault],
+    run: Duration,
+    seed: u64,
+    settle: Duration,
+) -> Vec<PlannedFault> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0fa1_7fa1);
     let mut plan = Vec::new();
     for spec in faults {
-        let mut starts: Vec<Duration> = spec.at.iter().map(|d| d.0).filter(|d| *d < run).collect();
+        let draw_duration = |rng: &mut ChaCha8Rng| match (spec.kind, spec.duration) {
+            (FaultKind::Crash, _) => spec.restart_after.map(|d| d.0).unwrap_or_default(),
+            (_, Some(r)) if r.max > r.min => Duration::from_nanos(
+                rng.gen_range(r.min.as_nanos() as u64..r.max.as_nanos() as u64),
+            ),
+            (_, Some(r)) => r.min,
+            (_, None) => Duration::ZERO,
+        };
+        let mut push = |at: Duration, duration: Duration| {
+            plan.push(PlannedFault {
+                id: 0,
+                spec: spec.clone(),
+                at,
+                duration,
+            })
+        };
+        for at in spec.at.iter().map(|d| d.0).filter(|d| *d < run) {
+            let d = draw_duration(&mut rng);
+            push(at, d);
+        }
         if let Some(every) = spec.every.as_deref().and_then(|e| Every::parse(e).ok()) {
+            // Conditional fault sampling: each instance starts only after the previous one ended
+            // and settled (`settle`: the longest election timeout), so that what one causes is
+            // not confused with the next; the schedule becomes a renewal process with that dead
+            // time, and the rate it stands for is the profile's `occurs`.
             let mut t = Duration::ZERO;
+            let mut free_at = Duration::ZERO;
             loop {
                 t += match every {
                     Every::Fixed(d) => d,
@@ -49,27 +78,16 @@ pub fn plan_faults(faults: &[Fault], run: Duration, seed: u64) -> Vec<PlannedFau
                         mean.mul_f64(-u.ln())
                     }
                 };
+                if spec.kind != FaultKind::Crash && !settle.is_zero() {
+                    t = t.max(free_at);
+                }
                 if t >= run {
                     break;
                 }
-                starts.push(t);
+                let d = draw_duration(&mut rng);
+                free_at = t + d + settle;
+                push(t, d);
             }
-        }
-        for at in starts {
-            let duration = match (spec.kind, spec.duration) {
-                (FaultKind::Crash, _) => spec.restart_after.map(|d| d.0).unwrap_or_default(),
-                (_, Some(r)) if r.max > r.min => Duration::from_nanos(
-                    rng.gen_range(r.min.as_nanos() as u64..r.max.as_nanos() as u64),
-                ),
-                (_, Some(r)) => r.min,
-                (_, None) => Duration::ZERO,
-            };
-            plan.push(PlannedFault {
-                id: 0,
-                spec: spec.clone(),
-                at,
-                duration,
-            });
         }
     }
     plan.sort_by_key(|f| f.at);
@@ -412,7 +430,7 @@ mod tests {
         crash.duration = None;
         crash.restart_after = Some(HumanDuration(Duration::from_secs(3)));
         crash.at = vec![HumanDuration(Duration::from_secs(1))];
-        let plan = plan_faults(&[crash], Duration::from_secs(35), 1);
+        let plan = plan_faults(&[crash], Duration::from_secs(35), 1, Duration::ZERO);
         let at: Vec<u64> = plan.iter().map(|f| f.at.as_secs()).collect();
         assert_eq!(at, vec![1, 10, 20, 30]);
         assert!(plan.iter().all(|f| f.duration == Duration::from_secs(3)));
@@ -425,15 +443,39 @@ mod tests {
     #[test]
     fn poisson_schedules_have_the_right_mean_and_durations_stay_in_range() {
         let pause = fault(FaultKind::Pause, "poisson(2s)");
-        let plan = plan_faults(std::slice::from_ref(&pause), Duration::from_secs(20_000), 5);
+        let plan = plan_faults(
+            std::slice::from_ref(&pause),
+            Duration::from_secs(20_000),
+            5,
+            Duration::ZERO,
+        );
         // 10,000 expected; Poisson sd 100.
         assert!((9_500..10_500).contains(&plan.len()), "{}", plan.len());
         assert!(plan.iter().all(|f| f.duration >= Duration::from_millis(100)
             && f.duration < Duration::from_millis(1500)));
         assert_eq!(
             plan,
-            plan_faults(std::slice::from_ref(&pause), Duration::from_secs(20_000), 5)
+            plan_faults(
+                std::slice::from_ref(&pause),
+                Duration::from_secs(20_000),
+                5,
+                Duration::ZERO
+            )
         );
-        assert_ne!(plan, plan_faults(&[pause], Duration::from_secs(20_000), 6));
+        assert_ne!(
+            plan,
+            plan_faults(&[pause], Duration::from_secs(20_000), 6, Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn sampled_faults_are_spaced_so_episodes_are_independent() {
+        let pause = fault(FaultKind::Pause, "poisson(500ms)");
+        let settle = Duration::from_secs(2);
+        let plan = plan_faults(&[pause], Duration::from_secs(2_000), 7, settle);
+        assert!(plan.len() > 100);
+        for w in plan.windows(2) {
+            assert!(w[1].at >= w[0].at + w[0].duration + settle, "{:?}", w);
+        }
     }
 }

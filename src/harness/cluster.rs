@@ -43,6 +43,8 @@ struct Member {
     process: Option<NodeProcess>,
     /// Stopped by SIGSTOP and not yet continued.
     paused: bool,
+    /// When the current pause began (CLOCK_MONOTONIC ns).
+    paused_at: u64,
 }
 
 /// A running cluster.
@@ -203,6 +205,7 @@ impl Cluster {
                 incarnation: 0,
                 process: None,
                 paused: false,
+                paused_at: 0,
             });
         }
         let cluster = Self {
@@ -301,6 +304,7 @@ impl Cluster {
         };
         match (&m.process, m.paused) {
             (Some(p), false) => {
+                m.paused_at = crate::clock::monotonic_ns();
                 p.pause();
                 m.paused = true;
                 true
@@ -313,8 +317,16 @@ impl Cluster {
     pub async fn resume(&self, name: &str) {
         let mut members = self.members.lock().await;
         if let Some(m) = members.iter_mut().find(|m| m.name == name) {
-            if let (Some(p), true) = (&m.process, m.paused) {
+            let from = m.paused_at;
+            if let (Some(p), true) = (m.process.as_mut(), m.paused) {
                 p.resume();
+                let to = crate::clock::monotonic_ns();
+                // Tell the node its timers were stopped on purpose, so its lateness report
+                // measures the timer and not the pause.
+                p.control(&format!(
+                    "{{\"cmd\":\"stopped\",\"from_ns\":{from},\"to_ns\":{to}}}"
+                ))
+                .await;
             }
             m.paused = false;
         }
@@ -399,7 +411,8 @@ impl Cluster {
     }
 }
 
-/// How long to wait for the first leader before calling the environment broken.
+/// How long to wait for the first leader before recording the first election as censored (or,
+/// when not a single vote was exchanged, calling the environment broken).
 pub fn first_leader_timeout(timing: &Timing) -> Duration {
-    timing.election_timeout.max * 20 + Duration::from_secs(5)
+    (timing.election_timeout.max * 20 + Duration::from_secs(5)).max(Duration::from_secs(30))
 }

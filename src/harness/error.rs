@@ -24,7 +24,13 @@ pub enum HarnessError {
         #[source]
         source: std::io::Error,
     },
-    #[error("no leader was elected within {0:?}; is the proxy forwarding traffic?")]
+    #[error("{count} line(s) from the nodes were not events (first: {first:?}); the timeline in {} keeps them", dir.display())]
+    Unparsed {
+        count: u64,
+        first: String,
+        dir: std::path::PathBuf,
+    },
+    #[error("no vote was exchanged within {0:?}; is the proxy forwarding traffic?")]
     NoLeader(std::time::Duration),
 }
 

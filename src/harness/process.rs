@@ -68,12 +68,20 @@ impl NodeProcess {
         let stdout = child.stdout.take().expect("stdout is piped");
         let stdin = child.stdin.take();
         let reader_events = events.clone();
+        let reader_name = name.to_string();
         let reader = tokio::spawn(async move {
             let mut lines = BufReader::new(stdout).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(ev) = serde_json::from_str::<Event>(&line) {
-                    let _ = reader_events.send(ev);
-                }
+                let ev = serde_json::from_str::<Event>(&line).unwrap_or_else(|_| {
+                    Event::new(
+                        monotonic_ns(),
+                        reader_name.clone(),
+                        EventKind::Unparsed {
+                            line: line.chars().take(200).collect(),
+                        },
+                    )
+                });
+                let _ = reader_events.send(ev);
             }
         });
         let watch_alive = alive.clone();

@@ -13,7 +13,7 @@ use super::cluster::{Cluster, ClusterSpec};
 use super::collector::Collector;
 use super::error::HarnessError;
 use super::network::{Approximation, ToxiproxyServer};
-use crate::analysis::{analyze, RunContext, RunMetrics};
+use crate::analysis::{analyze, Observation, RunContext, RunMetrics, Summary};
 use crate::clock::monotonic_ns;
 use crate::event::{Event, EventKind};
 use crate::profile::{Fault, Profile, Timing};
@@ -42,8 +42,12 @@ pub struct TrialOutcome {
     pub events: Vec<Event>,
     pub context: RunContext,
     pub metrics: RunMetrics,
-    /// Time from starting the nodes to the first leader.
+    /// Time from starting the nodes to the first leader; when none was elected in time, how long
+    /// the trial waited (see `elected`).
     pub first_leader: Duration,
+    /// Whether a first leader was elected. When not, the trial is still a data point: its first
+    /// election is a censored observation (at least `first_leader`) and nothing else was measured.
+    pub elected: bool,
     /// Stopped early by an interrupt; the timeline is what was measured until then.
     pub interrupted: bool,
     /// PIDs of every node process this trial started (all gone when it returns).
@@ -97,7 +101,7 @@ pub async fn run_trial(
         .ok()
         .expect("faults hold no collector after stopping");
     let events = collector.finish().await?;
-    let (start_ns, end_ns, first_leader, interrupted) = result?;
+    let (start_ns, end_ns, first_leader, elected, interrupted) = result?;
     shutdown?;
     let members: Vec<String> = spec.profile.members().into_iter().map(|m| m.0).collect();
     let context = RunContext {
@@ -109,12 +113,36 @@ pub async fn run_trial(
         start_ns,
         end_ns,
     };
-    let metrics = analyze(&events, &context);
+    let mut metrics = analyze(&events, &context);
+    if let Some(first) = events.iter().find_map(|e| match &e.kind {
+        EventKind::Unparsed { line } => Some(line.clone()),
+        _ => None,
+    }) {
+        let count = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Unparsed { .. }))
+            .count() as u64;
+        return Err(HarnessError::Unparsed {
+            count,
+            first,
+            dir: spec.dir.clone(),
+        });
+    }
+    let first_ns = u64::try_from(first_leader.as_nanos()).unwrap_or(u64::MAX);
+    if !interrupted || elected {
+        metrics.tally.first_election.push(if elected {
+            Observation::done(first_ns)
+        } else {
+            Observation::cut(first_ns)
+        });
+        metrics.summary = Summary::from_tally(&metrics.tally, &metrics.params);
+    }
     Ok(TrialOutcome {
         events,
         context,
         metrics,
         first_leader,
+        elected,
         interrupted,
         pids,
         approximations,
@@ -128,13 +156,13 @@ async fn measure(
     cluster: &Arc<Cluster>,
     interrupt: &mut watch::Receiver<bool>,
     started: u64,
-) -> Result<(u64, u64, Duration, bool), HarnessError> {
+) -> Result<(u64, u64, Duration, bool, bool), HarnessError> {
     let limit = super::cluster::first_leader_timeout(&spec.timing);
     let wait_until = Instant::now() + limit;
     let first_leader_at = loop {
         if *interrupt.borrow() {
             let now = monotonic_ns();
-            return Ok((now, now, Duration::ZERO, true));
+            return Ok((now, now, Duration::from_nanos(now - started), false, true));
         }
         let leader = collector
             .snapshot()
@@ -145,7 +173,19 @@ async fn measure(
             break t;
         }
         if Instant::now() > wait_until {
-            return Err(HarnessError::NoLeader(limit));
+            // A slow or absent first election is a data point (censored at the wait), not an
+            // abort: with equal timeouts (Raft Figure 16's 150-150 ms) split votes can go on for
+            // tens of seconds, and that is what the sweep is there to show.
+            // Without a single vote exchanged, though, the network is what failed.
+            let voted = collector
+                .snapshot()
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::Vote { .. }));
+            if !voted {
+                return Err(HarnessError::NoLeader(limit));
+            }
+            let now = monotonic_ns();
+            return Ok((now, now, Duration::from_nanos(now - started), false, false));
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     };
@@ -153,7 +193,12 @@ async fn measure(
     let start = Instant::now();
     // The window opens at the first leader's election, so that leader is on the record.
     let start_ns = first_leader_at;
-    let plan = plan_faults(&spec.faults, spec.duration, spec.seed);
+    let plan = plan_faults(
+        &spec.faults,
+        spec.duration,
+        spec.seed,
+        spec.timing.election_timeout.max,
+    );
     let chaos = Chaos::start(
         plan,
         start,
@@ -168,7 +213,7 @@ async fn measure(
     };
     let end_ns = monotonic_ns();
     chaos.stop().await?;
-    Ok((start_ns, end_ns, first_leader, interrupted))
+    Ok((start_ns, end_ns, first_leader, true, interrupted))
 }
 
 async fn cleanup_prefix(net: &ToxiproxyServer, prefix: &str) -> Result<(), HarnessError> {

@@ -5,6 +5,7 @@
 
 mod config;
 mod drift;
+mod lateness;
 mod net;
 mod runtime;
 mod storage;

@@ -34,6 +34,8 @@ pub enum Input {
 pub enum Control {
     /// Run this node's timers at `rate` times true speed from now on.
     Drift { rate: f64 },
+    /// The harness stopped this process (SIGSTOP) over `[from_ns, to_ns]` (CLOCK_MONOTONIC).
+    Stopped { from_ns: u64, to_ns: u64 },
 }
 
 /// Senders for outbound traffic; cheap to use from the core thread.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::config::NodeConfig;
 use super::drift::DriftClock;
+use super::lateness::{Lateness, LatenessReport};
 use super::net::{self, Control, Input};
 use super::storage::{Storage, StorageError};
 use crate::clock::monotonic_ns;
@@ -62,7 +63,7 @@ pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
     );
     let write_interval = cfg.write_interval.as_nanos() as u64;
     let mut next_write: Option<u64> = None;
-    let mut lateness: Vec<u64> = Vec::with_capacity(1024);
+    let mut lateness = Lateness::default();
     let mut window_end = monotonic_ns() + LATENESS_WINDOW_NS;
 
     loop {
@@ -102,10 +103,13 @@ pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
             Ok(Input::Control(Control::Drift { rate })) => {
                 clock.set_rate(monotonic_ns(), rate);
             }
+            Ok(Input::Control(Control::Stopped { from_ns, to_ns })) => {
+                lateness.stopped(from_ns, to_ns);
+            }
             Ok(Input::StdinClosed) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {
                 let now = monotonic_ns();
-                lateness.push(now.saturating_sub(true_deadline));
+                lateness.record(true_deadline, now);
                 let local = clock.local(now);
                 if local >= core_deadline {
                     core.handle_timeout(local);
@@ -129,11 +133,12 @@ pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
         }
         let now = monotonic_ns();
         if now >= window_end {
-            out.lateness(now, &mut lateness);
+            out.lateness(now, lateness.report(now, false));
             window_end = now + LATENESS_WINDOW_NS;
         }
     }
-    out.lateness(monotonic_ns(), &mut lateness);
+    let now = monotonic_ns();
+    out.lateness(now, lateness.report(now, true));
     out.flush();
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(())
@@ -171,20 +176,18 @@ impl Reporter {
         let _ = self.out.flush();
     }
 
-    fn lateness(&mut self, t: u64, samples: &mut Vec<u64>) {
-        if samples.is_empty() {
+    fn lateness(&mut self, t: u64, report: Option<LatenessReport>) {
+        let Some(r) = report else {
             return;
-        }
-        samples.sort_unstable();
-        let q = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+        };
         let kind = EventKind::TimerLateness {
-            samples: samples.len() as u64,
-            p50_ns: q(0.5),
-            p99_ns: q(0.99),
-            max_ns: *samples.last().expect("non-empty"),
+            samples: r.samples,
+            p50_ns: r.p50_ns,
+            p99_ns: r.p99_ns,
+            max_ns: r.max_ns,
+            excluded_stopped: r.excluded,
         };
         self.emit(t, kind);
-        samples.clear();
     }
 
     fn core_event(&mut self, t: u64, ev: CoreEvent) {

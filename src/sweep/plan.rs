@@ -198,7 +198,7 @@ mod tests {
                 .trials
                 .iter()
                 .map(|t| {
-                    crate::harness::plan_faults(&p.faults, t.0, 1)
+                    crate::harness::plan_faults(&p.faults, t.0, 1, p.election_timeout.max)
                         .iter()
                         .filter(|f| f.spec.kind == FaultKind::Crash)
                         .count()
