@@ -9,7 +9,7 @@ use anyhow::Context;
 use electune::analysis::{Distribution, RunMetrics};
 use electune::duration::{format_duration, DurationRange, HumanDuration};
 use electune::harness::{run_trial, ToxiproxyServer, TrialSpec};
-use electune::profile::{self, Fault, Timing};
+use electune::profile::{self, Fault, Profile, Timing};
 use electune::{exit, output};
 
 use super::{interrupt_on_signals, runtime, Failure};
@@ -132,6 +132,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
             .with_context(|| format!("writing {}", network_path.display()))
             .map_err(Failure::environment)?;
         println!("{}", summary(&outcome.metrics, &timing, outcome.first_leader));
+        println!("{}", false_promotion_bound(&profile, &timing, &outcome.metrics));
         if !outcome.approximations.is_empty() {
             println!(
                 "approximated latencies ({} link(s); the toxiproxy server takes whole milliseconds, \
@@ -198,6 +199,37 @@ fn dist(d: &Distribution) -> String {
 }
 
 /// The metrics table `electune run` prints.
+/// The per-day false-promotion bound this run supports, with what it rests on.
+fn false_promotion_bound(profile: &Profile, timing: &Timing, m: &RunMetrics) -> String {
+    let Ok(metrics) = electune::analysis::merge(std::slice::from_ref(m)) else {
+        return String::new();
+    };
+    let point = electune::sweep::PointResult {
+        index: 0,
+        heartbeat: timing.heartbeat,
+        election_timeout: timing.election_timeout,
+        metrics,
+        wall_seconds: 0.0,
+    };
+    let budget = profile.requirements.max_false_promotions_per_day;
+    let e = electune::recommend::false_promotions::estimate(
+        &point,
+        &profile.fault_rates_per_day(),
+        budget,
+    );
+    let mut out = format!(
+        "false-promotion bound  {} /day (one-sided 95%, between {} and it); {}",
+        e.upper_per_day
+            .map_or("unbounded".into(), electune::recommend::feasibility::num),
+        electune::recommend::feasibility::num(e.lower_per_day),
+        e.explanation
+    );
+    if let Some(n) = &e.needs {
+        out.push_str(&format!("\nto show ≤ {budget} /day this point needs {n}"));
+    }
+    out
+}
+
 pub fn summary(m: &RunMetrics, timing: &Timing, first_leader: Duration) -> String {
     let s = &m.summary;
     let f = &s.failover;

@@ -102,6 +102,11 @@ pub struct FalsePromotionEstimate {
     pub basis: FalsePromotionBasis,
     /// The bound decided on, per day (`None`: unbounded — nothing measured that could bound it).
     pub upper_per_day: Option<f64>,
+    /// One-sided 95% lower bound of the direct estimate per day: Σ stated rate × Clopper–Pearson
+    /// lower bound of P(false promotion | episode), plus the background's Poisson lower bound. A
+    /// longer (held-out) run of the same point must not put this above another run's upper bound.
+    #[serde(default)]
+    pub lower_per_day: f64,
     /// Episodes the fault terms rest on, in all.
     pub episodes: u64,
     /// What the bound rests on, in words.
@@ -180,6 +185,12 @@ pub fn estimate(
         (FalsePromotionBasis::Model, model)
     };
     let episodes = faults.iter().map(|f| f.episodes).sum();
+    let lower = faults
+        .iter()
+        .filter(|f| f.tolerated_per_day.is_finite())
+        .map(|f| f.tolerated_per_day * binomial_lower95(f.promoted, f.episodes))
+        .sum::<f64>()
+        + background.false_promotions.lower_per_day;
     let explanation = explain(&faults, &background, basis, rejected);
     let needs = (decided > budget_per_day && budget_per_day > 0.0)
         .then(|| needs(&faults, &background, budget_per_day))
@@ -195,6 +206,7 @@ pub fn estimate(
         model_rejected: rejected,
         basis,
         upper_per_day: decided.is_finite().then_some(decided),
+        lower_per_day: lower,
         episodes,
         explanation,
         needs,
