@@ -678,6 +678,17 @@ async fn patching_listen_to_a_busy_port_keeps_the_proxy_as_it_was() {
         assert_eq!(v["listen"], listen.as_str(), "{v}");
         echo_once(&listen).await.unwrap();
 
+        // The same address spelt another way is no change (toxiproxy's Proxy.Differs resolves).
+        let port = listen.rsplit_once(':').unwrap().1;
+        let patch = json!({"listen": format!("localhost:{port}")}).to_string();
+        let (s, v) = raw.call("PATCH", "/proxies/p", Some(&patch)).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(
+            (&v["listen"], &v["enabled"]),
+            (&json!(listen), &json!(true))
+        );
+        echo_once(&listen).await.unwrap();
+
         // Moving to a free port still works, and the old address is let go.
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let free_addr = free.local_addr().unwrap().to_string();
