@@ -678,6 +678,17 @@ async fn patching_listen_to_a_busy_port_keeps_the_proxy_as_it_was() {
         assert_eq!(v["listen"], listen.as_str(), "{v}");
         echo_once(&listen).await.unwrap();
 
+        // The same address spelt another way is no change (toxiproxy's Proxy.Differs resolves).
+        let port = listen.rsplit_once(':').unwrap().1;
+        let patch = json!({"listen": format!("localhost:{port}")}).to_string();
+        let (s, v) = raw.call("PATCH", "/proxies/p", Some(&patch)).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(
+            (&v["listen"], &v["enabled"]),
+            (&json!(listen), &json!(true))
+        );
+        echo_once(&listen).await.unwrap();
+
         // Moving to a free port still works, and the old address is let go.
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let free_addr = free.local_addr().unwrap().to_string();
@@ -771,9 +782,11 @@ async fn strict_mode_takes_exactly_what_toxiproxy_takes() {
     .expect("the test finished in time");
 }
 
-/// Random and mutated bodies for every route that reads one, a bounded number of times: the
-/// server never fails to answer, every 4xx/5xx is `{"error", "status"}` with the same status,
-/// and every toxic it accepted can carry data.
+/// Random and mutated bodies for every route that reads one, and random methods and paths, a
+/// bounded number of times: the server never fails to answer, every 4xx/5xx is
+/// `{"error", "status"}` with the same status, every toxic it accepts has attributes the data
+/// plane honours (numbers from 0 to i64::MAX; 64-bit integers in strict mode) and came from an
+/// attributes object, and data flows once the toxics are removed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fuzzed_bodies_get_answers_in_toxiproxys_shape() {
     use rand::{Rng, SeedableRng};
@@ -791,6 +804,7 @@ async fn fuzzed_bodies_get_answers_in_toxiproxys_shape() {
             assert_eq!(s, 201, "{v}");
             let listen = v["listen"].as_str().unwrap().to_owned();
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+            let (mut accepted, mut refused) = (0usize, 0usize);
             let numbers = [
                 json!(0),
                 json!(1),
@@ -864,6 +878,23 @@ async fn fuzzed_bodies_get_answers_in_toxiproxys_shape() {
                     }
                 }
                 let text = String::from_utf8_lossy(&text).into_owned();
+                if rng.gen_bool(0.1) {
+                    let method =
+                        ["GET", "PUT", "DELETE", "OPTIONS", "PATCH", "POST"][rng.gen_range(0..6)];
+                    let path = [
+                        "/",
+                        "/proxies/f/x/y",
+                        "/version",
+                        "/reset/x",
+                        "/proxies/%FF",
+                        "/proxies/f/toxics/t0/z",
+                        "/populate/x",
+                    ][rng.gen_range(0..7)];
+                    let (s, v) = raw.call(method, path, Some(&text)).await;
+                    assert!(s >= 400, "{method} {path}: {s} {v}");
+                    assert_api_error(s, &v, s, &format!("{method} {path}"));
+                    continue;
+                }
                 let (method, path) = match rng.gen_range(0..4) {
                     0 | 1 => ("POST", "/proxies/f/toxics".to_owned()),
                     2 => (
@@ -881,9 +912,28 @@ async fn fuzzed_bodies_get_answers_in_toxiproxys_shape() {
                 }
                 let (s, v) = raw.call(method, &path, Some(&text)).await;
                 if s >= 400 {
+                    refused += 1;
                     assert_api_error(s, &v, s, &format!("{method} {path} {text}"));
                 } else {
+                    accepted += 1;
                     assert_eq!(s, 200, "{method} {path} {text}: {v}");
+                    let sent: Value = serde_json::from_str(&text).unwrap();
+                    assert!(
+                        matches!(
+                            sent.get("attributes"),
+                            None | Some(Value::Null | Value::Object(_))
+                        ),
+                        "accepted attributes that are not an object: {text}: {v}"
+                    );
+                    for (k, a) in v["attributes"].as_object().unwrap() {
+                        let honoured = match compat {
+                            electune::proxy::Compat::Strict => a.as_i64().is_some(),
+                            _ => a
+                                .as_f64()
+                                .is_some_and(|x| (0.0..=i64::MAX as f64).contains(&x)),
+                        };
+                        assert!(honoured, "accepted {k} = {a}: {text}: {v}");
+                    }
                 }
                 if i % 50 == 49 {
                     // Remove every toxic so that data can flow, then check it does.
@@ -898,6 +948,11 @@ async fn fuzzed_bodies_get_answers_in_toxiproxys_shape() {
                     echo_once(&listen).await.unwrap();
                 }
             }
+            // The rounds exercised both sides.
+            assert!(
+                accepted >= 30 && refused >= 30,
+                "{accepted} accepted, {refused} refused"
+            );
             server.shutdown().await;
         }
     })

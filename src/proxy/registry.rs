@@ -237,6 +237,11 @@ async fn bind(listen: &str) -> Result<TcpListener, ApiError> {
         .map_err(|e| ApiError::internal(format!("listen tcp {listen}: {e}")))
 }
 
+/// The port of a `host:port` listen address.
+fn port_of(listen: &str) -> Option<u16> {
+    listen.rsplit_once(':')?.1.parse().ok()
+}
+
 /// Whether `new` names the address `current` is bound to (toxiproxy's `Proxy.Differs` compares
 /// resolved addresses, so `localhost:N` and `127.0.0.1:N` are the same listen address).
 async fn same_address(current: &str, new: &str) -> bool {
@@ -407,7 +412,18 @@ impl Registry {
             // the proxy stays exactly as it was (toxiproxy's `Proxy.Update` stops first and is
             // left disabled; electune does not copy that).
             let listener = if was && enabled && new_listen {
-                Some(bind(&listen).await?)
+                match bind(&listen).await {
+                    Ok(l) => Some(l),
+                    // The same port on another address of this host (e.g. 127.0.0.1:N to
+                    // 0.0.0.0:N) conflicts with the proxy's own listener: let go of it first,
+                    // and go back to it below if the new one cannot be bound.
+                    Err(_)
+                        if port_of(&listen).is_some() && port_of(&listen) == port_of(&e.listen) =>
+                    {
+                        None
+                    }
+                    Err(err) => return Err(err),
+                }
             } else {
                 None
             };
@@ -420,8 +436,10 @@ impl Registry {
                 Some(l) => e.start_on(l),
                 None if was && enabled => {
                     if let Err(err) = e.start().await {
-                        // The same address, freed a moment ago, was taken meanwhile.
-                        e.upstream = old_upstream;
+                        // Back where it was: the old address was freed a moment ago.
+                        e.listen = old_listen.clone();
+                        e.upstream = old_upstream.clone();
+                        let _ = e.start().await;
                         return Err(err);
                     }
                 }

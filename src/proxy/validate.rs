@@ -74,7 +74,9 @@ fn go_struct(ty: ToxicType) -> (&'static str, &'static [(&'static str, Kind)]) {
     }
 }
 
-/// Go's `encoding/json` name for the JSON type of `v` in an `UnmarshalTypeError`.
+/// Go's `encoding/json` name for the JSON type of `v` in an `UnmarshalTypeError` when decoding
+/// into a number: a number carries its literal (`number 0.2`; Go quotes the request's text, this
+/// is serde_json's rendering of the same value, e.g. `1e30` for `1E30`).
 fn go_value(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
@@ -229,6 +231,10 @@ pub(crate) fn string_field(obj: &Map<String, Value>, key: &str) -> Result<String
     match obj.get(key) {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),
+        // Into a string, Go names a number without its literal (decode.go `literalStore`).
+        Some(Value::Number(_)) => Err(ApiError::bad_body(format!(
+            "json: cannot unmarshal number into Go struct field ToxicWrapper.{key} of type string"
+        ))),
         Some(other) => Err(go_type_error(
             other,
             &format!("ToxicWrapper.{key}"),
