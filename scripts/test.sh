@@ -16,7 +16,7 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --release --lib --bins --tests --examples -- --test-threads=2 2>&1 | tee "$log"
+cargo test --release --no-fail-fast --lib --bins --tests --examples -- --test-threads=2 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over every test binary.

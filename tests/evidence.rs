@@ -65,6 +65,10 @@ fn a_held_out_longer_run_never_contradicts_the_bound() {
             held_out.explanation
         );
         assert!(held_out.lower_per_day <= held_out.upper_per_day.unwrap_or(f64::INFINITY));
-        assert!(first.explanation.contains("tolerated episodes"), "{}", first.explanation);
+        assert!(
+            first.explanation.contains("tolerated episodes"),
+            "{}",
+            first.explanation
+        );
     }
 }

@@ -85,7 +85,8 @@ pub fn plan_faults(
                     break;
                 }
                 let d = draw_duration(&mut rng);
-                free_at = t + d + settle;
+                // a margin over the settle time: a fault ends a few ms after its planned end
+                free_at = t + d + settle + (settle / 10).max(Duration::from_millis(50));
                 push(t, d);
             }
         }
