@@ -207,13 +207,54 @@ async fn measure(
         collector.clone(),
         spec.seed,
     );
-    let interrupted = tokio::select! {
+    let mut interrupted = tokio::select! {
         _ = tokio::time::sleep_until(start + spec.duration) => false,
         _ = interrupt.wait_for(|v| *v) => true,
     };
-    let end_ns = monotonic_ns();
     chaos.stop().await?;
+    if !interrupted {
+        // A failover under way when the time is up is waited for (no new fault starts), up to
+        // the first-election limit, so the slowest elections are measured instead of censored.
+        interrupted = wait_for_leader(collector, limit, interrupt).await;
+    }
+    let end_ns = monotonic_ns();
     Ok((start_ns, end_ns, first_leader, true, interrupted))
+}
+
+/// Waits until a leader has had a write accepted since the last hard fault (or `limit` passes).
+/// Returns whether an interrupt came first.
+async fn wait_for_leader(
+    collector: &Arc<Collector>,
+    limit: Duration,
+    interrupt: &mut watch::Receiver<bool>,
+) -> bool {
+    let until = Instant::now() + limit;
+    loop {
+        if *interrupt.borrow() {
+            return true;
+        }
+        let events = collector.snapshot();
+        let last_hard = events.iter().rposition(|e| {
+            matches!(
+                e.kind,
+                EventKind::FaultStart {
+                    expect_failover: true,
+                    ..
+                }
+            )
+        });
+        let after = &events[last_hard.map_or(0, |i| i + 1)..];
+        let led = after
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Leader { .. }));
+        let wrote = after
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::WriteAccepted { .. }));
+        if (led && wrote) || Instant::now() > until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 async fn cleanup_prefix(net: &ToxiproxyServer, prefix: &str) -> Result<(), HarnessError> {

@@ -212,15 +212,30 @@ pub(super) fn infeasible(all: &[Assessment], budget: &Budget) -> Infeasible {
                 num(budget.max_false_promotions_per_day),
             ));
         }
-        let mut s = format!(
-            "False promotions are binding: move to longer election timeouts (a larger \
-             timeout-to-heartbeat ratio) than {} at heartbeat {}.",
-            closest.election_timeout, closest.heartbeat
-        );
-        if Some(closest.election_timeout.min) == longest {
-            s.push_str(" That is the grid's longest timeout: extend the sweep beyond it.");
+        // Only what was counted says the timeout is too short; a bound that is merely wide says
+        // the evidence is.
+        if fp.lower_per_day > budget.max_false_promotions_per_day {
+            let mut s = format!(
+                "False promotions are binding: {} were counted, more than the budget allows even \
+                 at the one-sided 95% lower bound ({} /day); move to longer election timeouts (a \
+                 larger timeout-to-heartbeat ratio) than {} at heartbeat {}.",
+                fp.observed,
+                num(fp.lower_per_day),
+                closest.election_timeout,
+                closest.heartbeat
+            );
+            if Some(closest.election_timeout.min) == longest {
+                s.push_str(" That is the grid's longest timeout: extend the sweep beyond it.");
+            }
+            direction.push(s);
+        } else {
+            direction.push(format!(
+                "The false-promotion bound is wide for want of evidence, not because of what was \
+                 counted (one-sided lower bound {} /day): measure longer (more episodes and \
+                 background time per point) rather than moving the timeout.",
+                num(fp.lower_per_day)
+            ));
         }
-        direction.push(s);
     }
     if binding.contains(&Constraint::Flapping) {
         direction.push(

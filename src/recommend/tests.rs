@@ -6,7 +6,7 @@ use super::knobs::{client_go_timing, consul_multiplier};
 use super::*;
 use crate::analysis::{
     poisson_bounds95, quantile_bounds95, EpisodeCounts, EpisodeTally, Observation, PointMetrics,
-    PointParams, Summary, Tally,
+    PointParams, SilenceSamples, Summary, Tally,
 };
 use crate::sweep::PointResult;
 
@@ -94,6 +94,13 @@ impl Spec {
                 background_false_promotions: self.false_promotions,
                 background_long_silences: self.long_silences.max(self.false_promotions),
             },
+            silences: SilenceSamples {
+                clean: vec![
+                    Observation::cut((self.et.0 + 1) * MS);
+                    self.long_silences.max(self.false_promotions) as usize
+                ],
+                set_aside: 0,
+            },
             ..Tally::default()
         };
         let params = PointParams {
@@ -177,7 +184,7 @@ fn zero_in_one_hour_is_infeasible_but_zero_in_1000_hours_is_feasible() {
         .needs
         .as_ref()
         .unwrap()
-        .contains("fault-free"));
+        .contains("cluster time without"));
 
     let long = sweep(&[spec(0, 500, 1000.0)]);
     let r = recommend(&long, &budget(1.0));
@@ -229,7 +236,7 @@ fn tolerated_fault_episodes_scale_by_the_stated_rate() {
         .false_promotions
         .explanation
         .contains("0 of 300 tolerated episodes"));
-    // the total adds the background: 1000 h of fault-free time
+    // the total adds the background: 1000 h of run
     let total = a.false_promotions.upper_per_day.unwrap();
     assert!((total - expected - 0.0719).abs() < 1e-3, "{total}");
     assert!(a.feasible(), "{:?}", a.failures);
@@ -422,7 +429,9 @@ fn all_infeasible_names_the_closest_and_the_direction() {
     assert_eq!(inf.closest, Some(1), "10 h has the smallest overshoot");
     assert_eq!(inf.binding, vec![Constraint::FalsePromotions]);
     let text = inf.direction.join(" ");
-    assert!(text.contains("longer election timeouts"), "{text}");
+    // nothing was counted: the bound is wide for want of evidence, not a too-short timeout
+    assert!(text.contains("for want of evidence"), "{text}");
+    assert!(!text.contains("move to longer election timeouts"), "{text}");
     assert!(text.contains("71.9 h"), "{text}");
     let md = r.markdown();
     assert!(md.contains("No setting is feasible"));
@@ -434,6 +443,12 @@ fn all_infeasible_names_the_closest_and_the_direction() {
         .expect("a looser budget flips it");
     assert_eq!(w.new_choice, Some(1));
     assert!((w.threshold - 7.19).abs() < 0.005, "{}", w.threshold);
+    // counted false promotions (500 in 10 h) do say the timeout is too short
+    let mut many = spec(1, 400, 10.0);
+    many.false_promotions = 500;
+    let r = recommend(&sweep(&[many]), &budget(1.0));
+    let text = r.infeasible.as_ref().unwrap().direction.join(" ");
+    assert!(text.contains("move to longer election timeouts"), "{text}");
 }
 
 #[test]
