@@ -13,7 +13,7 @@ use super::model::{PointResult, SweepResults};
 use super::plan::PlannedPoint;
 use super::scale::{scale_profile, unscale_events, unscale_time};
 use super::store::{Store, StoreError, SweepManifest};
-use crate::analysis::{analyze, merge, MergeError, RunContext, RunMetrics};
+use crate::analysis::{analyze, merge, MergeError, Observation, RunContext, RunMetrics, Summary};
 use crate::harness::{run_trial, HarnessError, ToxiproxyServer, TrialSpec};
 
 /// How to run.
@@ -303,7 +303,16 @@ async fn run_one(
         end_ns: unscale_time(ctx.end_ns, ctx.start_ns, x),
         ..ctx
     };
-    Ok(Some(analyze(&events, &context)))
+    let mut metrics = analyze(&events, &context);
+    // The first election is measured by the trial, before the window opens.
+    let first = (outcome.first_leader.as_nanos() as f64 / x) as u64;
+    metrics.tally.first_election.push(if outcome.elected {
+        Observation::done(first)
+    } else {
+        Observation::cut(first)
+    });
+    metrics.summary = Summary::from_tally(&metrics.tally, &metrics.params);
+    Ok(Some(metrics))
 }
 
 impl Store {
