@@ -76,3 +76,52 @@ mod tests {
         assert_eq!(rfc3339(1_795_675_619), "2026-11-26T06:46:59Z");
     }
 }
+
+/// A count for messages: `1,000,000` below ten million, `3.6e12` from there on.
+pub fn format_count(x: f64) -> String {
+    if !x.is_finite() {
+        return "∞".into();
+    }
+    let x = x.ceil();
+    if x >= 1e7 {
+        let e = x.log10().floor() as i32;
+        let m = (x / 10f64.powi(e) * 10.0).round() / 10.0;
+        return format!("{m}e{e}");
+    }
+    let digits = format!("{x:.0}");
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod count_tests {
+    #[test]
+    fn counts_read_as_people_write_them() {
+        assert_eq!(super::format_count(1_000_000.0), "1,000,000");
+        assert_eq!(super::format_count(999.2), "1,000");
+        assert_eq!(super::format_count(3.6e12), "3.6e12");
+        assert_eq!(super::format_count(18_000_000.0), "1.8e7");
+    }
+}
+
+/// Writes `bytes` to `path` so that a reader (or a failure: full disk, kill) sees either the old
+/// file or the complete new one: a temporary file beside it, then a rename. On error the
+/// temporary file is removed and `path` is untouched.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

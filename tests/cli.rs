@@ -94,3 +94,220 @@ fn missing_profile_and_bad_flags_exit_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("heartbeat"), "{err}");
 }
+
+/// Runs electune bounded in time (killed after 10 s) and memory (2 GiB of address space), so a
+/// regression to unbounded reading fails the test instead of the machine.
+fn electune(args: &[&str]) -> (i32, String, std::time::Duration) {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let t = std::time::Instant::now();
+    let mut cmd = Command::new(common::bin());
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: only setrlimit between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 2 << 30,
+                rlim_max: 2 << 30,
+            };
+            libc::setrlimit(libc::RLIMIT_AS, &lim);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code().unwrap_or(-1);
+        }
+        if t.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break -1;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    (code, reader.join().unwrap(), t.elapsed())
+}
+
+#[test]
+fn an_error_prints_its_cause_once() {
+    let (code, err, _) = electune(&["sweep", "--resume", "/nonexistent/electune-sweep"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("/nonexistent/electune-sweep/sweep.json"),
+        "{err}"
+    );
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+}
+
+#[test]
+fn plans_beyond_the_size_budget_are_refused_with_their_numbers() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["run", "profiles/lan.yaml", "--duration", "1000000h"],
+            &["1.8e9 faults", "at most 1,000,000", "--duration"],
+        ),
+        (
+            &[
+                "run",
+                "profiles/lan.yaml",
+                "--crash-leader-every",
+                "1ns",
+                "--duration",
+                "10s",
+            ],
+            &["--crash-leader-every 1ns", "maximum election timeout 300ms"],
+        ),
+        (
+            &["run", "profiles/lan.yaml", "--crash-leader-every", "10us"],
+            &["--crash-leader-every 10us", "at least 300ms"],
+        ),
+        (
+            &[
+                "sweep",
+                "profiles/lan.yaml",
+                "--duration-per-point",
+                "100000h",
+                "--parallel",
+                "2",
+            ],
+            &["1.8e7 trials", "at most 100,000", "--duration-per-point"],
+        ),
+        (
+            // 100 heartbeats × 100 election timeouts, 30 failovers each: days of wall time.
+            &[
+                "sweep",
+                "profiles/lan.yaml",
+                "--parallel",
+                "2",
+                "--heartbeat",
+                HEARTBEATS,
+                "--election-timeout",
+                TIMEOUTS,
+            ],
+            &["estimated wall time", "10000 points", "--allow-long"],
+        ),
+    ];
+    for (args, wants) in cases {
+        let (code, err, took) = electune(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        for w in *wants {
+            assert!(err.contains(w), "{args:?}: `{w}` missing from: {err}");
+        }
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "{args:?} took {took:?}"
+        );
+    }
+}
+
+const HEARTBEATS: &str = "1ms,2ms,3ms,4ms,5ms,6ms,7ms,8ms,9ms,10ms,11ms,12ms,13ms,14ms,15ms,16ms,17ms,18ms,19ms,20ms,21ms,22ms,23ms,24ms,25ms,26ms,27ms,28ms,29ms,30ms,31ms,32ms,33ms,34ms,35ms,36ms,37ms,38ms,39ms,40ms,41ms,42ms,43ms,44ms,45ms,46ms,47ms,48ms,49ms,50ms,51ms,52ms,53ms,54ms,55ms,56ms,57ms,58ms,59ms,60ms,61ms,62ms,63ms,64ms,65ms,66ms,67ms,68ms,69ms,70ms,71ms,72ms,73ms,74ms,75ms,76ms,77ms,78ms,79ms,80ms,81ms,82ms,83ms,84ms,85ms,86ms,87ms,88ms,89ms,90ms,91ms,92ms,93ms,94ms,95ms,96ms,97ms,98ms,99ms,100ms";
+const TIMEOUTS: &str = "1s..2s,1.01s..2s,1.02s..2s,1.03s..2s,1.04s..2s,1.05s..2s,1.06s..2s,1.07s..2s,1.08s..2s,1.09s..2s,1.1s..2s,1.11s..2s,1.12s..2s,1.13s..2s,1.14s..2s,1.15s..2s,1.16s..2s,1.17s..2s,1.18s..2s,1.19s..2s,1.2s..2s,1.21s..2s,1.22s..2s,1.23s..2s,1.24s..2s,1.25s..2s,1.26s..2s,1.27s..2s,1.28s..2s,1.29s..2s,1.3s..2s,1.31s..2s,1.32s..2s,1.33s..2s,1.34s..2s,1.35s..2s,1.36s..2s,1.37s..2s,1.38s..2s,1.39s..2s,1.4s..2s,1.41s..2s,1.42s..2s,1.43s..2s,1.44s..2s,1.45s..2s,1.46s..2s,1.47s..2s,1.48s..2s,1.49s..2s,1.5s..2s,1.51s..2s,1.52s..2s,1.53s..2s,1.54s..2s,1.55s..2s,1.56s..2s,1.57s..2s,1.58s..2s,1.59s..2s,1.6s..2s,1.61s..2s,1.62s..2s,1.63s..2s,1.64s..2s,1.65s..2s,1.66s..2s,1.67s..2s,1.68s..2s,1.69s..2s,1.7s..2s,1.71s..2s,1.72s..2s,1.73s..2s,1.74s..2s,1.75s..2s,1.76s..2s,1.77s..2s,1.78s..2s,1.79s..2s,1.8s..2s,1.81s..2s,1.82s..2s,1.83s..2s,1.84s..2s,1.85s..2s,1.86s..2s,1.87s..2s,1.88s..2s,1.89s..2s,1.9s..2s,1.91s..2s,1.92s..2s,1.93s..2s,1.94s..2s,1.95s..2s,1.96s..2s,1.97s..2s,1.98s..2s,1.99s..2s";
+
+#[test]
+fn bad_sweep_options_exit_2_with_the_right_explanation() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--time-scale", "1e-9"], "--time-scale"),
+        (&["--heartbeat", "0ms"], "must be above zero"),
+        (&["--failovers", "0"], "measure nothing"),
+    ];
+    for (args, want) in cases {
+        let mut a = vec!["sweep", "profiles/lan.yaml", "--parallel", "1"];
+        a.extend_from_slice(args);
+        let (code, err, _) = electune(&a);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("at or above the minimum"), "{args:?}: {err}");
+    }
+    // --out into a directory that holds something else: refused, nothing written there.
+    let dir = common::temp_dir("cli-out-busy");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let (code, err, _) = electune(&[
+        "sweep",
+        "profiles/lan.yaml",
+        "--quick",
+        "--parallel",
+        "1",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not empty"), "{err}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn hostile_profiles_are_rejected_within_a_second() {
+    let dir = common::temp_dir("cli-hostile");
+    std::fs::create_dir_all(&dir).unwrap();
+    let nested = dir.join("nested.yaml");
+    std::fs::write(&nested, format!("name: {}", "[".repeat(200_000))).unwrap();
+    let dashes = dir.join("dashes.yaml");
+    std::fs::write(
+        &dashes,
+        format!(
+            "name: ok\ncluster:\n  nodes: 3\nfaults:\n{}x\n",
+            "- ".repeat(50_000)
+        ),
+    )
+    .unwrap();
+    let laughs = dir.join("laughs.yaml");
+    let mut bomb = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for i in 1..9 {
+        bomb.push_str(&format!(
+            "{0}: &{0} [*{1},*{1},*{1},*{1},*{1},*{1},*{1},*{1},*{1}]\n",
+            (b'a' + i) as char,
+            (b'a' + i - 1) as char
+        ));
+    }
+    std::fs::write(&laughs, bomb).unwrap();
+    let big = dir.join("big.yaml");
+    std::fs::write(&big, format!("name: ok\n#{}\n", "x".repeat(2 << 20))).unwrap();
+    for (path, want) in [
+        ("/dev/zero".into(), "larger than 1024 KiB"),
+        (big, "larger than 1024 KiB"),
+        (nested, "nested.yaml:1:"),
+        (dashes, "nested deeper"),
+        (laughs, "aliases"),
+    ] {
+        let path: std::path::PathBuf = path;
+        let (code, err, took) = electune(&["check", path.to_str().unwrap()]);
+        assert_eq!(code, 2, "{}: {err}", path.display());
+        assert!(err.contains(want), "{}: {err}", path.display());
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "{} took {took:?}",
+            path.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn one_member_is_refused_and_two_members_are_measured_with_a_warning() {
+    let (code, err) = check("name: ok\ncluster:\n  nodes: 1\n");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("cluster.nodes") && err.contains("no one to fail over to"),
+        "{err}"
+    );
+    let (code, err) = check("name: ok\ncluster:\n  regions: { a: 1, b: 1 }\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning") && err.contains("2-member cluster") && err.contains("restart"),
+        "{err}"
+    );
+}

@@ -225,3 +225,218 @@ fn sigint_keeps_what_was_measured_leaves_no_process_and_resume_finishes() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A one-point sweep with one failover (a few seconds), finished in `dir`.
+fn tiny_sweep(dir: &Path) {
+    let out = sweep(&[
+        "profiles/lan.yaml",
+        "--heartbeat",
+        "50ms",
+        "--election-timeout",
+        "150ms..300ms",
+        "--failovers",
+        "1",
+        "--parallel",
+        "1",
+        "--quiet",
+        "--json",
+        "--out",
+        dir.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn run_sweep_cmd(args: &[&str]) -> (i32, String, String) {
+    let out = sweep(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_sweep_directory_is_reused_only_by_a_resume_whose_plan_matches() {
+    let dir = temp_dir("sweep-reuse");
+    tiny_sweep(&dir);
+    let d = dir.to_str().unwrap();
+    let trials = std::fs::read_to_string(dir.join("trials.csv")).unwrap();
+    let results = std::fs::read(dir.join("results.json")).unwrap();
+    // The command: another grid into the finished directory.
+    let (code, _, err) = run_sweep_cmd(&[
+        "profiles/lan.yaml",
+        "--quick",
+        "--heartbeat",
+        "100ms",
+        "--election-timeout",
+        "1s..2s",
+        "--parallel",
+        "1",
+        "--out",
+        d,
+        "--json",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("already holds a sweep") && err.contains("--resume"),
+        "{err}"
+    );
+    // The same with --resume: the plans differ, named.
+    let (code, _, err) = run_sweep_cmd(&[
+        "profiles/lan.yaml",
+        "--quick",
+        "--heartbeat",
+        "100ms",
+        "--election-timeout",
+        "1s..2s",
+        "--resume",
+        d,
+        "--json",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("grid differs: saved heartbeats [50ms], asked [100ms]"),
+        "{err}"
+    );
+    let (code, _, err) = run_sweep_cmd(&[
+        "profiles/lan.yaml",
+        "--heartbeat",
+        "50ms",
+        "--election-timeout",
+        "150ms..300ms",
+        "--failovers",
+        "2",
+        "--resume",
+        d,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("trials per point differ"), "{err}");
+    let (code, _, err) = run_sweep_cmd(&["profiles/wan.yaml", "--resume", d]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("differs"), "{err}");
+    // Nothing was run or written by the refused commands.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("trials.csv")).unwrap(),
+        trials
+    );
+    assert_eq!(std::fs::read(dir.join("results.json")).unwrap(), results);
+    // The matching command line with --resume: already complete, said so, no rate of nothing.
+    let (code, out, err) = run_sweep_cmd(&[
+        "profiles/lan.yaml",
+        "--heartbeat",
+        "50ms",
+        "--election-timeout",
+        "150ms..300ms",
+        "--failovers",
+        "1",
+        "--quiet",
+        "--resume",
+        d,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("already complete"), "{err}");
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["trials_run"], 0);
+    assert_eq!(summary["already_complete"], true);
+    assert!(summary["failovers_per_minute"].is_null(), "{summary}");
+    let (code, out, err) = run_sweep_cmd(&["--quiet", "--resume", d]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("/min"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("trials.csv")).unwrap(),
+        trials
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn resume_repairs_a_row_cut_by_a_kill_and_refuses_other_damage() {
+    let dir = temp_dir("sweep-corrupt");
+    tiny_sweep(&dir);
+    let d = dir.to_str().unwrap();
+    let csv = dir.join("trials.csv");
+    let good = std::fs::read_to_string(&csv).unwrap();
+    let row = good.lines().nth(1).unwrap().to_string();
+    // Killed while appending a row: the partial row is dropped, said on stderr.
+    std::fs::write(&csv, format!("{good}{}", &row[..row.len() / 2])).unwrap();
+    let (code, _, err) = run_sweep_cmd(&["--quiet", "--resume", d]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("trials.csv:3") && err.contains("cut short"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), good);
+    // A complete row with the wrong field count is not a kill artefact: refused, file kept.
+    let bad = format!("{good}{},1,2,3,4,5,6,7\n", row);
+    std::fs::write(&csv, &bad).unwrap();
+    let (code, _, err) = run_sweep_cmd(&["--quiet", "--resume", d]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("trials.csv:3") && err.contains("21 fields, expected 14"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), bad);
+    std::fs::write(&csv, &good).unwrap();
+    // Damaged JSON is named with its line.
+    let results = dir.join("results.json");
+    let text = std::fs::read_to_string(&results).unwrap();
+    std::fs::write(&results, &text[..text.len() / 2]).unwrap();
+    let (code, _, err) = run_sweep_cmd(&["--quiet", "--resume", d]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("results.json:") && err.contains("not valid JSON"),
+        "{err}"
+    );
+    std::fs::write(&results, &text).unwrap();
+
+    // A disk that fills while the report is rewritten leaves the previous plots whole.
+    let plots = dir.join("plots");
+    let before: Vec<(std::path::PathBuf, Vec<u8>)> = std::fs::read_dir(&plots)
+        .unwrap()
+        .flatten()
+        .map(|e| (e.path(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    assert!(before
+        .iter()
+        .any(|(p, b)| p.extension().is_some_and(|e| e == "png") && b.len() > 8192));
+    let mut cmd = Command::new(bin());
+    cmd.args(["report", d]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let lim = libc::rlimit {
+                rlim_cur: 8192,
+                rlim_max: 8192,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &lim);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    for (p, b) in &before {
+        let now = std::fs::read(p).unwrap();
+        assert!(
+            now == *b,
+            "{} changed from {} to {} bytes",
+            p.display(),
+            b.len(),
+            now.len()
+        );
+    }
+    assert!(std::fs::read_dir(&plots)
+        .unwrap()
+        .flatten()
+        .all(|e| !e.file_name().to_string_lossy().contains(".tmp")));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -66,7 +66,25 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         profile.faults.clone()
     };
     if let Some(every) = args.crash_leader_every {
+        // A crash before the previous failover could finish measures nothing: the new leader is
+        // killed (or none exists yet) when the next crash comes.
+        let floor = timing.election_timeout.max;
+        if every.0 < floor {
+            return Err(Failure::bad_input(anyhow::anyhow!(
+                "--crash-leader-every {every} is shorter than the maximum election timeout {}: the next crash \
+                 would come before a failover can finish, so no failover is measurable; use at least {} \
+                 (--restart-after plus twice the maximum timeout, {}, leaves room to settle)",
+                format_duration(floor),
+                format_duration(floor),
+                format_duration(args.restart_after.0 + floor * 2)
+            )));
+        }
         faults.push(Fault::crash_leader(every.to_string(), args.restart_after.0));
+    }
+    // Sized arithmetically before the fault plan is drawn: one entry per occurrence.
+    electune::harness::check_fault_budget(&faults, args.duration.0).map_err(Failure::bad_input)?;
+    for w in profile.warnings() {
+        eprintln!("warning: {}: {w}", args.profile.display());
     }
     let dir = match &args.out {
         Some(d) => {

@@ -10,10 +10,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use electune::duration::{format_duration, DurationRange, HumanDuration};
 use electune::harness::{summarize, ToxiproxyServer};
+use electune::recommend::feasibility::overload;
 use electune::sweep::plan::{plan, GridOverride};
 use electune::sweep::probe;
 use electune::sweep::runner::{run_sweep, Progress, SweepOptions};
-use electune::sweep::store::{read_json, write_json, Store, SweepManifest};
+use electune::sweep::store::{plan_difference, read_json, write_json, Store, SweepManifest};
 use electune::{exit, output, profile};
 
 use super::report::{generate, RunInfo};
@@ -55,9 +56,15 @@ pub struct SweepArgs {
     /// Output directory (default: output/<profile>-<UTC timestamp>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Finish an interrupted sweep in DIR without redoing finished trials.
-    #[arg(long, value_name = "DIR")]
+    /// Finish an interrupted sweep in DIR without redoing finished trials. Planning options
+    /// (a profile, --heartbeat, --election-timeout, --failovers, --duration-per-point,
+    /// --time-scale, --quick) may be repeated as the sweep was started; if any is given, the plan
+    /// they make must match the saved one, else nothing runs and the difference is named.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
     pub resume: Option<PathBuf>,
+    /// Start a sweep even when its estimated wall time exceeds 24 hours.
+    #[arg(long)]
+    pub allow_long: bool,
     /// Use a running toxiproxy server instead of the built-in one.
     #[arg(long, env = "TOXIPROXY_URL")]
     pub toxiproxy: Option<String>,
@@ -74,46 +81,147 @@ fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
+/// Smallest and largest `--time-scale`: below 0.01 a 100 ms timeout runs at 1 ms, where the
+/// machine's timers (not the setting) decide the outcome; above 10 a sweep only gets slower.
+const TIME_SCALE: (f64, f64) = (0.01, 10.0);
+
+/// Sweeps estimated to take longer than this need `--allow-long`.
+const LONG_SWEEP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Start-up and tear-down per trial (first election, proxies, processes), for the estimate.
+const TRIAL_OVERHEAD_S: f64 = 2.0;
+
+/// Whether any option that shapes the plan was given (compared against a resumed sweep's).
+fn plan_options_given(args: &SweepArgs) -> bool {
+    args.profile.is_some()
+        || args.heartbeat.is_some()
+        || args.election_timeout.is_some()
+        || args.failovers.is_some()
+        || args.duration_per_point.is_some()
+        || args.time_scale.is_some()
+        || args.quick
+}
+
+/// The plan a fresh sweep of `profile` with these arguments makes, as a manifest (the caller
+/// sets parallelism); the one place planning options are interpreted.
+fn asked_manifest(
+    args: &SweepArgs,
+    profile: profile::Profile,
+    profile_file: String,
+    started: &str,
+    print_warnings: bool,
+) -> Result<SweepManifest, Failure> {
+    let mut grid = GridOverride {
+        heartbeat: args.heartbeat.clone(),
+        election_timeout: args.election_timeout.clone(),
+        failovers_per_point: args.failovers,
+        duration_per_point: args.duration_per_point,
+    };
+    if args.quick {
+        grid.failovers_per_point = Some(args.failovers.unwrap_or(5));
+        grid.duration_per_point = grid
+            .duration_per_point
+            .or(Some(HumanDuration(std::time::Duration::ZERO)));
+    }
+    let (points, warnings) = plan(&profile, &grid).map_err(Failure::bad_input)?;
+    if print_warnings {
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    let time_scale = args
+        .time_scale
+        .or(profile.sweep.as_ref().and_then(|s| s.time_scale))
+        .unwrap_or(1.0);
+    if !(TIME_SCALE.0..=TIME_SCALE.1).contains(&time_scale) {
+        return Err(Failure::bad_input(anyhow::anyhow!(
+            "--time-scale {time_scale} is out of range; use a factor from {} to {}, e.g. 0.25 (4× faster)",
+            TIME_SCALE.0,
+            TIME_SCALE.1
+        )));
+    }
+    Ok(SweepManifest {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        profile_file,
+        seed: profile.seed,
+        profile,
+        points,
+        time_scale,
+        parallel: 0,
+        quick: args.quick,
+        host: hostname(),
+        started: started.to_string(),
+    })
+}
+
+/// `--out DIR` starts a sweep only in a new or empty directory: an existing sweep is finished
+/// with `--resume`, and anything else is not electune's to mix results into.
+fn check_fresh_out(dir: &std::path::Path) -> Result<(), Failure> {
+    let Ok(mut entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    if entries.next().is_none() {
+        return Ok(());
+    }
+    let manifest = Store::new(dir).manifest_path();
+    let what = match read_json::<SweepManifest>(&manifest) {
+        Ok(m) => format!(
+            "already holds a sweep of {} started {}",
+            m.profile_file, m.started
+        ),
+        Err(_) if manifest.exists() => "already holds a sweep (its sweep.json is damaged)".into(),
+        Err(_) => "is not empty".into(),
+    };
+    Err(Failure::bad_input(anyhow::anyhow!(
+        "--out {}: the directory {what}; a sweep starts only in a new or empty directory. \
+         To finish that sweep use --resume {} (instead of --out); otherwise choose another directory",
+        dir.display(),
+        dir.display()
+    )))
+}
+
 pub fn run(args: SweepArgs) -> Result<i32, Failure> {
     let start_wall = Instant::now();
     let started = output::rfc3339(output::unix_now());
     let (dir, manifest, probe_seen) = match &args.resume {
         Some(dir) => {
-            let manifest: SweepManifest = read_json(&Store::new(dir).manifest_path())
+            let saved: SweepManifest = read_json(&Store::new(dir).manifest_path())
                 .with_context(|| format!("--resume {}: not a sweep directory", dir.display()))
                 .map_err(Failure::bad_input)?;
-            (dir.clone(), manifest, Vec::new())
+            if plan_options_given(&args) {
+                let (profile, file) = match &args.profile {
+                    Some(p) => (
+                        profile::load(p).map_err(Failure::bad_input)?,
+                        p.display().to_string(),
+                    ),
+                    None => (saved.profile.clone(), saved.profile_file.clone()),
+                };
+                let asked = asked_manifest(&args, profile, file, &started, false)?;
+                if let Some(diff) = plan_difference(&saved, &asked) {
+                    return Err(Failure::bad_input(anyhow::anyhow!(
+                        "--resume {}: {diff}. The directory holds a different sweep: resume it with \
+                         the options it was started with (or none), or start this one with --out ANOTHER_DIR",
+                        dir.display()
+                    )));
+                }
+            }
+            (dir.clone(), saved, Vec::new())
         }
         None => {
             let path = args.profile.as_ref().ok_or_else(|| {
                 Failure::bad_input(anyhow::anyhow!("give a profile to sweep, or --resume DIR"))
             })?;
             let profile = profile::load(path).map_err(Failure::bad_input)?;
-            let mut grid = GridOverride {
-                heartbeat: args.heartbeat.clone(),
-                election_timeout: args.election_timeout.clone(),
-                failovers_per_point: args.failovers,
-                duration_per_point: args.duration_per_point,
-            };
-            if args.quick {
-                grid.failovers_per_point = Some(args.failovers.unwrap_or(5));
-                grid.duration_per_point = grid
-                    .duration_per_point
-                    .or(Some(HumanDuration(std::time::Duration::ZERO)));
+            for w in profile.warnings() {
+                eprintln!("warning: {}: {w}", path.display());
             }
-            let (points, warnings) = plan(&profile, &grid).map_err(Failure::bad_input)?;
-            for w in warnings {
-                eprintln!("warning: {w}");
+            if let Some(d) = &args.out {
+                check_fresh_out(d)?;
             }
-            let time_scale = args
-                .time_scale
-                .or(profile.sweep.as_ref().and_then(|s| s.time_scale))
-                .unwrap_or(1.0);
-            if !(time_scale > 0.0 && time_scale <= 10.0) {
-                return Err(Failure::bad_input(anyhow::anyhow!(
-                    "--time-scale {time_scale} is out of range; use a factor in (0, 10], e.g. 0.25"
-                )));
-            }
+            let mut manifest =
+                asked_manifest(&args, profile, path.display().to_string(), &started, true)?;
+            let (profile, points, time_scale) =
+                (&manifest.profile, &manifest.points, manifest.time_scale);
             let nodes = profile.members().len();
             let (parallel, seen) = match args.parallel {
                 Some(0) => {
@@ -127,24 +235,14 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
                     (k.min(points.len()).max(1), seen)
                 }
             };
-            warn_about_scale(&profile, &points, time_scale, &seen);
+            warn_about_scale(profile, points, time_scale, &seen);
+            check_wall_time(&manifest, parallel, args.allow_long)?;
+            manifest.parallel = parallel;
             let dir = match &args.out {
                 Some(d) => d.clone(),
-                None => output::new_run_dir(&PathBuf::from("output"), &profile.name)
+                None => output::new_run_dir(&PathBuf::from("output"), &manifest.profile.name)
                     .context("creating the output directory")
                     .map_err(Failure::environment)?,
-            };
-            let manifest = SweepManifest {
-                version: env!("CARGO_PKG_VERSION").to_string(),
-                profile_file: path.display().to_string(),
-                seed: profile.seed,
-                profile,
-                points,
-                time_scale,
-                parallel,
-                quick: args.quick,
-                host: hostname(),
-                started: started.clone(),
             };
             Store::new(&dir)
                 .create(&manifest)
@@ -156,6 +254,19 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
     if args.resume.is_some() && parallel == 0 {
         parallel = 1;
     }
+    // What --resume relies on is checked before anything is appended (exit 2 when damaged).
+    let committed = if args.resume.is_some() {
+        let check = Store::new(&dir)
+            .check_for_resume(&manifest)
+            .with_context(|| format!("--resume {}", dir.display()))
+            .map_err(Failure::bad_input)?;
+        for r in &check.repairs {
+            eprintln!("repaired: {r}");
+        }
+        check.committed
+    } else {
+        Default::default()
+    };
     if let Some(base) = dir.parent() {
         let _ = output::update_latest(base, &dir);
     }
@@ -215,8 +326,30 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
         let opts = SweepOptions {
             parallel,
             node_binary,
+            committed,
         };
-        let out = run_sweep(&manifest, store, &opts, net.clone(), interrupt, on_progress).await;
+        let (b3, scale) = (bar.clone(), manifest.time_scale);
+        let on_point = Arc::new(move |p: &electune::sweep::PointResult| {
+            let late = p.metrics.summary.timers.worst.p99_ms;
+            if let Some(why) = overload(p.heartbeat, p.election_timeout, late, scale) {
+                b3.suspend(|| {
+                    eprintln!(
+                        "warning: point heartbeat {} / election timeout {} is OVERLOADED and will not be recommended: {why}",
+                        p.heartbeat, p.election_timeout
+                    )
+                });
+            }
+        });
+        let out = run_sweep(
+            &manifest,
+            store,
+            &opts,
+            net.clone(),
+            interrupt,
+            on_progress,
+            on_point,
+        )
+        .await;
         bar.finish_and_clear();
         out.map(|o| (o, summarize(&net.approximations())))
             .map_err(Failure::environment)
@@ -262,6 +395,14 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
         .iter()
         .map(|p| p.metrics.violations.len())
         .sum();
+    let per_minute =
+        (!outcome.already_complete).then(|| outcome.failovers_measured as f64 / (wall / 60.0));
+    if outcome.already_complete {
+        eprintln!(
+            "the sweep in {} was already complete: nothing was run; the report was rewritten from its saved results",
+            dir.display()
+        );
+    }
     if args.json {
         let summary = serde_json::json!({
             "dir": dir,
@@ -269,7 +410,8 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
             "points": outcome.results.points.len(),
             "trials_run": outcome.trials_run,
             "failovers_measured": outcome.failovers_measured,
-            "failovers_per_minute": outcome.failovers_measured as f64 / (wall / 60.0),
+            "failovers_per_minute": per_minute,
+            "already_complete": outcome.already_complete,
             "parallel": parallel,
             "low_confidence": outcome.results.low_confidence,
             "violations": violations,
@@ -284,13 +426,12 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
         if !args.quiet {
             println!("{}", rec.markdown());
         }
-        println!(
-            "measured {} failovers in {:.0} s ({:.1}/min) with {} clusters in parallel",
-            outcome.failovers_measured,
-            wall,
-            outcome.failovers_measured as f64 / (wall / 60.0),
-            parallel
-        );
+        if let Some(rate) = per_minute {
+            println!(
+                "measured {} failovers in {:.0} s ({rate:.1}/min) with {} clusters in parallel",
+                outcome.failovers_measured, wall, parallel
+            );
+        }
         println!("report: {}", dir.join("report.html").display());
     }
     if violations > 0 {
@@ -301,6 +442,56 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
         return Ok(exit::INVARIANT_VIOLATED);
     }
     Ok(exit::SUCCESS)
+}
+
+/// Prints the estimated wall time of a sweep (stderr) and refuses one estimated above
+/// [`LONG_SWEEP`] unless `allow_long`: a multi-day sweep on one machine is almost always a grid
+/// or duration typed wrong, and the remedy for a real one is sharding (DESIGN.md, Scale).
+fn check_wall_time(
+    manifest: &SweepManifest,
+    parallel: usize,
+    allow_long: bool,
+) -> Result<(), Failure> {
+    let trials: usize = manifest.points.iter().map(|p| p.trials.len()).sum();
+    let cluster_s: f64 = manifest
+        .points
+        .iter()
+        .map(|p| p.duration().as_secs_f64())
+        .sum::<f64>()
+        * manifest.time_scale;
+    let wall_s = (cluster_s + trials as f64 * TRIAL_OVERHEAD_S) / parallel.max(1) as f64;
+    let wall = std::time::Duration::from_secs_f64(wall_s.min(1e12));
+    eprintln!(
+        "estimated wall time: {} ({} points, {} trials, {} of cluster time, {} in parallel)",
+        human_span(wall_s),
+        manifest.points.len(),
+        trials,
+        human_span(cluster_s),
+        parallel
+    );
+    if wall > LONG_SWEEP && !allow_long {
+        return Err(Failure::bad_input(anyhow::anyhow!(
+            "this sweep would take about {} ({:.0} s) of wall time, more than {}: pass --allow-long if you mean it, \
+             or make it smaller (fewer points, --failovers, --duration-per-point, a smaller --time-scale) or shard it",
+            human_span(wall_s),
+            wall_s,
+            human_span(LONG_SWEEP.as_secs_f64())
+        )));
+    }
+    Ok(())
+}
+
+/// `40 s`, `12 min`, `13.4 h`, `5.6 days`.
+fn human_span(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else if s < 3.0 * 86400.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.1} days", s / 86400.0)
+    }
 }
 
 fn warn_about_scale(

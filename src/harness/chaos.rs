@@ -33,7 +33,59 @@ pub struct PlannedFault {
     pub duration: Duration,
 }
 
-/// Draws every fault occurrence in `[0, run)` from the profile's schedules and `seed`.
+/// Most fault occurrences one run may plan. A plan holds one entry per occurrence and one task
+/// per entry, so this bounds a run's memory before anything is allocated; a million faults is
+/// already more than any run can inject meaningfully (each needs a failover or a settle time).
+pub const MAX_FAULTS_PER_RUN: u64 = 1_000_000;
+
+/// How many occurrences [`plan_faults`] would place in `run`, counted arithmetically from the
+/// schedules (no allocation): `at` lists as given, `every: D` as `run / D`, `poisson(M)` as its
+/// mean `run / M` plus six standard deviations (the plan is a draw).
+pub fn fault_count(faults: &[Fault], run: Duration) -> f64 {
+    let run = run.as_secs_f64();
+    faults
+        .iter()
+        .map(|f| {
+            let at = f.at.len() as f64;
+            let every = match f.every.as_deref().map(Every::parse) {
+                Some(Ok(Every::Fixed(d))) => run / d.as_secs_f64(),
+                Some(Ok(Every::Poisson(m))) => {
+                    let mean = run / m.as_secs_f64();
+                    mean + 6.0 * mean.sqrt()
+                }
+                _ => 0.0,
+            };
+            at + every
+        })
+        .sum()
+}
+
+/// A fault plan larger than [`MAX_FAULTS_PER_RUN`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "this run would inject {} faults in {}; at most {} per run: lengthen the fault interval (`every:` in the profile, --crash-leader-every) or shorten the run (--duration, --duration-per-point)",
+    crate::output::format_count(*.faults),
+    crate::duration::format_duration(*.run),
+    crate::output::format_count(MAX_FAULTS_PER_RUN as f64)
+)]
+pub struct FaultBudgetError {
+    /// Occurrences the plan would hold.
+    pub faults: f64,
+    /// The run's length.
+    pub run: Duration,
+}
+
+/// Checks a run's fault plan against [`MAX_FAULTS_PER_RUN`] before it is drawn.
+pub fn check_fault_budget(faults: &[Fault], run: Duration) -> Result<f64, FaultBudgetError> {
+    let n = fault_count(faults, run);
+    if n > MAX_FAULTS_PER_RUN as f64 || !n.is_finite() {
+        return Err(FaultBudgetError { faults: n, run });
+    }
+    Ok(n)
+}
+
+/// Draws every fault occurrence in `[0, run)` from the profile's schedules and `seed`. Callers
+/// check [`check_fault_budget`] first: the plan has one entry per occurrence.
 pub fn plan_faults(
     faults: &[Fault],
     run: Duration,
@@ -478,5 +530,26 @@ mod tests {
         for w in plan.windows(2) {
             assert!(w[1].at >= w[0].at + w[0].duration + settle, "{:?}", w);
         }
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    #[test]
+    fn the_fault_count_is_known_before_the_plan_is_drawn() {
+        let crash = |every: &str| Fault::crash_leader(every.into(), Duration::from_secs(1));
+        let hour = Duration::from_secs(3600);
+        assert_eq!(fault_count(&[crash("2s")], hour), 1800.0);
+        // `electune run --duration 1000000h` on lan.yaml (a crash every 2 s): 1.8e9, refused.
+        let err = check_fault_budget(&[crash("2s")], hour * 1_000_000).unwrap_err();
+        assert!(err.to_string().contains("1.8e9 faults"), "{err}");
+        // --crash-leader-every 1ns for 10 s: 1e10, refused without allocating.
+        assert!(check_fault_budget(&[crash("1ns")], Duration::from_secs(10)).is_err());
+        // Poisson schedules are bounded above their mean.
+        let n = fault_count(&[crash("poisson(1s)")], Duration::from_secs(10_000));
+        assert!(n > 10_000.0 && n < 11_000.0, "{n}");
+        assert!(check_fault_budget(&[crash("2s")], hour).is_ok());
     }
 }

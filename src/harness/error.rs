@@ -3,22 +3,22 @@
 /// A harness failure. All of these are environment failures (exit code 3).
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
-    #[error("toxiproxy at {url}: {source}")]
+    #[error("toxiproxy at {url}")]
     Proxy {
         url: String,
         #[source]
         source: crate::toxiproxy::Error,
     },
-    #[error("cannot start the built-in proxy: {0}")]
-    BuiltinProxy(String),
-    #[error("cannot start node {node} ({binary}): {source}")]
+    #[error("cannot start the built-in proxy")]
+    BuiltinProxy(#[source] crate::proxy::Error),
+    #[error("cannot start node {node} ({binary})")]
     Spawn {
         node: String,
         binary: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         #[source]

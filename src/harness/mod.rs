@@ -11,7 +11,10 @@ mod process;
 mod sink;
 mod trial;
 
-pub use chaos::{plan_faults, Chaos, PlannedFault};
+pub use chaos::{
+    check_fault_budget, fault_count, plan_faults, Chaos, FaultBudgetError, PlannedFault,
+    MAX_FAULTS_PER_RUN,
+};
 pub use cluster::{Cluster, ClusterSpec};
 pub use collector::{Collector, LiveState};
 pub use error::HarnessError;

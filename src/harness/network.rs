@@ -80,7 +80,7 @@ impl ToxiproxyServer {
             None => {
                 let running = crate::proxy::spawn_local()
                     .await
-                    .map_err(|e| HarnessError::BuiltinProxy(e.to_string()))?;
+                    .map_err(HarnessError::BuiltinProxy)?;
                 (running.url(), Some(running))
             }
         };

@@ -19,17 +19,17 @@ use crate::event::{Event, EventKind};
 /// Why a node stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
-    #[error("invalid node configuration: {0}")]
+    #[error("invalid node configuration")]
     Config(#[from] crate::election::raft::ConfigError),
-    #[error("durable state: {0}")]
+    #[error("durable state")]
     Storage(#[from] StorageError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Listen {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error("cannot start the I/O runtime: {0}")]
-    Runtime(std::io::Error),
+    #[error("cannot start the I/O runtime")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// How often timer fidelity is reported.

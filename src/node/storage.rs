@@ -13,7 +13,7 @@ const RECORD: u64 = 17;
 /// Why durable state could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]

@@ -11,19 +11,131 @@ pub use error::{FieldError, ProfileError};
 pub use schema::*;
 pub use validate::validate_timing;
 
+use error::Located;
+
 use std::path::Path;
 
 /// Reads, parses and validates a profile file.
 pub fn load(path: &Path) -> Result<Profile, ProfileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ProfileError::Io {
-        file: path.display().to_string(),
+    use std::io::Read;
+    let file = path.display().to_string();
+    let io = |e: std::io::Error| ProfileError::Io {
+        file: file.clone(),
         message: e.to_string(),
+    };
+    // Bounded: a profile is a few KB; /dev/zero or a log file given by mistake must not be read
+    // whole.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_PROFILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(ProfileError::Io {
+            file,
+            message: format!(
+                "larger than {} KiB; a profile is a few KB of YAML (is this the right file?)",
+                MAX_PROFILE_BYTES / 1024
+            ),
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|e| ProfileError::Io {
+        file: file.clone(),
+        message: format!(
+            "not UTF-8 text (invalid byte at offset {}); a profile is YAML",
+            e.utf8_error().valid_up_to()
+        ),
     })?;
-    parse(&text, &path.display().to_string())
+    parse(&text, &file)
+}
+
+/// Largest profile accepted (bytes).
+pub const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
+/// Deepest nesting accepted (flow brackets, block sequences and indentation levels together); the
+/// deepest real profile nests 4 levels.
+pub const MAX_PROFILE_DEPTH: usize = 32;
+
+/// Rejects hostile YAML before the parser sees it: nesting deeper than [`MAX_PROFILE_DEPTH`] (which
+/// the parser handles slowly) and anchors or aliases (`&a`, `*a`, which can expand exponentially;
+/// a profile never needs them). Quoted strings and comments are skipped.
+fn check_limits(text: &str, file: &str) -> Result<(), ProfileError> {
+    let err = |line: usize, column: usize, message: String| {
+        ProfileError::Invalid(Located {
+            file: file.to_string(),
+            field: String::new(),
+            line: Some(line),
+            column: Some(column),
+            message,
+        })
+    };
+    let mut flow = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        let chars: Vec<char> = line.chars().collect();
+        let indent = chars.iter().take_while(|c| **c == ' ').count();
+        let mut block = indent / 2;
+        let mut j = indent;
+        while j + 1 < chars.len() && chars[j] == '-' && chars[j + 1] == ' ' {
+            block += 1;
+            j += 2;
+            while j < chars.len() && chars[j] == ' ' {
+                j += 1;
+            }
+        }
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for (k, &c) in chars.iter().enumerate() {
+            match quote {
+                Some(q) => {
+                    if c == q {
+                        quote = None;
+                    }
+                }
+                None => match c {
+                    '\'' | '"' if matches!(prev, ' ' | '[' | '{' | ',' | ':') => quote = Some(c),
+                    '#' if prev == ' ' || k == 0 => break,
+                    '[' | '{' => {
+                        flow += 1;
+                        if flow + block > MAX_PROFILE_DEPTH {
+                            return Err(err(
+                                i + 1,
+                                k + 1,
+                                format!("nested deeper than {MAX_PROFILE_DEPTH} levels; a profile needs a handful"),
+                            ));
+                        }
+                    }
+                    ']' | '}' => flow = flow.saturating_sub(1),
+                    '&' | '*'
+                        if matches!(prev, ' ' | '[' | '{' | ',' | ':' | '-')
+                            && chars
+                                .get(k + 1)
+                                .is_some_and(|n| n.is_alphanumeric() || *n == '_') =>
+                    {
+                        return Err(err(
+                            i + 1,
+                            k + 1,
+                            "YAML anchors and aliases (`&name`, `*name`) are not accepted in profiles; write the value out".into(),
+                        ));
+                    }
+                    _ => {}
+                },
+            }
+            prev = c;
+        }
+        if block > MAX_PROFILE_DEPTH {
+            return Err(err(
+                i + 1,
+                1,
+                format!("nested deeper than {MAX_PROFILE_DEPTH} levels; a profile needs a handful"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parses and validates profile text; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
+    check_limits(text, file)?;
     let profile: Profile =
         serde_yaml::from_str(text).map_err(|e| ProfileError::from_yaml(file, text, &e))?;
     validate::validate(&profile).map_err(|v| v.at(file, text))?;
@@ -31,6 +143,21 @@ pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
 }
 
 impl Profile {
+    /// What is legal but probably not what the user wants, worded for stderr.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.members().len() == 2 {
+            out.push(
+                "a 2-member cluster needs both members for a quorum: while either is down no leader \
+                 can be elected, so a crashed leader is replaced only after it restarts, and failover \
+                 times measure the restart (restart_after), not the election timeouts. That is what a \
+                 2-node etcd does; measuring it is fine, but it tolerates no failure: 3 members do"
+                    .to_string(),
+            );
+        }
+        out
+    }
+
     /// Stated occurrences per day of each fault kind aimed at the leader: a fault targeting
     /// `leader` counts whole, one targeting `random` counts 1/members; its rate is `occurs`, else
     /// `every`. Kinds that never aim at the leader are absent.

@@ -85,6 +85,18 @@ fn validate_cluster(p: &Profile) -> Result<(), FieldError> {
         (None, Some(_)) => {}
     }
     let n = p.members().len() as u32;
+    if n == 1 {
+        let field = if c.nodes.is_some() {
+            "cluster.nodes"
+        } else {
+            "cluster.regions"
+        };
+        return Err(FieldError::new(
+            field,
+            "1 member: with a single member there is no one to fail over to, so no election or \
+             failover can be measured; use 3 or 5 members (2 runs, but cannot elect while either is down)",
+        ));
+    }
     if n == 0 || n > MAX_NODES {
         let field = if c.nodes.is_some() {
             "cluster.nodes"
@@ -93,7 +105,7 @@ fn validate_cluster(p: &Profile) -> Result<(), FieldError> {
         };
         return Err(FieldError::new(
             field,
-            format!("{n} members; electune runs clusters of 1 to {MAX_NODES} members (3 or 5 are typical)"),
+            format!("{n} members; electune runs clusters of 2 to {MAX_NODES} members (3 or 5 are typical)"),
         ));
     }
     Ok(())

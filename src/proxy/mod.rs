@@ -59,7 +59,7 @@ pub enum Error {
         addr: SocketAddr,
     },
     /// Any other failure to bind.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,

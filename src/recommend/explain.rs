@@ -275,7 +275,9 @@ pub(super) fn what_would_change(
     let all: Vec<Assessment> = results
         .points
         .iter()
-        .map(|p| super::feasibility::assess(p, budget, &results.fault_rates))
+        .map(|p| {
+            super::feasibility::assess_scaled(p, budget, &results.fault_rates, results.time_scale)
+        })
         .collect();
     let describe = |i: Option<usize>| match i.and_then(|i| all.iter().find(|a| a.index == i)) {
         Some(a) => format!("the choice would be {}", label(a)),

@@ -24,6 +24,58 @@ pub enum Constraint {
     Flapping,
     /// No failover was measured, so the point cannot be ranked.
     NoFailover,
+    /// The machine's timers were too late for the timing under test: the point measured the
+    /// machine's load, not the setting.
+    Overloaded,
+}
+
+/// Overload rule: a point is overloaded when its worst process's p99 timer lateness exceeds this
+/// fraction of the heartbeat as run. A heartbeat late by 10% shifts every silence a follower sees
+/// by that much, which is the size of effect a sweep is trying to resolve.
+pub const OVERLOAD_HEARTBEAT_FRACTION: f64 = 0.10;
+/// … or this fraction of the minimum election timeout as run: 5% of the timeout is already a
+/// quarter of the typical gap between neighbouring grid points (×1.5–2 apart), so lateness above it
+/// can reorder them.
+pub const OVERLOAD_TIMEOUT_FRACTION: f64 = 0.05;
+
+/// Why a point's timers could not honour its timing, or `None`. `lateness_p99_ms` is measured on
+/// the machine; the timing ran at `time_scale` × the profile's (so both are compared as run).
+pub fn overload(
+    heartbeat: HumanDuration,
+    election_timeout: DurationRange,
+    lateness_p99_ms: f64,
+    time_scale: f64,
+) -> Option<String> {
+    let hb = heartbeat.0.as_secs_f64() * 1e3 * time_scale;
+    let et = election_timeout.min.as_secs_f64() * 1e3 * time_scale;
+    let (what, limit) = if lateness_p99_ms > hb * OVERLOAD_HEARTBEAT_FRACTION {
+        (
+            format!(
+                "{:.0}% of the heartbeat ({} ms as run)",
+                OVERLOAD_HEARTBEAT_FRACTION * 100.0,
+                num(hb)
+            ),
+            hb * OVERLOAD_HEARTBEAT_FRACTION,
+        )
+    } else if lateness_p99_ms > et * OVERLOAD_TIMEOUT_FRACTION {
+        (
+            format!(
+                "{:.0}% of the minimum election timeout ({} ms as run)",
+                OVERLOAD_TIMEOUT_FRACTION * 100.0,
+                num(et)
+            ),
+            et * OVERLOAD_TIMEOUT_FRACTION,
+        )
+    } else {
+        return None;
+    };
+    Some(format!(
+        "timer lateness p99 {} ms exceeds {what} (limit {} ms): the machine, not the setting, shaped \
+         these numbers. Lower --parallel (fewer clusters at once), use a larger --time-scale, or run \
+         on a quieter machine; a heartbeat this machine's timers cannot honour is not recommendable",
+        num(lateness_p99_ms),
+        num(limit)
+    ))
 }
 
 /// One failed constraint.
@@ -188,8 +240,18 @@ impl Assessment {
     }
 }
 
-/// Judges one point against the budget.
+/// Judges one point against the budget (run at time scale 1).
 pub fn assess(point: &PointResult, budget: &Budget, rates: &FaultRates) -> Assessment {
+    assess_scaled(point, budget, rates, 1.0)
+}
+
+/// Judges one point of a sweep run at `time_scale` against the budget.
+pub fn assess_scaled(
+    point: &PointResult,
+    budget: &Budget,
+    rates: &FaultRates,
+    time_scale: f64,
+) -> Assessment {
     let m = &point.metrics;
     let s = &m.summary;
     let mut failures = Vec::new();
@@ -203,6 +265,19 @@ pub fn assess(point: &PointResult, budget: &Budget, rates: &FaultRates) -> Asses
                 "{violations} invariant violation(s) (two leaders in a term or a stale write \
                  accepted): the protocol configuration is unsafe regardless of timing"
             ),
+            overshoot: None,
+        });
+    }
+
+    if let Some(detail) = overload(
+        point.heartbeat,
+        point.election_timeout,
+        s.timers.worst.p99_ms,
+        time_scale,
+    ) {
+        failures.push(Failure {
+            constraint: Constraint::Overloaded,
+            detail,
             overshoot: None,
         });
     }

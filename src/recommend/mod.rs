@@ -233,7 +233,7 @@ fn assess_all(results: &SweepResults, budget: &Budget) -> Vec<Assessment> {
     results
         .points
         .iter()
-        .map(|p| feasibility::assess(p, budget, &results.fault_rates))
+        .map(|p| feasibility::assess_scaled(p, budget, &results.fault_rates, results.time_scale))
         .collect()
 }
 

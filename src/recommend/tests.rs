@@ -763,3 +763,35 @@ fn raft_libraries_and_zookeeper() {
     assert!(h.snippet.contains("LeaderLeaseTimeout = 500"));
     assert!(h.caveats.iter().any(|c| c.contains("[100, 200) ms")));
 }
+
+#[test]
+fn overloaded_points_are_never_recommended_and_say_to_lower_parallel() {
+    // Point 0 is the faster one, but its timers were 51 ms late at p99 (measured with 24 clusters on
+    // 2 cores) against a 100 ms heartbeat; point 1's were 0.42 ms late.
+    let mut r = sweep(&[spec(0, 300, 1000.0), spec(1, 500, 1000.0)]);
+    r.points[0].metrics.summary.timers.worst.p99_ms = 51.0;
+    r.points[1].metrics.summary.timers.worst.p99_ms = 0.42;
+    let a = feasibility::assess(&r.points[0], &budget(1.0), &FaultRates::new());
+    assert!(a.fails(Constraint::Overloaded), "{:?}", a.failures);
+    let detail = &a.failures[0].detail;
+    assert!(
+        detail.contains("--parallel") && detail.contains("51"),
+        "{detail}"
+    );
+    assert!(feasibility::assess(&r.points[1], &budget(1.0), &FaultRates::new()).feasible());
+    let rec = recommend(&r, &budget(1.0));
+    assert_eq!(rec.choice.as_ref().map(|c| c.index), Some(1));
+    // Lateness is compared with the timing as run: at time scale 0.1 the 100 ms heartbeat ran at
+    // 10 ms, and 2 ms of lateness is 20% of it.
+    r.points[1].metrics.summary.timers.worst.p99_ms = 2.0;
+    r.time_scale = 0.1;
+    assert!(recommend(&r, &budget(1.0)).choice.is_none());
+    // A heartbeat no timer honours (1 ns) is overloaded by any measurable lateness.
+    assert!(feasibility::overload(
+        crate::duration::HumanDuration(Duration::from_nanos(1)),
+        DurationRange::new(Duration::from_millis(100), Duration::from_millis(200)),
+        0.05,
+        1.0
+    )
+    .is_some());
+}

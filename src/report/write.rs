@@ -72,7 +72,7 @@ pub enum ReportError {
     #[error(transparent)]
     Plot(#[from] PlotError),
     /// A file could not be written.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -116,6 +116,8 @@ pub fn csv_header() -> &'static [&'static str] {
         "stale_writes_accepted",
         "unavailability_fraction",
         "violations",
+        "timer_lateness_p99_ms",
+        "overloaded",
         "feasible",
     ]
 }
@@ -176,6 +178,15 @@ pub fn results_csv(results: &SweepResults, feasible: &[bool]) -> String {
                 .to_string(),
             num(s.unavailability.fraction),
             s.violations.to_string(),
+            num(s.timers.worst.p99_ms),
+            crate::recommend::feasibility::overload(
+                p.heartbeat,
+                p.election_timeout,
+                s.timers.worst.p99_ms,
+                results.time_scale,
+            )
+            .is_some()
+            .to_string(),
             feasible.get(i).map(|b| b.to_string()).unwrap_or_default(),
         ];
         out.push_str(&row.join(","));
@@ -309,7 +320,7 @@ pub fn write_report(dir: &Path, input: &ReportInput<'_>) -> Result<(), ReportErr
     ];
     for (name, text) in files {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(io(&path))?;
+        crate::output::write_atomic(&path, text.as_bytes()).map_err(io(&path))?;
     }
     Ok(())
 }

@@ -10,6 +10,14 @@ use crate::profile::{Every, Fault, FaultKind, Profile, Sweep};
 /// Longest single trial (in profile time); longer points are split so parallel workers balance.
 pub const MAX_TRIAL: Duration = Duration::from_secs(120);
 
+/// Most trials one sweep may plan (≈ 139 days of cluster time at [`MAX_TRIAL`] each). The plan and
+/// `sweep.json` hold one entry per trial, so this bounds both before anything is allocated; a
+/// larger study is sharded (DESIGN.md, Scale) or screened with fewer points first.
+pub const MAX_TRIALS: u64 = 100_000;
+
+/// Most grid points one sweep may plan.
+pub const MAX_POINTS: u64 = 10_000;
+
 /// One grid point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedPoint {
@@ -55,6 +63,38 @@ pub enum PlanError {
     NoSweep,
     #[error("no grid point is valid: every heartbeat is at or above the minimum election timeout")]
     Empty,
+    #[error("heartbeat {0}: a heartbeat interval must be above zero, e.g. 50ms")]
+    ZeroHeartbeat(HumanDuration),
+    #[error(
+        "0 failovers per point (--failovers 0 or `failovers_per_point: 0`) and no --duration-per-point: \
+         the sweep would measure nothing; ask for at least 1 failover, or a steady-state duration"
+    )]
+    NothingToMeasure,
+    #[error(
+        "this sweep would run about {} trials ({} points); at most {} per sweep: shorten --duration-per-point, \
+         lower --failovers, or split the grid into several sweeps",
+        crate::output::format_count(*.trials),
+        .points,
+        crate::output::format_count(MAX_TRIALS as f64)
+    )]
+    TooManyTrials { trials: f64, points: u64 },
+    #[error(
+        "this grid has {} points ({} heartbeats × {} election timeouts); at most {} per sweep: split it into several sweeps",
+        crate::output::format_count(*.points as f64),
+        .heartbeats,
+        .election_timeouts,
+        crate::output::format_count(MAX_POINTS as f64)
+    )]
+    TooManyPoints {
+        points: u64,
+        heartbeats: usize,
+        election_timeouts: usize,
+    },
+    #[error("at {point}")]
+    Faults {
+        point: String,
+        source: crate::harness::FaultBudgetError,
+    },
 }
 
 /// Crash interval that lets a failover finish and the cluster settle before the next crash.
@@ -89,6 +129,25 @@ pub fn plan(
         .duration_per_point
         .or(base.duration_per_point)
         .map(|d| d.0);
+    if let Some(hb) = hbs_given.iter().find(|h| h.0.is_zero()) {
+        return Err(PlanError::ZeroHeartbeat(*hb));
+    }
+    if failovers == 0 && steady.is_none_or(|s| s.is_zero()) {
+        return Err(PlanError::NothingToMeasure);
+    }
+    let n_points = if grid.heartbeat.is_none() && base.heartbeat_ratio.is_some() {
+        ets.len() as u64
+    } else {
+        hbs_given.len() as u64 * ets.len() as u64
+    };
+    if n_points > MAX_POINTS {
+        return Err(PlanError::TooManyPoints {
+            points: n_points,
+            heartbeats: hbs_given.len(),
+            election_timeouts: ets.len(),
+        });
+    }
+    let mut planned_trials = 0f64;
     let mut pairs = Vec::new();
     if grid.heartbeat.is_none() && base.heartbeat_ratio.is_some() {
         let ratio = base.heartbeat_ratio.unwrap_or(0.5);
@@ -129,6 +188,26 @@ pub fn plan(
             faults.push(Fault::crash_leader(format_duration(every), restart));
             cycle = Some(every);
         }
+        // Count this point's trials arithmetically before any is allocated.
+        let mut count = 0f64;
+        let mut failover_time = Duration::ZERO;
+        if let Some(c) = cycle {
+            let per_trial = ((MAX_TRIAL.as_nanos() / c.as_nanos().max(1)) as u32).max(2);
+            count += failovers.div_ceil(per_trial) as f64;
+            failover_time = c.saturating_mul(failovers);
+        }
+        if let Some(steady) = steady {
+            let left = steady.saturating_sub(failover_time);
+            count += (left.as_secs_f64() / MAX_TRIAL.as_secs_f64()).ceil();
+        }
+        planned_trials += count.max(1.0);
+        if planned_trials > MAX_TRIALS as f64 {
+            // Report the whole grid's count, still arithmetically.
+            return Err(PlanError::TooManyTrials {
+                trials: planned_trials / (points.len() + 1) as f64 * n_points as f64,
+                points: n_points,
+            });
+        }
         // A trial of n crash cycles lasts n·c + c/2: crashes fall at c, 2c, …, n·c and the last
         // one has half a cycle (≥ the maximum timeout) to complete.
         let mut trials = Vec::new();
@@ -151,6 +230,15 @@ pub fn plan(
         }
         if trials.is_empty() {
             trials.push(HumanDuration(MAX_TRIAL));
+        }
+        let slug = format!("heartbeat {hb}, election timeout {et}");
+        for t in &trials {
+            crate::harness::check_fault_budget(&faults, t.0).map_err(|source| {
+                PlanError::Faults {
+                    point: slug.clone(),
+                    source,
+                }
+            })?;
         }
         points.push(PlannedPoint {
             index: points.len(),
@@ -228,5 +316,48 @@ mod tests {
         .unwrap();
         assert_eq!(points.len(), 4);
         assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn plans_that_measure_nothing_or_too_much_are_refused_before_allocating() {
+        let hb = |ms| HumanDuration(Duration::from_millis(ms));
+        let zero = GridOverride {
+            heartbeat: Some(vec![hb(0)]),
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(&wan(), &zero).unwrap_err(),
+            PlanError::ZeroHeartbeat(hb(0))
+        );
+        let none = GridOverride {
+            failovers_per_point: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(&wan(), &none).unwrap_err(),
+            PlanError::NothingToMeasure
+        );
+        // 100000 h per point is 3 million trials per point: refused at the first point.
+        let huge = GridOverride {
+            duration_per_point: Some(HumanDuration(Duration::from_secs(100_000 * 3600))),
+            ..Default::default()
+        };
+        match plan(&wan(), &huge).unwrap_err() {
+            PlanError::TooManyTrials { trials, points } => {
+                assert_eq!(points, 20);
+                assert!(trials > 5e7, "{trials}");
+            }
+            e => panic!("{e}"),
+        }
+        // A crash every 1 ns in the profile is refused by the fault budget, per point.
+        let mut p = wan();
+        p.faults = vec![Fault::crash_leader("1us".into(), Duration::ZERO)];
+        p.faults[0].kind = FaultKind::Pause;
+        p.faults[0].duration = Some(DurationRange::new(
+            Duration::from_millis(1),
+            Duration::from_millis(2),
+        ));
+        let err = plan(&p, &GridOverride::default()).unwrap_err();
+        assert!(matches!(err, PlanError::Faults { .. }), "{err}");
     }
 }

@@ -21,6 +21,9 @@ use crate::harness::{run_trial, HarnessError, ToxiproxyServer, TrialSpec};
 pub struct SweepOptions {
     pub parallel: usize,
     pub node_binary: PathBuf,
+    /// Trials a complete `trials.csv` row committed (from [`Store::check_for_resume`]); only
+    /// these are taken from disk, every other trial runs.
+    pub committed: std::collections::BTreeSet<(usize, usize)>,
 }
 
 /// Progress, reported after every trial.
@@ -51,6 +54,8 @@ pub struct SweepOutcome {
     pub interrupted: bool,
     pub trials_run: usize,
     pub failovers_measured: u64,
+    /// Every point was already finished on disk: nothing was run.
+    pub already_complete: bool,
 }
 
 struct Shared {
@@ -69,8 +74,9 @@ pub async fn run_sweep(
     net: Arc<ToxiproxyServer>,
     interrupt: watch::Receiver<bool>,
     on_progress: Arc<dyn Fn(Progress) + Send + Sync>,
+    on_point: Arc<dyn Fn(&PointResult) + Send + Sync>,
 ) -> Result<SweepOutcome, SweepError> {
-    let mut results: SweepResults = store.read_results().unwrap_or(SweepResults {
+    let mut results: SweepResults = store.read_results()?.unwrap_or(SweepResults {
         profile: manifest.profile.name.clone(),
         requirements: manifest.profile.requirements.clone(),
         time_scale: manifest.time_scale,
@@ -78,9 +84,14 @@ pub async fn run_sweep(
         fault_rates: manifest.profile.fault_rates_per_day(),
         points: vec![],
     });
-    results
-        .points
-        .retain(|r| manifest.points.iter().any(|p| p.index == r.index));
+    // A saved result counts only for the very point it measured (index and timing).
+    results.points.retain(|r| {
+        manifest.points.iter().any(|p| {
+            p.index == r.index
+                && p.heartbeat == r.heartbeat
+                && p.election_timeout == r.election_timeout
+        })
+    });
     let finished: Vec<usize> = results.points.iter().map(|r| r.index).collect();
     let mut queue = VecDeque::new();
     let mut done = BTreeMap::new();
@@ -91,7 +102,7 @@ pub async fn run_sweep(
             continue;
         }
         for t in 0..p.trials.len() {
-            match store.saved_trial(p, t) {
+            match store.saved_trial(p, t, &opts.committed)? {
                 Some(m) => {
                     done.entry(p.index)
                         .or_insert_with(BTreeMap::new)
@@ -102,6 +113,7 @@ pub async fn run_sweep(
         }
     }
     let already = total - queue.len();
+    let already_complete = queue.is_empty() && finished.len() == manifest.points.len();
     let shared = Arc::new(Mutex::new(Shared {
         queue,
         done,
@@ -135,7 +147,7 @@ pub async fn run_sweep(
             .collect()
     };
     for idx in ready {
-        finish_point(manifest, &store, &shared, idx)?;
+        finish_point(manifest, &store, &shared, idx, on_point.as_ref())?;
     }
     on_progress(shared.lock().expect("sweep lock").progress);
 
@@ -149,8 +161,12 @@ pub async fn run_sweep(
             net.clone(),
             interrupt.clone(),
         );
-        let (node_binary, on_progress, runs) =
-            (opts.node_binary.clone(), on_progress.clone(), runs.clone());
+        let (node_binary, on_progress, on_point, runs) = (
+            opts.node_binary.clone(),
+            on_progress.clone(),
+            on_point.clone(),
+            runs.clone(),
+        );
         workers.spawn(async move {
             loop {
                 if *interrupt.borrow() {
@@ -198,7 +214,9 @@ pub async fn run_sweep(
                             d.len() == point.trials.len()
                         };
                         if complete {
-                            if let Err(e) = finish_point(&manifest, &store, &shared, idx) {
+                            if let Err(e) =
+                                finish_point(&manifest, &store, &shared, idx, on_point.as_ref())
+                            {
                                 shared.lock().expect("sweep lock").error = Some(e);
                                 return;
                             }
@@ -226,6 +244,7 @@ pub async fn run_sweep(
         interrupted,
         trials_run: runs.load(std::sync::atomic::Ordering::SeqCst),
         failovers_measured: s.progress.failovers,
+        already_complete,
     })
 }
 
@@ -234,6 +253,7 @@ fn finish_point(
     store: &Store,
     shared: &Mutex<Shared>,
     idx: usize,
+    on_point: &(dyn Fn(&PointResult) + Send + Sync),
 ) -> Result<(), SweepError> {
     let point = manifest
         .points
@@ -257,6 +277,7 @@ fn finish_point(
     s.results.points.sort_by_key(|p| p.index);
     s.progress.points_done += 1;
     store.save_point(point, &result, &s.results)?;
+    on_point(&result);
     Ok(())
 }
 
@@ -316,8 +337,8 @@ async fn run_one(
 }
 
 impl Store {
-    /// `results.json`, if a sweep already wrote one.
-    pub fn read_results(&self) -> Option<SweepResults> {
-        super::store::read_json(&self.results_path()).ok()
+    /// `results.json`, if a sweep already wrote one; a damaged one is an error, not a fresh start.
+    pub fn read_results(&self) -> Result<Option<SweepResults>, StoreError> {
+        super::store::read_json_if_present(&self.results_path())
     }
 }

@@ -31,7 +31,7 @@ pub struct SweepManifest {
 /// Why the sweep directory could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -39,6 +39,13 @@ pub enum StoreError {
     },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// A saved file that `--resume` relies on is damaged; `line` is 1-based where there is one.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Corrupt {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -59,13 +66,164 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// Reads JSON written by [`write_json`].
+/// Reads JSON written by [`write_json`]. A file that does not parse is [`StoreError::Corrupt`],
+/// naming its line.
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StoreError> {
     let bytes = std::fs::read(path).map_err(io(path))?;
-    serde_json::from_slice(&bytes).map_err(|e| StoreError::Format {
+    serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        line: Some(e.line()),
+        message: format!(
+            "not valid JSON ({}, column {}); electune writes this file atomically, so it was damaged after the fact",
+            strip_position(&e.to_string()),
+            e.column()
+        ),
     })
+}
+
+/// serde_json appends " at line L column C"; the line is reported in the place instead.
+fn strip_position(message: &str) -> &str {
+    message.split(" at line ").next().unwrap_or(message)
+}
+
+/// Like [`read_json`], but a missing file is `None`.
+pub fn read_json_if_present<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+) -> Result<Option<T>, StoreError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    read_json(path).map(Some)
+}
+
+/// How the plan of a sweep directory differs from the plan asked for on the command line: the
+/// first difference, worded for the user ("grid differs: saved heartbeats [50ms], asked [100ms]"),
+/// or `None` when both would run exactly the same trials with the same faults and seed.
+pub fn plan_difference(saved: &SweepManifest, asked: &SweepManifest) -> Option<String> {
+    let hb = |m: &SweepManifest| {
+        let mut v: Vec<_> = m.points.iter().map(|p| p.heartbeat).collect();
+        v.sort_by_key(|h| h.0);
+        v.dedup();
+        format!(
+            "[{}]",
+            v.iter()
+                .map(|h| h.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let et = |m: &SweepManifest| {
+        let mut v: Vec<_> = m.points.iter().map(|p| p.election_timeout).collect();
+        v.sort_by_key(|e| (e.min, e.max));
+        v.dedup();
+        format!(
+            "[{}]",
+            v.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    if hb(saved) != hb(asked) {
+        return Some(format!(
+            "grid differs: saved heartbeats {}, asked {}",
+            hb(saved),
+            hb(asked)
+        ));
+    }
+    if et(saved) != et(asked) {
+        return Some(format!(
+            "grid differs: saved election timeouts {}, asked {}",
+            et(saved),
+            et(asked)
+        ));
+    }
+    if saved.points.len() != asked.points.len() {
+        return Some(format!(
+            "grid differs: saved {} points, asked {}",
+            saved.points.len(),
+            asked.points.len()
+        ));
+    }
+    for (a, b) in saved.points.iter().zip(&asked.points) {
+        if (a.heartbeat, a.election_timeout) != (b.heartbeat, b.election_timeout) {
+            return Some(format!(
+                "grid differs: saved point {} is {}, asked {}",
+                a.index,
+                a.slug(),
+                b.slug()
+            ));
+        }
+        if a.trials != b.trials {
+            let fmt = |p: &PlannedPoint| {
+                format!(
+                    "{} trial(s), {} in all",
+                    p.trials.len(),
+                    crate::duration::format_duration(p.duration())
+                )
+            };
+            return Some(format!(
+                "trials per point differ (--failovers, --duration-per-point, --quick): saved {} at point {}, asked {}",
+                fmt(a),
+                a.index,
+                fmt(b)
+            ));
+        }
+        if a.faults != b.faults {
+            return Some(format!(
+                "faults differ at point {}: the profile's `faults:` changed since the sweep started",
+                a.index
+            ));
+        }
+    }
+    if saved.seed != asked.seed {
+        return Some(format!(
+            "seed differs: saved {}, asked {}",
+            saved.seed, asked.seed
+        ));
+    }
+    if saved.time_scale != asked.time_scale {
+        return Some(format!(
+            "time scale differs: saved {}, asked {}",
+            saved.time_scale, asked.time_scale
+        ));
+    }
+    if saved.quick != asked.quick {
+        return Some(format!(
+            "options differ: saved --quick {}, asked --quick {}",
+            saved.quick, asked.quick
+        ));
+    }
+    if saved.profile != asked.profile {
+        let (a, b) = (
+            serde_json::to_value(&saved.profile).unwrap_or_default(),
+            serde_json::to_value(&asked.profile).unwrap_or_default(),
+        );
+        let field = match (a.as_object(), b.as_object()) {
+            (Some(a), Some(b)) => a
+                .keys()
+                .chain(b.keys())
+                .find(|k| a.get(*k) != b.get(*k))
+                .cloned(),
+            _ => None,
+        };
+        return Some(format!(
+            "profile differs{}: saved {} (as copied to profile.yaml), asked {}",
+            field.map(|f| format!(" in `{f}`")).unwrap_or_default(),
+            saved.profile_file,
+            asked.profile_file
+        ));
+    }
+    None
+}
+
+/// What `--resume` found in a sweep directory, after checking every file it relies on.
+#[derive(Debug, Default)]
+pub struct ResumeCheck {
+    /// Trials committed by a complete row of `trials.csv`: (point index, trial).
+    pub committed: std::collections::BTreeSet<(usize, usize)>,
+    /// Repairs made, each worded for stderr.
+    pub repairs: Vec<String>,
 }
 
 /// The sweep directory.
@@ -106,11 +264,136 @@ impl Store {
         })?;
         let path = self.dir.join("profile.yaml");
         std::fs::write(&path, yaml).map_err(io(&path))?;
-        let path = self.dir.join("trials.csv");
-        if !path.exists() {
-            std::fs::write(&path, TRIALS_HEADER).map_err(io(&path))?;
-        }
+        let path = self.trials_path();
+        std::fs::write(&path, TRIALS_HEADER).map_err(io(&path))?;
         Ok(())
+    }
+
+    pub fn trials_path(&self) -> PathBuf {
+        self.dir.join("trials.csv")
+    }
+
+    /// Checks every saved file `--resume` relies on before anything is appended: each row of
+    /// `trials.csv` has the header's fields and numbers where numbers belong, `results.json` and
+    /// every `trial-N.json` a committed row points at parse.
+    ///
+    /// One damage is repaired rather than refused: a last row of `trials.csv` without its
+    /// newline. Rows are appended one `write` at a time after the trial's JSON was renamed into
+    /// place, so a sweep killed (or a disk filled) during that append leaves exactly that; the
+    /// partial row is dropped and its trial runs again. Anything else is refused: it is not
+    /// what electune leaves behind, and carrying it forward would mix it into the results.
+    pub fn check_for_resume(&self, manifest: &SweepManifest) -> Result<ResumeCheck, StoreError> {
+        let mut check = ResumeCheck::default();
+        let path = self.trials_path();
+        let mut text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        if !text.is_empty() && !text.ends_with('\n') {
+            let keep = text.rfind('\n').map_or(0, |i| i + 1);
+            let line = text[..keep].lines().count() + 1;
+            let partial = text[keep..].to_string();
+            if keep == 0 {
+                return Err(StoreError::Corrupt {
+                    path,
+                    line: Some(1),
+                    message: "the header is cut short; this is not a trials file electune wrote"
+                        .into(),
+                });
+            }
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(io(&path))?;
+            f.set_len(keep as u64).map_err(io(&path))?;
+            text.truncate(keep);
+            check.repairs.push(format!(
+                "{}:{line}: dropped a row cut short by an interrupted write ({:?}); that trial runs again",
+                path.display(),
+                partial.chars().take(60).collect::<String>()
+            ));
+        }
+        let fields = TRIALS_HEADER.trim_end().split(',').count();
+        let mut lines = text.lines().enumerate();
+        match lines.next() {
+            Some((_, h)) if h == TRIALS_HEADER.trim_end() => {}
+            _ => {
+                return Err(StoreError::Corrupt {
+                    path,
+                    line: Some(1),
+                    message: format!(
+                        "the header is not `{}`; this is not a trials file electune wrote",
+                        TRIALS_HEADER.trim_end()
+                    ),
+                })
+            }
+        }
+        for (i, row) in lines {
+            let corrupt = |message: String| {
+                StoreError::Corrupt {
+                path: path.clone(),
+                line: Some(i + 1),
+                message: format!(
+                    "{message}; the file is damaged. Remove that row (its trial runs again) or start a new sweep in another directory"
+                ),
+            }
+            };
+            let cols: Vec<&str> = row.split(',').collect();
+            if cols.len() != fields {
+                return Err(corrupt(format!("{} fields, expected {fields}", cols.len())));
+            }
+            if let Some((n, v)) = cols
+                .iter()
+                .enumerate()
+                .find(|(_, v)| v.parse::<f64>().is_err())
+            {
+                return Err(corrupt(format!(
+                    "field {} (`{}`) is `{v}`, not a number",
+                    n + 1,
+                    TRIALS_HEADER.trim_end().split(',').nth(n).unwrap_or("?")
+                )));
+            }
+            let (point, trial) = (cols[3].parse::<usize>(), cols[4].parse::<usize>());
+            let (Ok(point), Ok(trial)) = (point, trial) else {
+                return Err(corrupt("point and trial must be whole numbers".into()));
+            };
+            let Some(p) = manifest.points.iter().find(|p| p.index == point) else {
+                return Err(corrupt(format!(
+                    "point {point} is not in this sweep's plan"
+                )));
+            };
+            if trial >= p.trials.len() {
+                return Err(corrupt(format!(
+                    "point {point} has {} trial(s), not a trial {trial}",
+                    p.trials.len()
+                )));
+            }
+            // The trial's metrics must be readable too.
+            read_json::<RunMetrics>(&self.point_dir(p).join(format!("trial-{trial}.json")))?;
+            check.committed.insert((point, trial));
+        }
+        if let Some(r) = read_json_if_present::<SweepResults>(&self.results_path())? {
+            for point in &r.points {
+                let Some(p) = manifest.points.iter().find(|p| p.index == point.index) else {
+                    return Err(StoreError::Corrupt {
+                        path: self.results_path(),
+                        line: None,
+                        message: format!("point {} is not in this sweep's plan", point.index),
+                    });
+                };
+                if (p.heartbeat, p.election_timeout) != (point.heartbeat, point.election_timeout) {
+                    return Err(StoreError::Corrupt {
+                        path: self.results_path(),
+                        line: None,
+                        message: format!(
+                            "point {} is saved as heartbeat {} / election timeout {}, but the plan has {}",
+                            point.index,
+                            point.heartbeat,
+                            point.election_timeout,
+                            p.slug()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(check)
     }
 
     /// Saves one finished trial.
@@ -149,9 +432,18 @@ impl Store {
         .map_err(io(&path))
     }
 
-    /// Trials of a point already saved (for resume).
-    pub fn saved_trial(&self, p: &PlannedPoint, trial: usize) -> Option<RunMetrics> {
-        read_json(&self.point_dir(p).join(format!("trial-{trial}.json"))).ok()
+    /// A trial already saved (for resume): its metrics, when a complete `trials.csv` row
+    /// committed it (`committed`, from [`Store::check_for_resume`]).
+    pub fn saved_trial(
+        &self,
+        p: &PlannedPoint,
+        trial: usize,
+        committed: &std::collections::BTreeSet<(usize, usize)>,
+    ) -> Result<Option<RunMetrics>, StoreError> {
+        if !committed.contains(&(p.index, trial)) {
+            return Ok(None);
+        }
+        read_json(&self.point_dir(p).join(format!("trial-{trial}.json"))).map(Some)
     }
 
     /// Saves a finished point and rewrites `results.json`.

@@ -23,7 +23,7 @@ pub enum Error {
         message: String,
     },
     /// The request could not be sent or the answer not received.
-    #[error("toxiproxy request {method} {url} failed: {source}")]
+    #[error("toxiproxy request {method} {url} failed")]
     Transport {
         /// HTTP method.
         method: String,
@@ -34,7 +34,7 @@ pub enum Error {
         source: reqwest::Error,
     },
     /// The server answered 2xx but the body is not what the API promises.
-    #[error("toxiproxy answer to {method} {url} is not valid: {source}; body: {body}")]
+    #[error("toxiproxy answer to {method} {url} is not valid (body: {body})")]
     Decode {
         /// HTTP method.
         method: String,

@@ -37,10 +37,10 @@ pub enum PlotError {
     #[error("drawing failed: {0}")]
     Draw(String),
     /// PNG encoding failed.
-    #[error("PNG encoding failed: {0}")]
+    #[error("PNG encoding failed")]
     Png(#[from] png::EncodingError),
     /// Writing a file failed.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -77,8 +77,9 @@ impl Plot {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let svg = dir.join(format!("{stem}.svg"));
         let png = dir.join(format!("{stem}.png"));
-        std::fs::write(&svg, &self.svg).map_err(io(&svg))?;
-        std::fs::write(&png, &self.png).map_err(io(&png))?;
+        // Atomic: a full disk leaves the previous plot, never a truncated one.
+        crate::output::write_atomic(&svg, self.svg.as_bytes()).map_err(io(&svg))?;
+        crate::output::write_atomic(&png, &self.png).map_err(io(&png))?;
         Ok((svg, png))
     }
 }
