@@ -99,8 +99,16 @@ const ERROR_BODY_LIMIT: usize = 4096;
 /// Rewrites every error answer that is not already `{"error", "status"}` JSON (axum's own
 /// rejections: 405, 413, a bad path) into that shape, keeping the status and the text.
 async fn json_errors(req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
     let status = resp.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was never read: the connection cannot carry another request, so
+        // say so rather than let a keep-alive client send one into a socket about to close.
+        resp.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
     let is_json = resp
         .headers()
         .get(header::CONTENT_TYPE)
@@ -122,7 +130,14 @@ async fn json_errors(req: Request, next: Next) -> Response {
     } else {
         text
     };
-    ApiError::new(status, message).into_response()
+    let mut out = ApiError::new(status, message).into_response();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        out.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
+    out
 }
 
 async fn version(State(r): Reg) -> Json<Version> {

@@ -203,3 +203,13 @@ pub async fn spawn_local_with(compat: Compat) -> Result<RunningProxy, Error> {
         task: Some(task),
     })
 }
+
+/// Validates a `POST /proxies/{name}/toxics` body exactly as the server does, without a server:
+/// `Ok` with the toxic as JSON, or the error the API would answer, as `(status, message)`. For
+/// fuzzing and for clients that want to check a body before sending it.
+pub fn check_toxic_body(body: &[u8], strict: bool) -> Result<String, (u16, String)> {
+    match registry::parse_new_toxic(body, strict) {
+        Ok(t) => Ok(serde_json::to_string(&t).expect("a toxic serializes")),
+        Err(e) => Err((e.status.as_u16(), e.message)),
+    }
+}

@@ -305,6 +305,40 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(ApiError::bad_body)
 }
 
+/// The toxic a `POST /proxies/{name}/toxics` body asks for, validated as the server validates it
+/// (pure: no proxy needed). Every toxic it returns is one the data plane can honour.
+pub(crate) fn parse_new_toxic(body: &[u8], strict: bool) -> Result<Toxic, ApiError> {
+    let v: Value = parse(body)?;
+    let Value::Object(obj) = &v else {
+        return Err(ApiError::bad_body("expected a JSON object"));
+    };
+    let mut name = validate::string_field(obj, "name")?;
+    let type_name = validate::string_field(obj, "type")?;
+    let stream_name = validate::string_field(obj, "stream")?;
+    let toxicity = validate::toxicity(obj.get("toxicity"), 1.0, strict, Op::Create)?;
+    let stream = if stream_name.is_empty() {
+        Stream::Downstream
+    } else {
+        stream_name
+            .to_ascii_lowercase()
+            .parse::<Stream>()
+            .map_err(|_| ApiError::invalid_stream())?
+    };
+    if name.is_empty() {
+        name = format!("{type_name}_{stream}");
+    }
+    let ty: ToxicType = type_name.parse().map_err(|_| ApiError::invalid_type())?;
+    validate::name("toxic", &name)?;
+    let attributes = validate::attributes(ty, None, obj.get("attributes"), strict, Op::Create)?;
+    Ok(Toxic {
+        name,
+        r#type: ty,
+        stream,
+        toxicity,
+        attributes,
+    })
+}
+
 impl Registry {
     pub fn new(strict: bool) -> Registry {
         Registry {
@@ -476,39 +510,10 @@ impl Registry {
     pub async fn add_toxic(&self, proxy: &str, body: &[u8]) -> Result<Toxic, ApiError> {
         let mut g = self.proxies.lock().await;
         let e = g.get_mut(proxy).ok_or_else(ApiError::proxy_not_found)?;
-        let v: Value = parse(body)?;
-        let Value::Object(obj) = &v else {
-            return Err(ApiError::bad_body("expected a JSON object"));
-        };
-        let mut name = validate::string_field(obj, "name")?;
-        let type_name = validate::string_field(obj, "type")?;
-        let stream_name = validate::string_field(obj, "stream")?;
-        let toxicity = validate::toxicity(obj.get("toxicity"), 1.0, self.strict, Op::Create)?;
-        let stream = if stream_name.is_empty() {
-            Stream::Downstream
-        } else {
-            stream_name
-                .to_ascii_lowercase()
-                .parse::<Stream>()
-                .map_err(|_| ApiError::invalid_stream())?
-        };
-        if name.is_empty() {
-            name = format!("{type_name}_{stream}");
-        }
-        let ty: ToxicType = type_name.parse().map_err(|_| ApiError::invalid_type())?;
-        validate::name("toxic", &name)?;
-        if e.find(&name).is_some() {
+        let toxic = parse_new_toxic(body, self.strict)?;
+        if e.find(&toxic.name).is_some() {
             return Err(ApiError::toxic_exists());
         }
-        let attributes =
-            validate::attributes(ty, None, obj.get("attributes"), self.strict, Op::Create)?;
-        let toxic = Toxic {
-            name,
-            r#type: ty,
-            stream,
-            toxicity,
-            attributes,
-        };
         e.toxics.push(StoredToxic {
             id: self.id(),
             generation: 0,
