@@ -58,6 +58,26 @@ fn load(dir: &Path) -> Result<(SweepManifest, SweepResults), Failure> {
     Ok((manifest, results))
 }
 
+/// How the network was expressed on a toxiproxy that takes whole milliseconds only (empty when
+/// every latency was sent as asked).
+fn approximations_markdown(all: &[electune::harness::ApproximationSummary]) -> String {
+    if all.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\n### How the network was expressed\n\nThe toxiproxy server takes whole milliseconds \
+         only, so these link latencies were sent rounded, with the jitter widened to cover the \
+         asked range:\n\n",
+    );
+    for a in all {
+        s.push_str(&format!(
+            "- asked {}, sent {} ({} toxics)\n",
+            a.asked, a.applied, a.toxics
+        ));
+    }
+    s
+}
+
 /// Decides and writes every report file into `dir`; returns the recommendation.
 pub fn generate(dir: &Path, budget: Option<Budget>) -> Result<Recommendation, Failure> {
     let (manifest, results) = load(dir)?;
@@ -116,10 +136,11 @@ pub fn generate(dir: &Path, budget: Option<Budget>) -> Result<Recommendation, Fa
         });
     // The report supplies its own section heading.
     let markdown = rec.markdown();
-    let markdown = markdown
+    let mut markdown = markdown
         .strip_prefix("## Recommendation\n")
         .unwrap_or(&markdown)
         .to_string();
+    markdown.push_str(&approximations_markdown(&info.approximations));
     write_report(
         dir,
         &ReportInput {
@@ -214,4 +235,30 @@ pub fn recommend_again(
     let rec = generate(&dir, Some(budget))?;
     println!("{}", rec.markdown());
     Ok(electune::exit::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use electune::harness::{ApproximationSummary, LatencyMs};
+
+    #[test]
+    fn the_report_says_how_sub_millisecond_links_were_sent() {
+        assert_eq!(approximations_markdown(&[]), "");
+        let md = approximations_markdown(&[ApproximationSummary {
+            asked: LatencyMs {
+                latency_ms: 0.3,
+                jitter_ms: 0.1,
+            },
+            applied: LatencyMs {
+                latency_ms: 0.0,
+                jitter_ms: 1.0,
+            },
+            toxics: 20,
+        }]);
+        assert!(
+            md.contains("asked 0.3 ms ± 0.1 ms, sent 0 ms ± 1 ms (20 toxics)"),
+            "{md}"
+        );
+    }
 }
