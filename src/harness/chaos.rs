@@ -143,11 +143,52 @@ pub fn plan_faults(
             }
         }
     }
+    if !settle.is_zero() {
+        plan = keep_apart(
+            plan,
+            run,
+            settle + (settle / 10).max(Duration::from_millis(50)),
+        );
+    }
     plan.sort_by_key(|f| f.at);
     for (i, f) in plan.iter_mut().enumerate() {
         f.id = i as u64 + 1;
     }
     plan
+}
+
+/// Conditional fault sampling across specs: crashes keep their schedule (they are what the
+/// failover count rests on); every other fault is moved later until neither it nor its `gap`
+/// after it meets a crash's window or another fault's, and is dropped when that passes the end of
+/// the run. Each remaining fault is then an independent episode; the rate it stands for is the
+/// profile's `occurs`, so thinning the sampled schedule biases nothing.
+fn keep_apart(plan: Vec<PlannedFault>, run: Duration, gap: Duration) -> Vec<PlannedFault> {
+    let (crashes, mut others): (Vec<_>, Vec<_>) = plan
+        .into_iter()
+        .partition(|f| f.spec.kind == FaultKind::Crash);
+    others.sort_by_key(|f| f.at);
+    let windows: Vec<(Duration, Duration)> = crashes
+        .iter()
+        .map(|c| (c.at, c.at + c.duration + gap))
+        .collect();
+    let mut out = crashes;
+    let mut free_at = Duration::ZERO;
+    for mut f in others {
+        let mut t = f.at.max(free_at);
+        while let Some(&(_, end)) = windows
+            .iter()
+            .find(|&&(s, e)| s < t + f.duration + gap && e > t)
+        {
+            t = end;
+        }
+        if t >= run {
+            continue;
+        }
+        f.at = t;
+        free_at = t + f.duration + gap;
+        out.push(f);
+    }
+    out
 }
 
 /// Whether a fault is a hard fault on the leader (DESIGN.md): crash of the leader, isolation of
@@ -519,6 +560,32 @@ mod tests {
             plan,
             plan_faults(&[pause], Duration::from_secs(20_000), 6, Duration::ZERO)
         );
+    }
+
+    #[test]
+    fn sampled_faults_keep_clear_of_crashes_and_of_each_other() {
+        let crash = Fault::crash_leader("5s".into(), Duration::from_secs(1));
+        let pause = fault(FaultKind::Pause, "poisson(700ms)");
+        let spike = fault(FaultKind::LatencySpike, "poisson(900ms)");
+        let settle = Duration::from_millis(800);
+        let run = Duration::from_secs(600);
+        let plan = plan_faults(&[crash.clone(), pause, spike], run, 3, settle);
+        let crashes = plan
+            .iter()
+            .filter(|f| f.spec.kind == FaultKind::Crash)
+            .count();
+        // crashes keep their schedule: every 5 s in 600 s
+        assert_eq!(crashes, 119);
+        assert!(plan.len() > crashes + 50, "{}", plan.len());
+        // no two faults' windows (fault plus settle) meet
+        let gap = settle + Duration::from_millis(80);
+        for (i, a) in plan.iter().enumerate() {
+            for b in &plan[i + 1..] {
+                let apart = b.at >= a.at + a.duration + gap || a.at >= b.at + b.duration + gap;
+                let both_crash = a.spec.kind == FaultKind::Crash && b.spec.kind == FaultKind::Crash;
+                assert!(apart || both_crash, "{a:?} meets {b:?}");
+            }
+        }
     }
 
     #[test]
