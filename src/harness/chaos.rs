@@ -157,15 +157,16 @@ pub fn plan_faults(
     plan
 }
 
-/// Conditional fault sampling across specs: crashes keep their schedule (they are what the
-/// failover count rests on); every other fault is moved later until neither it nor its `gap`
+/// Conditional fault sampling across specs: crashes and faults at stated times (`at:`) keep their
+/// schedule (the failover count rests on the crashes; `at:` is the user's word); every other
+/// (sampled, `every:`) fault is moved later until neither it nor its `gap`
 /// after it meets a crash's window or another fault's, and is dropped when that passes the end of
 /// the run. Each remaining fault is then an independent episode; the rate it stands for is the
 /// profile's `occurs`, so thinning the sampled schedule biases nothing.
 fn keep_apart(plan: Vec<PlannedFault>, run: Duration, gap: Duration) -> Vec<PlannedFault> {
     let (crashes, mut others): (Vec<_>, Vec<_>) = plan
         .into_iter()
-        .partition(|f| f.spec.kind == FaultKind::Crash);
+        .partition(|f| f.spec.kind == FaultKind::Crash || f.spec.every.is_none());
     others.sort_by_key(|f| f.at);
     let windows: Vec<(Duration, Duration)> = crashes
         .iter()
