@@ -361,11 +361,6 @@ impl Summary {
     pub fn from_tally(t: &Tally, p: &PointParams) -> Self {
         let hours = |ns: u64| ns as f64 / NS_PER_HOUR;
         let ms = |ns: u64| ns as f64 / 1e6;
-        let censored = |done: &[u64], cut: &[u64]| -> Vec<Observation> {
-            let mut v: Vec<Observation> = done.iter().map(|&ns| Observation::done(ns)).collect();
-            v.extend(cut.iter().map(|&ns| Observation::cut(ns)));
-            v
-        };
         Self {
             exposure_hours: hours(t.exposure_ns),
             follower_hours: hours(t.follower_exposure_ns),
@@ -377,12 +372,12 @@ impl Summary {
                 incomplete: t.episodes_incomplete,
                 detection: Distribution::from_ns(&t.detection_ns),
                 election: Distribution::from_ns(&t.election_ns),
-                no_leader: Distribution::from_censored(&censored(
+                no_leader: Distribution::from_censored(&Observation::sample(
                     &t.no_leader_ns,
                     &t.no_leader_cut_ns,
                 )),
                 first_write: Distribution::from_ns(&t.first_write_ns),
-                failover: Distribution::from_censored(&censored(
+                failover: Distribution::from_censored(&Observation::sample(
                     &t.failover_ns,
                     &t.failover_cut_ns,
                 )),

@@ -128,6 +128,11 @@ impl Observation {
     pub fn cut(ns: u64) -> Self {
         Self { ns, censored: true }
     }
+    /// Completed observations followed by censored ones, from the tally's two sample vectors.
+    pub fn sample(done: &[u64], cut: &[u64]) -> Vec<Self> {
+        let done = done.iter().map(|&ns| Self::done(ns));
+        done.chain(cut.iter().map(|&ns| Self::cut(ns))).collect()
+    }
 }
 
 /// The Kaplan–Meier survival curve of censored observations, as (event time, S just after it).

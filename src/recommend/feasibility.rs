@@ -401,18 +401,13 @@ fn flap_estimate(point: &PointResult) -> FlapEstimate {
 
 fn failover_time(point: &PointResult) -> Option<FailoverTime> {
     let t = &point.metrics.tally;
-    let obs = |done: &[u64], cut: &[u64]| -> Vec<Observation> {
-        let mut v: Vec<Observation> = done.iter().map(|&ns| Observation::done(ns)).collect();
-        v.extend(cut.iter().map(|&ns| Observation::cut(ns)));
-        v
-    };
-    let first_write = obs(&t.failover_ns, &t.failover_cut_ns);
+    let first_write = Observation::sample(&t.failover_ns, &t.failover_cut_ns);
     let (stage, sample) = if !t.failover_ns.is_empty() {
         (FailoverStage::FirstWrite, first_write)
     } else if !t.no_leader_ns.is_empty() || !t.no_leader_cut_ns.is_empty() {
         (
             FailoverStage::NoLeader,
-            obs(&t.no_leader_ns, &t.no_leader_cut_ns),
+            Observation::sample(&t.no_leader_ns, &t.no_leader_cut_ns),
         )
     } else {
         return None;
