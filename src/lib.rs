@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod clock;
+pub mod driver;
 pub mod duration;
 pub mod election;
 pub mod event;

@@ -6,7 +6,9 @@ mod config;
 mod core;
 mod message;
 mod ticks;
+pub mod wire;
 
+pub use crate::election::CoreEvent;
 pub use config::{Config, ConfigError, StallPolicy};
-pub use core::{CoreEvent, HardState, Raft, Ready, Role};
+pub use core::{DurableChange, HardState, Raft, Ready, Role};
 pub use message::{Entry, EntryKind, Message};
