@@ -18,5 +18,6 @@ pub mod profile;
 pub mod proxy;
 pub mod recommend;
 pub mod report;
+pub mod sim;
 pub mod sweep;
 pub mod toxiproxy;

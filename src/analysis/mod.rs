@@ -18,6 +18,7 @@ mod leadership;
 mod promotions;
 mod silences;
 mod stats;
+mod timeline;
 mod timers;
 mod writes;
 
@@ -48,6 +49,7 @@ pub use stats::{
     quantile_bounds95, samples_to_bound_quantile, trials_for_zero_bound, Distribution, Observation,
     PoissonRate, NS_PER_HOUR,
 };
+pub use timeline::Timeline;
 pub use timers::{ProcessLateness, TimerSummary};
 pub use writes::Unavailability;
 

@@ -13,8 +13,9 @@ use super::model::{PointResult, SweepResults};
 use super::plan::PlannedPoint;
 use super::scale::{scale_profile, unscale_events, unscale_time};
 use super::store::{Store, StoreError, SweepManifest};
-use crate::analysis::{analyze, merge, MergeError, Observation, RunContext, RunMetrics, Summary};
+use crate::analysis::{merge, MergeError, RunContext, RunMetrics, Timeline};
 use crate::harness::{run_trial, HarnessError, ToxiproxyServer, TrialSpec};
+use crate::profile::Profile;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -311,29 +312,27 @@ async fn run_one(
     };
     let outcome = run_trial(&spec, net, interrupt).await?;
     let _ = std::fs::remove_dir_all(dir.join("nodes"));
-    if outcome.interrupted {
+    if outcome.timeline.interrupted {
         return Ok(None);
     }
-    let mut events = outcome.events;
-    let ctx = outcome.context;
-    unscale_events(&mut events, ctx.start_ns, x);
-    let context = RunContext {
+    Ok(Some(
+        in_profile_time(outcome.timeline, x, point, &profile).analyze(),
+    ))
+}
+
+/// A trial's timeline run at time scale `x`, brought back to the profile's time.
+fn in_profile_time(mut tl: Timeline, x: f64, point: &PlannedPoint, profile: &Profile) -> Timeline {
+    let start = tl.context.start_ns;
+    unscale_events(&mut tl.events, start, x);
+    tl.context = RunContext {
         heartbeat: point.heartbeat.0,
         election_timeout: point.election_timeout,
         write_interval: profile.write_interval(&profile.timing),
-        end_ns: unscale_time(ctx.end_ns, ctx.start_ns, x),
-        ..ctx
+        end_ns: unscale_time(tl.context.end_ns, start, x),
+        ..tl.context
     };
-    let mut metrics = analyze(&events, &context);
-    // The first election is measured by the trial, before the window opens.
-    let first = (outcome.first_leader.as_nanos() as f64 / x) as u64;
-    metrics.tally.first_election.push(if outcome.elected {
-        Observation::done(first)
-    } else {
-        Observation::cut(first)
-    });
-    metrics.summary = Summary::from_tally(&metrics.tally, &metrics.params);
-    Ok(Some(metrics))
+    tl.first_leader = tl.first_leader.div_f64(x);
+    tl
 }
 
 impl Store {

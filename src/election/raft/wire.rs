@@ -128,6 +128,15 @@ pub fn decode(body: &[u8]) -> Result<(NodeId, Message), WireError> {
     Ok((from, msg))
 }
 
+impl crate::election::Wire for Message {
+    fn encode(&self, from: NodeId) -> Vec<u8> {
+        encode(from, self)
+    }
+    fn decode(body: &[u8]) -> Result<(NodeId, Self), WireError> {
+        decode(body)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,14 +203,5 @@ mod tests {
         bad[4] = 99;
         assert_eq!(decode(&bad), Err(WireError::UnknownKind(99)));
         assert!(frame_len((u32::MAX).to_be_bytes()).is_err());
-    }
-}
-
-impl crate::election::Wire for Message {
-    fn encode(&self, from: NodeId) -> Vec<u8> {
-        encode(from, self)
-    }
-    fn decode(body: &[u8]) -> Result<(NodeId, Self), WireError> {
-        decode(body)
     }
 }
