@@ -116,7 +116,9 @@ mod tests {
         );
         assert_eq!(leader_at(&ivs, 55), None);
         assert_eq!(leader_at(&ivs, 60).unwrap().node, "n2");
-        assert_eq!(leader_at(&ivs, 50), None);
+        // ended at the very instant: still the leader of that instant
+        assert_eq!(leader_at(&ivs, 50).unwrap().node, "n1");
+        assert_eq!(leader_at(&ivs, 51), None);
     }
 
     #[test]
