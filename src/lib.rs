@@ -5,6 +5,7 @@
 //! [`proxy`] / [`toxiproxy`] (the network) → [`harness`] (a cluster run) → [`analysis`] (metrics).
 
 pub mod analysis;
+pub mod backend;
 pub mod clock;
 pub mod driver;
 pub mod duration;

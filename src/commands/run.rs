@@ -9,6 +9,7 @@ use anyhow::Context;
 use std::sync::atomic::AtomicBool;
 
 use electune::analysis::{Distribution, RunMetrics, Timeline};
+use electune::backend::BackendKind;
 use electune::duration::{format_duration, DurationRange, HumanDuration};
 use electune::harness::{run_trial, ToxiproxyServer, TrialSpec};
 use electune::profile::{self, Fault, Profile, Timing};
@@ -50,6 +51,10 @@ pub struct RunArgs {
     /// or `sim` (the same members in virtual time, costs from `electune calibrate`).
     #[arg(long, value_enum, default_value = "process")]
     pub backend: BackendArg,
+    /// Seed for every random draw (default: the profile's `seed`). A simulated run is
+    /// deterministic for its seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// Where trials run (see `--backend`).
@@ -57,6 +62,15 @@ pub struct RunArgs {
 pub enum BackendArg {
     Process,
     Sim,
+}
+
+impl From<BackendArg> for BackendKind {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Process => BackendKind::Process,
+            BackendArg::Sim => BackendKind::Sim,
+        }
+    }
 }
 
 pub fn run(args: RunArgs) -> Result<i32, Failure> {
@@ -225,7 +239,7 @@ async fn run_process(
         dir: t.dir.to_path_buf(),
         node_binary,
         proxy_prefix: net.run_prefix().to_owned(),
-        seed: t.profile.seed,
+        seed: args.seed.unwrap_or(t.profile.seed),
     };
     report_stale(net.removed_stale());
     let (net_url, builtin) = (net.url.clone(), net.is_builtin());
@@ -262,7 +276,7 @@ async fn run_sim(
         timing: t.timing,
         faults: t.faults.clone(),
         duration: args.duration.0,
-        seed: t.profile.seed,
+        seed: args.seed.unwrap_or(t.profile.seed),
         costs: costs.clone(),
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -273,10 +287,12 @@ async fn run_sim(
             flag.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     });
-    let timeline = tokio::task::spawn_blocking(move || electune::sim::run_trial(&spec, &stop))
-        .await
-        .map_err(Failure::environment)?
-        .map_err(Failure::environment)?;
+    let timeline = tokio::task::spawn_blocking(move || {
+        electune::sim::run_trial(&spec, || stop.load(std::sync::atomic::Ordering::Relaxed))
+    })
+    .await
+    .map_err(Failure::environment)?
+    .map_err(Failure::environment)?;
     let events_path = t.dir.join("events.jsonl");
     let mut lines = String::new();
     for e in &timeline.events {

@@ -18,7 +18,6 @@ pub use costs::{CalibrationError, Costs, Quantiles, CALIBRATION_FILE};
 pub use links::{Fate, Latency, Link};
 pub use world::{Halt, MemberSpec, World};
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::analysis::{RunContext, Timeline};
@@ -103,8 +102,8 @@ pub fn build(spec: &SimSpec) -> World {
 
 /// Runs one trial in virtual time, as the process backend's `run_trial` does in real time: wait
 /// for the first leader, run the fault plan for `duration`, let a failover under way finish, and
-/// return the timeline. `interrupt` turning true stops it early, keeping what was measured.
-pub fn run_trial(spec: &SimSpec, interrupt: &AtomicBool) -> Result<Timeline, SimError> {
+/// return the timeline. `stop_asked()` turning true stops it early, keeping what was measured.
+pub fn run_trial(spec: &SimSpec, stop_asked: impl Fn() -> bool) -> Result<Timeline, SimError> {
     let mut w = build(spec);
     let limit = first_leader_timeout(&spec.timing);
     let stop_on_leader = |w: &World| w.first_leader_at.is_some();
@@ -149,7 +148,7 @@ pub fn run_trial(spec: &SimSpec, interrupt: &AtomicBool) -> Result<Timeline, Sim
     let mut phase_end = end;
     let mut waiting = false;
     loop {
-        if interrupt.load(Ordering::Relaxed) {
+        if stop_asked() {
             interrupted = true;
             break;
         }

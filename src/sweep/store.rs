@@ -26,6 +26,9 @@ pub struct SweepManifest {
     pub seed: u64,
     pub host: String,
     pub started: String,
+    /// Which backend runs the trials (older sweeps ran on processes).
+    #[serde(default)]
+    pub backend: crate::backend::BackendKind,
 }
 
 /// Why the sweep directory could not be read or written.
@@ -124,6 +127,12 @@ pub fn plan_difference(saved: &SweepManifest, asked: &SweepManifest) -> Option<S
                 .join(", ")
         )
     };
+    if saved.backend != asked.backend {
+        return Some(format!(
+            "backend differs: saved {}, asked {}",
+            saved.backend, asked.backend
+        ));
+    }
     if hb(saved) != hb(asked) {
         return Some(format!(
             "grid differs: saved heartbeats {}, asked {}",
@@ -404,7 +413,9 @@ impl Store {
         m: &RunMetrics,
         wall: f64,
     ) -> Result<(), StoreError> {
-        write_json(&self.point_dir(p).join(format!("trial-{trial}.json")), m)?;
+        let point_dir = self.point_dir(p);
+        std::fs::create_dir_all(&point_dir).map_err(io(&point_dir))?;
+        write_json(&point_dir.join(format!("trial-{trial}.json")), m)?;
         let path = self.dir.join("trials.csv");
         let mut f = std::fs::OpenOptions::new()
             .append(true)
