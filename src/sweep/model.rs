@@ -40,3 +40,40 @@ pub struct SweepResults {
     /// Measured points, in plan order.
     pub points: Vec<PointResult>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SweepResults;
+
+    /// Every field of `old` is in `new` with the same value (`new` may add defaulted fields).
+    fn assert_kept(old: &serde_json::Value, new: &serde_json::Value, at: &str) {
+        match (old, new) {
+            (serde_json::Value::Object(o), serde_json::Value::Object(n)) => {
+                for (k, v) in o {
+                    let field = format!("{at}.{k}");
+                    let w = n
+                        .get(k)
+                        .unwrap_or_else(|| panic!("{field} is no longer written"));
+                    assert_kept(v, w, &field);
+                }
+            }
+            (serde_json::Value::Array(o), serde_json::Value::Array(n)) => {
+                assert_eq!(o.len(), n.len(), "{at}");
+                for (i, (v, w)) in o.iter().zip(n).enumerate() {
+                    assert_kept(v, w, &format!("{at}[{i}]"));
+                }
+            }
+            _ => assert_eq!(old, new, "{at}"),
+        }
+    }
+
+    #[test]
+    fn results_saved_by_0_1_0_load_and_are_written_back_unchanged() {
+        let text = include_str!("../../tests/fixtures/sweep-v0.1.0/results.json");
+        let results: SweepResults = serde_json::from_str(text).expect("0.1.0 results.json loads");
+        assert_eq!(results.profile, "lan");
+        assert_eq!(results.points.len(), 4);
+        let old: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_kept(&old, &serde_json::to_value(&results).unwrap(), "results");
+    }
+}
