@@ -9,33 +9,11 @@ use electune::event::{Event, EventKind};
 use electune::recommend::{recommend, Budget, Recommendation};
 use electune::report::plots::{failover_cdfs, CdfOptions};
 use electune::report::{write_report, Provenance, ReportInput, TimelineInput};
+use electune::results::{RunInfo, SweepResults};
 use electune::sweep::scale::unscale_events;
 use electune::sweep::store::{read_json, write_json, Store, SweepManifest};
-use electune::sweep::SweepResults;
 
 use super::Failure;
-
-/// Timing facts of a sweep run, saved as `run.json`.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct RunInfo {
-    pub version: String,
-    pub seed: u64,
-    pub host: String,
-    pub start: String,
-    pub end: String,
-    pub wall_seconds: f64,
-    pub parallel: usize,
-    pub time_scale: f64,
-    pub trials_run: usize,
-    pub failovers_measured: u64,
-    pub interrupted: bool,
-    /// Timer-fidelity probe: (clusters, p99 lateness ms).
-    pub timer_probe: Vec<(usize, f64)>,
-    /// Latencies the toxiproxy server could not take as asked (it takes whole milliseconds),
-    /// with what was sent instead and on how many toxics.
-    #[serde(default)]
-    pub approximations: Vec<electune::harness::ApproximationSummary>,
-}
 
 fn load(dir: &Path) -> Result<(SweepManifest, SweepResults), Failure> {
     let store = Store::new(dir);

@@ -11,13 +11,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use electune::duration::{format_duration, DurationRange, HumanDuration};
 use electune::harness::{summarize, ToxiproxyServer};
 use electune::recommend::feasibility::overload;
+use electune::results::RunInfo;
 use electune::sweep::plan::{plan, GridOverride};
 use electune::sweep::probe;
 use electune::sweep::runner::{run_sweep, Progress, SweepOptions};
 use electune::sweep::store::{plan_difference, read_json, write_json, Store, SweepManifest};
 use electune::{exit, output, profile};
 
-use super::report::{generate, RunInfo};
+use super::report::generate;
 use super::{interrupt_on_signals, runtime, Failure};
 
 /// Arguments of `electune sweep`.

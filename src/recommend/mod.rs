@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::{DurationRange, HumanDuration};
 use crate::profile::Requirements;
-use crate::sweep::SweepResults;
+use crate::results::SweepResults;
 
 pub use explain::{WhatIf, WhatIfBudget};
 pub use false_promotions::{

@@ -7,7 +7,7 @@ use crate::analysis::{analyze, merge, RunContext};
 use crate::duration::{DurationRange, HumanDuration};
 use crate::event::{Event, EventKind};
 use crate::profile::Requirements;
-use crate::sweep::model::{PointResult, SweepResults};
+use crate::results::{PointResult, SweepResults};
 
 pub const MS: u64 = 1_000_000;
 

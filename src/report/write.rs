@@ -10,7 +10,7 @@ use super::plots::{
     ParetoOptions, Plot, PlotError,
 };
 use crate::event::Event;
-use crate::sweep::model::SweepResults;
+use crate::results::SweepResults;
 
 /// Where and how the run was made.
 #[derive(Debug, Clone, Default, PartialEq)]

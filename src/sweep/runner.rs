@@ -9,12 +9,12 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
-use super::model::{PointResult, SweepResults};
 use super::plan::PlannedPoint;
 use super::scale::{scale_profile, unscale_events, unscale_time};
 use super::store::{Store, StoreError, SweepManifest};
 use crate::analysis::{analyze, merge, MergeError, Observation, RunContext, RunMetrics, Summary};
 use crate::harness::{run_trial, HarnessError, ToxiproxyServer, TrialSpec};
+use crate::results::{PointResult, SweepResults};
 
 /// How to run.
 #[derive(Debug, Clone)]

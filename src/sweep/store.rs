@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{PointResult, SweepResults};
 use super::plan::PlannedPoint;
 use crate::analysis::RunMetrics;
 use crate::profile::Profile;
+use crate::results::{PointResult, SweepResults};
 
 /// Everything needed to resume or re-report a sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,11 +1,23 @@
-//! What a sweep produces, as saved in `results.json`: one [`PointResult`] per grid point, plus the
-//! context needed to decide and report again without re-running.
+//! What a sweep produces, as saved in `results.json` ([`SweepResults`]: one [`PointResult`] per
+//! grid point, plus the context needed to decide and report again without re-running) and in
+//! `run.json` ([`RunInfo`]).
+//!
+//! These types sit below the sweep, the recommender and the report: the sweep fills them, the
+//! recommender decides from them and the report draws them, and neither of the last two needs
+//! the sweep. Their serialized form is the on-disk format of saved sweeps: fields are only ever
+//! added, with `#[serde(default)]`, so old output directories keep loading.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::PointMetrics;
 use crate::duration::{DurationRange, HumanDuration};
+use crate::harness::ApproximationSummary;
 use crate::profile::Requirements;
+
+/// Stated occurrences per day of each fault kind aimed at the leader (from the profile).
+pub type FaultRates = BTreeMap<String, f64>;
 
 /// One grid point and everything measured at it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,14 +48,36 @@ pub struct SweepResults {
     /// Stated occurrences per day of each fault kind aimed at the leader, from the profile (the
     /// rates conditional fault sampling scales its per-episode probabilities by).
     #[serde(default)]
-    pub fault_rates: crate::recommend::FaultRates,
+    pub fault_rates: FaultRates,
     /// Measured points, in plan order.
     pub points: Vec<PointResult>,
 }
 
+/// Timing facts of a sweep run, saved as `run.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub version: String,
+    pub seed: u64,
+    pub host: String,
+    pub start: String,
+    pub end: String,
+    pub wall_seconds: f64,
+    pub parallel: usize,
+    pub time_scale: f64,
+    pub trials_run: usize,
+    pub failovers_measured: u64,
+    pub interrupted: bool,
+    /// Timer-fidelity probe: (clusters, p99 lateness ms).
+    pub timer_probe: Vec<(usize, f64)>,
+    /// Latencies the toxiproxy server could not take as asked (it takes whole milliseconds),
+    /// with what was sent instead and on how many toxics.
+    #[serde(default)]
+    pub approximations: Vec<ApproximationSummary>,
+}
+
 #[cfg(test)]
 mod tests {
-    use super::SweepResults;
+    use super::{RunInfo, SweepResults};
 
     /// Every field of `old` is in `new` with the same value (`new` may add defaulted fields).
     fn assert_kept(old: &serde_json::Value, new: &serde_json::Value, at: &str) {
@@ -75,5 +109,14 @@ mod tests {
         assert_eq!(results.points.len(), 4);
         let old: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_kept(&old, &serde_json::to_value(&results).unwrap(), "results");
+    }
+
+    #[test]
+    fn run_info_saved_by_0_1_0_loads_and_is_written_back_unchanged() {
+        let text = include_str!("../../tests/fixtures/sweep-v0.1.0/run.json");
+        let info: RunInfo = serde_json::from_str(text).expect("0.1.0 run.json loads");
+        assert_eq!(info.approximations.len(), 1);
+        let old: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_kept(&old, &serde_json::to_value(&info).unwrap(), "run");
     }
 }
