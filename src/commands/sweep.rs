@@ -11,14 +11,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 use electune::duration::{format_duration, DurationRange, HumanDuration};
 use electune::harness::{summarize, ToxiproxyServer};
 use electune::recommend::feasibility::overload;
+use electune::report::ReportOptions;
 use electune::results::RunInfo;
 use electune::sweep::plan::{plan, GridOverride};
 use electune::sweep::probe;
 use electune::sweep::runner::{run_sweep, Progress, SweepOptions};
+use electune::sweep::saved;
 use electune::sweep::store::{plan_difference, read_json, write_json, Store, SweepManifest};
 use electune::{exit, output, profile};
 
-use super::report::generate;
 use super::{interrupt_on_signals, runtime, Failure};
 
 /// Arguments of `electune sweep`.
@@ -389,7 +390,7 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
         );
         return Ok(exit::INTERRUPTED);
     }
-    let rec = generate(&dir, None)?;
+    let rec = saved::report(&dir, &ReportOptions::default())?.recommendation;
     let violations: usize = outcome
         .results
         .points

@@ -2,9 +2,11 @@
 //! per file behind the [`Exporter`](export::Exporter) trait (`export/`): `report.md`, a
 //! self-contained `report.html`, `results.csv`, `results.json`, plus `plots/` (SVG and PNG).
 //!
-//! Drawing and exporting take the recommendation as markdown text plus plain indices (chosen
-//! point, Pareto front, feasibility), so they depend on no recommender type.
+//! [`build`] is the pipeline: it decides (the recommender) and writes every file. Drawing and
+//! exporting take the recommendation as markdown text plus plain indices (chosen point, Pareto
+//! front, feasibility), so they depend on no recommender type.
 
+mod build;
 pub mod export;
 mod figures;
 mod input;
@@ -14,6 +16,7 @@ mod write;
 #[cfg(test)]
 mod testdata;
 
+pub use build::{build, Built, ReportOptions, ReportSource, TrialTimeline};
 pub use export::{csv_header, results_csv};
 pub use figures::Figure;
 pub use input::{Provenance, ReportError, ReportInput, TimelineInput};

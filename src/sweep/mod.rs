@@ -3,6 +3,7 @@
 pub mod plan;
 pub mod probe;
 pub mod runner;
+pub mod saved;
 pub mod scale;
 pub mod store;
 
