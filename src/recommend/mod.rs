@@ -228,6 +228,15 @@ fn confidence_notes(results: &SweepResults, chosen: Option<&Assessment>) -> Vec<
     out
 }
 
+/// Whether each point of `results` (in order) meets `budget`: the feasibility a recommendation
+/// would give, without ranking or explaining (cheap enough to run after every point).
+pub fn feasibility(results: &SweepResults, budget: &Budget) -> Vec<bool> {
+    assess_all(results, budget)
+        .iter()
+        .map(Assessment::feasible)
+        .collect()
+}
+
 /// Every point's assessment.
 fn assess_all(results: &SweepResults, budget: &Budget) -> Vec<Assessment> {
     results

@@ -14,7 +14,7 @@ pub mod plots;
 mod write;
 
 #[cfg(test)]
-mod testdata;
+pub(crate) mod testdata;
 
 pub use build::{build, Built, ReportOptions, ReportSource, TrialTimeline};
 pub use export::{csv_header, results_csv};

@@ -39,6 +39,9 @@ pub enum StoreError {
     },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// Rewriting the data exports (`results.json`, `results.csv`) failed.
+    #[error(transparent)]
+    Export(#[from] crate::report::ReportError),
     /// A saved file that `--resume` relies on is damaged; `line` is 1-based where there is one.
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Corrupt {
@@ -446,7 +449,8 @@ impl Store {
         read_json(&self.point_dir(p).join(format!("trial-{trial}.json"))).map(Some)
     }
 
-    /// Saves a finished point and rewrites `results.json`.
+    /// Saves a finished point and rewrites the data exports, `results.json` and `results.csv`
+    /// (feasibility judged against the profile's requirements), each atomically.
     pub fn save_point(
         &self,
         p: &PlannedPoint,
@@ -454,7 +458,10 @@ impl Store {
         all: &SweepResults,
     ) -> Result<(), StoreError> {
         write_json(&self.point_dir(p).join("metrics.json"), &result.metrics)?;
-        write_json(&self.results_path(), all)
+        let budget = crate::recommend::Budget::from_requirements(&all.requirements);
+        let feasible = crate::recommend::feasibility(all, &budget);
+        crate::report::write_data(&self.dir, all, &feasible)?;
+        Ok(())
     }
 }
 
@@ -469,3 +476,45 @@ fn s_ms(d: std::time::Duration) -> String {
 
 /// Header of `trials.csv`: parameter columns first.
 pub const TRIALS_HEADER: &str = "heartbeat_ms,election_timeout_min_ms,election_timeout_max_ms,point,trial,observed_s,failovers_complete,failovers_incomplete,failover_p50_ms,failover_p99_ms,false_promotions,leader_changes,violations,wall_s\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_point_rewrites_results_json_and_csv_as_results_arrive() {
+        let dir = std::env::temp_dir().join(format!("electune-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::new(&dir);
+        let all = crate::report::testdata::sweep();
+        let mut so_far = all.clone();
+        so_far.points.truncate(2);
+        for results in [&so_far, &all] {
+            let last = results.points.last().unwrap();
+            let p = PlannedPoint {
+                index: last.index,
+                heartbeat: last.heartbeat,
+                election_timeout: last.election_timeout,
+                faults: vec![],
+                trials: vec![],
+            };
+            std::fs::create_dir_all(store.point_dir(&p)).unwrap();
+            store.save_point(&p, last, results).unwrap();
+            let back = store.read_results().unwrap().unwrap();
+            assert_eq!(back.points.len(), results.points.len());
+            let budget = crate::recommend::Budget::from_requirements(&results.requirements);
+            let feasible = crate::recommend::recommend(results, &budget)
+                .assessments
+                .iter()
+                .map(|a| a.feasible())
+                .collect::<Vec<_>>();
+            assert_eq!(
+                std::fs::read_to_string(dir.join("results.csv")).unwrap(),
+                crate::report::results_csv(results, &feasible),
+                "the same feasibility the final report gives"
+            );
+            assert!(store.point_dir(&p).join("metrics.json").is_file());
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
