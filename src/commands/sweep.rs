@@ -40,7 +40,8 @@ pub struct SweepArgs {
     #[arg(long)]
     pub duration_per_point: Option<HumanDuration>,
     /// Clusters run at once. Default: the largest count a short timer probe shows keeps added
-    /// timer lateness under 1 ms at p99.
+    /// timer lateness under 1 ms at p99, searched up to a cap that follows the machine's cores
+    /// and memory (9 members per core, 64 MiB per member).
     #[arg(long)]
     pub parallel: Option<usize>,
     /// Run every duration of the profile at this scale and scale results back (0.25 = 4× faster).
@@ -233,8 +234,10 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
                 }
                 Some(k) => (k, Vec::new()),
                 None => {
-                    let (k, seen) = probe::choose_parallel(nodes, 6);
-                    (k.min(points.len()).max(1), seen)
+                    // Trials of one point run in parallel too: the plan's trials bound it.
+                    let trials = points.iter().map(|p| p.trials.len()).sum::<usize>();
+                    let cap = probe::parallel_cap(&probe::Machine::detect(), nodes).min(trials);
+                    probe::choose_parallel(nodes, cap)
                 }
             };
             warn_about_scale(profile, points, time_scale, &seen);
