@@ -13,7 +13,7 @@ use electune::duration::{DurationRange, HumanDuration};
 use electune::event::{Event, EventKind};
 use electune::profile::Requirements;
 use electune::report::{write_report, Provenance, ReportInput, TimelineInput};
-use electune::sweep::model::{PointResult, SweepResults};
+use electune::results::{PointResult, SweepResults};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -2,7 +2,10 @@
 //! elections through toxiproxy.
 //!
 //! The pipeline, bottom up: [`election`] (sans-IO cores) → [`node`] (one process per member) →
-//! [`proxy`] / [`toxiproxy`] (the network) → [`harness`] (a cluster run) → [`analysis`] (metrics).
+//! [`proxy`] / [`toxiproxy`] (the network) → [`harness`] (a cluster run) → [`analysis`] (metrics)
+//! → [`results`] (what a sweep keeps) → [`recommend`] (the decision) → [`report`] (plots and
+//! exports). [`sweep`] plans and runs trials and fills `results`; `recommend` and `report` never
+//! depend on it.
 
 pub mod analysis;
 pub mod backend;
@@ -19,6 +22,7 @@ pub mod profile;
 pub mod proxy;
 pub mod recommend;
 pub mod report;
+pub mod results;
 pub mod sim;
 pub mod sweep;
 pub mod toxiproxy;

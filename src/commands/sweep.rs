@@ -12,14 +12,16 @@ use electune::backend::BackendKind;
 use electune::duration::{format_duration, DurationRange, HumanDuration};
 use electune::harness::{summarize, ToxiproxyServer};
 use electune::recommend::feasibility::overload;
+use electune::report::ReportOptions;
+use electune::results::RunInfo;
 use electune::sim::Costs;
 use electune::sweep::plan::{plan, GridOverride};
 use electune::sweep::probe;
 use electune::sweep::runner::{run_sweep, Progress, SweepOptions, TrialBackend};
+use electune::sweep::saved;
 use electune::sweep::store::{plan_difference, read_json, write_json, Store, SweepManifest};
 use electune::{exit, output, profile};
 
-use super::report::{generate, RunInfo};
 use super::{interrupt_on_signals, runtime, Failure};
 
 /// Arguments of `electune sweep`.
@@ -40,7 +42,8 @@ pub struct SweepArgs {
     #[arg(long)]
     pub duration_per_point: Option<HumanDuration>,
     /// Clusters run at once. Default: the largest count a short timer probe shows keeps added
-    /// timer lateness under 1 ms at p99.
+    /// timer lateness under 1 ms at p99, searched up to a cap that follows the machine's cores
+    /// and memory (9 members per core, 64 MiB per member).
     #[arg(long)]
     pub parallel: Option<usize>,
     /// Run every duration of the profile at this scale and scale results back (0.25 = 4× faster).
@@ -253,8 +256,10 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
                     Vec::new(),
                 ),
                 None => {
-                    let (k, seen) = probe::choose_parallel(nodes, 6);
-                    (k.min(points.len()).max(1), seen)
+                    // Trials of one point run in parallel too: the plan's trials bound it.
+                    let trials = points.iter().map(|p| p.trials.len()).sum::<usize>();
+                    let cap = probe::parallel_cap(&probe::Machine::detect(), nodes).min(trials);
+                    probe::choose_parallel(nodes, cap)
                 }
             };
             if manifest.backend == BackendKind::Process {
@@ -430,7 +435,7 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
         );
         return Ok(exit::INTERRUPTED);
     }
-    let rec = generate(&dir, None)?;
+    let rec = saved::report(&dir, &ReportOptions::default())?.recommendation;
     let violations: usize = outcome
         .results
         .points

@@ -8,7 +8,7 @@ use crate::analysis::{
     poisson_bounds95, quantile_bounds95, EpisodeCounts, EpisodeTally, Observation, PointMetrics,
     PointParams, SilenceSamples, Summary, Tally,
 };
-use crate::sweep::PointResult;
+use crate::results::PointResult;
 
 const MS: u64 = 1_000_000;
 const HOUR: f64 = 3.6e12;

@@ -9,13 +9,13 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
-use super::model::{PointResult, SweepResults};
 use super::plan::PlannedPoint;
 use super::scale::{scale_profile, unscale_events, unscale_time};
 use super::store::{Store, StoreError, SweepManifest};
 use crate::analysis::{merge, MergeError, RunContext, RunMetrics, Timeline};
 use crate::harness::{run_trial, HarnessError, ToxiproxyServer, TrialSpec};
 use crate::profile::Profile;
+use crate::results::{PointResult, SweepResults};
 use crate::sim::{self, Costs, SimSpec};
 
 /// Where the trials run.

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{PointResult, SweepResults};
 use super::plan::PlannedPoint;
 use crate::analysis::RunMetrics;
 use crate::profile::Profile;
+use crate::results::{PointResult, SweepResults};
 
 /// Everything needed to resume or re-report a sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +42,9 @@ pub enum StoreError {
     },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// Rewriting the data exports (`results.json`, `results.csv`) failed.
+    #[error(transparent)]
+    Export(#[from] crate::report::ReportError),
     /// A saved file that `--resume` relies on is damaged; `line` is 1-based where there is one.
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Corrupt {
@@ -457,7 +460,8 @@ impl Store {
         read_json(&self.point_dir(p).join(format!("trial-{trial}.json"))).map(Some)
     }
 
-    /// Saves a finished point and rewrites `results.json`.
+    /// Saves a finished point and rewrites the data exports, `results.json` and `results.csv`
+    /// (feasibility judged against the profile's requirements), each atomically.
     pub fn save_point(
         &self,
         p: &PlannedPoint,
@@ -465,7 +469,10 @@ impl Store {
         all: &SweepResults,
     ) -> Result<(), StoreError> {
         write_json(&self.point_dir(p).join("metrics.json"), &result.metrics)?;
-        write_json(&self.results_path(), all)
+        let budget = crate::recommend::Budget::from_requirements(&all.requirements);
+        let feasible = crate::recommend::feasibility(all, &budget);
+        crate::report::write_data(&self.dir, all, &feasible)?;
+        Ok(())
     }
 }
 
@@ -480,3 +487,6 @@ fn s_ms(d: std::time::Duration) -> String {
 
 /// Header of `trials.csv`: parameter columns first.
 pub const TRIALS_HEADER: &str = "heartbeat_ms,election_timeout_min_ms,election_timeout_max_ms,point,trial,observed_s,failovers_complete,failovers_incomplete,failover_p50_ms,failover_p99_ms,false_promotions,leader_changes,violations,wall_s\n";
+
+#[cfg(test)]
+mod tests;
