@@ -136,6 +136,7 @@ fn sweep(specs: &[Spec]) -> SweepResults {
         requirements: Requirements::default(),
         time_scale: 1.0,
         low_confidence: false,
+        backend: Default::default(),
         fault_rates: [("pause".to_string(), 50.0)].into_iter().collect(),
         points: specs.iter().map(Spec::build).collect(),
     }

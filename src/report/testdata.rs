@@ -202,6 +202,7 @@ pub fn sweep() -> SweepResults {
         requirements: Requirements::default(),
         time_scale: 1.0,
         low_confidence: false,
+        backend: Default::default(),
         fault_rates: Default::default(),
         points,
     }

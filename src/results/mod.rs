@@ -49,6 +49,9 @@ pub struct SweepResults {
     /// rates conditional fault sampling scales its per-episode probabilities by).
     #[serde(default)]
     pub fault_rates: FaultRates,
+    /// Which backend measured these points (older results: processes).
+    #[serde(default)]
+    pub backend: crate::backend::BackendKind,
     /// Measured points, in plan order.
     pub points: Vec<PointResult>,
 }

@@ -96,6 +96,7 @@ pub async fn run_sweep(
         requirements: manifest.profile.requirements.clone(),
         time_scale: manifest.time_scale,
         low_confidence: manifest.quick,
+        backend: manifest.backend,
         fault_rates: manifest.profile.fault_rates_per_day(),
         points: vec![],
     });

@@ -129,6 +129,16 @@ fn html_report(input: &ReportInput<'_>, figures: &[Figure]) -> String {
             esc(LOW_CONFIDENCE)
         );
     }
+    if r.backend == crate::backend::BackendKind::Sim {
+        let _ = writeln!(
+            h,
+            "<div class=\"banner\" id=\"simulated\"><b>Simulated.</b> Measured on {}.</div>",
+            md_to_html(r.backend.describe())
+                .trim()
+                .trim_start_matches("<p>")
+                .trim_end_matches("</p>")
+        );
+    }
     let _ = writeln!(
         h,
         "<section id=\"recommendation\">\n<h2>Recommendation</h2>\n<div class=\"recommendation\">\n{}</div>",

@@ -33,6 +33,13 @@ fn markdown(input: &ReportInput<'_>, figures: &[Figure]) -> String {
     if r.low_confidence {
         let _ = writeln!(m, "> **⚠ {LOW_CONFIDENCE}**\n");
     }
+    if r.backend == crate::backend::BackendKind::Sim {
+        let _ = writeln!(
+            m,
+            "> **Simulated.** Measured on {}.\n",
+            r.backend.describe()
+        );
+    }
     let _ = writeln!(m, "## Recommendation\n");
     let _ = writeln!(m, "{}\n", input.recommendation_markdown.trim_end());
     let (header, rows) = points_table(input);

@@ -81,6 +81,7 @@ pub(super) fn provenance_rows(input: &ReportInput<'_>) -> Vec<(&'static str, Str
         ("wall time", format!("{:.1} s", p.wall_seconds)),
         ("parallelism", p.parallelism.to_string()),
         ("time scale", num(p.time_scale)),
+        ("backend", input.results.backend.name().to_string()),
         ("points", input.results.points.len().to_string()),
         ("low confidence", input.results.low_confidence.to_string()),
     ]
