@@ -98,7 +98,9 @@ impl Spec {
                 clean: vec![
                     Observation::cut((self.et.0 + 1) * MS);
                     self.long_silences.max(self.false_promotions) as usize
-                ],
+                ]
+                .into_iter()
+                .collect(),
                 set_aside: 0,
             },
             ..Tally::default()
