@@ -81,6 +81,12 @@ pub trait ElectionCore {
     type Message: Wire + Clone + std::fmt::Debug + Send + 'static;
     /// Durable changes to persist before sending.
     type Persist: Persist;
+    /// Everything that survives a crash, as a simulated disk holds it (a node process keeps the
+    /// same in files); a restarted member is built from it.
+    type Durable: Default + Clone + std::fmt::Debug;
+
+    /// Applies one step's durable changes to the durable state, as an fsync would.
+    fn apply_durable(durable: &mut Self::Durable, change: &Self::Persist);
 
     /// Handles one message from `from`.
     fn handle_message(&mut self, now: u64, from: NodeId, msg: Self::Message);
@@ -90,6 +96,9 @@ pub trait ElectionCore {
     fn next_deadline(&self) -> u64;
     /// Whether this member currently believes it leads.
     fn is_leader(&self) -> bool;
+    /// The leadership generation this member is in (Raft: its term; a lease: the record's
+    /// transitions): at most one leader per generation is the safety invariant.
+    fn term(&self) -> u64;
     /// A leader's write to the fenced resource: `(fencing token, sequence number)` when this
     /// member may write at `now` (a mechanism with a lease refuses outside it), else `None`.
     fn request_write(&mut self, now: u64) -> Option<(u64, u64)>;

@@ -8,29 +8,14 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::raft::{Config, CoreEvent, DurableChange, Entry, HardState, Message, Raft};
-use super::ElectionCore;
-use super::NodeId;
+use super::raft::{Config, Raft};
+use super::{CoreEvent, ElectionCore, NodeId};
 
-/// What a simulated node has on disk.
-#[derive(Debug, Clone, Default)]
-pub struct Disk {
-    pub hard_state: HardState,
-    pub log: Vec<Entry>,
-}
+/// What a simulated Raft node has on disk.
+pub use super::raft::Disk;
 
-impl Disk {
-    /// Applies a step's durable changes, as a runtime would before sending.
-    pub fn apply(&mut self, ready: &DurableChange) {
-        if let Some(hs) = ready.hard_state {
-            self.hard_state = hs;
-        }
-        if let Some(t) = ready.truncate_log_after {
-            self.log.truncate(t as usize);
-        }
-        self.log.extend_from_slice(&ready.append_entries);
-    }
-}
+/// Builds a member from its durable state: `(id, disk, now, seed)`.
+pub type Factory<C> = Box<dyn Fn(NodeId, &<C as ElectionCore>::Durable, u64, u64) -> C>;
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Pending {
@@ -41,15 +26,16 @@ enum Pending {
     },
 }
 
-/// A simulated cluster on a virtual clock (nanoseconds).
-pub struct SimNet {
+/// A simulated cluster of any [`ElectionCore`] on a virtual clock (nanoseconds), driven only
+/// through the trait.
+pub struct SimNet<C: ElectionCore = Raft> {
     pub now: u64,
     rng: ChaCha8Rng,
-    configs: BTreeMap<NodeId, Config>,
-    nodes: BTreeMap<NodeId, Option<Raft>>,
-    disks: BTreeMap<NodeId, Disk>,
+    make: Factory<C>,
+    nodes: BTreeMap<NodeId, Option<C>>,
+    disks: BTreeMap<NodeId, C::Durable>,
     queue: BinaryHeap<Reverse<(u64, u64, Pending)>>,
-    in_flight: BTreeMap<u64, Message>,
+    in_flight: BTreeMap<u64, C::Message>,
     next_id: u64,
     /// One-way delay drawn uniformly from `lo..hi` (ns) for every message; `lo == hi` gives every
     /// message the same fixed latency.
@@ -66,13 +52,31 @@ pub struct SimNet {
     pub events: Vec<(u64, NodeId, CoreEvent)>,
 }
 
-impl SimNet {
-    /// A cluster of `configs`, all started at time 0, seeded by `seed`.
+impl SimNet<Raft> {
+    /// A Raft cluster of `configs`, all started at time 0, seeded by `seed`.
     pub fn new(configs: Vec<Config>, seed: u64) -> Self {
+        let ids = configs.iter().map(|c| c.id).collect();
+        let configs: BTreeMap<NodeId, Config> = configs.into_iter().map(|c| (c.id, c)).collect();
+        let make: Factory<Raft> = Box::new(move |id, disk: &Disk, now, seed| {
+            Raft::new(
+                configs[&id].clone(),
+                disk.hard_state,
+                disk.log.clone(),
+                now,
+                seed,
+            )
+        });
+        Self::with_factory(ids, seed, make)
+    }
+}
+
+impl<C: ElectionCore> SimNet<C> {
+    /// A cluster of members `ids` built by `make`, all started at time 0, seeded by `seed`.
+    pub fn with_factory(ids: Vec<NodeId>, seed: u64, make: Factory<C>) -> Self {
         let mut net = Self {
             now: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
-            configs: BTreeMap::new(),
+            make,
             nodes: BTreeMap::new(),
             disks: BTreeMap::new(),
             queue: BinaryHeap::new(),
@@ -85,10 +89,8 @@ impl SimNet {
             held: Vec::new(),
             events: Vec::new(),
         };
-        for cfg in configs {
-            let id = cfg.id;
-            net.configs.insert(id, cfg);
-            net.disks.insert(id, Disk::default());
+        for id in ids {
+            net.disks.insert(id, C::Durable::default());
             net.nodes.insert(id, None);
             net.restart(id);
         }
@@ -97,11 +99,11 @@ impl SimNet {
 
     /// The ids of every member.
     pub fn ids(&self) -> Vec<NodeId> {
-        self.configs.keys().copied().collect()
+        self.nodes.keys().copied().collect()
     }
 
     /// A running node, if it is up.
-    pub fn node(&self, id: NodeId) -> Option<&Raft> {
+    pub fn node(&self, id: NodeId) -> Option<&C> {
         self.nodes.get(&id).and_then(|n| n.as_ref())
     }
 
@@ -163,16 +165,9 @@ impl SimNet {
     pub fn restart(&mut self, id: NodeId) {
         // A stopped process that is restarted was killed first: what it held is lost.
         self.crash(id);
-        let disk = self.disks[&id].clone();
         let seed = self.rng.gen();
-        let raft = Raft::new(
-            self.configs[&id].clone(),
-            disk.hard_state,
-            disk.log,
-            self.now,
-            seed,
-        );
-        self.nodes.insert(id, Some(raft));
+        let core = (self.make)(id, &self.disks[&id], self.now, seed);
+        self.nodes.insert(id, Some(core));
         self.flush(id);
     }
 
@@ -196,7 +191,7 @@ impl SimNet {
         self.nodes
             .iter()
             .filter_map(|(&id, n)| n.as_ref().map(|r| (id, r)))
-            .filter(|(_, r)| r.role() == super::raft::Role::Leader)
+            .filter(|(_, r)| r.is_leader())
             .map(|(id, r)| (id, r.term()))
             .collect()
     }
@@ -251,7 +246,8 @@ impl SimNet {
         if self.paused.contains(&id) {
             return None;
         }
-        let out = self.nodes.get_mut(&id)?.as_mut()?.propose_write();
+        let now = self.now;
+        let out = self.nodes.get_mut(&id)?.as_mut()?.request_write(now);
         self.flush(id);
         out
     }
@@ -261,7 +257,7 @@ impl SimNet {
             return;
         };
         let ready = r.poll();
-        self.disks.get_mut(&id).expect("disk").apply(&ready.persist);
+        C::apply_durable(self.disks.get_mut(&id).expect("disk"), &ready.persist);
         for ev in ready.events {
             self.events.push((self.now, id, ev));
         }

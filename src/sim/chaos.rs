@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::links::Latency;
 use super::world::{Action, World};
+use crate::election::ElectionCore;
 use crate::event::EventKind;
 use crate::harness::{expect_failover, resolve_targets, PlannedFault};
 use crate::profile::{FaultKind, Profile, Timing};
@@ -32,9 +33,9 @@ fn ns(d: Duration) -> u64 {
 
 impl Faults {
     /// Starts fault `index` of `plan` now, as the process backend's chaos does.
-    pub fn start(
+    pub fn start<C: ElectionCore>(
         &mut self,
-        w: &mut World,
+        w: &mut World<C>,
         plan: &[PlannedFault],
         index: usize,
         ctx: (&Profile, &Timing, u64),
@@ -121,7 +122,7 @@ impl Faults {
     }
 
     /// Ends fault `index` now: restarts, resumes, restores clocks, removes toxics.
-    pub fn end(&mut self, w: &mut World, plan: &[PlannedFault], index: usize) {
+    pub fn end<C: ElectionCore>(&mut self, w: &mut World<C>, plan: &[PlannedFault], index: usize) {
         let Some(a) = self.active.remove(&index) else {
             return;
         };

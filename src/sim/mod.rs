@@ -22,7 +22,9 @@ pub use world::{Halt, MemberSpec, World};
 use std::time::Duration;
 
 use crate::analysis::{RunContext, Timeline};
-use crate::election::NodeId;
+use crate::election::raft::{Config as RaftConfig, Disk, Raft};
+use crate::election::simnet::Factory;
+use crate::election::{ElectionCore, NodeId};
 use crate::harness::{first_leader_timeout, plan_faults};
 use crate::profile::{Fault, Profile, Timing};
 
@@ -52,26 +54,39 @@ fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Builds the simulated cluster of `spec` (members started, nothing run yet).
-pub fn build(spec: &SimSpec) -> World {
+/// Builds the simulated Raft cluster of `spec` (members started, nothing run yet).
+pub fn build(spec: &SimSpec) -> World<Raft> {
+    let p = &spec.profile;
+    let members = p.members();
+    let n = members.len();
+    let configs: Vec<RaftConfig> = (1..=n as NodeId)
+        .map(|id| {
+            let peers = (1..=n as NodeId).filter(|&j| j != id).collect();
+            crate::node::NodeConfig::core_config_for(id, peers, &spec.timing, &p.cluster.raft)
+        })
+        .collect();
+    let make: Factory<Raft> = Box::new(move |id, disk: &Disk, now, seed| {
+        Raft::new(
+            configs[id as usize - 1].clone(),
+            disk.hard_state,
+            disk.log.clone(),
+            now,
+            seed,
+        )
+    });
+    build_with(spec, make)
+}
+
+/// Builds a simulated cluster of any mechanism: members made by `make`, links and sink from the
+/// profile (members started, nothing run yet).
+pub fn build_with<C: ElectionCore>(spec: &SimSpec, make: Factory<C>) -> World<C> {
     let p = &spec.profile;
     let members = p.members();
     let regions: Vec<String> = members.iter().map(|m| m.1.clone()).collect();
-    let specs = members
-        .iter()
-        .enumerate()
-        .map(|(i, _)| {
-            let id = (i + 1) as NodeId;
-            let peers = (1..=members.len() as NodeId).filter(|&j| j != id).collect();
-            MemberSpec {
-                config: crate::node::NodeConfig::core_config_for(
-                    id,
-                    peers,
-                    &spec.timing,
-                    &p.cluster.raft,
-                ),
-                seed: spec.seed.wrapping_mul(1_000_003).wrapping_add(id as u64),
-            }
+    let specs = (1..=members.len() as NodeId)
+        .map(|id| MemberSpec {
+            id,
+            seed: spec.seed.wrapping_mul(1_000_003).wrapping_add(id as u64),
         })
         .collect();
     let n = members.len();
@@ -88,6 +103,7 @@ pub fn build(spec: &SimSpec) -> World {
     };
     let mut w = World::new(
         specs,
+        make,
         link,
         p.sink.fencing,
         p.write_interval(&spec.timing),
@@ -105,9 +121,17 @@ pub fn build(spec: &SimSpec) -> World {
 /// for the first leader, run the fault plan for `duration`, let a failover under way finish, and
 /// return the timeline. `stop_asked()` turning true stops it early, keeping what was measured.
 pub fn run_trial(spec: &SimSpec, stop_asked: impl Fn() -> bool) -> Result<Timeline, SimError> {
-    let mut w = build(spec);
+    run_world(build(spec), spec, stop_asked)
+}
+
+/// Runs a trial on an already built cluster of any mechanism (see [`run_trial`]).
+pub fn run_world<C: ElectionCore>(
+    mut w: World<C>,
+    spec: &SimSpec,
+    stop_asked: impl Fn() -> bool,
+) -> Result<Timeline, SimError> {
     let limit = first_leader_timeout(&spec.timing);
-    let stop_on_leader = |w: &World| w.first_leader_at.is_some();
+    let stop_on_leader = |w: &World<C>| w.first_leader_at.is_some();
     w.run_until(T0 + ns(limit), stop_on_leader);
     let context = |start_ns, end_ns| RunContext {
         nodes: spec.profile.members().into_iter().map(|m| m.0).collect(),

@@ -12,21 +12,20 @@ use rand_chacha::ChaCha8Rng;
 use super::costs::Costs;
 use super::links::{Fate, Latency, Link};
 use crate::driver::{DriftClock, Driver, FencedSink, SinkWrite};
-use crate::election::raft::{Config, Message, Raft};
-use crate::election::simnet::Disk;
-use crate::election::{node_name, NodeId, Persist, Wire};
+use crate::election::simnet::Factory;
+use crate::election::{node_name, ElectionCore, NodeId, Persist, Wire};
 use crate::event::{Event, EventKind};
 use crate::harness::LiveState;
 
 /// Something scheduled to happen.
 #[derive(Debug)]
-pub enum Action {
+pub enum Action<M> {
     /// A message arrives at member `to` (index), for its incarnation `incarnation`.
     Deliver {
         to: usize,
         incarnation: u32,
         from: NodeId,
-        msg: Message,
+        msg: M,
     },
     /// A write arrives at the sink.
     Sink(SinkWrite),
@@ -36,24 +35,24 @@ pub enum Action {
 }
 
 #[derive(Debug)]
-struct Scheduled {
+struct Scheduled<M> {
     at: u64,
     seq: u64,
-    action: Action,
+    action: Action<M>,
 }
 
-impl PartialEq for Scheduled {
+impl<M> PartialEq for Scheduled<M> {
     fn eq(&self, o: &Self) -> bool {
         (self.at, self.seq) == (o.at, o.seq)
     }
 }
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
+impl<M> Eq for Scheduled<M> {}
+impl<M> PartialOrd for Scheduled<M> {
     fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(o))
     }
 }
-impl Ord for Scheduled {
+impl<M> Ord for Scheduled<M> {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
         (self.at, self.seq).cmp(&(o.at, o.seq))
     }
@@ -73,14 +72,14 @@ pub enum Halt {
 }
 
 /// One member.
-struct Member {
+struct Member<C: ElectionCore> {
+    id: NodeId,
     name: String,
-    config: Config,
-    driver: Option<Driver<Raft>>,
-    disk: Disk,
+    driver: Option<Driver<C>>,
+    disk: C::Durable,
     /// Stopped as by SIGSTOP: no timer fires and arriving messages wait in `inbox`.
     paused: bool,
-    inbox: VecDeque<(NodeId, Message)>,
+    inbox: VecDeque<(NodeId, C::Message)>,
     incarnation: u32,
     base_seed: u64,
     /// The deadline the pending wake-up was drawn for, and when it fires (timer lateness).
@@ -88,14 +87,16 @@ struct Member {
 }
 
 /// The simulated cluster.
-pub struct World {
+pub struct World<C: ElectionCore> {
     pub now: u64,
-    members: Vec<Member>,
+    members: Vec<Member<C>>,
+    /// Builds a member's core from its durable state (on its own clock).
+    make: Factory<C>,
     /// `links[from * (n + 1) + to]`, `to == n` being the sink.
     links: Vec<Link>,
     /// Messages a partition holds, per link, in order.
-    held: Vec<VecDeque<Held>>,
-    queue: BinaryHeap<Reverse<Scheduled>>,
+    held: Vec<VecDeque<Held<C::Message>>>,
+    queue: BinaryHeap<Reverse<Scheduled<C::Message>>>,
     seq: u64,
     sink: FencedSink,
     write_interval: std::time::Duration,
@@ -113,22 +114,24 @@ pub struct World {
 }
 
 #[derive(Debug)]
-enum Held {
-    Message { from: NodeId, msg: Message },
+enum Held<M> {
+    Message { from: NodeId, msg: M },
     Sink(SinkWrite),
 }
 
-/// How a member's link to a peer or the sink is set up.
+/// One member of a simulated cluster: its id and the seed of its first incarnation.
 pub struct MemberSpec {
-    pub config: Config,
+    pub id: NodeId,
     pub seed: u64,
 }
 
-impl World {
-    /// A cluster of `members` at virtual time `now`, none started yet; `link(i, j)` gives the
-    /// baseline of the link from member `i` to member `j` (`j == n`: the sink).
+impl<C: ElectionCore> World<C> {
+    /// A cluster of `members` built by `make`, at virtual time `now`, none started yet;
+    /// `link(i, j)` gives the baseline of the link from member `i` to member `j` (`j == n`: the
+    /// sink).
     pub fn new(
         members: Vec<MemberSpec>,
+        make: Factory<C>,
         link: impl Fn(usize, usize) -> Latency,
         fencing: bool,
         write_interval: std::time::Duration,
@@ -148,10 +151,10 @@ impl World {
             members: members
                 .into_iter()
                 .map(|m| Member {
-                    name: node_name(m.config.id),
-                    config: m.config,
+                    id: m.id,
+                    name: node_name(m.id),
                     driver: None,
-                    disk: Disk::default(),
+                    disk: C::Durable::default(),
                     paused: false,
                     inbox: VecDeque::new(),
                     incarnation: 0,
@@ -159,6 +162,7 @@ impl World {
                     wake: None,
                 })
                 .collect(),
+            make,
             held: (0..n * (n + 1)).map(|_| VecDeque::new()).collect(),
             links,
             queue: BinaryHeap::new(),
@@ -197,7 +201,7 @@ impl World {
     }
 
     /// Schedules `action` at `at`.
-    pub fn schedule(&mut self, at: u64, action: Action) {
+    pub fn schedule(&mut self, at: u64, action: Action<C::Message>) {
         self.seq += 1;
         self.queue.push(Reverse(Scheduled {
             at,
@@ -260,14 +264,8 @@ impl World {
         m.incarnation += 1;
         let seed = m.base_seed.wrapping_add(m.incarnation as u64 * 7919);
         let clock = DriftClock::new(self.now, 1.0);
-        let core = Raft::new(
-            m.config.clone(),
-            m.disk.hard_state,
-            m.disk.log.clone(),
-            clock.local(self.now),
-            seed,
-        );
-        m.driver = Some(Driver::new(m.config.id, core, clock, self.write_interval));
+        let core = (self.make)(m.id, &m.disk, clock.local(self.now), seed);
+        m.driver = Some(Driver::new(m.id, core, clock, self.write_interval));
         let pid = self.pid(i);
         let name = self.members[i].name.clone();
         self.emit(&name, EventKind::ProcessStart { pid });
@@ -395,7 +393,7 @@ impl World {
 
     /// Runs until `until`, until `stop` holds after a step, or until a fault of the plan is due
     /// (the caller applies it, see [`super::chaos`], and runs on).
-    pub fn run_until(&mut self, until: u64, stop: impl Fn(&World) -> bool) -> Halt {
+    pub fn run_until(&mut self, until: u64, stop: impl Fn(&World<C>) -> bool) -> Halt {
         loop {
             let Some((t, member)) = self.next() else {
                 self.now = self.now.max(until);
@@ -436,7 +434,7 @@ impl World {
     }
 
     /// A message or a write arrives.
-    fn act(&mut self, action: Action) {
+    fn act(&mut self, action: Action<C::Message>) {
         match action {
             Action::Deliver {
                 to,
@@ -481,7 +479,7 @@ impl World {
         }
         let mut depart = now;
         if !out.persist.is_empty() {
-            self.members[i].disk.apply(&out.persist);
+            C::apply_durable(&mut self.members[i].disk, &out.persist);
             depart += self.costs.fsync.sample(&mut self.rng);
         }
         for e in out.events {
@@ -489,7 +487,7 @@ impl World {
             self.events.push(e);
         }
         let n = self.members.len();
-        let from = self.members[i].config.id;
+        let from = self.members[i].id;
         for (to_id, msg) in out.messages {
             let to = to_id as usize - 1;
             if to >= n {

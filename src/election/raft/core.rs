@@ -75,9 +75,38 @@ impl Persist for DurableChange {
     }
 }
 
+/// What a Raft member keeps across a crash: term, vote and log (the node keeps them in files,
+/// see `node::Storage`; the simulator in memory).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Disk {
+    pub hard_state: HardState,
+    pub log: Vec<Entry>,
+}
+
+impl Disk {
+    /// Applies a step's durable changes, as a runtime would before sending.
+    pub fn apply(&mut self, change: &DurableChange) {
+        if let Some(hs) = change.hard_state {
+            self.hard_state = hs;
+        }
+        if let Some(t) = change.truncate_log_after {
+            self.log.truncate(t as usize);
+        }
+        self.log.extend_from_slice(&change.append_entries);
+    }
+}
+
 impl ElectionCore for Raft {
     type Message = Message;
     type Persist = DurableChange;
+    type Durable = Disk;
+
+    fn apply_durable(durable: &mut Disk, change: &DurableChange) {
+        durable.apply(change)
+    }
+    fn term(&self) -> u64 {
+        self.term
+    }
 
     fn handle_message(&mut self, now: u64, from: NodeId, msg: Message) {
         Raft::handle_message(self, now, from, msg)

@@ -10,5 +10,5 @@ pub mod wire;
 
 pub use crate::election::CoreEvent;
 pub use config::{Config, ConfigError, StallPolicy};
-pub use core::{DurableChange, HardState, Raft, Ready, Role};
+pub use core::{Disk, DurableChange, HardState, Raft, Ready, Role};
 pub use message::{Entry, EntryKind, Message};
