@@ -17,7 +17,7 @@ mod world;
 
 pub use costs::{CalibrationError, Costs, Quantiles, CALIBRATION_FILE};
 pub use links::{Fate, Latency, Link};
-pub use world::{Halt, MemberSpec, World};
+pub use world::{Halt, MemberSpec, Setting, World};
 
 use std::time::Duration;
 
@@ -105,11 +105,13 @@ pub fn build_with<C: ElectionCore>(spec: &SimSpec, make: Factory<C>) -> World<C>
         specs,
         make,
         link,
-        p.sink.fencing,
-        p.write_interval(&spec.timing),
-        spec.costs.clone(),
-        T0,
-        spec.seed,
+        Setting {
+            fencing: p.sink.fencing,
+            write_interval: p.write_interval(&spec.timing),
+            costs: spec.costs.clone(),
+            start_ns: T0,
+            seed: spec.seed,
+        },
     );
     for i in 0..n {
         w.start(i);

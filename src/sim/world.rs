@@ -119,6 +119,19 @@ enum Held<M> {
     Sink(SinkWrite),
 }
 
+/// What a simulated cluster runs in besides its members and links.
+pub struct Setting {
+    /// Whether the sink fences writes by token.
+    pub fencing: bool,
+    /// How often a leader writes.
+    pub write_interval: std::time::Duration,
+    /// The real backend's costs to charge.
+    pub costs: Costs,
+    /// Virtual time at the start (ns).
+    pub start_ns: u64,
+    pub seed: u64,
+}
+
 /// One member of a simulated cluster: its id and the seed of its first incarnation.
 pub struct MemberSpec {
     pub id: NodeId,
@@ -126,19 +139,22 @@ pub struct MemberSpec {
 }
 
 impl<C: ElectionCore> World<C> {
-    /// A cluster of `members` built by `make`, at virtual time `now`, none started yet;
+    /// A cluster of `members` built by `make`, in `setting`, none started yet;
     /// `link(i, j)` gives the baseline of the link from member `i` to member `j` (`j == n`: the
     /// sink).
     pub fn new(
         members: Vec<MemberSpec>,
         make: Factory<C>,
         link: impl Fn(usize, usize) -> Latency,
-        fencing: bool,
-        write_interval: std::time::Duration,
-        costs: Costs,
-        now: u64,
-        seed: u64,
+        setting: Setting,
     ) -> Self {
+        let Setting {
+            fencing,
+            write_interval,
+            costs,
+            start_ns: now,
+            seed,
+        } = setting;
         let n = members.len();
         let mut links = Vec::with_capacity(n * (n + 1));
         for i in 0..n {
