@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use electune::duration::DurationRange;
-use electune::election::raft::{Config, CoreEvent, Role, StallPolicy};
+use electune::election::raft::{Config, CoreEvent, Flavor, Role};
 use electune::election::simnet::SimNet;
 use electune::election::NodeId;
 use rand::{Rng, SeedableRng};
@@ -64,8 +64,14 @@ fn election_safety_over_10000_random_schedules() {
         let check_quorum = rng.gen_bool(0.5);
         let sticky = pre_vote && rng.gen_bool(0.5);
         let min = rng.gen_range(20..60u64);
-        let spread = [0, 1, 5, min][rng.gen_range(0..4)];
+        // etcd and hashicorp draw from [T, 2T) themselves; the thesis takes any range.
+        let flavor = Flavor::ALL[(schedule % 3) as usize];
+        let spread = match flavor {
+            Flavor::Thesis => [0, 1, 5, min][rng.gen_range(0..4)],
+            _ => min,
+        };
         let cfgs = configs(n, min / 3, min, min + spread, |c| {
+            c.flavor = flavor;
             c.pre_vote = pre_vote;
             c.check_quorum = check_quorum;
             c.leader_stickiness = sticky;
@@ -115,8 +121,10 @@ fn election_safety_over_10000_random_schedules() {
 
 #[test]
 fn stable_majority_elects_one_leader_and_fails_over() {
-    for seed in 0..50 {
-        let mut net = SimNet::new(configs(5, 50, 150, 300, |_| {}), seed);
+    // 30 ms ticks: with 50 ms the etcd flavor could draw only 3 timeouts (150, 200, 250 ms) and
+    // SimNet starts every ticker at the same instant, so ties (split votes) would dominate.
+    for (seed, flavor) in (0..150).zip(Flavor::ALL.into_iter().cycle()) {
+        let mut net = SimNet::new(configs(5, 30, 150, 300, |c| c.flavor = flavor), seed);
         net.delay_ns = (MS, 5 * MS);
         net.run_until(2_000 * MS);
         let (leader, term) = single_leader(&net).expect("a leader within 2s");
@@ -145,7 +153,7 @@ fn stable_majority_elects_one_leader_and_fails_over() {
         // Detection within max timeout, plus rounds of voting; generous but finite.
         assert!(
             elected_at - crashed_at < 1_000 * MS,
-            "seed {seed}: {}ms",
+            "seed {seed}, {flavor}: {}ms",
             (elected_at - crashed_at) / MS
         );
         assert_election_safety(&net, "failover");
@@ -226,7 +234,8 @@ fn check_quorum_makes_an_isolated_leader_step_down() {
 
 #[test]
 fn timeouts_are_drawn_per_reset_within_range() {
-    let mut net = SimNet::new(configs(3, 20, 100, 200, |_| {}), 9);
+    // The thesis flavor draws uniformly from [min, max) (etcd's whole ticks: tests/raft_flavors.rs).
+    let mut net = SimNet::new(configs(3, 20, 100, 200, |c| c.flavor = Flavor::Thesis), 9);
     // Nobody can talk: every node keeps timing out and campaigning.
     let ids = net.ids();
     for &a in &ids {
@@ -299,7 +308,7 @@ struct PausedLeader {
 /// stickiness on; `follower_timeout` lets the followers' timers be longer than the leader's so
 /// that a long pause is not also a real failover. n1 has the short timer and becomes the leader.
 fn pause_the_leader(
-    policy: StallPolicy,
+    flavor: Flavor,
     follower_timeout: (u64, u64),
     pause_ms: u64,
     seed: u64,
@@ -308,7 +317,7 @@ fn pause_the_leader(
         c.check_quorum = true;
         c.pre_vote = true;
         c.leader_stickiness = true;
-        c.stall_policy = policy;
+        c.flavor = flavor;
         if c.id != 1 {
             c.election_timeout = ms_range(follower_timeout.0, follower_timeout.1);
         }
@@ -368,7 +377,7 @@ fn a_leader_resumed_from_a_tolerated_pause_heartbeats_and_keeps_leading() {
     // and its responses, about 1 seed in 200). 350 and 600 ms: beyond the leader's quorum-check
     // window (its minimum election timeout, 300 ms), with followers whose timers are longer still;
     // the old check deposed the leader after every such pause (see the control below). Either way
-    // the resumed leader counts its stall as one tick (etcd): it sends heartbeats first and its
+    // the resumed etcd leader counts its stall as one tick: it sends heartbeats first and its
     // followers answer before the next quorum check.
     for (pause_ms, follower_timeout) in [
         (250, (300, 600)),
@@ -376,7 +385,7 @@ fn a_leader_resumed_from_a_tolerated_pause_heartbeats_and_keeps_leading() {
         (600, (1_500, 3_000)),
     ] {
         for seed in 0..20 {
-            let out = pause_the_leader(StallPolicy::OneTick, follower_timeout, pause_ms, seed);
+            let out = pause_the_leader(Flavor::Etcd, follower_timeout, pause_ms, seed);
             assert_eq!(
                 out.stepped_down_at, None,
                 "pause {pause_ms}ms, seed {seed}: the resumed leader stepped down"
@@ -394,12 +403,12 @@ fn a_leader_resumed_from_a_tolerated_pause_heartbeats_and_keeps_leading() {
 
 #[test]
 fn counting_a_pause_as_lost_contact_deposes_the_resumed_leader_before_it_heartbeats() {
-    // Control for the test above: with every stalled nanosecond counted (the behaviour before the
-    // one-tick rule), a pause beyond the quorum-check window makes the leader step down the moment
+    // Control for the test above: with every stalled nanosecond counted (the thesis flavor, timers
+    // on real time), a pause beyond the quorum-check window makes the leader step down the moment
     // it resumes, before a single heartbeat: its own pause was taken for lost contact.
     for pause_ms in [350, 600] {
         for seed in 0..20 {
-            let out = pause_the_leader(StallPolicy::WallClock, (1_500, 3_000), pause_ms, seed);
+            let out = pause_the_leader(Flavor::Thesis, (1_500, 3_000), pause_ms, seed);
             assert_eq!(
                 out.stepped_down_at,
                 Some(out.resumed_at),
@@ -467,11 +476,11 @@ fn a_leader_isolated_while_running_or_paused_steps_down_within_the_window() {
 /// A follower is paused for `pause_ms` while the leader keeps running. Returns whether any
 /// member campaigned (pre-vote or vote) after the pause began, and whether the leader lost its
 /// leadership.
-fn pause_a_follower(policy: StallPolicy, pause_ms: u64, seed: u64) -> (bool, bool) {
+fn pause_a_follower(flavor: Flavor, pause_ms: u64, seed: u64) -> (bool, bool) {
     // Pre-vote off: a campaign from the resumed follower raises the term and deposes the leader.
     let cfgs = configs(3, 50, 300, 600, |c| {
         c.check_quorum = true;
-        c.stall_policy = policy;
+        c.flavor = flavor;
     });
     let mut net = SimNet::new(cfgs, seed);
     net.run_until(2_000 * MS);
@@ -498,7 +507,7 @@ fn pause_a_follower(policy: StallPolicy, pause_ms: u64, seed: u64) -> (bool, boo
 fn a_follower_resumed_from_a_pause_sees_one_tick_and_does_not_campaign() {
     for seed in 0..20 {
         // Stopped for longer than any election timeout it could draw.
-        let (campaigned, deposed) = pause_a_follower(StallPolicy::OneTick, 2_000, seed);
+        let (campaigned, deposed) = pause_a_follower(Flavor::Etcd, 2_000, seed);
         assert!(!campaigned, "seed {seed}: a campaign after the pause");
         assert!(!deposed, "seed {seed}: the leader lost its leadership");
     }
@@ -506,7 +515,7 @@ fn a_follower_resumed_from_a_pause_sees_one_tick_and_does_not_campaign() {
     // higher term deposes the leader.
     for seed in 0..20 {
         assert_eq!(
-            pause_a_follower(StallPolicy::WallClock, 2_000, seed),
+            pause_a_follower(Flavor::Thesis, 2_000, seed),
             (true, true),
             "seed {seed}"
         );

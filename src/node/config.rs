@@ -29,6 +29,7 @@ pub struct NodeConfig {
     pub sink: Option<SocketAddr>,
     pub heartbeat: Duration,
     pub election_timeout: DurationRange,
+    /// The timer flavor and Raft options, as the profile gives them.
     pub raft: RaftOptions,
     /// How often a leader writes to the sink.
     pub write_interval: Duration,
@@ -49,6 +50,7 @@ impl NodeConfig {
             self.heartbeat,
             self.election_timeout,
         );
+        c.flavor = self.raft.flavor;
         c.pre_vote = self.raft.pre_vote;
         c.check_quorum = self.raft.check_quorum;
         c.leader_stickiness = self.raft.leader_stickiness;
