@@ -123,6 +123,37 @@ impl Flavor {
             Flavor::Hashicorp | Flavor::Thesis => StallPolicy::WallClock,
         }
     }
+
+    /// The rules on an election timeout range alone, whatever the heartbeat: a positive,
+    /// ordered range; under etcd and hashicorp `T..2T`, since they draw from `[T, 2T)`
+    /// themselves; under hashicorp T ≥ 10 ms.
+    pub fn validate_range(self, et: DurationRange) -> Result<(), ConfigError> {
+        if et.min.is_zero() {
+            return Err(ConfigError::ZeroElectionTimeout);
+        }
+        if et.min > et.max {
+            return Err(ConfigError::InvertedElectionTimeout(et.to_string()));
+        }
+        let source_fn = match self {
+            Flavor::Etcd => "etcd-io/raft resetRandomizedElectionTimeout",
+            Flavor::Hashicorp => "hashicorp/raft randomTimeout",
+            Flavor::Thesis => return Ok(()),
+        };
+        if !nearly(et.max.as_nanos(), 2 * et.min.as_nanos()) {
+            return Err(ConfigError::RangeNotDoubled {
+                flavor: self,
+                range: et.to_string(),
+                suggest: DurationRange::new(et.min, et.min * 2).to_string(),
+                source_fn,
+            });
+        }
+        if self == Flavor::Hashicorp && et.min < Duration::from_millis(10) {
+            return Err(ConfigError::HashicorpTooShort {
+                min: format_duration(et.min),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Display for Flavor {
@@ -266,12 +297,7 @@ impl Config {
         if hb.is_zero() {
             return Err(ConfigError::ZeroHeartbeat);
         }
-        if et.min.is_zero() {
-            return Err(ConfigError::ZeroElectionTimeout);
-        }
-        if et.min > et.max {
-            return Err(ConfigError::InvertedElectionTimeout(et.to_string()));
-        }
+        self.flavor.validate_range(et)?;
         if hb >= et.min {
             return Err(ConfigError::HeartbeatTooLong {
                 heartbeat: format_duration(hb),
@@ -279,33 +305,32 @@ impl Config {
                 suggest: format_duration(et.min / 2),
             });
         }
-        let source_fn = match self.flavor {
-            Flavor::Etcd => "etcd-io/raft resetRandomizedElectionTimeout",
-            Flavor::Hashicorp => "hashicorp/raft randomTimeout",
-            Flavor::Thesis => return Ok(()),
-        };
-        if !nearly(et.max.as_nanos(), 2 * et.min.as_nanos()) {
-            return Err(ConfigError::RangeNotDoubled {
-                flavor: self.flavor,
-                range: et.to_string(),
-                suggest: DurationRange::new(et.min, et.min * 2).to_string(),
-                source_fn,
-            });
-        }
-        match self.flavor {
-            Flavor::Etcd if whole_ticks(et.min, hb) < 2 => Err(ConfigError::TooFewTicks {
+        let ticks = whole_ticks(et.min, hb);
+        if self.flavor == Flavor::Etcd && ticks < 2 {
+            return Err(ConfigError::TooFewTicks {
                 min: format_duration(et.min),
                 heartbeat: format_duration(hb),
-                ticks: whole_ticks(et.min, hb),
+                ticks,
                 suggest: format_duration(hb * 2),
-            }),
-            Flavor::Hashicorp if et.min < Duration::from_millis(10) => {
-                Err(ConfigError::HashicorpTooShort {
-                    min: format_duration(et.min),
-                })
-            }
-            _ => Ok(()),
+            });
         }
+        Ok(())
+    }
+
+    /// Under etcd, the election timeout range the flavor really runs when the minimum is not a
+    /// whole number of heartbeats (etcd rounds `ElectionTicks` down); `None` when it runs the
+    /// range as written or the flavor does not count ticks.
+    pub fn rounded_election_timeout(&self) -> Option<DurationRange> {
+        let FlavorTiming::Etcd {
+            tick,
+            election_ticks,
+        } = self.timing()
+        else {
+            return None;
+        };
+        let min = tick * election_ticks;
+        (!nearly(min.as_nanos(), self.election_timeout.min.as_nanos()))
+            .then(|| DurationRange::new(min, min * 2))
     }
 
     /// What the flavor runs for this configuration's heartbeat and election timeout.
@@ -407,6 +432,9 @@ mod tests {
                 election_ticks: 2
             }
         );
+        assert_eq!(c.rounded_election_timeout(), Some(range(800, 1_600)));
+        c.heartbeat_interval = ms(500);
+        assert_eq!(c.rounded_election_timeout(), None);
         c.heartbeat_interval = ms(600);
         let err = c.validate().unwrap_err().to_string();
         assert!(
@@ -417,6 +445,7 @@ mod tests {
         c.heartbeat_interval = Duration::from_secs(1).mul_f64(0.2) / 10;
         c.election_timeout = DurationRange::new(Duration::from_nanos(199_999_999), ms(400));
         assert_eq!(c.validate(), Ok(()));
+        assert_eq!(c.rounded_election_timeout(), None);
         assert!(matches!(
             c.timing(),
             FlavorTiming::Etcd {
