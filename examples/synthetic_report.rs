@@ -282,6 +282,7 @@ fn main() -> anyhow::Result<()> {
     }
     let results = SweepResults {
         fault_rates: Default::default(),
+        raft_flavor: Default::default(),
         profile: "lan".into(),
         requirements: Requirements {
             max_false_promotions_per_day: 2000.0,

@@ -201,6 +201,7 @@ pub fn sweep() -> SweepResults {
         time_scale: 1.0,
         low_confidence: false,
         fault_rates: Default::default(),
+        raft_flavor: Default::default(),
         points,
     }
 }

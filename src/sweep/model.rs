@@ -37,6 +37,11 @@ pub struct SweepResults {
     /// rates conditional fault sampling scales its per-episode probabilities by).
     #[serde(default)]
     pub fault_rates: crate::recommend::FaultRates,
+    /// The Raft timer flavor every point ran (`cluster.raft.flavor`); knobs are translated only
+    /// for the systems it reproduces. Results saved before flavors existed load as etcd, whose
+    /// stall rule they were measured with.
+    #[serde(default)]
+    pub raft_flavor: crate::election::raft::Flavor,
     /// Measured points, in plan order.
     pub points: Vec<PointResult>,
 }

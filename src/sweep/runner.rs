@@ -82,6 +82,7 @@ pub async fn run_sweep(
         time_scale: manifest.time_scale,
         low_confidence: manifest.quick,
         fault_rates: manifest.profile.fault_rates_per_day(),
+        raft_flavor: manifest.profile.cluster.raft.flavor,
         points: vec![],
     });
     // A saved result counts only for the very point it measured (index and timing).
