@@ -61,7 +61,9 @@ pub struct Config {
 /// The vote rules (up-to-date check, pre-vote, what a vote request with a higher term does) are
 /// the core's own for every flavor, except for when a node counts its leader as live (see
 /// [`Config::sticky`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Flavor {
     /// etcd-io/raft as etcd-io/etcd drives it. Every timer counts ticks: `tickElection`
