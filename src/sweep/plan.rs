@@ -61,8 +61,8 @@ pub enum PlanError {
         "the profile has no `sweep:` section; add one or give --heartbeat and --election-timeout"
     )]
     NoSweep,
-    #[error("no grid point is valid: every heartbeat is at or above the minimum election timeout")]
-    Empty,
+    #[error("no grid point is valid under the {0} flavor (each skipped point's warning says why): every heartbeat must be below the minimum election timeout, and etcd and hashicorp need T..2T ranges")]
+    Empty(crate::profile::Flavor),
     #[error("heartbeat {0}: a heartbeat interval must be above zero, e.g. 50ms")]
     ZeroHeartbeat(HumanDuration),
     #[error(
@@ -250,7 +250,7 @@ pub fn plan(
         });
     }
     if points.is_empty() {
-        return Err(PlanError::Empty);
+        return Err(PlanError::Empty(profile.cluster.raft.flavor));
     }
     Ok((points, warnings))
 }
