@@ -231,34 +231,28 @@ mod tests {
         )
     }
 
+    fn err_of(text: &str) -> String {
+        parse(text, "p.yaml").unwrap_err().to_string()
+    }
+
     #[test]
     fn flavor_errors_name_the_field_its_place_and_what_is_valid() {
         let t = "heartbeat: 50ms, election_timeout: 150ms..200ms";
         // The thesis takes any range; etcd and hashicorp draw [T, 2T) themselves.
         assert!(parse(&with("flavor: thesis", t, ""), "p.yaml").is_ok());
-        let err = parse(&with("flavor: etcd", t, ""), "p.yaml")
-            .unwrap_err()
-            .to_string();
+        let err = err_of(&with("flavor: etcd", t, ""));
         assert!(err.starts_with("p.yaml:5:"), "{err}");
         assert!(err.contains("field `timing.election_timeout`"), "{err}");
         assert!(err.contains("write 150ms..300ms"), "{err}");
         // The default flavor is etcd.
-        assert_eq!(
-            parse(&with("", t, ""), "p.yaml").unwrap_err().to_string(),
-            err
-        );
+        assert_eq!(err_of(&with("", t, "")), err);
 
         let sweep = "sweep:\n  heartbeat: [50ms]\n  election_timeout: [500ms..1s, 1s..3s]\n";
-        let err = parse(
-            &with(
-                "flavor: hashicorp",
-                "heartbeat: 50ms, election_timeout: 1s..2s",
-                sweep,
-            ),
-            "p.yaml",
-        )
-        .unwrap_err()
-        .to_string();
+        let err = err_of(&with(
+            "flavor: hashicorp",
+            "heartbeat: 50ms, election_timeout: 1s..2s",
+            sweep,
+        ));
         assert!(
             err.starts_with("p.yaml:8:33: field `sweep.election_timeout[1]`"),
             "{err}"
@@ -268,41 +262,28 @@ mod tests {
             "{err}"
         );
 
-        let err = parse(&with("flavor: zookeeper", t, ""), "p.yaml")
-            .unwrap_err()
-            .to_string();
+        let err = err_of(&with("flavor: zookeeper", t, ""));
         assert!(err.starts_with("p.yaml:4:"), "{err}");
         assert!(err.contains("flavor"), "{err}");
         assert!(err.contains("`etcd`, `hashicorp`, `thesis`"), "{err}");
 
         let t = "heartbeat: 50ms, election_timeout: 150ms..300ms";
-        let err = parse(
-            &with("flavor: hashicorp, check_quorum: false", t, ""),
-            "p.yaml",
-        )
-        .unwrap_err()
-        .to_string();
+        let err = err_of(&with("flavor: hashicorp, check_quorum: false", t, ""));
         assert!(err.starts_with("p.yaml:4:"), "{err}");
         assert!(err.contains("field `cluster.raft.check_quorum`"), "{err}");
         assert!(err.contains("checkLeaderLease"), "{err}");
-        let err = parse(
-            &with("leader_stickiness: true, check_quorum: false", t, ""),
-            "p.yaml",
-        )
-        .unwrap_err()
-        .to_string();
+        let err = err_of(&with("leader_stickiness: true, check_quorum: false", t, ""));
         assert!(
             err.contains("field `cluster.raft.leader_stickiness`"),
             "{err}"
         );
         assert!(err.contains("set `check_quorum: true`"), "{err}");
         // An etcd minimum below two ticks: etcd-io/raft needs ElectionTick > HeartbeatTick.
-        let err = parse(
-            &with("", "heartbeat: 100ms, election_timeout: 150ms..300ms", ""),
-            "p.yaml",
-        )
-        .unwrap_err()
-        .to_string();
+        let err = err_of(&with(
+            "",
+            "heartbeat: 100ms, election_timeout: 150ms..300ms",
+            "",
+        ));
         assert!(
             err.contains("1 whole tick") && err.contains("at least 200ms"),
             "{err}"
