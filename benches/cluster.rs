@@ -121,7 +121,10 @@ fn main() {
     println!("time to first leader:");
     for name in ["lan", "wan"] {
         let out = trial(name, None, Duration::from_secs(3));
-        println!("  {name}: {:.1} ms", out.first_leader.as_secs_f64() * 1e3);
+        println!(
+            "  {name}: {:.1} ms",
+            out.timeline.first_leader.as_secs_f64() * 1e3
+        );
     }
     println!("failover on lan, heartbeat 50ms, election timeout 150ms..300ms, kill every 1.5 s:");
     let out = trial(
@@ -129,7 +132,8 @@ fn main() {
         Some(Duration::from_millis(1500)),
         Duration::from_secs(50),
     );
-    let f = &out.metrics.summary.failover;
+    let metrics = out.timeline.analyze();
+    let f = &metrics.summary.failover;
     println!(
         "  {} failovers: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (time without leader p50 {:.1} / p99 {:.1} ms)",
         f.complete, f.failover.p50_ms, f.failover.p99_ms, f.failover.max_ms, f.no_leader.p50_ms, f.no_leader.p99_ms

@@ -13,7 +13,7 @@ use electune::duration::{DurationRange, HumanDuration};
 use electune::event::{Event, EventKind};
 use electune::profile::Requirements;
 use electune::report::{write_report, Provenance, ReportInput, TimelineInput};
-use electune::sweep::model::{PointResult, SweepResults};
+use electune::results::{PointResult, SweepResults};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -283,6 +283,7 @@ fn main() -> anyhow::Result<()> {
     let results = SweepResults {
         fault_rates: Default::default(),
         raft_flavor: Default::default(),
+        backend: Default::default(),
         profile: "lan".into(),
         requirements: Requirements {
             max_false_promotions_per_day: 2000.0,

@@ -2,10 +2,15 @@
 //! elections through toxiproxy.
 //!
 //! The pipeline, bottom up: [`election`] (sans-IO cores) → [`node`] (one process per member) →
-//! [`proxy`] / [`toxiproxy`] (the network) → [`harness`] (a cluster run) → [`analysis`] (metrics).
+//! [`proxy`] / [`toxiproxy`] (the network) → [`harness`] (a cluster run) → [`analysis`] (metrics)
+//! → [`results`] (what a sweep keeps) → [`recommend`] (the decision) → [`report`] (plots and
+//! exports). [`sweep`] plans and runs trials and fills `results`; `recommend` and `report` never
+//! depend on it.
 
 pub mod analysis;
+pub mod backend;
 pub mod clock;
+pub mod driver;
 pub mod duration;
 pub mod election;
 pub mod event;
@@ -17,5 +22,7 @@ pub mod profile;
 pub mod proxy;
 pub mod recommend;
 pub mod report;
+pub mod results;
+pub mod sim;
 pub mod sweep;
 pub mod toxiproxy;

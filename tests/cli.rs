@@ -311,3 +311,92 @@ fn one_member_is_refused_and_two_members_are_measured_with_a_warning() {
         "{err}"
     );
 }
+
+/// A copy of the saved 0.1.0 sweep fixture in a fresh temporary directory.
+fn fixture_copy(tag: &str) -> std::path::PathBuf {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap().flatten() {
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), &target).unwrap();
+            }
+        }
+    }
+    let dir = common::temp_dir(tag);
+    copy(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sweep-v0.1.0"),
+        &dir,
+    );
+    dir
+}
+
+#[test]
+fn a_sweep_saved_by_0_1_0_reports_again() {
+    let dir = fixture_copy("report-fixture");
+    let d = dir.to_str().unwrap();
+    let results_before = std::fs::read(dir.join("results.json")).unwrap();
+    let (code, err, _) = electune(&["report", d]);
+    assert_eq!(code, 0, "{err}");
+    for f in [
+        "report.md",
+        "report.html",
+        "results.csv",
+        "recommendation.json",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    // Six plots (the timeline and the no-leader CDF included), each as SVG and PNG.
+    let plots: Vec<String> = std::fs::read_dir(dir.join("plots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(plots.len(), 12, "{plots:?}");
+    for svg in plots.iter().filter(|p| p.ends_with(".svg")) {
+        assert!(plots.contains(&svg.replace(".svg", ".png")), "{plots:?}");
+    }
+    assert!(
+        plots.contains(&"no_leader_cdf.svg".to_string()),
+        "{plots:?}"
+    );
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.starts_with("# electune report: lan\n"), "{md}");
+    assert!(md.contains("### How the network was expressed"), "{md}");
+    assert!(md.contains("| host | fixturehost |"), "{md}");
+    assert!(md.contains("| finished | 2025-01-01T00:02:00Z |"), "{md}");
+    assert!(md.contains("![Timeline of the recommended point](plots/timeline.svg)"));
+    let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    // Reporting reads the results; it does not rewrite them.
+    assert_eq!(
+        std::fs::read(dir.join("results.json")).unwrap(),
+        results_before
+    );
+    let (code, err, _) = electune(&["recommend", d, "--max-false-promotions-per-day", "5"]);
+    assert_eq!(code, 0, "{err}");
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("recommendation.json")).unwrap()).unwrap();
+    assert_eq!(rec["budget"]["max_false_promotions_per_day"], 5.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn report_of_a_directory_without_a_sweep_or_results_exits_2_naming_it() {
+    let dir = fixture_copy("report-missing");
+    let d = dir.to_str().unwrap();
+    std::fs::remove_file(dir.join("results.json")).unwrap();
+    let (code, err, _) = electune(&["report", d]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no results yet (results.json)"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+    std::fs::remove_file(dir.join("sweep.json")).unwrap();
+    let (code, err, _) = electune(&["report", d]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not a sweep directory"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+    let (code, err, _) = electune(&["recommend", d, "--max-flaps-per-hour", "NaN"]);
+    assert_eq!(code, 2, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

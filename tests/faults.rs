@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use common::*;
 use electune::event::{Event, EventKind};
-use electune::harness::TrialOutcome;
 use electune::report::plots::timeline_data;
 
 const MS: u64 = 1_000_000;
@@ -17,7 +16,7 @@ const MS: u64 = 1_000_000;
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Runs a trial while holding [`SERIAL`].
-fn run_alone(p: &electune::profile::Profile, d: Duration, tag: &str) -> TrialOutcome {
+fn run_alone(p: &electune::profile::Profile, d: Duration, tag: &str) -> common::Measured {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     run(p, d, tag)
 }
@@ -60,7 +59,7 @@ fn fault_end(events: &[Event], want: u64) -> Option<u64> {
     })
 }
 
-fn no_violations(out: &TrialOutcome) {
+fn no_violations(out: &common::Measured) {
     assert!(
         out.metrics.violations.is_empty(),
         "{:?}",
@@ -71,7 +70,7 @@ fn no_violations(out: &TrialOutcome) {
 /// Isolates the leader for 1.5 s (5× the maximum election timeout) with CheckQuorum off, so the
 /// old leader keeps leading (and writing: its sink link is not part of the partition) while the
 /// majority elects a leader in a higher term. Returns the outcome after checking that election.
-fn isolate_leader(fencing: bool, tag: &str) -> TrialOutcome {
+fn isolate_leader(fencing: bool, tag: &str) -> common::Measured {
     let p = profile(&yaml(
         ", raft: { check_quorum: false }",
         &format!(
@@ -224,7 +223,7 @@ fn leader_pauses_of_three_times_the_election_timeout_fail_over_once_each() {
 }
 
 /// Checks that the faults are on the timeline with the expected targets.
-fn on_timeline(out: &TrialOutcome, kind: &str, targets: &[&str], count: usize) {
+fn on_timeline(out: &common::Measured, kind: &str, targets: &[&str], count: usize) {
     let starts = fault_starts(&out.events);
     assert_eq!(starts.len(), count, "{starts:?}");
     let nodes = out.context.nodes.clone();

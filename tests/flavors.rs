@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use common::*;
 use electune::event::{Event, EventKind};
-use electune::harness::TrialOutcome;
 
 const MS: u64 = 1_000_000;
 
@@ -25,7 +24,7 @@ const MS: u64 = 1_000_000;
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The leader's clock at twice the rate from 6 s, and the leader stopped for 1.4 s at 7 s.
-fn paused_leader_trial(flavor: &str) -> TrialOutcome {
+fn paused_leader_trial(flavor: &str) -> Measured {
     let p = profile(&format!(
         "name: t\nseed: 29\n\
          cluster: {{ nodes: 3, raft: {{ flavor: {flavor}, pre_vote: true, check_quorum: true }} }}\n\
@@ -137,7 +136,7 @@ fn etcd_a_paused_leader_sees_one_tick_and_keeps_leading() {
 }
 
 /// The paused leader stepped down on its own rule as it resumed, before anyone campaigned.
-fn assert_steps_down_on_resume(out: &TrialOutcome) {
+fn assert_steps_down_on_resume(out: &Measured) {
     let p = the_pause(&out.events);
     let (t, reason) = step_down(&out.events, &p).expect("the resumed leader stepped down");
     assert!(reason.starts_with("check_quorum"), "{reason}");

@@ -15,6 +15,12 @@ use crate::event::{Event, EventKind};
 /// - t3: the first non-conflicting `write_accepted` after t2 whose writer is the new leader and
 ///   whose token is the new term.
 ///
+/// A hard fault the old leader rides out (a pause longer than the profile tolerates but shorter
+/// than the election timeout: it resumes and is still leader) is *recovered in place*: no t1 or
+/// t2, and t3 is its first accepted write, in its own term, after the fault ended. The service was
+/// unavailable for t3 − t0 all the same; counting it as censored at the next fault would claim a
+/// failover still under way long after writes resumed.
+///
 /// Everything must happen before the next hard fault starts (or the window ends); otherwise the
 /// episode is incomplete and the missing times are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +45,9 @@ pub struct FailoverEpisode {
     pub new_leader: Option<String>,
     /// The new leader's term.
     pub new_term: Option<u64>,
+    /// No new leader was needed: the old leader resumed writing after the fault ended (t3).
+    #[serde(default)]
+    pub recovered_in_place: bool,
     /// When observation of this episode stopped: the next hard fault's start or the window end.
     /// An episode missing t2 or t3 is censored here — it took at least `cut_ns − t0`.
     #[serde(default)]
@@ -136,6 +145,7 @@ pub fn failover_episodes(
             new_leader: None,
             new_term: None,
             cut_ns,
+            recovered_in_place: false,
         };
         let elected = window
             .iter()
@@ -165,6 +175,17 @@ pub fn failover_episodes(
                         if *writer == e.src && *token == term)
                 })
                 .map(|w| w.t);
+        } else {
+            let old_term = old.term;
+            ep.t3_ns = window
+                .iter()
+                .find(|w| {
+                    w.t >= f.end_ns
+                        && matches!(&w.kind, EventKind::WriteAccepted { writer, token, conflict: false, .. }
+                            if *writer == old.node && *token == old_term)
+                })
+                .map(|w| w.t);
+            ep.recovered_in_place = ep.t3_ns.is_some();
         }
         out.episodes.push(ep);
     }
@@ -183,6 +204,25 @@ mod tests {
         let ivs = leadership_intervals(&r, end);
         let fs = faults(&r, end);
         failover_episodes(&r, &ivs, &fs, end)
+    }
+
+    #[test]
+    fn a_leader_that_rides_out_a_hard_pause_recovers_in_place() {
+        let evs = vec![
+            leader(ms(10), "n1", 1),
+            accepted(ms(12), "n1", 1),
+            fault(ms(100), 3, "pause", &["n1"], true),
+            fault_end(ms(1300), 3),
+            accepted(ms(1310), "n1", 1),
+            fault(ms(5000), 4, "crash", &["n1"], true),
+        ];
+        let out = run(&evs, ms(10_000));
+        let ep = &out.episodes[0];
+        assert!(ep.recovered_in_place && ep.complete());
+        assert_eq!(ep.failover_ns(), Some(ms(1210)));
+        assert_eq!((ep.t1_ns, ep.t2_ns), (None, None));
+        // the crash is a real failover that never finished: censored, not in place
+        assert!(!out.episodes[1].recovered_in_place && !out.episodes[1].complete());
     }
 
     #[test]

@@ -77,10 +77,12 @@ pub fn leadership_intervals(events: &[&Event], end_ns: u64) -> Vec<LeadershipInt
 
 /// The leader at `t`: among intervals covering `t`, the one with the highest term.
 pub fn leader_at(intervals: &[LeadershipInterval], t: u64) -> Option<&LeadershipInterval> {
+    // A leadership that ends at the very instant `t` still counts when no other covers it: in
+    // virtual time a fault and the exit it causes share a timestamp (the fault first).
     intervals
         .iter()
-        .filter(|iv| iv.covers(t))
-        .max_by_key(|iv| iv.term)
+        .filter(|iv| iv.covers(t) || (iv.end_ns == t && iv.start_ns < t))
+        .max_by_key(|iv| (iv.covers(t), iv.term))
 }
 
 #[cfg(test)]
@@ -114,7 +116,9 @@ mod tests {
         );
         assert_eq!(leader_at(&ivs, 55), None);
         assert_eq!(leader_at(&ivs, 60).unwrap().node, "n2");
-        assert_eq!(leader_at(&ivs, 50), None);
+        // ended at the very instant: still the leader of that instant
+        assert_eq!(leader_at(&ivs, 50).unwrap().node, "n1");
+        assert_eq!(leader_at(&ivs, 51), None);
     }
 
     #[test]
@@ -128,5 +132,22 @@ mod tests {
         let ivs = leadership_intervals(&refs, 100);
         assert_eq!(leader_at(&ivs, 25).unwrap().node, "n2");
         assert_eq!(leader_at(&ivs, 15).unwrap().node, "n1");
+    }
+
+    #[test]
+    fn a_leadership_ending_at_the_instant_still_counts_when_nothing_else_covers_it() {
+        let evs = [
+            leader(10, "n1", 1),
+            step_down(30, "n1", 1),
+            leader(30, "n2", 2),
+        ];
+        let refs: Vec<&Event> = evs.iter().collect();
+        let ivs = leadership_intervals(&refs, 100);
+        assert_eq!(leader_at(&ivs, 30).unwrap().node, "n2");
+        let evs = [leader(10, "n1", 1), step_down(30, "n1", 1)];
+        let refs: Vec<&Event> = evs.iter().collect();
+        let ivs = leadership_intervals(&refs, 100);
+        assert_eq!(leader_at(&ivs, 30).unwrap().node, "n1");
+        assert!(leader_at(&ivs, 31).is_none());
     }
 }

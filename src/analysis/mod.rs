@@ -7,6 +7,7 @@
 //!
 //! Only events with `start_ns <= t <= end_ns` are considered; the window is the exposure.
 
+mod counted;
 mod detector;
 mod dual;
 mod episodes;
@@ -18,6 +19,7 @@ mod leadership;
 mod promotions;
 mod silences;
 mod stats;
+mod timeline;
 mod timers;
 mod writes;
 
@@ -33,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::DurationRange;
 use crate::event::{Event, EventKind};
 
+pub use counted::CountedSample;
 pub use detector::DetectorSamples;
 pub use dual::{DualEpisode, StaleWrites};
 pub use episodes::{EpisodeCounts, EpisodeTally};
@@ -48,6 +51,7 @@ pub use stats::{
     quantile_bounds95, samples_to_bound_quantile, trials_for_zero_bound, Distribution, Observation,
     PoissonRate, NS_PER_HOUR,
 };
+pub use timeline::Timeline;
 pub use timers::{ProcessLateness, TimerSummary};
 pub use writes::Unavailability;
 
@@ -222,7 +226,7 @@ impl Tally {
         d.mistakes += od.mistakes;
         d.mistake_duration_ns.extend(&od.mistake_duration_ns);
         d.mistake_recurrence_ns.extend(&od.mistake_recurrence_ns);
-        self.silences.clean.extend(&o.silences.clean);
+        self.silences.clean.merge(&o.silences.clean);
         self.silences.set_aside += o.silences.set_aside;
         self.episodes.absorb(&o.episodes);
         self.unparsed_lines += o.unparsed_lines;
@@ -359,6 +363,7 @@ pub struct Summary {
 impl Summary {
     /// Derives every metric from a tally.
     pub fn from_tally(t: &Tally, p: &PointParams) -> Self {
+        let clean_silences = t.silences.clean.expand();
         let hours = |ns: u64| ns as f64 / NS_PER_HOUR;
         let ms = |ns: u64| ns as f64 / 1e6;
         Self {
@@ -415,10 +420,10 @@ impl Summary {
                 mistake_rate: PoissonRate::new(t.detector.mistakes, t.follower_exposure_ns),
             },
             silences: SilenceSummary {
-                all: Distribution::from_censored(&t.silences.clean),
+                all: Distribution::from_censored(&clean_silences),
                 set_aside: t.silences.set_aside,
                 model: silence_model(
-                    &t.silences.clean,
+                    &clean_silences,
                     hours(t.follower_exposure_ns),
                     p.election_timeout_min_ns,
                 ),

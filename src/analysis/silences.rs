@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::counted::CountedSample;
 use super::faults::Fault;
 use super::stats::{binomial_upper95, kaplan_meier, Observation, PoissonRate};
 use crate::event::{Event, EventKind};
@@ -55,8 +56,8 @@ impl Silence {
 /// itself) overlapped them: those say nothing about false suspicions and are set aside.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SilenceSamples {
-    /// Silences with no hard fault on their leader overlapping them.
-    pub clean: Vec<Observation>,
+    /// Silences with no hard fault on their leader overlapping them (counted per 10 µs).
+    pub clean: CountedSample,
     /// Silences overlapped by a hard fault on their leader, or by a stop of the follower.
     pub set_aside: u64,
 }
@@ -242,9 +243,11 @@ mod tests {
         let s = silence_samples(&r, &nodes(), &fs, ms(1000));
         assert_eq!(
             s.clean,
-            vec![Observation::done(ms(50)), Observation::cut(ms(400))]
+            [Observation::done(ms(50)), Observation::cut(ms(400))]
+                .into_iter()
+                .collect::<CountedSample>()
         );
-        let m = silence_model(&s.clean, 1.0, ms(300));
+        let m = silence_model(&s.clean.expand(), 1.0, ms(300));
         assert_eq!((m.longer_than_timeout, m.known_at_timeout), (1, 2));
         assert_eq!(m.rate.count, 1);
         assert!((m.p_longer - 0.5).abs() < 1e-12, "{}", m.p_longer);
@@ -267,7 +270,12 @@ mod tests {
         let s = silence_samples(&r, &nodes(), &fs, ms(1520));
         assert_eq!(s.set_aside, 2);
         // n3's last silence runs to the window end, censored at 10 ms
-        assert_eq!(s.clean, vec![Observation::cut(ms(10))]);
+        assert_eq!(
+            s.clean,
+            [Observation::cut(ms(10))]
+                .into_iter()
+                .collect::<CountedSample>()
+        );
     }
 
     #[test]

@@ -179,10 +179,10 @@ fn merge_equals_union_of_samples() {
     assert_eq!(p.summary.failover.failover, Distribution::from_ns(&union));
     assert_eq!(p.summary.failover.failover.mean_ms, 465.0);
     let mut silences = a.tally.silences.clean.clone();
-    silences.extend(&b.tally.silences.clean);
+    silences.merge(&b.tally.silences.clean);
     assert_eq!(
         p.summary.silences.all,
-        Distribution::from_censored(&silences)
+        Distribution::from_censored(&silences.expand())
     );
     assert_eq!(p.summary.exposure_hours, 2.0 * 10.0 / 3600.0);
     assert_eq!(p.summary.false_promotions, PoissonRate::new(1, ms(20_000)));

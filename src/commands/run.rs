@@ -6,10 +6,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use electune::analysis::{Distribution, RunMetrics};
+use std::sync::atomic::AtomicBool;
+
+use electune::analysis::{Distribution, RunMetrics, Timeline};
+use electune::backend::BackendKind;
 use electune::duration::{format_duration, DurationRange, HumanDuration};
 use electune::harness::{run_trial, ToxiproxyServer, TrialSpec};
 use electune::profile::{self, Fault, Profile, Timing};
+use electune::sim::{Costs, SimSpec};
 use electune::{exit, output};
 
 use super::{interrupt_on_signals, runtime, Failure};
@@ -43,6 +47,30 @@ pub struct RunArgs {
     /// Use a running toxiproxy server instead of the built-in one.
     #[arg(long, env = "TOXIPROXY_URL")]
     pub toxiproxy: Option<String>,
+    /// Where the cluster runs: `process` (one OS process per member, traffic through toxiproxy)
+    /// or `sim` (the same members in virtual time, costs from `electune calibrate`).
+    #[arg(long, value_enum, default_value = "process")]
+    pub backend: BackendArg,
+    /// Seed for every random draw (default: the profile's `seed`). A simulated run is
+    /// deterministic for its seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Where trials run (see `--backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    Process,
+    Sim,
+}
+
+impl From<BackendArg> for BackendKind {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Process => BackendKind::Process,
+            BackendArg::Sim => BackendKind::Sim,
+        }
+    }
 }
 
 pub fn run(args: RunArgs) -> Result<i32, Failure> {
@@ -98,86 +126,188 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
             .context("creating the output directory")
             .map_err(Failure::environment)?,
     };
-    let node_binary = std::env::current_exe()
-        .context("locating the electune binary")
-        .map_err(Failure::environment)?;
-    let mut spec = TrialSpec {
-        profile: profile.clone(),
+    let rt = runtime()?;
+    let trial = Trial {
+        profile: &profile,
         timing,
         faults,
-        duration: args.duration.0,
-        dir: dir.clone(),
-        node_binary,
-        // Set from the server below: `electune-<host>-<pid>_`.
-        proxy_prefix: String::new(),
-        seed: profile.seed,
+        dir: &dir,
     };
-    let rt = runtime()?;
-    rt.block_on(async move {
-        let interrupt = interrupt_on_signals();
-        let net = Arc::new(
-            ToxiproxyServer::connect_or_start(args.toxiproxy.as_deref())
-                .await
-                .map_err(Failure::environment)?,
+    let (timeline, approximations) = match args.backend {
+        BackendArg::Process => rt.block_on(run_process(&args, &trial))?,
+        BackendArg::Sim => rt.block_on(run_sim(&args, &trial))?,
+    };
+    let metrics = timeline.analyze();
+    let metrics_path = dir.join("metrics.json");
+    let json = serde_json::to_vec_pretty(&metrics).map_err(Failure::environment)?;
+    std::fs::write(&metrics_path, json)
+        .with_context(|| format!("writing {}", metrics_path.display()))
+        .map_err(Failure::environment)?;
+    println!("{}", summary(&metrics, &timing, timeline.first_leader));
+    println!("{}", false_promotion_bound(&profile, &timing, &metrics));
+    if !approximations.is_empty() {
+        println!(
+            "approximated latencies ({} link(s); the toxiproxy server takes whole milliseconds, \
+             so latency was rounded and jitter widened to cover the asked range):",
+            approximations.len()
         );
-        eprintln!(
-            "running {} ({} nodes, heartbeat {}, election timeout {}) for {} through {} toxiproxy at {}",
-            profile.name,
-            profile.members().len(),
-            timing.heartbeat,
-            timing.election_timeout,
-            args.duration,
-            if net.is_builtin() { "the built-in" } else { "an external" },
-            net.url
-        );
-        spec.proxy_prefix = net.run_prefix().to_owned();
-        report_stale(net.removed_stale());
-        let (net_url, builtin) = (net.url.clone(), net.is_builtin());
-        let outcome = run_trial(&spec, net, interrupt).await.map_err(Failure::environment)?;
-        let metrics_path = dir.join("metrics.json");
-        let json = serde_json::to_vec_pretty(&outcome.metrics).map_err(Failure::environment)?;
-        std::fs::write(&metrics_path, json)
-            .with_context(|| format!("writing {}", metrics_path.display()))
-            .map_err(Failure::environment)?;
-        // Which toxiproxy carried the run, and every latency it could not take as asked.
-        let network_path = dir.join("network.json");
-        let network = serde_json::json!({
-            "toxiproxy": net_url,
-            "builtin": builtin,
-            "approximations": outcome.approximations,
-        });
-        let json = serde_json::to_vec_pretty(&network).map_err(Failure::environment)?;
-        std::fs::write(&network_path, json)
-            .with_context(|| format!("writing {}", network_path.display()))
-            .map_err(Failure::environment)?;
-        println!("{}", summary(&outcome.metrics, &timing, outcome.first_leader));
-        println!("{}", false_promotion_bound(&profile, &timing, &outcome.metrics));
-        if !outcome.approximations.is_empty() {
-            println!(
-                "approximated latencies ({} link(s); the toxiproxy server takes whole milliseconds, \
-                 so latency was rounded and jitter widened to cover the asked range):",
-                outcome.approximations.len()
-            );
-            for a in &outcome.approximations {
-                println!("  {a}");
-            }
+        for a in &approximations {
+            println!("  {a}");
         }
-        println!("events: {}\nmetrics: {}\nnetwork: {}", dir.join("events.jsonl").display(), metrics_path.display(), network_path.display());
-        // The numbers are printed and saved first: a plot failure loses only the plot.
-        let window = (outcome.context.start_ns, outcome.context.end_ns);
-        let (svg, png) = electune::report::plots::timeline(&outcome.events, &outcome.context.nodes, window)
+    }
+    println!(
+        "events: {}\nmetrics: {}\nnetwork: {}",
+        dir.join("events.jsonl").display(),
+        metrics_path.display(),
+        dir.join("network.json").display()
+    );
+    // The numbers are printed and saved first: a plot failure loses only the plot.
+    let window = (timeline.context.start_ns, timeline.context.end_ns);
+    let (svg, png) =
+        electune::report::plots::timeline(&timeline.events, &timeline.context.nodes, window)
             .and_then(|plot| plot.save(&dir, "timeline"))
             .context("drawing the timeline")
             .map_err(Failure::environment)?;
-        println!("timeline: {}\n          {}", svg.display(), png.display());
-        if !outcome.metrics.violations.is_empty() {
-            for v in &outcome.metrics.violations {
-                eprintln!("INVARIANT VIOLATED: {v}");
-            }
-            return Ok(exit::INVARIANT_VIOLATED);
+    println!("timeline: {}\n          {}", svg.display(), png.display());
+    if !metrics.violations.is_empty() {
+        for v in &metrics.violations {
+            eprintln!("INVARIANT VIOLATED: {v}");
         }
-        Ok(if outcome.interrupted { exit::INTERRUPTED } else { exit::SUCCESS })
+        return Ok(exit::INVARIANT_VIOLATED);
+    }
+    Ok(if timeline.interrupted {
+        exit::INTERRUPTED
+    } else {
+        exit::SUCCESS
     })
+}
+
+/// One trial, whichever backend runs it.
+struct Trial<'a> {
+    profile: &'a Profile,
+    timing: Timing,
+    faults: Vec<Fault>,
+    dir: &'a std::path::Path,
+}
+
+fn announce(t: &Trial, args: &RunArgs, through: &str) {
+    eprintln!(
+        "running {} ({} nodes, heartbeat {}, election timeout {}) for {} {through}",
+        t.profile.name,
+        t.profile.members().len(),
+        t.timing.heartbeat,
+        t.timing.election_timeout,
+        args.duration,
+    );
+}
+
+fn write_json(path: &std::path::Path, value: &serde_json::Value) -> Result<(), Failure> {
+    let json = serde_json::to_vec_pretty(value).map_err(Failure::environment)?;
+    std::fs::write(path, json)
+        .with_context(|| format!("writing {}", path.display()))
+        .map_err(Failure::environment)
+}
+
+/// Real processes through toxiproxy.
+async fn run_process(
+    args: &RunArgs,
+    t: &Trial<'_>,
+) -> Result<(Timeline, Vec<electune::harness::Approximation>), Failure> {
+    let node_binary = std::env::current_exe()
+        .context("locating the electune binary")
+        .map_err(Failure::environment)?;
+    let interrupt = interrupt_on_signals();
+    let net = Arc::new(
+        ToxiproxyServer::connect_or_start(args.toxiproxy.as_deref())
+            .await
+            .map_err(Failure::environment)?,
+    );
+    let through = format!(
+        "through {} toxiproxy at {}",
+        if net.is_builtin() {
+            "the built-in"
+        } else {
+            "an external"
+        },
+        net.url
+    );
+    announce(t, args, &through);
+    let spec = TrialSpec {
+        profile: t.profile.clone(),
+        timing: t.timing,
+        faults: t.faults.clone(),
+        duration: args.duration.0,
+        dir: t.dir.to_path_buf(),
+        node_binary,
+        proxy_prefix: net.run_prefix().to_owned(),
+        seed: args.seed.unwrap_or(t.profile.seed),
+    };
+    report_stale(net.removed_stale());
+    let (net_url, builtin) = (net.url.clone(), net.is_builtin());
+    let outcome = run_trial(&spec, net, interrupt)
+        .await
+        .map_err(Failure::environment)?;
+    // Which toxiproxy carried the run, and every latency it could not take as asked.
+    write_json(
+        &t.dir.join("network.json"),
+        &serde_json::json!({
+            "backend": "process",
+            "toxiproxy": net_url,
+            "builtin": builtin,
+            "approximations": outcome.approximations,
+        }),
+    )?;
+    Ok((outcome.timeline, outcome.approximations))
+}
+
+/// The same members in virtual time.
+async fn run_sim(
+    args: &RunArgs,
+    t: &Trial<'_>,
+) -> Result<(Timeline, Vec<electune::harness::Approximation>), Failure> {
+    let costs =
+        Costs::for_this_machine(std::path::Path::new("output")).map_err(Failure::bad_input)?;
+    announce(
+        t,
+        args,
+        &format!("in virtual time (costs: {})", costs.source),
+    );
+    let spec = SimSpec {
+        profile: t.profile.clone(),
+        timing: t.timing,
+        faults: t.faults.clone(),
+        duration: args.duration.0,
+        seed: args.seed.unwrap_or(t.profile.seed),
+        costs: costs.clone(),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut interrupt = interrupt_on_signals();
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        if interrupt.wait_for(|v| *v).await.is_ok() {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let timeline = tokio::task::spawn_blocking(move || {
+        electune::sim::run_trial(&spec, || stop.load(std::sync::atomic::Ordering::Relaxed))
+    })
+    .await
+    .map_err(Failure::environment)?
+    .map_err(Failure::environment)?;
+    let events_path = t.dir.join("events.jsonl");
+    let mut lines = String::new();
+    for e in &timeline.events {
+        lines.push_str(&e.to_json_line());
+        lines.push('\n');
+    }
+    std::fs::write(&events_path, lines)
+        .with_context(|| format!("writing {}", events_path.display()))
+        .map_err(Failure::environment)?;
+    write_json(
+        &t.dir.join("network.json"),
+        &serde_json::json!({ "backend": "sim", "costs": costs }),
+    )?;
+    Ok((timeline, Vec::new()))
 }
 
 /// Tells the user which proxies of dead electune runs were removed from a shared toxiproxy.

@@ -8,16 +8,20 @@ use std::time::Instant;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use electune::backend::BackendKind;
 use electune::duration::{format_duration, DurationRange, HumanDuration};
 use electune::harness::{summarize, ToxiproxyServer};
 use electune::recommend::feasibility::overload;
+use electune::report::ReportOptions;
+use electune::results::RunInfo;
+use electune::sim::Costs;
 use electune::sweep::plan::{plan, GridOverride};
 use electune::sweep::probe;
-use electune::sweep::runner::{run_sweep, Progress, SweepOptions};
+use electune::sweep::runner::{run_sweep, Progress, SweepOptions, TrialBackend};
+use electune::sweep::saved;
 use electune::sweep::store::{plan_difference, read_json, write_json, Store, SweepManifest};
 use electune::{exit, output, profile};
 
-use super::report::{generate, RunInfo};
 use super::{interrupt_on_signals, runtime, Failure};
 
 /// Arguments of `electune sweep`.
@@ -38,7 +42,8 @@ pub struct SweepArgs {
     #[arg(long)]
     pub duration_per_point: Option<HumanDuration>,
     /// Clusters run at once. Default: the largest count a short timer probe shows keeps added
-    /// timer lateness under 1 ms at p99.
+    /// timer lateness under 1 ms at p99, searched up to a cap that follows the machine's cores
+    /// and memory (9 members per core, 64 MiB per member).
     #[arg(long)]
     pub parallel: Option<usize>,
     /// Run every duration of the profile at this scale and scale results back (0.25 = 4× faster).
@@ -68,6 +73,11 @@ pub struct SweepArgs {
     /// Use a running toxiproxy server instead of the built-in one.
     #[arg(long, env = "TOXIPROXY_URL")]
     pub toxiproxy: Option<String>,
+    /// Where trials run: `process` (real node processes through toxiproxy; the default) or
+    /// `sim` (the same election code in virtual time, with costs from `electune calibrate`; to
+    /// screen a grid fast, then confirm the chosen point on processes).
+    #[arg(long, value_enum)]
+    pub backend: Option<super::run::BackendArg>,
 }
 
 fn hostname() -> String {
@@ -100,6 +110,7 @@ fn plan_options_given(args: &SweepArgs) -> bool {
         || args.duration_per_point.is_some()
         || args.time_scale.is_some()
         || args.quick
+        || args.backend.is_some()
 }
 
 /// The plan a fresh sweep of `profile` with these arguments makes, as a manifest (the caller
@@ -129,10 +140,15 @@ fn asked_manifest(
             eprintln!("warning: {w}");
         }
     }
-    let time_scale = args
-        .time_scale
-        .or(profile.sweep.as_ref().and_then(|s| s.time_scale))
-        .unwrap_or(1.0);
+    let backend = args.backend.map_or(BackendKind::Process, BackendKind::from);
+    // Virtual time needs no speeding up: the simulator runs the profile's own durations.
+    let time_scale = if backend == BackendKind::Sim {
+        1.0
+    } else {
+        args.time_scale
+            .or(profile.sweep.as_ref().and_then(|s| s.time_scale))
+            .unwrap_or(1.0)
+    };
     if !(TIME_SCALE.0..=TIME_SCALE.1).contains(&time_scale) {
         return Err(Failure::bad_input(anyhow::anyhow!(
             "--time-scale {time_scale} is out of range; use a factor from {} to {}, e.g. 0.25 (4× faster)",
@@ -151,6 +167,7 @@ fn asked_manifest(
         quick: args.quick,
         host: hostname(),
         started: started.to_string(),
+        backend,
     })
 }
 
@@ -230,13 +247,25 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
                     )))
                 }
                 Some(k) => (k, Vec::new()),
+                // Simulated trials are CPU-bound threads: one per core.
+                None if manifest.backend == BackendKind::Sim => (
+                    std::thread::available_parallelism()
+                        .map_or(1, |n| n.get())
+                        .min(points.len())
+                        .max(1),
+                    Vec::new(),
+                ),
                 None => {
-                    let (k, seen) = probe::choose_parallel(nodes, 6);
-                    (k.min(points.len()).max(1), seen)
+                    // Trials of one point run in parallel too: the plan's trials bound it.
+                    let trials = points.iter().map(|p| p.trials.len()).sum::<usize>();
+                    let cap = probe::parallel_cap(&probe::Machine::detect(), nodes).min(trials);
+                    probe::choose_parallel(nodes, cap)
                 }
             };
-            warn_about_scale(profile, points, time_scale, &seen);
-            check_wall_time(&manifest, parallel, args.allow_long)?;
+            if manifest.backend == BackendKind::Process {
+                warn_about_scale(profile, points, time_scale, &seen);
+                check_wall_time(&manifest, parallel, args.allow_long)?;
+            }
             manifest.parallel = parallel;
             let dir = match &args.out {
                 Some(d) => d.clone(),
@@ -279,28 +308,46 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
         * manifest.time_scale;
     if !args.quiet {
         eprintln!(
-            "sweeping {} ({} points, {} trials, {:.0} s of cluster time at time scale {}) with {} clusters in parallel → {}",
+            "sweeping {} ({} points, {} trials, {:.0} s of cluster time at time scale {}) with {} clusters in parallel on the {} backend → {}",
             manifest.profile.name,
             manifest.points.len(),
             trials,
             measured,
             manifest.time_scale,
             parallel,
+            manifest.backend,
             dir.display()
         );
     }
-    let node_binary = std::env::current_exe()
-        .context("locating the electune binary")
-        .map_err(Failure::environment)?;
     let rt = runtime()?;
     let outcome = rt.block_on(async {
         let interrupt = interrupt_on_signals();
-        let net = Arc::new(
-            ToxiproxyServer::connect_or_start(args.toxiproxy.as_deref())
-                .await
-                .map_err(Failure::environment)?,
-        );
-        super::run::report_stale(net.removed_stale());
+        let (backend, net) = match manifest.backend {
+            BackendKind::Process => {
+                let node_binary = std::env::current_exe()
+                    .context("locating the electune binary")
+                    .map_err(Failure::environment)?;
+                let net = Arc::new(
+                    ToxiproxyServer::connect_or_start(args.toxiproxy.as_deref())
+                        .await
+                        .map_err(Failure::environment)?,
+                );
+                super::run::report_stale(net.removed_stale());
+                let backend = TrialBackend::Process {
+                    net: net.clone(),
+                    node_binary,
+                };
+                (backend, Some(net))
+            }
+            BackendKind::Sim => {
+                let costs = Costs::for_this_machine(std::path::Path::new("output"))
+                    .map_err(Failure::bad_input)?;
+                if !args.quiet {
+                    eprintln!("simulator costs: {}", costs.source);
+                }
+                (TrialBackend::Sim { costs }, None)
+            }
+        };
         let bar = if args.quiet {
             ProgressBar::hidden()
         } else {
@@ -325,7 +372,7 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
         let store = Arc::new(Store::new(&dir));
         let opts = SweepOptions {
             parallel,
-            node_binary,
+            backend,
             committed,
         };
         let (b3, scale) = (bar.clone(), manifest.time_scale);
@@ -344,14 +391,14 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
             &manifest,
             store,
             &opts,
-            net.clone(),
             interrupt,
             on_progress,
             on_point,
         )
         .await;
         bar.finish_and_clear();
-        out.map(|o| (o, summarize(&net.approximations())))
+        let approximations = net.map(|n| summarize(&n.approximations())).unwrap_or_default();
+        out.map(|o| (o, approximations))
             .map_err(Failure::environment)
     })?;
     let (outcome, approximations) = outcome;
@@ -388,7 +435,7 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
         );
         return Ok(exit::INTERRUPTED);
     }
-    let rec = generate(&dir, None)?;
+    let rec = saved::report(&dir, &ReportOptions::default())?.recommendation;
     let violations: usize = outcome
         .results
         .points

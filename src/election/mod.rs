@@ -1,10 +1,15 @@
-//! Sans-IO election cores. Each mechanism is a pure state machine: it never reads a clock, opens a
-//! socket or sleeps. The runtime passes time (`now`, nanoseconds on the node's own clock) and
-//! messages in, and drains a [`raft::Ready`] of things to persist, send and report.
+//! Sans-IO election cores. Each mechanism is a pure state machine behind [`ElectionCore`]: it
+//! never reads a clock, opens a socket or sleeps. The driver passes time (`now`, nanoseconds on
+//! the member's own clock) and messages in, and drains a [`Ready`] of things to persist, report
+//! and send. Each mechanism owns its wire format (inside the shared [`frame`]) and durable state.
 
+mod core;
+pub mod frame;
 pub mod raft;
 pub mod simnet;
-pub mod wire;
+
+pub use core::{CoreEvent, ElectionCore, Persist, Ready, Wire};
+pub use frame::WireError;
 
 /// A cluster member, numbered from 1 and shown as `n1`, `n2`, ...
 pub type NodeId = u32;

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::raft::{Config, CoreEvent, Entry, HardState, Message, Raft, Ready};
+use super::raft::{Config, CoreEvent, DurableChange, Entry, HardState, Message, Raft};
+use super::ElectionCore;
 use super::NodeId;
 
 /// What a simulated node has on disk.
@@ -19,8 +20,8 @@ pub struct Disk {
 }
 
 impl Disk {
-    /// Applies a Ready's durable part, as a runtime would before sending.
-    pub fn apply(&mut self, ready: &Ready) {
+    /// Applies a step's durable changes, as a runtime would before sending.
+    pub fn apply(&mut self, ready: &DurableChange) {
         if let Some(hs) = ready.hard_state {
             self.hard_state = hs;
         }
@@ -259,8 +260,8 @@ impl SimNet {
         let Some(r) = self.nodes.get_mut(&id).and_then(|n| n.as_mut()) else {
             return;
         };
-        let ready = r.ready();
-        self.disks.get_mut(&id).expect("disk").apply(&ready);
+        let ready = r.poll();
+        self.disks.get_mut(&id).expect("disk").apply(&ready.persist);
         for ev in ready.events {
             self.events.push((self.now, id, ev));
         }

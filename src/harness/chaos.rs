@@ -230,10 +230,14 @@ pub struct Chaos {
 }
 
 /// What a fault resolved to when it started.
-struct Resolved {
-    nodes: Vec<String>,
-    links: Vec<(String, String)>,
-    hits_leader: bool,
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// Nodes it acts on (crash, pause, drift).
+    pub nodes: Vec<String>,
+    /// Directed links it acts on (network faults).
+    pub links: Vec<(String, String)>,
+    /// Whether it hits the leader of the moment.
+    pub hits_leader: bool,
 }
 
 impl Chaos {
@@ -404,13 +408,23 @@ async fn resolve(
     collector: &Collector,
     rng: &mut ChaCha8Rng,
 ) -> Option<Resolved> {
+    let leader = collector.live().leader().map(|l| l.0);
+    resolve_targets(f, &cluster.regions(), leader, rng)
+}
+
+/// What a fault aims at, given the members `(name, region)` and the leader as the timeline shows
+/// it when the fault starts. Both backends resolve faults with this function.
+pub fn resolve_targets(
+    f: &PlannedFault,
+    members: &[(String, String)],
+    leader: Option<String>,
+    rng: &mut ChaCha8Rng,
+) -> Option<Resolved> {
     let target = Target::parse(&f.spec.target).ok()?;
-    let members = cluster.regions();
     let names: Vec<String> = members.iter().map(|m| m.0.clone()).collect();
     // A fault aimed at the leader that finds none (a failover is under way) is skipped. Waiting
     // for the next leader would strike it the moment it is elected, cutting every failover
     // measurement short of its first write; the schedule is a draw, so skipping biases nothing.
-    let leader = collector.live().leader().map(|l| l.0);
     if target == Target::Leader {
         leader.as_ref()?;
     }
@@ -440,8 +454,8 @@ async fn resolve(
     };
     let mut links = Vec::new();
     if let Target::Links(a, b) = &target {
-        for (x, rx) in &members {
-            for (y, ry) in &members {
+        for (x, rx) in members {
+            for (y, ry) in members {
                 if x != y && ((rx == a && ry == b) || (rx == b && ry == a)) {
                     links.push((x.clone(), y.clone()));
                 }

@@ -31,7 +31,8 @@ impl LiveState {
             .map(|(n, (_, t))| (n.clone(), *t))
     }
 
-    fn apply(&mut self, e: &Event) {
+    /// Folds one event into the view.
+    pub fn apply(&mut self, e: &Event) {
         let update = match &e.kind {
             EventKind::Leader { term } => Some((true, Some(*term))),
             EventKind::Follower { term, .. }

@@ -12,10 +12,10 @@ mod sink;
 mod trial;
 
 pub use chaos::{
-    check_fault_budget, fault_count, plan_faults, Chaos, FaultBudgetError, PlannedFault,
-    MAX_FAULTS_PER_RUN,
+    check_fault_budget, expect_failover, fault_count, plan_faults, resolve_targets, Chaos,
+    FaultBudgetError, PlannedFault, Resolved, MAX_FAULTS_PER_RUN,
 };
-pub use cluster::{Cluster, ClusterSpec};
+pub use cluster::{first_leader_timeout, Cluster, ClusterSpec};
 pub use collector::{Collector, LiveState};
 pub use error::HarnessError;
 pub use network::{

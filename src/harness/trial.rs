@@ -1,5 +1,5 @@
-//! One trial: start a cluster, wait for its first leader, run the fault plan for a while, tear
-//! everything down, analyse the timeline.
+//! One trial on real processes: start a cluster, wait for its first leader, run the fault plan for
+//! a while, tear everything down, and return the timeline (analysis is the caller's, once).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,9 +13,9 @@ use super::cluster::{Cluster, ClusterSpec};
 use super::collector::Collector;
 use super::error::HarnessError;
 use super::network::{Approximation, ToxiproxyServer};
-use crate::analysis::{analyze, Observation, RunContext, RunMetrics, Summary};
+use crate::analysis::{RunContext, Timeline};
 use crate::clock::monotonic_ns;
-use crate::event::{Event, EventKind};
+use crate::event::EventKind;
 use crate::profile::{Fault, Profile, Timing};
 
 /// How to run one trial.
@@ -35,21 +35,10 @@ pub struct TrialSpec {
     pub seed: u64,
 }
 
-/// What a trial produced.
+/// What a trial produced: its timeline, and what only the process backend knows.
 #[derive(Debug)]
 pub struct TrialOutcome {
-    /// The whole timeline, sorted by time.
-    pub events: Vec<Event>,
-    pub context: RunContext,
-    pub metrics: RunMetrics,
-    /// Time from starting the nodes to the first leader; when none was elected in time, how long
-    /// the trial waited (see `elected`).
-    pub first_leader: Duration,
-    /// Whether a first leader was elected. When not, the trial is still a data point: its first
-    /// election is a censored observation (at least `first_leader`) and nothing else was measured.
-    pub elected: bool,
-    /// Stopped early by an interrupt; the timeline is what was measured until then.
-    pub interrupted: bool,
+    pub timeline: Timeline,
     /// PIDs of every node process this trial started (all gone when it returns).
     pub pids: Vec<u32>,
     /// Latencies the toxiproxy server could not take as asked (sub-millisecond ones on a
@@ -113,7 +102,6 @@ pub async fn run_trial(
         start_ns,
         end_ns,
     };
-    let mut metrics = analyze(&events, &context);
     if let Some(first) = events.iter().find_map(|e| match &e.kind {
         EventKind::Unparsed { line } => Some(line.clone()),
         _ => None,
@@ -128,22 +116,14 @@ pub async fn run_trial(
             dir: spec.dir.clone(),
         });
     }
-    let first_ns = u64::try_from(first_leader.as_nanos()).unwrap_or(u64::MAX);
-    if !interrupted || elected {
-        metrics.tally.first_election.push(if elected {
-            Observation::done(first_ns)
-        } else {
-            Observation::cut(first_ns)
-        });
-        metrics.summary = Summary::from_tally(&metrics.tally, &metrics.params);
-    }
     Ok(TrialOutcome {
-        events,
-        context,
-        metrics,
-        first_leader,
-        elected,
-        interrupted,
+        timeline: Timeline {
+            events,
+            context,
+            first_leader,
+            elected,
+            interrupted,
+        },
         pids,
         approximations,
     })

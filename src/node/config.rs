@@ -44,17 +44,32 @@ pub struct NodeConfig {
 impl NodeConfig {
     /// The election core's configuration.
     pub fn core_config(&self) -> Config {
-        let mut c = Config::new(
+        let timing = crate::profile::Timing {
+            heartbeat: crate::duration::HumanDuration(self.heartbeat),
+            election_timeout: self.election_timeout,
+        };
+        Self::core_config_for(
             self.id,
             self.peers.iter().map(|p| p.id).collect(),
-            self.heartbeat,
-            self.election_timeout,
-        );
-        c.flavor = self.raft.flavor;
-        c.pre_vote = self.raft.pre_vote;
-        c.check_quorum = self.raft.check_quorum;
-        c.leader_stickiness = self.raft.leader_stickiness;
-        c.leader_lease = self.raft.leader_lease;
+            &timing,
+            &self.raft,
+        )
+    }
+
+    /// The core configuration of member `id` with `peers` under `timing` and the profile's Raft
+    /// options: one function for node processes and simulated members alike.
+    pub fn core_config_for(
+        id: NodeId,
+        peers: Vec<NodeId>,
+        timing: &crate::profile::Timing,
+        raft: &RaftOptions,
+    ) -> Config {
+        let mut c = Config::new(id, peers, timing.heartbeat.0, timing.election_timeout);
+        c.flavor = raft.flavor;
+        c.pre_vote = raft.pre_vote;
+        c.check_quorum = raft.check_quorum;
+        c.leader_stickiness = raft.leader_stickiness;
+        c.leader_lease = raft.leader_lease;
         c
     }
 }

@@ -4,7 +4,6 @@
 //! durable state, and events go to stdout as JSON lines stamped with `CLOCK_MONOTONIC`.
 
 mod config;
-mod drift;
 mod lateness;
 mod net;
 mod runtime;

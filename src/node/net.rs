@@ -13,15 +13,14 @@ use tokio::runtime::Runtime;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::config::NodeConfig;
-use crate::election::raft::Message;
-use crate::election::wire;
-use crate::election::NodeId;
+use crate::election::frame;
+use crate::election::{NodeId, Wire};
 
 /// Something for the core thread.
 #[derive(Debug)]
-pub enum Input {
+pub enum Input<M> {
     /// A message from a peer.
-    Message(NodeId, Message),
+    Message(NodeId, M),
     /// A command from the harness.
     Control(Control),
     /// The harness closed our stdin: it is gone, so are we.
@@ -61,7 +60,11 @@ impl Outbound {
 }
 
 /// Binds the listener and starts every I/O task on `rt`.
-pub fn start(rt: &Runtime, cfg: &NodeConfig, inputs: Sender<Input>) -> std::io::Result<Outbound> {
+pub fn start<M: Wire + Send + 'static>(
+    rt: &Runtime,
+    cfg: &NodeConfig,
+    inputs: Sender<Input<M>>,
+) -> std::io::Result<Outbound> {
     let listener = rt.block_on(async {
         let socket = TcpSocket::new_v4()?;
         socket.set_reuseaddr(true)?;
@@ -93,21 +96,21 @@ pub fn start(rt: &Runtime, cfg: &NodeConfig, inputs: Sender<Input>) -> std::io::
     Ok(Outbound { peers, sink })
 }
 
-async fn read_frames(mut stream: TcpStream, inputs: Sender<Input>) {
+async fn read_frames<M: Wire>(mut stream: TcpStream, inputs: Sender<Input<M>>) {
     let mut body = Vec::new();
     loop {
         let mut prefix = [0u8; 4];
         if stream.read_exact(&mut prefix).await.is_err() {
             return;
         }
-        let Ok(len) = wire::frame_len(prefix) else {
+        let Ok(len) = frame::frame_len(prefix) else {
             return;
         };
         body.resize(len, 0);
         if stream.read_exact(&mut body).await.is_err() {
             return;
         }
-        match wire::decode(&body) {
+        match M::decode(&body) {
             Ok((from, msg)) => {
                 if inputs.send(Input::Message(from, msg)).is_err() {
                     return;
@@ -153,7 +156,7 @@ async fn pump(addr: SocketAddr, mut rx: UnboundedReceiver<Vec<u8>>) {
     }
 }
 
-async fn read_stdin(inputs: Sender<Input>) {
+async fn read_stdin<M>(inputs: Sender<Input<M>>) {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {
         match lines.next_line().await {

@@ -1,19 +1,19 @@
-//! The core thread: waits for input or the next deadline, drives the election core, persists and
-//! reports events before sending, writes to the sink as leader.
+//! The core thread: waits for input or the next deadline, steps the [`Driver`], then persists,
+//! reports and sends what it produced — in that order, so the timeline never shows a message's
+//! effect before the event it depends on.
 
-use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::mpsc::{channel, RecvTimeoutError};
 use std::time::Duration;
 
 use super::config::NodeConfig;
-use super::drift::DriftClock;
 use super::lateness::{Lateness, LatenessReport};
 use super::net::{self, Control, Input};
 use super::storage::{Storage, StorageError};
 use crate::clock::monotonic_ns;
-use crate::election::raft::{CoreEvent, Raft, Role};
-use crate::election::{node_name, wire};
+use crate::driver::{DriftClock, Driver};
+use crate::election::raft::Raft;
+use crate::election::{node_name, ElectionCore, Persist, Wire};
 use crate::event::{Event, EventKind};
 
 /// Why a node stopped with an error.
@@ -35,73 +35,79 @@ pub enum NodeError {
 /// How often timer fidelity is reported.
 const LATENESS_WINDOW_NS: u64 = 5_000_000_000;
 
+/// Durable state of one mechanism in the data dir.
+pub trait DurableStore<P> {
+    /// Makes `change` durable (fsync) before anything that depends on it is sent.
+    fn persist(&mut self, change: &P) -> Result<(), StorageError>;
+}
+
+impl DurableStore<crate::election::raft::DurableChange> for Storage {
+    fn persist(
+        &mut self,
+        change: &crate::election::raft::DurableChange,
+    ) -> Result<(), StorageError> {
+        Storage::persist(self, change)
+    }
+}
+
 /// Runs the node until the harness closes stdin (or kills the process).
 pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
     let core_cfg = cfg.core_config();
     core_cfg.validate()?;
-    let (mut storage, hard_state, log) = Storage::open(&cfg.data_dir)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(NodeError::Runtime)?;
-    let (tx, rx) = channel();
-    let outbound = net::start(&rt, &cfg, tx).map_err(|source| NodeError::Listen {
-        addr: cfg.listen,
-        source,
-    })?;
-
-    let name = node_name(cfg.id);
-    let mut out = Reporter::new(name.clone());
-    let mut clock = DriftClock::new(monotonic_ns(), cfg.clock_rate);
-    let mut core = Raft::new(
+    let (storage, hard_state, log) = Storage::open(&cfg.data_dir)?;
+    let clock = DriftClock::new(monotonic_ns(), cfg.clock_rate);
+    let core = Raft::new(
         core_cfg,
         hard_state,
         log,
         clock.local(monotonic_ns()),
         cfg.seed,
     );
-    let write_interval = cfg.write_interval.as_nanos() as u64;
-    let mut next_write: Option<u64> = None;
+    let driver = Driver::new(cfg.id, core, clock, cfg.write_interval);
+    drive(&cfg, driver, storage)
+}
+
+/// The event loop around any mechanism's driver.
+fn drive<C, S>(cfg: &NodeConfig, mut driver: Driver<C>, mut storage: S) -> Result<(), NodeError>
+where
+    C: ElectionCore,
+    S: DurableStore<C::Persist>,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(NodeError::Runtime)?;
+    let (tx, rx) = channel::<Input<C::Message>>();
+    let outbound = net::start(&rt, cfg, tx).map_err(|source| NodeError::Listen {
+        addr: cfg.listen,
+        source,
+    })?;
+    let mut out = Reporter::new(node_name(cfg.id));
     let mut lateness = Lateness::default();
     let mut window_end = monotonic_ns() + LATENESS_WINDOW_NS;
 
     loop {
-        // Persist, report, then send whatever the last step produced: a message may depend on an
-        // event (a vote response on the vote, a heartbeat on the leadership), and the timeline
-        // must never show its effect before it, so the events are on stdout before any message
-        // leaves.
-        let ready = core.ready();
-        if !ready.is_empty() {
-            let now = monotonic_ns();
-            storage.persist(&ready)?;
-            for ev in ready.events {
-                if matches!(ev, CoreEvent::BecameLeader { .. }) {
-                    next_write = Some(clock.local(now));
-                }
-                out.core_event(now, ev);
+        let step = driver.poll(monotonic_ns());
+        if !step.is_empty() {
+            if !step.persist.is_empty() {
+                storage.persist(&step.persist)?;
             }
-            out.flush();
-            for (to, msg) in &ready.messages {
-                outbound.send(*to, wire::encode(cfg.id, msg));
+            out.write(step.events);
+            for (to, msg) in &step.messages {
+                outbound.send(*to, msg.encode(cfg.id));
             }
-        }
-        if core.role() != Role::Leader {
-            next_write = None;
+            for w in &step.writes {
+                outbound.send_sink(w.to_line());
+            }
         }
 
-        let core_deadline = core.next_deadline();
-        let local_deadline = next_write.map_or(core_deadline, |w| w.min(core_deadline));
-        let true_deadline = clock.true_at(local_deadline).min(window_end);
-        let now = monotonic_ns();
-        let wait = Duration::from_nanos(true_deadline.saturating_sub(now));
+        let deadline = driver.next_deadline().min(window_end);
+        let wait = Duration::from_nanos(deadline.saturating_sub(monotonic_ns()));
         match rx.recv_timeout(wait) {
-            Ok(Input::Message(from, msg)) => {
-                let now = monotonic_ns();
-                core.handle_message(clock.local(now), from, msg);
-            }
+            Ok(Input::Message(from, msg)) => driver.handle_message(monotonic_ns(), from, msg),
             Ok(Input::Control(Control::Drift { rate })) => {
-                clock.set_rate(monotonic_ns(), rate);
+                driver.set_clock_rate(monotonic_ns(), rate)
             }
             Ok(Input::Control(Control::Stopped { from_ns, to_ns })) => {
                 lateness.stopped(from_ns, to_ns);
@@ -109,26 +115,8 @@ pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
             Ok(Input::StdinClosed) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {
                 let now = monotonic_ns();
-                lateness.record(true_deadline, now);
-                let local = clock.local(now);
-                if local >= core_deadline {
-                    core.handle_timeout(local);
-                }
-                if let Some(w) = next_write {
-                    if local >= w {
-                        if !cfg.raft.leader_lease || core.lease_valid(local) {
-                            if let Some((token, seq)) = core.propose_write() {
-                                out.emit(now, EventKind::WriteAttempt { token, seq });
-                                let line = format!(
-                                    "{{\"writer\":\"{}\",\"token\":{token},\"seq\":{seq}}}\n",
-                                    name
-                                );
-                                outbound.send_sink(line.into_bytes());
-                            }
-                        }
-                        next_write = Some(w + write_interval);
-                    }
-                }
+                lateness.record(deadline, now);
+                driver.handle_timeout(now);
             }
         }
         let now = monotonic_ns();
@@ -139,7 +127,6 @@ pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
     }
     let now = monotonic_ns();
     out.lateness(now, lateness.report(now, true));
-    out.flush();
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(())
 }
@@ -148,9 +135,6 @@ pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
 struct Reporter {
     name: String,
     out: std::io::BufWriter<std::io::Stdout>,
-    /// (leader, term, true time) of the last heartbeat, for gap measurement.
-    last_heartbeat: Option<(u32, u64, u64)>,
-    pending: VecDeque<Event>,
 }
 
 impl Reporter {
@@ -158,18 +142,16 @@ impl Reporter {
         Self {
             name,
             out: std::io::BufWriter::new(std::io::stdout()),
-            last_heartbeat: None,
-            pending: VecDeque::new(),
         }
     }
 
-    fn emit(&mut self, t: u64, kind: EventKind) {
-        self.pending
-            .push_back(Event::new(t, self.name.clone(), kind));
-    }
-
-    fn flush(&mut self) {
-        for e in self.pending.drain(..) {
+    /// Writes and flushes: the events are on stdout before any message that depends on them
+    /// leaves.
+    fn write(&mut self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        for e in events {
             // A closed stdout means the harness is gone; the stdin watcher ends us shortly.
             let _ = writeln!(self.out, "{}", e.to_json_line());
         }
@@ -187,61 +169,6 @@ impl Reporter {
             max_ns: r.max_ns,
             excluded_stopped: r.excluded,
         };
-        self.emit(t, kind);
-    }
-
-    fn core_event(&mut self, t: u64, ev: CoreEvent) {
-        let kind = match ev {
-            CoreEvent::BecameFollower {
-                term,
-                leader,
-                reason,
-            } => EventKind::Follower {
-                term,
-                leader: leader.map(node_name),
-                reason: reason.into(),
-            },
-            CoreEvent::BecamePreCandidate { term, reason } => EventKind::PreCandidate {
-                term,
-                reason: reason.into(),
-            },
-            CoreEvent::BecameCandidate { term, reason } => EventKind::Candidate {
-                term,
-                reason: reason.into(),
-            },
-            CoreEvent::BecameLeader { term } => EventKind::Leader { term },
-            CoreEvent::SteppedDown { term, reason } => EventKind::StepDown {
-                term,
-                reason: reason.into(),
-            },
-            CoreEvent::Voted {
-                term,
-                candidate,
-                granted,
-                pre_vote,
-            } => EventKind::Vote {
-                term,
-                candidate: node_name(candidate),
-                granted,
-                pre_vote,
-            },
-            CoreEvent::Heartbeat { term, leader } => {
-                let gap_ns = match self.last_heartbeat {
-                    Some((l, tm, at)) if l == leader && tm == term => Some(t - at),
-                    _ => None,
-                };
-                self.last_heartbeat = Some((leader, term, t));
-                EventKind::Heartbeat {
-                    term,
-                    leader: node_name(leader),
-                    gap_ns,
-                }
-            }
-            CoreEvent::Suspect { term, leader } => EventKind::Suspect {
-                term,
-                leader: node_name(leader),
-            },
-        };
-        self.emit(t, kind);
+        self.write(vec![Event::new(t, self.name.clone(), kind)]);
     }
 }

@@ -6,7 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::election::raft::{Entry, EntryKind, HardState, Ready};
+use crate::election::raft::{DurableChange, Entry, EntryKind, HardState};
 
 const RECORD: u64 = 17;
 
@@ -83,8 +83,8 @@ impl Storage {
         ))
     }
 
-    /// Makes a Ready's durable part durable (fsync) — call before sending its messages.
-    pub fn persist(&mut self, ready: &Ready) -> Result<(), StorageError> {
+    /// Makes a step's durable changes durable (fsync) — call before sending its messages.
+    pub fn persist(&mut self, ready: &DurableChange) -> Result<(), StorageError> {
         let log_path = self.dir.join("log");
         let log_changed = ready.truncate_log_after.is_some() || !ready.append_entries.is_empty();
         if let Some(index) = ready.truncate_log_after {
@@ -157,19 +157,19 @@ mod tests {
             let (mut s, hs, log) = Storage::open(&dir).unwrap();
             assert_eq!(hs, HardState::default());
             assert!(log.is_empty());
-            s.persist(&Ready {
+            s.persist(&DurableChange {
                 hard_state: Some(HardState {
                     term: 4,
                     voted_for: Some(2),
                 }),
                 append_entries: vec![e(1, 0), e(1, 1), e(2, 2)],
-                ..Ready::default()
+                ..DurableChange::default()
             })
             .unwrap();
-            s.persist(&Ready {
+            s.persist(&DurableChange {
                 truncate_log_after: Some(1),
                 append_entries: vec![e(4, 7)],
-                ..Ready::default()
+                ..DurableChange::default()
             })
             .unwrap();
         }

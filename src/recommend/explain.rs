@@ -9,7 +9,7 @@ use super::feasibility::{
     common_quantile, num, tied_at, Assessment, Constraint, FailoverStage, FailoverTime,
 };
 use super::{choose, Budget, Infeasible, Recommendation};
-use crate::sweep::SweepResults;
+use crate::results::SweepResults;
 
 /// Which budget a [`WhatIf`] varies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,12 +11,10 @@
 //! model whose upper bound lies below the direct lower bound on the same exposure contradicts the
 //! count, is rejected, and the report says so. Every bound is one-sided 95%.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{binomial_lower95, binomial_upper95, trials_for_zero_bound, PoissonRate};
-use crate::sweep::PointResult;
+use crate::results::PointResult;
 
 use super::feasibility::num;
 
@@ -124,8 +122,7 @@ pub struct FalsePromotionEstimate {
     pub needs: Option<String>,
 }
 
-/// Stated occurrences per day of each fault kind aimed at the leader (from the profile).
-pub type FaultRates = BTreeMap<String, f64>;
+pub use crate::results::FaultRates;
 
 /// The estimate for one point against a budget (the budget only shapes the "needs" advice).
 pub fn estimate(

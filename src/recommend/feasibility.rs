@@ -10,7 +10,7 @@ use crate::analysis::{
     PoissonRate,
 };
 use crate::duration::{DurationRange, HumanDuration};
-use crate::sweep::PointResult;
+use crate::results::PointResult;
 
 /// The constraint a point failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

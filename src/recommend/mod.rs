@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::{DurationRange, HumanDuration};
 use crate::profile::Requirements;
-use crate::sweep::SweepResults;
+use crate::results::SweepResults;
 
 pub use explain::{WhatIf, WhatIfBudget};
 pub use false_promotions::{
@@ -236,6 +236,15 @@ fn confidence_notes(results: &SweepResults, chosen: Option<&Assessment>) -> Vec<
         out.push("a tolerated fault process has no independent episode at the choice".into());
     }
     out
+}
+
+/// Whether each point of `results` (in order) meets `budget`: the feasibility a recommendation
+/// would give, without ranking or explaining (cheap enough to run after every point).
+pub fn feasibility(results: &SweepResults, budget: &Budget) -> Vec<bool> {
+    assess_all(results, budget)
+        .iter()
+        .map(Assessment::feasible)
+        .collect()
 }
 
 /// Every point's assessment.

@@ -9,7 +9,7 @@ use crate::analysis::{
     PointParams, SilenceSamples, Summary, Tally,
 };
 use crate::election::raft::Flavor;
-use crate::sweep::PointResult;
+use crate::results::PointResult;
 
 const MS: u64 = 1_000_000;
 const HOUR: f64 = 3.6e12;
@@ -99,7 +99,9 @@ impl Spec {
                 clean: vec![
                     Observation::cut((self.et.0 + 1) * MS);
                     self.long_silences.max(self.false_promotions) as usize
-                ],
+                ]
+                .into_iter()
+                .collect(),
                 set_aside: 0,
             },
             ..Tally::default()
@@ -137,6 +139,7 @@ fn sweep(specs: &[Spec]) -> SweepResults {
         requirements: Requirements::default(),
         time_scale: 1.0,
         low_confidence: false,
+        backend: Default::default(),
         fault_rates: [("pause".to_string(), 50.0)].into_iter().collect(),
         raft_flavor: Flavor::Etcd,
         points: specs.iter().map(Spec::build).collect(),

@@ -1,13 +1,15 @@
 //! A small synthetic sweep for the report's tests, built through `analyze` and `merge` from
 //! hand-made timelines.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::analysis::{analyze, merge, RunContext};
 use crate::duration::{DurationRange, HumanDuration};
 use crate::event::{Event, EventKind};
 use crate::profile::Requirements;
-use crate::sweep::model::{PointResult, SweepResults};
+use crate::report::{write_report, Provenance, ReportInput, TimelineInput};
+use crate::results::{PointResult, SweepResults};
 
 pub const MS: u64 = 1_000_000;
 
@@ -200,10 +202,70 @@ pub fn sweep() -> SweepResults {
         requirements: Requirements::default(),
         time_scale: 1.0,
         low_confidence: false,
+        backend: Default::default(),
         fault_rates: Default::default(),
         raft_flavor: Default::default(),
         points,
     }
+}
+
+pub fn provenance() -> Provenance {
+    Provenance {
+        version: "0.1.0".into(),
+        seed: 42,
+        host: "testhost".into(),
+        started: "2025-01-01T00:00:00Z".into(),
+        finished: "2025-01-01T00:10:00Z".into(),
+        wall_seconds: 600.0,
+        parallelism: 2,
+        time_scale: 1.0,
+    }
+}
+
+pub const REC: &str = "**Recommended:** heartbeat `100ms`, election timeout `300ms..600ms`.\n\n\
+    See [toxiproxy](https://github.com/Shopify/toxiproxy) and ![logo](http://example.com/x.png) \
+    and <img src=\"https://example.com/y.png\"> and [the front](#pareto).\n\n\
+    | metric | value |\n|---|---|\n| p99 failover | 512 ms |\n";
+
+pub const PROFILE: &str =
+    "name: lan\ntoxiproxy: http://127.0.0.1:8474\nsweep:\n  heartbeat: [50ms, 100ms]\n";
+
+pub fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("electune-report-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// An input with the results and provenance only (no decision, profile or timeline).
+pub fn bare_input<'a>(results: &'a SweepResults, provenance: &'a Provenance) -> ReportInput<'a> {
+    ReportInput {
+        provenance,
+        ..ReportInput::data(results, &[])
+    }
+}
+
+pub fn write_synthetic(dir: &Path, low_confidence: bool) -> SweepResults {
+    let mut r = sweep();
+    r.low_confidence = low_confidence;
+    let events = trial(330, 25, false);
+    let nodes = nodes();
+    let prov = provenance();
+    let input = ReportInput {
+        results: &r,
+        recommendation_markdown: REC,
+        chosen: Some(3),
+        pareto: &[1, 3],
+        feasible: &[false, true, true, true],
+        profile_yaml: PROFILE,
+        provenance: &prov,
+        timeline: Some(TimelineInput {
+            events: &events,
+            nodes: &nodes,
+            window: (0, 10_000 * MS),
+        }),
+    };
+    write_report(dir, &input).unwrap();
+    r
 }
 
 #[test]

@@ -1,10 +1,10 @@
 //! `electune sweep`: plan a grid of timing points, run trials at each, stream results to disk.
 
-pub mod model;
 pub mod plan;
 pub mod probe;
 pub mod runner;
+pub mod saved;
 pub mod scale;
 pub mod store;
 
-pub use model::{PointResult, SweepResults};
+pub use crate::results::{PointResult, SweepResults};

@@ -9,18 +9,32 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
-use super::model::{PointResult, SweepResults};
 use super::plan::PlannedPoint;
 use super::scale::{scale_profile, unscale_events, unscale_time};
 use super::store::{Store, StoreError, SweepManifest};
-use crate::analysis::{analyze, merge, MergeError, Observation, RunContext, RunMetrics, Summary};
+use crate::analysis::{merge, MergeError, RunContext, RunMetrics, Timeline};
 use crate::harness::{run_trial, HarnessError, ToxiproxyServer, TrialSpec};
+use crate::profile::Profile;
+use crate::results::{PointResult, SweepResults};
+use crate::sim::{self, Costs, SimSpec};
+
+/// Where the trials run.
+#[derive(Clone)]
+pub enum TrialBackend {
+    /// Node processes through a toxiproxy server.
+    Process {
+        net: Arc<ToxiproxyServer>,
+        node_binary: PathBuf,
+    },
+    /// The simulator, charging these costs.
+    Sim { costs: Costs },
+}
 
 /// How to run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SweepOptions {
     pub parallel: usize,
-    pub node_binary: PathBuf,
+    pub backend: TrialBackend,
     /// Trials a complete `trials.csv` row committed (from [`Store::check_for_resume`]); only
     /// these are taken from disk, every other trial runs.
     pub committed: std::collections::BTreeSet<(usize, usize)>,
@@ -45,6 +59,8 @@ pub enum SweepError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Merge(#[from] MergeError),
+    #[error("simulated trial: {0}")]
+    Sim(String),
 }
 
 /// What a sweep (or the part that ran before an interrupt) produced.
@@ -71,7 +87,6 @@ pub async fn run_sweep(
     manifest: &SweepManifest,
     store: Arc<Store>,
     opts: &SweepOptions,
-    net: Arc<ToxiproxyServer>,
     interrupt: watch::Receiver<bool>,
     on_progress: Arc<dyn Fn(Progress) + Send + Sync>,
     on_point: Arc<dyn Fn(&PointResult) + Send + Sync>,
@@ -81,6 +96,7 @@ pub async fn run_sweep(
         requirements: manifest.profile.requirements.clone(),
         time_scale: manifest.time_scale,
         low_confidence: manifest.quick,
+        backend: manifest.backend,
         fault_rates: manifest.profile.fault_rates_per_day(),
         raft_flavor: manifest.profile.cluster.raft.flavor,
         points: vec![],
@@ -155,15 +171,14 @@ pub async fn run_sweep(
     let mut workers = tokio::task::JoinSet::new();
     let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for _ in 0..opts.parallel.max(1) {
-        let (manifest, store, shared, net, interrupt) = (
+        let (manifest, store, shared, interrupt) = (
             manifest.clone(),
             store.clone(),
             shared.clone(),
-            net.clone(),
             interrupt.clone(),
         );
-        let (node_binary, on_progress, on_point, runs) = (
-            opts.node_binary.clone(),
+        let (backend, on_progress, on_point, runs) = (
+            opts.backend.clone(),
             on_progress.clone(),
             on_point.clone(),
             runs.clone(),
@@ -187,17 +202,7 @@ pub async fn run_sweep(
                     .find(|p| p.index == idx)
                     .expect("planned point");
                 let started = Instant::now();
-                match run_one(
-                    &manifest,
-                    &store,
-                    point,
-                    trial,
-                    &node_binary,
-                    net.clone(),
-                    interrupt.clone(),
-                )
-                .await
-                {
+                match run_one(&manifest, &store, point, trial, &backend, interrupt.clone()).await {
                     Ok(None) => return,
                     Ok(Some(m)) => {
                         runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -289,8 +294,7 @@ async fn run_one(
     store: &Store,
     point: &PlannedPoint,
     trial: usize,
-    node_binary: &std::path::Path,
-    net: Arc<ToxiproxyServer>,
+    backend: &TrialBackend,
     interrupt: watch::Receiver<bool>,
 ) -> Result<Option<RunMetrics>, SweepError> {
     let x = manifest.time_scale;
@@ -299,42 +303,63 @@ async fn run_one(
     profile.timing.election_timeout = point.election_timeout;
     profile.faults = point.faults.clone();
     let scaled = scale_profile(&profile, x);
-    let dir = store.trial_dir(point, trial);
-    let spec = TrialSpec {
-        timing: scaled.timing,
-        faults: scaled.faults.clone(),
-        profile: scaled,
-        duration: point.trials[trial].0.mul_f64(x),
-        dir: dir.clone(),
-        node_binary: node_binary.to_path_buf(),
-        proxy_prefix: format!("{}p{}t{}_", net.run_prefix(), point.index, trial),
-        seed: manifest.seed ^ ((point.index as u64) << 32) ^ trial as u64,
+    let seed = manifest.seed ^ ((point.index as u64) << 32) ^ trial as u64;
+    let duration = point.trials[trial].0.mul_f64(x);
+    let timeline = match backend {
+        TrialBackend::Process { net, node_binary } => {
+            let dir = store.trial_dir(point, trial);
+            let spec = TrialSpec {
+                timing: scaled.timing,
+                faults: scaled.faults.clone(),
+                profile: scaled,
+                duration,
+                dir: dir.clone(),
+                node_binary: node_binary.clone(),
+                proxy_prefix: format!("{}p{}t{}_", net.run_prefix(), point.index, trial),
+                seed,
+            };
+            let outcome = run_trial(&spec, net.clone(), interrupt).await?;
+            let _ = std::fs::remove_dir_all(dir.join("nodes"));
+            outcome.timeline
+        }
+        TrialBackend::Sim { costs } => {
+            // A simulated trial is deterministic for its seed: its timeline is not kept on disk
+            // (`electune run --backend sim` with the point's timing and seed replays it).
+            let spec = SimSpec {
+                timing: scaled.timing,
+                faults: scaled.faults.clone(),
+                profile: scaled,
+                duration,
+                seed,
+                costs: costs.clone(),
+            };
+            tokio::task::spawn_blocking(move || sim::run_trial(&spec, || *interrupt.borrow()))
+                .await
+                .map_err(|e| SweepError::Sim(e.to_string()))?
+                .map_err(|e| SweepError::Sim(e.to_string()))?
+        }
     };
-    let outcome = run_trial(&spec, net, interrupt).await?;
-    let _ = std::fs::remove_dir_all(dir.join("nodes"));
-    if outcome.interrupted {
+    if timeline.interrupted {
         return Ok(None);
     }
-    let mut events = outcome.events;
-    let ctx = outcome.context;
-    unscale_events(&mut events, ctx.start_ns, x);
-    let context = RunContext {
+    Ok(Some(
+        in_profile_time(timeline, x, point, &profile).analyze(),
+    ))
+}
+
+/// A trial's timeline run at time scale `x`, brought back to the profile's time.
+fn in_profile_time(mut tl: Timeline, x: f64, point: &PlannedPoint, profile: &Profile) -> Timeline {
+    let start = tl.context.start_ns;
+    unscale_events(&mut tl.events, start, x);
+    tl.context = RunContext {
         heartbeat: point.heartbeat.0,
         election_timeout: point.election_timeout,
         write_interval: profile.write_interval(&profile.timing),
-        end_ns: unscale_time(ctx.end_ns, ctx.start_ns, x),
-        ..ctx
+        end_ns: unscale_time(tl.context.end_ns, start, x),
+        ..tl.context
     };
-    let mut metrics = analyze(&events, &context);
-    // The first election is measured by the trial, before the window opens.
-    let first = (outcome.first_leader.as_nanos() as f64 / x) as u64;
-    metrics.tally.first_election.push(if outcome.elected {
-        Observation::done(first)
-    } else {
-        Observation::cut(first)
-    });
-    metrics.summary = Summary::from_tally(&metrics.tally, &metrics.params);
-    Ok(Some(metrics))
+    tl.first_leader = tl.first_leader.div_f64(x);
+    tl
 }
 
 impl Store {

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{PointResult, SweepResults};
 use super::plan::PlannedPoint;
 use crate::analysis::RunMetrics;
 use crate::profile::Profile;
+use crate::results::{PointResult, SweepResults};
 
 /// Everything needed to resume or re-report a sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +26,9 @@ pub struct SweepManifest {
     pub seed: u64,
     pub host: String,
     pub started: String,
+    /// Which backend runs the trials (older sweeps ran on processes).
+    #[serde(default)]
+    pub backend: crate::backend::BackendKind,
 }
 
 /// Why the sweep directory could not be read or written.
@@ -39,6 +42,9 @@ pub enum StoreError {
     },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// Rewriting the data exports (`results.json`, `results.csv`) failed.
+    #[error(transparent)]
+    Export(#[from] crate::report::ReportError),
     /// A saved file that `--resume` relies on is damaged; `line` is 1-based where there is one.
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Corrupt {
@@ -124,6 +130,12 @@ pub fn plan_difference(saved: &SweepManifest, asked: &SweepManifest) -> Option<S
                 .join(", ")
         )
     };
+    if saved.backend != asked.backend {
+        return Some(format!(
+            "backend differs: saved {}, asked {}",
+            saved.backend, asked.backend
+        ));
+    }
     if hb(saved) != hb(asked) {
         return Some(format!(
             "grid differs: saved heartbeats {}, asked {}",
@@ -404,7 +416,9 @@ impl Store {
         m: &RunMetrics,
         wall: f64,
     ) -> Result<(), StoreError> {
-        write_json(&self.point_dir(p).join(format!("trial-{trial}.json")), m)?;
+        let point_dir = self.point_dir(p);
+        std::fs::create_dir_all(&point_dir).map_err(io(&point_dir))?;
+        write_json(&point_dir.join(format!("trial-{trial}.json")), m)?;
         let path = self.dir.join("trials.csv");
         let mut f = std::fs::OpenOptions::new()
             .append(true)
@@ -446,7 +460,8 @@ impl Store {
         read_json(&self.point_dir(p).join(format!("trial-{trial}.json"))).map(Some)
     }
 
-    /// Saves a finished point and rewrites `results.json`.
+    /// Saves a finished point and rewrites the data exports, `results.json` and `results.csv`
+    /// (feasibility judged against the profile's requirements), each atomically.
     pub fn save_point(
         &self,
         p: &PlannedPoint,
@@ -454,7 +469,10 @@ impl Store {
         all: &SweepResults,
     ) -> Result<(), StoreError> {
         write_json(&self.point_dir(p).join("metrics.json"), &result.metrics)?;
-        write_json(&self.results_path(), all)
+        let budget = crate::recommend::Budget::from_requirements(&all.requirements);
+        let feasible = crate::recommend::feasibility(all, &budget);
+        crate::report::write_data(&self.dir, all, &feasible)?;
+        Ok(())
     }
 }
 
@@ -469,3 +487,6 @@ fn s_ms(d: std::time::Duration) -> String {
 
 /// Header of `trials.csv`: parameter columns first.
 pub const TRIALS_HEADER: &str = "heartbeat_ms,election_timeout_min_ms,election_timeout_max_ms,point,trial,observed_s,failovers_complete,failovers_incomplete,failover_p50_ms,failover_p99_ms,false_promotions,leader_changes,violations,wall_s\n";
+
+#[cfg(test)]
+mod tests;

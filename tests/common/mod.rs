@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use electune::analysis::{RunContext, RunMetrics};
 use electune::event::{Event, EventKind};
-use electune::harness::{run_trial, ToxiproxyServer, TrialOutcome, TrialSpec};
+use electune::harness::{run_trial, ToxiproxyServer, TrialSpec};
 use electune::profile::{self, Profile};
 
 pub fn bin() -> PathBuf {
@@ -31,9 +32,17 @@ pub fn pid_gone(pid: u32) -> bool {
     r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
+/// A trial's timeline and its analysis.
+#[derive(Debug)]
+pub struct Measured {
+    pub events: Vec<Event>,
+    pub context: RunContext,
+    pub metrics: RunMetrics,
+}
+
 /// Runs a trial with the profile's faults for `duration`, bounded by a generous timeout, and
 /// asserts every node process it started is gone afterwards.
-pub fn run(profile: &Profile, duration: Duration, tag: &str) -> TrialOutcome {
+pub fn run(profile: &Profile, duration: Duration, tag: &str) -> Measured {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,7 +77,12 @@ pub fn run(profile: &Profile, duration: Duration, tag: &str) -> TrialOutcome {
         assert!(pid_gone(*pid), "node process {pid} outlived its trial");
     }
     let _ = std::fs::remove_dir_all(&spec.dir);
-    outcome
+    let metrics = outcome.timeline.analyze();
+    Measured {
+        events: outcome.timeline.events,
+        context: outcome.timeline.context,
+        metrics,
+    }
 }
 
 /// (time, node, term) of every leader event.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::config::Config;
 use super::message::{Entry, EntryKind, Message};
 use super::timers::Timers;
-use crate::election::NodeId;
+use crate::election::{self, CoreEvent, ElectionCore, NodeId, Persist};
 
 /// A member's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,47 +21,6 @@ pub enum Role {
 pub struct HardState {
     pub term: u64,
     pub voted_for: Option<NodeId>,
-}
-
-/// Something the core wants reported on the timeline. Times are the runtime's to stamp.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CoreEvent {
-    BecameFollower {
-        term: u64,
-        leader: Option<NodeId>,
-        reason: &'static str,
-    },
-    BecamePreCandidate {
-        term: u64,
-        reason: &'static str,
-    },
-    BecameCandidate {
-        term: u64,
-        reason: &'static str,
-    },
-    BecameLeader {
-        term: u64,
-    },
-    SteppedDown {
-        term: u64,
-        reason: &'static str,
-    },
-    Voted {
-        term: u64,
-        candidate: NodeId,
-        granted: bool,
-        pre_vote: bool,
-    },
-    /// A follower accepted AppendEntries from its leader.
-    Heartbeat {
-        term: u64,
-        leader: NodeId,
-    },
-    /// A follower's election timer expired while it followed `leader`.
-    Suspect {
-        term: u64,
-        leader: NodeId,
-    },
 }
 
 /// Everything the runtime must act on after a `handle_*` call, in this order: persist
@@ -90,6 +49,63 @@ impl Ready {
             && self.append_entries.is_empty()
             && self.messages.is_empty()
             && self.events.is_empty()
+    }
+}
+
+/// Raft's durable changes, as [`ElectionCore::poll`] hands them out: the hard state and the log
+/// changes of one [`Ready`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DurableChange {
+    /// New term/vote to persist, if it changed.
+    pub hard_state: Option<HardState>,
+    /// Drop every log entry with an index above this one before appending.
+    pub truncate_log_after: Option<u64>,
+    /// Entries to append to the durable log (after any truncation).
+    pub append_entries: Vec<Entry>,
+}
+
+impl Persist for DurableChange {
+    fn is_empty(&self) -> bool {
+        self.hard_state.is_none()
+            && self.truncate_log_after.is_none()
+            && self.append_entries.is_empty()
+    }
+}
+
+impl ElectionCore for Raft {
+    type Message = Message;
+    type Persist = DurableChange;
+
+    fn handle_message(&mut self, now: u64, from: NodeId, msg: Message) {
+        Raft::handle_message(self, now, from, msg)
+    }
+    fn handle_timeout(&mut self, now: u64) {
+        Raft::handle_timeout(self, now)
+    }
+    fn next_deadline(&self) -> u64 {
+        Raft::next_deadline(self)
+    }
+    fn is_leader(&self) -> bool {
+        self.role == Role::Leader
+    }
+    /// With leader leases on, a leader writes only inside its lease.
+    fn request_write(&mut self, now: u64) -> Option<(u64, u64)> {
+        if self.cfg.leader_lease && !self.lease_valid(now) {
+            return None;
+        }
+        self.propose_write()
+    }
+    fn poll(&mut self) -> election::Ready<Message, DurableChange> {
+        let r = self.ready();
+        election::Ready {
+            persist: DurableChange {
+                hard_state: r.hard_state,
+                truncate_log_after: r.truncate_log_after,
+                append_entries: r.append_entries,
+            },
+            messages: r.messages,
+            events: r.events,
+        }
     }
 }
 

@@ -10,7 +10,9 @@ mod core;
 mod message;
 mod ticks;
 mod timers;
+pub mod wire;
 
+pub use crate::election::CoreEvent;
 pub use config::{Config, ConfigError, Flavor, FlavorTiming, StallPolicy};
-pub use core::{CoreEvent, HardState, Raft, Ready, Role};
+pub use core::{DurableChange, HardState, Raft, Ready, Role};
 pub use message::{Entry, EntryKind, Message};

@@ -5,7 +5,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{draw_err, et_label, fmt_ms, fmt_rate, render, Figure, Plot, PlotError, FONT};
-use crate::sweep::model::PointResult;
+use crate::results::PointResult;
 
 /// What a heatmap's cells show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

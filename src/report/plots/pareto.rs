@@ -6,7 +6,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::heatmap::HeatmapMetric;
 use super::{draw_err, point_label, render, Figure, Plot, PlotError, FONT};
-use crate::sweep::model::PointResult;
+use crate::results::PointResult;
 
 /// Options of [`pareto`].
 #[derive(Debug, Clone, PartialEq)]

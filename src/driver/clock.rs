@@ -1,5 +1,5 @@
-//! A node's own notion of elapsed time: true `CLOCK_MONOTONIC` time scaled by a drift rate.
-//! The timeline stays on the true clock; only the core sees drifted time.
+//! A member's own notion of elapsed time: true time scaled by a drift rate. The timeline stays on
+//! the true clock; only the core sees drifted time.
 
 /// Maps between true time and the node's local time, both in nanoseconds.
 #[derive(Debug, Clone, Copy)]

@@ -1,28 +1,9 @@
-//! Compact length-prefixed binary frames for Raft messages between node processes.
-//!
-//! A frame is `u32 length (big-endian) | u32 sender | u8 kind | fields...`; every integer is
-//! big-endian. The length counts the bytes after itself.
+//! Raft's wire format: compact binary bodies inside the shared frame
+//! ([`crate::election::frame`]): `u8 kind | fields...`, every integer big-endian.
 
-use super::raft::{Entry, EntryKind, Message};
-use super::NodeId;
-
-/// Largest frame accepted; anything longer is a corrupt stream.
-pub const MAX_FRAME: usize = 1 << 20;
-
-/// Why bytes could not be decoded into a message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WireError {
-    #[error("frame of {0} bytes exceeds the {MAX_FRAME}-byte limit")]
-    TooLarge(usize),
-    #[error("frame ended early")]
-    Truncated,
-    #[error("unknown message kind {0}")]
-    UnknownKind(u8),
-    #[error("unknown entry kind {0}")]
-    UnknownEntry(u8),
-    #[error("{0} bytes left over after the message")]
-    TrailingBytes(usize),
-}
+use super::{Entry, EntryKind, Message};
+use crate::election::frame::{self, Reader, WireError};
+use crate::election::NodeId;
 
 const REQUEST_VOTE: u8 = 1;
 const REQUEST_VOTE_RESPONSE: u8 = 2;
@@ -31,9 +12,7 @@ const APPEND_ENTRIES_RESPONSE: u8 = 4;
 
 /// Encodes one message from `from` as a complete frame (length prefix included).
 pub fn encode(from: NodeId, msg: &Message) -> Vec<u8> {
-    let mut b = Vec::with_capacity(64);
-    b.extend_from_slice(&[0; 4]);
-    b.extend_from_slice(&from.to_be_bytes());
+    let mut b = frame::begin(from);
     match msg {
         Message::RequestVote {
             term,
@@ -93,18 +72,7 @@ pub fn encode(from: NodeId, msg: &Message) -> Vec<u8> {
             b.extend_from_slice(&round.to_be_bytes());
         }
     }
-    let len = (b.len() - 4) as u32;
-    b[..4].copy_from_slice(&len.to_be_bytes());
-    b
-}
-
-/// Reads the length prefix of a frame: how many bytes follow it.
-pub fn frame_len(prefix: [u8; 4]) -> Result<usize, WireError> {
-    let len = u32::from_be_bytes(prefix) as usize;
-    if len > MAX_FRAME {
-        return Err(WireError::TooLarge(len));
-    }
-    Ok(len)
+    frame::finish(b)
 }
 
 /// Decodes the body of a frame (the bytes after the length prefix).
@@ -156,37 +124,23 @@ pub fn decode(body: &[u8]) -> Result<(NodeId, Message), WireError> {
         },
         other => return Err(WireError::UnknownKind(other)),
     };
-    if !r.0.is_empty() {
-        return Err(WireError::TrailingBytes(r.0.len()));
-    }
+    r.end()?;
     Ok((from, msg))
 }
 
-struct Reader<'a>(&'a [u8]);
-
-impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
-        if self.0.len() < N {
-            return Err(WireError::Truncated);
-        }
-        let (head, rest) = self.0.split_at(N);
-        self.0 = rest;
-        Ok(head.try_into().expect("split_at gave N bytes"))
+impl crate::election::Wire for Message {
+    fn encode(&self, from: NodeId) -> Vec<u8> {
+        encode(from, self)
     }
-    fn u8(&mut self) -> Result<u8, WireError> {
-        Ok(self.take::<1>()?[0])
-    }
-    fn u32(&mut self) -> Result<u32, WireError> {
-        Ok(u32::from_be_bytes(self.take()?))
-    }
-    fn u64(&mut self) -> Result<u64, WireError> {
-        Ok(u64::from_be_bytes(self.take()?))
+    fn decode(body: &[u8]) -> Result<(NodeId, Self), WireError> {
+        decode(body)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::election::frame::frame_len;
 
     fn round_trip(msg: Message) {
         let frame = encode(7, &msg);

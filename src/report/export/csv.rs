@@ -1,0 +1,171 @@
+//! `results.csv`: one row per point, parameter columns first.
+
+use super::{Document, Exporter};
+use crate::report::ReportError;
+use crate::results::SweepResults;
+
+/// Writes `results.csv`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CsvExporter;
+
+impl Exporter for CsvExporter {
+    fn file_name(&self) -> &'static str {
+        "results.csv"
+    }
+
+    fn serialize(&self, doc: &Document<'_>) -> Result<Vec<u8>, ReportError> {
+        Ok(results_csv(doc.input.results, doc.input.feasible).into_bytes())
+    }
+}
+
+/// The columns of `results.csv`, parameter columns first.
+pub fn csv_header() -> &'static [&'static str] {
+    &[
+        "heartbeat_ms",
+        "election_timeout_min_ms",
+        "election_timeout_max_ms",
+        "trials",
+        "failovers",
+        "failover_p50_ms",
+        "failover_p90_ms",
+        "failover_p99_ms",
+        "failover_max_ms",
+        "detection_p99_ms",
+        "election_p99_ms",
+        "no_leader_p99_ms",
+        "false_promotions",
+        "false_promotions_per_day",
+        "false_promotions_per_day_upper95",
+        "flaps_per_hour",
+        "ping_pongs",
+        "dual_leadership_ms",
+        "stale_writes_rejected",
+        "stale_writes_accepted",
+        "unavailability_fraction",
+        "violations",
+        "timer_lateness_p99_ms",
+        "overloaded",
+        "feasible",
+    ]
+}
+
+/// A number for a table: integers without a fraction, others with up to 6 significant decimals.
+pub(super) fn num(v: f64) -> String {
+    if !v.is_finite() {
+        return String::new();
+    }
+    if v == v.trunc() && v.abs() < 1e15 {
+        return format!("{}", v as i64);
+    }
+    let mut s = format!("{v:.6}");
+    while s.ends_with('0') {
+        s.pop();
+    }
+    s
+}
+
+fn ms(d: std::time::Duration) -> String {
+    num(d.as_nanos() as f64 / 1e6)
+}
+
+/// `results.csv`: a header ([`csv_header`]) and one row per point, in `results.points` order.
+/// Unknown values (an unbounded rate, unknown feasibility) are empty cells.
+pub fn results_csv(results: &SweepResults, feasible: &[bool]) -> String {
+    let mut out = csv_header().join(",");
+    out.push('\n');
+    for (i, p) in results.points.iter().enumerate() {
+        let s = &p.metrics.summary;
+        let f = &s.failover;
+        let row = [
+            ms(p.heartbeat.0),
+            ms(p.election_timeout.min),
+            ms(p.election_timeout.max),
+            p.metrics.trials.to_string(),
+            f.failover.count.to_string(),
+            num(f.failover.p50_ms),
+            num(f.failover.p90_ms),
+            num(f.failover.p99_ms),
+            num(f.failover.max_ms),
+            num(f.detection.p99_ms),
+            num(f.election.p99_ms),
+            num(f.no_leader.p99_ms),
+            s.false_promotions.count.to_string(),
+            num(s.false_promotions.per_day),
+            s.false_promotions
+                .upper_per_day
+                .map(num)
+                .unwrap_or_default(),
+            num(s.flapping.leader_changes.per_hour),
+            s.flapping.ping_pongs.to_string(),
+            num(s.dual_leadership.total_ms),
+            s.dual_leadership.stale_writes.rejected.to_string(),
+            s.dual_leadership
+                .stale_writes
+                .accepted_conflicts
+                .to_string(),
+            num(s.unavailability.fraction),
+            s.violations.to_string(),
+            num(s.timers.worst.p99_ms),
+            crate::recommend::feasibility::overload(
+                p.heartbeat,
+                p.election_timeout,
+                s.timers.worst.p99_ms,
+                results.time_scale,
+            )
+            .is_some()
+            .to_string(),
+            feasible.get(i).map(|b| b.to_string()).unwrap_or_default(),
+        ];
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testdata::sweep;
+
+    #[test]
+    fn csv_has_parameter_columns_first_and_a_row_per_point() {
+        let r = sweep();
+        let csv = results_csv(&r, &[false, true, true, true]);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 1 + r.points.len());
+        let header: Vec<&str> = lines[0].split(',').collect();
+        assert_eq!(
+            &header[..4],
+            &[
+                "heartbeat_ms",
+                "election_timeout_min_ms",
+                "election_timeout_max_ms",
+                "trials"
+            ]
+        );
+        assert_eq!(header.last(), Some(&"feasible"));
+        for (line, p) in lines[1..].iter().zip(&r.points) {
+            let cells: Vec<&str> = line.split(',').collect();
+            assert_eq!(cells.len(), header.len());
+            let col = |name: &str| cells[header.iter().position(|h| *h == name).unwrap()];
+            assert_eq!(col("heartbeat_ms"), ms(p.heartbeat.0));
+            assert_eq!(col("election_timeout_min_ms"), ms(p.election_timeout.min));
+            assert_eq!(col("election_timeout_max_ms"), ms(p.election_timeout.max));
+            assert_eq!(col("trials"), "3");
+            let s = &p.metrics.summary;
+            assert_eq!(col("failover_p99_ms"), num(s.failover.failover.p99_ms));
+            assert_eq!(
+                col("false_promotions"),
+                s.false_promotions.count.to_string()
+            );
+            assert_eq!(
+                col("false_promotions_per_day_upper95"),
+                num(s.false_promotions.upper_per_day.unwrap())
+            );
+        }
+        assert_eq!(lines[1].split(',').next(), Some("50"));
+        assert!(lines[1].ends_with(",false"));
+        assert!(lines[2].ends_with(",true"));
+        assert!(results_csv(&r, &[]).lines().nth(1).unwrap().ends_with(','));
+    }
+}

@@ -1,0 +1,142 @@
+//! What a sweep produces, as saved in `results.json` ([`SweepResults`]: one [`PointResult`] per
+//! grid point, plus the context needed to decide and report again without re-running) and in
+//! `run.json` ([`RunInfo`]).
+//!
+//! These types sit below the sweep, the recommender and the report: the sweep fills them, the
+//! recommender decides from them and the report draws them, and neither of the last two needs
+//! the sweep. Their serialized form is the on-disk format of saved sweeps: fields are only ever
+//! added, with `#[serde(default)]`, so old output directories keep loading.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::PointMetrics;
+use crate::duration::{DurationRange, HumanDuration};
+use crate::harness::ApproximationSummary;
+use crate::profile::Requirements;
+
+/// Stated occurrences per day of each fault kind aimed at the leader (from the profile).
+pub type FaultRates = BTreeMap<String, f64>;
+
+/// One grid point and everything measured at it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointResult {
+    /// Position in the plan (stable across `--resume`).
+    pub index: usize,
+    /// Heartbeat interval, in the profile's (unscaled) time.
+    pub heartbeat: HumanDuration,
+    /// Election timeout range, in the profile's (unscaled) time.
+    pub election_timeout: DurationRange,
+    /// Trials merged (each a cluster run). Durations inside are in unscaled time.
+    pub metrics: PointMetrics,
+    /// Wall-clock seconds spent measuring this point.
+    pub wall_seconds: f64,
+}
+
+/// A whole sweep's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepResults {
+    /// The profile's name.
+    pub profile: String,
+    /// The requirements the recommendation is judged against.
+    pub requirements: Requirements,
+    /// Every multiplied duration of the profile was run at this scale and scaled back (1.0 = real time).
+    pub time_scale: f64,
+    /// Set for `--quick` runs (the recommendation adds its own reasons from the sample sizes).
+    pub low_confidence: bool,
+    /// Stated occurrences per day of each fault kind aimed at the leader, from the profile (the
+    /// rates conditional fault sampling scales its per-episode probabilities by).
+    #[serde(default)]
+    pub fault_rates: FaultRates,
+    /// Which backend measured these points (older results: processes).
+    #[serde(default)]
+    pub backend: crate::backend::BackendKind,
+    /// The Raft timer flavor every point ran (`cluster.raft.flavor`); knobs are translated only
+    /// for the systems it reproduces. Results saved before flavors existed load as etcd, whose
+    /// stall rule they were measured with.
+    #[serde(default)]
+    pub raft_flavor: crate::election::raft::Flavor,
+    /// Measured points, in plan order.
+    pub points: Vec<PointResult>,
+}
+
+/// Timing facts of a sweep run, saved as `run.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub version: String,
+    pub seed: u64,
+    pub host: String,
+    pub start: String,
+    pub end: String,
+    pub wall_seconds: f64,
+    pub parallel: usize,
+    pub time_scale: f64,
+    pub trials_run: usize,
+    pub failovers_measured: u64,
+    pub interrupted: bool,
+    /// Timer-fidelity probe: (clusters, p99 lateness ms).
+    pub timer_probe: Vec<(usize, f64)>,
+    /// Latencies the toxiproxy server could not take as asked (it takes whole milliseconds),
+    /// with what was sent instead and on how many toxics.
+    #[serde(default)]
+    pub approximations: Vec<ApproximationSummary>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RunInfo, SweepResults};
+
+    /// Every field of `old` is in `new` with the same value (`new` may add defaulted fields).
+    fn assert_kept(old: &serde_json::Value, new: &serde_json::Value, at: &str) {
+        match (old, new) {
+            (serde_json::Value::Object(o), serde_json::Value::Object(n)) => {
+                for (k, v) in o {
+                    let field = format!("{at}.{k}");
+                    let w = n
+                        .get(k)
+                        .unwrap_or_else(|| panic!("{field} is no longer written"));
+                    assert_kept(v, w, &field);
+                }
+            }
+            (serde_json::Value::Array(o), serde_json::Value::Array(n)) => {
+                assert_eq!(o.len(), n.len(), "{at}");
+                for (i, (v, w)) in o.iter().zip(n).enumerate() {
+                    assert_kept(v, w, &format!("{at}[{i}]"));
+                }
+            }
+            _ => assert_eq!(old, new, "{at}"),
+        }
+    }
+
+    #[test]
+    fn results_saved_by_0_1_0_load_and_are_written_back_unchanged() {
+        let text = include_str!("../../tests/fixtures/sweep-v0.1.0/results.json");
+        let results: SweepResults = serde_json::from_str(text).expect("0.1.0 results.json loads");
+        assert_eq!(results.profile, "lan");
+        assert_eq!(results.points.len(), 4);
+        let mut old: serde_json::Value = serde_json::from_str(text).unwrap();
+        let mut new = serde_json::to_value(&results).unwrap();
+        // Heartbeat silences are written as counts per 10 µs since 0.2 (see
+        // `analysis::CountedSample`): the same observations, rounded up, in another shape.
+        for (i, p) in results.points.iter().enumerate() {
+            let listed = old["points"][i]["metrics"]["tally"]["silences"]["clean"]
+                .as_array()
+                .map_or(0, |a| a.len());
+            assert_eq!(p.metrics.tally.silences.clean.len(), listed as u64);
+            for v in [&mut old, &mut new] {
+                v["points"][i]["metrics"]["tally"]["silences"]["clean"] = serde_json::Value::Null;
+            }
+        }
+        assert_kept(&old, &new, "results");
+    }
+
+    #[test]
+    fn run_info_saved_by_0_1_0_loads_and_is_written_back_unchanged() {
+        let text = include_str!("../../tests/fixtures/sweep-v0.1.0/run.json");
+        let info: RunInfo = serde_json::from_str(text).expect("0.1.0 run.json loads");
+        assert_eq!(info.approximations.len(), 1);
+        let old: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_kept(&old, &serde_json::to_value(&info).unwrap(), "run");
+    }
+}

@@ -1,0 +1,192 @@
+//! `--backend sim`: a trial in virtual time on one thread. The members are the same [`Driver`]s
+//! around the same cores as in node processes; the fault plan is the same plan, aimed the same
+//! way; links delay, hold and lose messages as the toxics do; and the costs the real backend
+//! pays (fsync, timer lateness, the proxy hop) are charged as measured here
+//! ([`Costs`], `electune calibrate`). The result is the same [`Timeline`], so analysis,
+//! recommendation and report cannot tell the backends apart — except by what they measure.
+//!
+//! Deterministic for a seed: one RNG for the world, one per fault, one per member incarnation.
+//!
+//! [`Driver`]: crate::driver::Driver
+
+mod chaos;
+mod costs;
+mod links;
+mod world;
+
+pub use costs::{CalibrationError, Costs, Quantiles, CALIBRATION_FILE};
+pub use links::{Fate, Latency, Link};
+pub use world::{Halt, MemberSpec, World};
+
+use std::time::Duration;
+
+use crate::analysis::{RunContext, Timeline};
+use crate::election::NodeId;
+use crate::harness::{first_leader_timeout, plan_faults};
+use crate::profile::{Fault, Profile, Timing};
+
+/// How to run one simulated trial.
+#[derive(Debug, Clone)]
+pub struct SimSpec {
+    pub profile: Profile,
+    pub timing: Timing,
+    pub faults: Vec<Fault>,
+    /// Measured (virtual) time after the first leader.
+    pub duration: Duration,
+    pub seed: u64,
+    pub costs: Costs,
+}
+
+/// Why a simulated trial could not be measured.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SimError {
+    #[error("no vote was exchanged within {} of simulated time: the profile's network delivers nothing between members", crate::duration::format_duration(*.0))]
+    NoVotes(Duration),
+}
+
+/// Where virtual time starts (1 s, so no event sits at zero).
+const T0: u64 = 1_000_000_000;
+
+fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Builds the simulated cluster of `spec` (members started, nothing run yet).
+pub fn build(spec: &SimSpec) -> World {
+    let p = &spec.profile;
+    let members = p.members();
+    let regions: Vec<String> = members.iter().map(|m| m.1.clone()).collect();
+    let specs = members
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            let id = (i + 1) as NodeId;
+            let peers = (1..=members.len() as NodeId).filter(|&j| j != id).collect();
+            MemberSpec {
+                config: crate::node::NodeConfig::core_config_for(
+                    id,
+                    peers,
+                    &spec.timing,
+                    &p.cluster.raft,
+                ),
+                seed: spec.seed.wrapping_mul(1_000_003).wrapping_add(id as u64),
+            }
+        })
+        .collect();
+    let n = members.len();
+    let link = |i: usize, j: usize| {
+        let l = if j == n {
+            p.network.default
+        } else {
+            p.link(&regions[i], &regions[j])
+        };
+        Latency {
+            latency_ns: ns(l.latency.0),
+            jitter_ns: ns(l.jitter.0),
+        }
+    };
+    let mut w = World::new(
+        specs,
+        link,
+        p.sink.fencing,
+        p.write_interval(&spec.timing),
+        spec.costs.clone(),
+        T0,
+        spec.seed,
+    );
+    for i in 0..n {
+        w.start(i);
+    }
+    w
+}
+
+/// Runs one trial in virtual time, as the process backend's `run_trial` does in real time: wait
+/// for the first leader, run the fault plan for `duration`, let a failover under way finish, and
+/// return the timeline. `stop_asked()` turning true stops it early, keeping what was measured.
+pub fn run_trial(spec: &SimSpec, stop_asked: impl Fn() -> bool) -> Result<Timeline, SimError> {
+    let mut w = build(spec);
+    let limit = first_leader_timeout(&spec.timing);
+    let stop_on_leader = |w: &World| w.first_leader_at.is_some();
+    w.run_until(T0 + ns(limit), stop_on_leader);
+    let context = |start_ns, end_ns| RunContext {
+        nodes: spec.profile.members().into_iter().map(|m| m.0).collect(),
+        heartbeat: spec.timing.heartbeat.0,
+        election_timeout: spec.timing.election_timeout,
+        write_interval: spec.profile.write_interval(&spec.timing),
+        fencing: spec.profile.sink.fencing,
+        start_ns,
+        end_ns,
+    };
+    let Some(start) = w.first_leader_at else {
+        if !w.votes_seen {
+            return Err(SimError::NoVotes(limit));
+        }
+        let now = w.now;
+        return Ok(Timeline {
+            events: w.events,
+            context: context(now, now),
+            first_leader: Duration::from_nanos(now - T0),
+            elected: false,
+            interrupted: false,
+        });
+    };
+    let plan = plan_faults(
+        &spec.faults,
+        spec.duration,
+        spec.seed,
+        spec.timing.election_timeout.max,
+    );
+    for (k, f) in plan.iter().enumerate() {
+        w.schedule(start + ns(f.at), world::Action::FaultStart(k));
+    }
+    let mut faults = chaos::Faults::default();
+    let ctx = (&spec.profile, &spec.timing, spec.seed);
+    let end = start + ns(spec.duration);
+    let mut interrupted = false;
+    // Virtual time runs in slices so that an interrupt is seen within a few ms of wall time.
+    let slice = ns(Duration::from_secs(10));
+    let mut phase_end = end;
+    let mut waiting = false;
+    loop {
+        if stop_asked() {
+            interrupted = true;
+            break;
+        }
+        let until = (w.now + slice).min(phase_end);
+        let halt = if waiting {
+            w.run_until(until, World::settled)
+        } else {
+            w.run_until(until, |_| false)
+        };
+        match halt {
+            Halt::Fault { index, start: true } => faults.start(&mut w, &plan, index, ctx),
+            Halt::Fault {
+                index,
+                start: false,
+            } => faults.end(&mut w, &plan, index),
+            Halt::Reached if w.now < phase_end => {}
+            Halt::Reached | Halt::Idle if !waiting => {
+                // Time is up: no new fault starts, faults under way end as planned, and a
+                // failover under way is waited for, up to the first-election limit.
+                w.cancel_fault_starts();
+                waiting = true;
+                phase_end = w.now + ns(limit);
+                if w.settled() {
+                    break;
+                }
+            }
+            Halt::Stopped | Halt::Reached | Halt::Idle => break,
+        }
+    }
+    let end_ns = w.now;
+    for i in 0..w.len() {
+        w.kill(i, true);
+    }
+    Ok(Timeline {
+        events: w.events,
+        context: context(start, end_ns),
+        first_leader: Duration::from_nanos(start - T0),
+        elected: true,
+        interrupted,
+    })
+}

@@ -1,0 +1,532 @@
+//! The simulated cluster: members (each a [`Driver`] around a core, with a disk), the links between
+//! them, the fenced sink, and one queue of things to happen, all on a virtual clock. Everything a
+//! member does goes through the same driver as in a node process; what this module adds is what
+//! the operating system and the network would do: deliver, hold, lose, stop, kill, restart.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::costs::Costs;
+use super::links::{Fate, Latency, Link};
+use crate::driver::{DriftClock, Driver, FencedSink, SinkWrite};
+use crate::election::raft::{Config, Message, Raft};
+use crate::election::simnet::Disk;
+use crate::election::{node_name, NodeId, Persist, Wire};
+use crate::event::{Event, EventKind};
+use crate::harness::LiveState;
+
+/// Something scheduled to happen.
+#[derive(Debug)]
+pub enum Action {
+    /// A message arrives at member `to` (index), for its incarnation `incarnation`.
+    Deliver {
+        to: usize,
+        incarnation: u32,
+        from: NodeId,
+        msg: Message,
+    },
+    /// A write arrives at the sink.
+    Sink(SinkWrite),
+    /// The trial's fault plan: start or end fault number `index`.
+    FaultStart(usize),
+    FaultEnd(usize),
+}
+
+#[derive(Debug)]
+struct Scheduled {
+    at: u64,
+    seq: u64,
+    action: Action,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+/// Why [`World::run_until`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Halt {
+    /// Virtual time reached the limit.
+    Reached,
+    /// The stop condition held.
+    Stopped,
+    /// Fault `index` of the plan starts (or ends) now.
+    Fault { index: usize, start: bool },
+    /// Nothing is left to happen (every member is down or stopped and nothing is in flight).
+    Idle,
+}
+
+/// One member.
+struct Member {
+    name: String,
+    config: Config,
+    driver: Option<Driver<Raft>>,
+    disk: Disk,
+    /// Stopped as by SIGSTOP: no timer fires and arriving messages wait in `inbox`.
+    paused: bool,
+    inbox: VecDeque<(NodeId, Message)>,
+    incarnation: u32,
+    base_seed: u64,
+    /// The deadline the pending wake-up was drawn for, and when it fires (timer lateness).
+    wake: Option<(u64, u64)>,
+}
+
+/// The simulated cluster.
+pub struct World {
+    pub now: u64,
+    members: Vec<Member>,
+    /// `links[from * (n + 1) + to]`, `to == n` being the sink.
+    links: Vec<Link>,
+    /// Messages a partition holds, per link, in order.
+    held: Vec<VecDeque<Held>>,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    seq: u64,
+    sink: FencedSink,
+    write_interval: std::time::Duration,
+    rng: ChaCha8Rng,
+    costs: Costs,
+    /// The timeline so far.
+    pub events: Vec<Event>,
+    /// Who leads, as the timeline shows it (faults aim at "the leader" through it).
+    pub live: LiveState,
+    /// Set by a leader event; cleared by a hard fault (see [`World::settled`]).
+    led_since_hard: bool,
+    wrote_since_hard: bool,
+    pub first_leader_at: Option<u64>,
+    pub votes_seen: bool,
+}
+
+#[derive(Debug)]
+enum Held {
+    Message { from: NodeId, msg: Message },
+    Sink(SinkWrite),
+}
+
+/// How a member's link to a peer or the sink is set up.
+pub struct MemberSpec {
+    pub config: Config,
+    pub seed: u64,
+}
+
+impl World {
+    /// A cluster of `members` at virtual time `now`, none started yet; `link(i, j)` gives the
+    /// baseline of the link from member `i` to member `j` (`j == n`: the sink).
+    pub fn new(
+        members: Vec<MemberSpec>,
+        link: impl Fn(usize, usize) -> Latency,
+        fencing: bool,
+        write_interval: std::time::Duration,
+        costs: Costs,
+        now: u64,
+        seed: u64,
+    ) -> Self {
+        let n = members.len();
+        let mut links = Vec::with_capacity(n * (n + 1));
+        for i in 0..n {
+            for j in 0..=n {
+                links.push(Link::new(link(i, j)));
+            }
+        }
+        Self {
+            now,
+            members: members
+                .into_iter()
+                .map(|m| Member {
+                    name: node_name(m.config.id),
+                    config: m.config,
+                    driver: None,
+                    disk: Disk::default(),
+                    paused: false,
+                    inbox: VecDeque::new(),
+                    incarnation: 0,
+                    base_seed: m.seed,
+                    wake: None,
+                })
+                .collect(),
+            held: (0..n * (n + 1)).map(|_| VecDeque::new()).collect(),
+            links,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            sink: FencedSink::new(fencing),
+            write_interval,
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5151_5151),
+            costs,
+            events: Vec::new(),
+            live: LiveState::default(),
+            led_since_hard: false,
+            wrote_since_hard: false,
+            first_leader_at: None,
+            votes_seen: false,
+        }
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether there are no members.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The index of member `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.members.iter().position(|m| m.name == name)
+    }
+
+    /// A member's name.
+    pub fn name(&self, i: usize) -> &str {
+        &self.members[i].name
+    }
+
+    /// Schedules `action` at `at`.
+    pub fn schedule(&mut self, at: u64, action: Action) {
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled {
+            at,
+            seq: self.seq,
+            action,
+        }));
+    }
+
+    /// Drops every scheduled fault start (the trial's time is up; faults under way still end).
+    pub fn cancel_fault_starts(&mut self) {
+        let queue = std::mem::take(&mut self.queue);
+        self.queue = queue
+            .into_iter()
+            .filter(|Reverse(s)| !matches!(s.action, Action::FaultStart(_)))
+            .collect();
+    }
+
+    /// Records an event made outside the members (the harness, the sink).
+    pub fn emit(&mut self, src: &str, kind: EventKind) {
+        let e = Event::new(self.now, src, kind);
+        self.observe(&e);
+        self.events.push(e);
+    }
+
+    fn observe(&mut self, e: &Event) {
+        self.live.apply(e);
+        match &e.kind {
+            EventKind::Leader { .. } => {
+                self.led_since_hard = true;
+                self.first_leader_at.get_or_insert(e.t);
+            }
+            EventKind::WriteAccepted { .. } => self.wrote_since_hard = self.led_since_hard,
+            EventKind::FaultStart {
+                expect_failover: true,
+                ..
+            } => {
+                self.led_since_hard = false;
+                self.wrote_since_hard = false;
+            }
+            EventKind::Vote { .. } => self.votes_seen = true,
+            _ => {}
+        }
+    }
+
+    /// Whether a leader has had a write accepted since the last hard fault.
+    pub fn settled(&self) -> bool {
+        self.led_since_hard && self.wrote_since_hard
+    }
+
+    /// A synthetic process id for member `i`'s current incarnation (the simulator has no
+    /// processes; ids keep the timeline's shape).
+    fn pid(&self, i: usize) -> u32 {
+        1_000_000 + (i as u32 + 1) * 1_000 + self.members[i].incarnation
+    }
+
+    /// Starts (or restarts) member `i` from its disk, as the harness restarts a process.
+    pub fn start(&mut self, i: usize) {
+        self.kill(i, false);
+        let m = &mut self.members[i];
+        m.incarnation += 1;
+        let seed = m.base_seed.wrapping_add(m.incarnation as u64 * 7919);
+        let clock = DriftClock::new(self.now, 1.0);
+        let core = Raft::new(
+            m.config.clone(),
+            m.disk.hard_state,
+            m.disk.log.clone(),
+            clock.local(self.now),
+            seed,
+        );
+        m.driver = Some(Driver::new(m.config.id, core, clock, self.write_interval));
+        let pid = self.pid(i);
+        let name = self.members[i].name.clone();
+        self.emit(&name, EventKind::ProcessStart { pid });
+        self.flush(i);
+    }
+
+    /// Kills member `i` (SIGKILL): what it had not persisted is gone, so are the messages
+    /// waiting for it. `record` adds the exit to the timeline.
+    pub fn kill(&mut self, i: usize, record: bool) {
+        let pid = self.pid(i);
+        let m = &mut self.members[i];
+        let was_up = m.driver.take().is_some();
+        m.paused = false;
+        m.inbox.clear();
+        m.wake = None;
+        if was_up && record {
+            let name = m.name.clone();
+            self.emit(
+                &name,
+                EventKind::ProcessExit {
+                    pid,
+                    code: None,
+                    signal: Some(9),
+                },
+            );
+        }
+    }
+
+    /// Stops member `i` (SIGSTOP); false when it is down or stopped already.
+    pub fn pause(&mut self, i: usize) -> bool {
+        let m = &mut self.members[i];
+        if m.driver.is_none() || m.paused {
+            return false;
+        }
+        m.paused = true;
+        true
+    }
+
+    /// Continues member `i` (SIGCONT): its overdue timers fire, then the messages that arrived
+    /// while it was stopped are handled in arrival order.
+    pub fn resume(&mut self, i: usize) {
+        if !std::mem::replace(&mut self.members[i].paused, false) {
+            return;
+        }
+        let now = self.now;
+        if let Some(d) = self.members[i].driver.as_mut() {
+            d.handle_timeout(now);
+        }
+        self.flush(i);
+        while let Some((from, msg)) = self.members[i].inbox.pop_front() {
+            if let Some(d) = self.members[i].driver.as_mut() {
+                d.handle_message(now, from, msg);
+            }
+            self.flush(i);
+        }
+    }
+
+    /// Sets member `i`'s clock rate (a restart resets it, as a new process starts on true time).
+    pub fn set_clock_rate(&mut self, i: usize, rate: f64) {
+        let now = self.now;
+        if let Some(d) = self.members[i].driver.as_mut() {
+            d.set_clock_rate(now, rate);
+            self.members[i].wake = None;
+        }
+    }
+
+    /// The link from member `from` to member `to` (`to == len()`: the sink).
+    pub fn link_mut(&mut self, from: usize, to: usize) -> &mut Link {
+        let n = self.members.len();
+        &mut self.links[from * (n + 1) + to]
+    }
+
+    /// Removes fault `id`'s toxics from a link; a partition that ends releases what it held.
+    pub fn remove_toxic(&mut self, from: usize, to: usize, id: u64) {
+        let n = self.members.len();
+        let k = from * (n + 1) + to;
+        if !self.links[k].remove(id) {
+            return;
+        }
+        let hop = self.costs.proxy_hop;
+        while let Some(h) = self.held[k].pop_front() {
+            let hop_ns = hop.sample(&mut self.rng);
+            let at = self.links[k].arrival(self.now, 64, hop_ns, &mut self.rng);
+            let action = match h {
+                Held::Message { from: id, msg } => Action::Deliver {
+                    to,
+                    incarnation: self.members[to].incarnation,
+                    from: id,
+                    msg,
+                },
+                Held::Sink(w) => Action::Sink(w),
+            };
+            self.schedule(at, action);
+        }
+    }
+
+    /// The next time something happens: a member's (late) timer or a scheduled action.
+    fn next(&mut self) -> Option<(u64, Option<usize>)> {
+        let mut best: Option<(u64, Option<usize>)> =
+            self.queue.peek().map(|Reverse(s)| (s.at, None));
+        for i in 0..self.members.len() {
+            let m = &mut self.members[i];
+            let Some(d) = m.driver.as_ref().filter(|_| !m.paused) else {
+                continue;
+            };
+            let deadline = d.next_deadline();
+            if deadline == u64::MAX {
+                continue;
+            }
+            let wake = match m.wake {
+                Some((dl, w)) if dl == deadline => w,
+                _ => {
+                    let w =
+                        deadline.max(self.now) + self.costs.timer_lateness.sample(&mut self.rng);
+                    m.wake = Some((deadline, w));
+                    w
+                }
+            };
+            if best.is_none_or(|(t, _)| wake < t) {
+                best = Some((wake, Some(i)));
+            }
+        }
+        best
+    }
+
+    /// Runs until `until`, until `stop` holds after a step, or until a fault of the plan is due
+    /// (the caller applies it, see [`super::chaos`], and runs on).
+    pub fn run_until(&mut self, until: u64, stop: impl Fn(&World) -> bool) -> Halt {
+        loop {
+            let Some((t, member)) = self.next() else {
+                self.now = self.now.max(until);
+                return Halt::Idle;
+            };
+            if t > until {
+                self.now = self.now.max(until);
+                return Halt::Reached;
+            }
+            self.now = self.now.max(t);
+            match member {
+                Some(i) => {
+                    self.members[i].wake = None;
+                    let now = self.now;
+                    if let Some(d) = self.members[i].driver.as_mut() {
+                        d.handle_timeout(now);
+                    }
+                    self.flush(i);
+                }
+                None => {
+                    let Reverse(s) = self.queue.pop().expect("peeked");
+                    match s.action {
+                        Action::FaultStart(index) => return Halt::Fault { index, start: true },
+                        Action::FaultEnd(index) => {
+                            return Halt::Fault {
+                                index,
+                                start: false,
+                            }
+                        }
+                        other => self.act(other),
+                    }
+                }
+            }
+            if stop(self) {
+                return Halt::Stopped;
+            }
+        }
+    }
+
+    /// A message or a write arrives.
+    fn act(&mut self, action: Action) {
+        match action {
+            Action::Deliver {
+                to,
+                incarnation,
+                from,
+                msg,
+            } => {
+                let m = &mut self.members[to];
+                if m.incarnation != incarnation || m.driver.is_none() {
+                    return; // the connection it travelled on died with the process
+                }
+                if m.paused {
+                    m.inbox.push_back((from, msg));
+                    return;
+                }
+                let now = self.now;
+                m.driver
+                    .as_mut()
+                    .expect("checked above")
+                    .handle_message(now, from, msg);
+                self.flush(to);
+            }
+            Action::Sink(w) => {
+                let kind = self.sink.decide(w);
+                self.emit("sink", kind);
+            }
+            Action::FaultStart(_) | Action::FaultEnd(_) => {
+                unreachable!("run_until hands faults to the caller")
+            }
+        }
+    }
+
+    /// Persists, reports and sends what member `i` produced.
+    fn flush(&mut self, i: usize) {
+        let now = self.now;
+        let Some(d) = self.members[i].driver.as_mut() else {
+            return;
+        };
+        let out = d.poll(now);
+        if out.is_empty() {
+            return;
+        }
+        let mut depart = now;
+        if !out.persist.is_empty() {
+            self.members[i].disk.apply(&out.persist);
+            depart += self.costs.fsync.sample(&mut self.rng);
+        }
+        for e in out.events {
+            self.observe(&e);
+            self.events.push(e);
+        }
+        let n = self.members.len();
+        let from = self.members[i].config.id;
+        for (to_id, msg) in out.messages {
+            let to = to_id as usize - 1;
+            if to >= n {
+                continue;
+            }
+            let k = i * (n + 1) + to;
+            let hop = self.costs.proxy_hop.sample(&mut self.rng);
+            let bytes = if self.links[k].has_bandwidth() {
+                msg.encode(from).len()
+            } else {
+                64
+            };
+            match self.links[k].send(depart, bytes, hop, &mut self.rng) {
+                Fate::Arrives(at) => {
+                    let incarnation = self.members[to].incarnation;
+                    self.schedule(
+                        at,
+                        Action::Deliver {
+                            to,
+                            incarnation,
+                            from,
+                            msg,
+                        },
+                    );
+                }
+                Fate::Held => self.held[k].push_back(Held::Message { from, msg }),
+                Fate::Lost => {}
+            }
+        }
+        for w in out.writes {
+            let k = i * (n + 1) + n;
+            let hop = self.costs.proxy_hop.sample(&mut self.rng);
+            match self.links[k].send(depart, 48, hop, &mut self.rng) {
+                Fate::Arrives(at) => self.schedule(at, Action::Sink(w)),
+                Fate::Held => self.held[k].push_back(Held::Sink(w)),
+                Fate::Lost => {}
+            }
+        }
+    }
+}
