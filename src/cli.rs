@@ -41,6 +41,13 @@ pub enum Command {
     /// Run one configuration of a profile and print what happened (failovers, false promotions,
     /// flapping, invariants); writes events.jsonl and metrics.json.
     Run(commands::run::RunArgs),
+    /// Measure what the simulator charges for on this machine (fsync, timer lateness, the proxy
+    /// hop) and save it as <out>/calibration.json, where `--backend sim` reads it.
+    Calibrate {
+        /// Where to save calibration.json.
+        #[arg(long, default_value = "output")]
+        out: PathBuf,
+    },
     /// Validate a profile and print it resolved.
     Check {
         /// The profile (YAML).
@@ -81,6 +88,7 @@ pub fn run(cli: Cli) -> i32 {
         }
         Command::Report { dir } => commands::report::report(dir),
         Command::Run(args) => commands::run::run(args),
+        Command::Calibrate { out } => commands::calibrate::run(&out),
         Command::Check { profile } => commands::check::run(&profile).map(|()| exit::SUCCESS),
         Command::Proxy { host, port, strict } => commands::proxy::run(&host, port, strict),
         Command::Node { config } => commands::node::run(&config).map(|()| exit::SUCCESS),

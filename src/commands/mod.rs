@@ -1,5 +1,6 @@
 //! Subcommand handlers. Library errors become exit codes here (anyhow only at this edge).
 
+pub mod calibrate;
 pub mod check;
 pub mod node;
 pub mod proxy;

@@ -9,6 +9,7 @@
 //!
 //! [`Driver`]: crate::driver::Driver
 
+pub mod calibrate;
 mod chaos;
 mod costs;
 mod links;
