@@ -282,6 +282,7 @@ fn main() -> anyhow::Result<()> {
     }
     let results = SweepResults {
         fault_rates: Default::default(),
+        raft_flavor: Default::default(),
         backend: Default::default(),
         profile: "lan".into(),
         requirements: Requirements {

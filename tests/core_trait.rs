@@ -70,7 +70,7 @@ fn spec(seed: u64) -> SimSpec {
         r#"
 name: split
 cluster:
-  raft: { pre_vote: false, check_quorum: true }
+  raft: { pre_vote: false, check_quorum: true, flavor: thesis }
   nodes: 5
 network:
   default: { latency: 5ms, jitter: 4ms }

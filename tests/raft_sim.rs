@@ -1,10 +1,12 @@
-//! The Raft election core on a deterministic in-memory network.
+//! The Raft election core on a deterministic in-memory network, and its timer flavors: the same
+//! heartbeat and election timeout behave as etcd, hashicorp/raft or the thesis does, above all
+//! when a process stalls.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use electune::duration::DurationRange;
-use electune::election::raft::{Config, CoreEvent, Role, StallPolicy};
+use electune::election::raft::{Config, CoreEvent, Flavor, Role};
 use electune::election::simnet::SimNet;
 use electune::election::NodeId;
 use rand::{Rng, SeedableRng};
@@ -64,8 +66,14 @@ fn election_safety_over_10000_random_schedules() {
         let check_quorum = rng.gen_bool(0.5);
         let sticky = pre_vote && rng.gen_bool(0.5);
         let min = rng.gen_range(20..60u64);
-        let spread = [0, 1, 5, min][rng.gen_range(0..4)];
+        // etcd and hashicorp draw from [T, 2T) themselves; the thesis takes any range.
+        let flavor = Flavor::ALL[(schedule % 3) as usize];
+        let spread = match flavor {
+            Flavor::Thesis => [0, 1, 5, min][rng.gen_range(0..4)],
+            _ => min,
+        };
         let cfgs = configs(n, min / 3, min, min + spread, |c| {
+            c.flavor = flavor;
             c.pre_vote = pre_vote;
             c.check_quorum = check_quorum;
             c.leader_stickiness = sticky;
@@ -115,8 +123,10 @@ fn election_safety_over_10000_random_schedules() {
 
 #[test]
 fn stable_majority_elects_one_leader_and_fails_over() {
-    for seed in 0..50 {
-        let mut net = SimNet::new(configs(5, 50, 150, 300, |_| {}), seed);
+    // 30 ms ticks: with 50 ms the etcd flavor could draw only 3 timeouts (150, 200, 250 ms) and
+    // SimNet starts every ticker at the same instant, so ties (split votes) would dominate.
+    for (seed, flavor) in (0..150).zip(Flavor::ALL.into_iter().cycle()) {
+        let mut net = SimNet::new(configs(5, 30, 150, 300, |c| c.flavor = flavor), seed);
         net.delay_ns = (MS, 5 * MS);
         net.run_until(2_000 * MS);
         let (leader, term) = single_leader(&net).expect("a leader within 2s");
@@ -145,7 +155,7 @@ fn stable_majority_elects_one_leader_and_fails_over() {
         // Detection within max timeout, plus rounds of voting; generous but finite.
         assert!(
             elected_at - crashed_at < 1_000 * MS,
-            "seed {seed}: {}ms",
+            "seed {seed}, {flavor}: {}ms",
             (elected_at - crashed_at) / MS
         );
         assert_election_safety(&net, "failover");
@@ -224,10 +234,9 @@ fn check_quorum_makes_an_isolated_leader_step_down() {
     }
 }
 
-#[test]
-fn timeouts_are_drawn_per_reset_within_range() {
-    let mut net = SimNet::new(configs(3, 20, 100, 200, |_| {}), 9);
-    // Nobody can talk: every node keeps timing out and campaigning.
+/// Candidacy times of every node on a network where nobody hears anybody.
+fn candidacies_alone(flavor: Flavor, hb_ms: u64, min_ms: u64, seed: u64) -> Vec<Vec<u64>> {
+    let mut net = SimNet::new(flavored(3, flavor, hb_ms, min_ms, false), seed);
     let ids = net.ids();
     for &a in &ids {
         for &b in &ids {
@@ -236,15 +245,24 @@ fn timeouts_are_drawn_per_reset_within_range() {
             }
         }
     }
-    net.run_until(20_000 * MS);
+    net.run_until(30_000 * MS);
+    ids.iter()
+        .map(|&id| {
+            net.events
+                .iter()
+                .filter(|(_, n, e)| *n == id && matches!(e, CoreEvent::BecameCandidate { .. }))
+                .map(|(t, _, _)| *t)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn timeouts_are_drawn_per_reset_within_range() {
+    // The thesis flavor draws uniformly from [min, max) (etcd's whole ticks: further down).
+    // Nobody can talk: every node keeps timing out and campaigning.
     let mut gaps = Vec::new();
-    for id in ids {
-        let times: Vec<u64> = net
-            .events
-            .iter()
-            .filter(|(_, n, e)| *n == id && matches!(e, CoreEvent::BecameCandidate { .. }))
-            .map(|(t, _, _)| *t)
-            .collect();
+    for times in candidacies_alone(Flavor::Thesis, 20, 100, 9) {
         gaps.extend(times.windows(2).map(|w| w[1] - w[0]));
     }
     assert!(gaps.len() > 200);
@@ -293,13 +311,17 @@ struct PausedLeader {
     /// step-down.
     heartbeats_after_resume: usize,
     still_leader: bool,
+    /// Some member (pre-)campaigned while the leader was stopped.
+    campaigned_during_pause: bool,
+    /// What the leader's timers left uncounted (the stall time its flavor dropped).
+    stalled_ns: u64,
 }
 
 /// Five nodes, heartbeat 50 ms, election timeout 300..600 ms, check_quorum, pre-vote and
 /// stickiness on; `follower_timeout` lets the followers' timers be longer than the leader's so
 /// that a long pause is not also a real failover. n1 has the short timer and becomes the leader.
 fn pause_the_leader(
-    policy: StallPolicy,
+    flavor: Flavor,
     follower_timeout: (u64, u64),
     pause_ms: u64,
     seed: u64,
@@ -308,7 +330,7 @@ fn pause_the_leader(
         c.check_quorum = true;
         c.pre_vote = true;
         c.leader_stickiness = true;
-        c.stall_policy = policy;
+        c.flavor = flavor;
         if c.id != 1 {
             c.election_timeout = ms_range(follower_timeout.0, follower_timeout.1);
         }
@@ -329,6 +351,10 @@ fn pause_the_leader(
     net.pause(leader);
     net.run_until(stop_at + pause_ms * MS);
     let resumed_at = net.now;
+    let campaigned_during_pause = net
+        .events
+        .iter()
+        .any(|(t, _, e)| *t >= stop_at && campaigned(e));
     net.resume(leader);
     net.run_until(resumed_at + 3_000 * MS);
     assert_election_safety(&net, "paused leader");
@@ -358,7 +384,16 @@ fn pause_the_leader(
         stepped_down_at,
         heartbeats_after_resume,
         still_leader: r.role() == Role::Leader && r.term() == term,
+        campaigned_during_pause,
+        stalled_ns: r.stalled_ns(),
     }
+}
+
+fn campaigned(e: &CoreEvent) -> bool {
+    matches!(
+        e,
+        CoreEvent::BecameCandidate { .. } | CoreEvent::BecamePreCandidate { .. }
+    )
 }
 
 #[test]
@@ -368,7 +403,7 @@ fn a_leader_resumed_from_a_tolerated_pause_heartbeats_and_keeps_leading() {
     // and its responses, about 1 seed in 200). 350 and 600 ms: beyond the leader's quorum-check
     // window (its minimum election timeout, 300 ms), with followers whose timers are longer still;
     // the old check deposed the leader after every such pause (see the control below). Either way
-    // the resumed leader counts its stall as one tick (etcd): it sends heartbeats first and its
+    // the resumed etcd leader counts its stall as one tick: it sends heartbeats first and its
     // followers answer before the next quorum check.
     for (pause_ms, follower_timeout) in [
         (250, (300, 600)),
@@ -376,7 +411,7 @@ fn a_leader_resumed_from_a_tolerated_pause_heartbeats_and_keeps_leading() {
         (600, (1_500, 3_000)),
     ] {
         for seed in 0..20 {
-            let out = pause_the_leader(StallPolicy::OneTick, follower_timeout, pause_ms, seed);
+            let out = pause_the_leader(Flavor::Etcd, follower_timeout, pause_ms, seed);
             assert_eq!(
                 out.stepped_down_at, None,
                 "pause {pause_ms}ms, seed {seed}: the resumed leader stepped down"
@@ -394,12 +429,12 @@ fn a_leader_resumed_from_a_tolerated_pause_heartbeats_and_keeps_leading() {
 
 #[test]
 fn counting_a_pause_as_lost_contact_deposes_the_resumed_leader_before_it_heartbeats() {
-    // Control for the test above: with every stalled nanosecond counted (the behaviour before the
-    // one-tick rule), a pause beyond the quorum-check window makes the leader step down the moment
+    // Control for the test above: with every stalled nanosecond counted (the thesis flavor, timers
+    // on real time), a pause beyond the quorum-check window makes the leader step down the moment
     // it resumes, before a single heartbeat: its own pause was taken for lost contact.
     for pause_ms in [350, 600] {
         for seed in 0..20 {
-            let out = pause_the_leader(StallPolicy::WallClock, (1_500, 3_000), pause_ms, seed);
+            let out = pause_the_leader(Flavor::Thesis, (1_500, 3_000), pause_ms, seed);
             assert_eq!(
                 out.stepped_down_at,
                 Some(out.resumed_at),
@@ -411,6 +446,19 @@ fn counting_a_pause_as_lost_contact_deposes_the_resumed_leader_before_it_heartbe
             );
         }
     }
+}
+
+/// When `leader` first stepped down at or after `from`, checking that it was for lost quorum
+/// contact.
+fn check_quorum_step_down(net: &SimNet, leader: NodeId, from: u64) -> Option<u64> {
+    let (t, _, e) = net.events.iter().find(|(t, id, e)| {
+        *t >= from && *id == leader && matches!(e, CoreEvent::SteppedDown { .. })
+    })?;
+    assert!(
+        matches!(e, CoreEvent::SteppedDown { reason, .. } if reason.starts_with("check_quorum")),
+        "{e:?}"
+    );
+    Some(*t)
 }
 
 #[test]
@@ -441,17 +489,8 @@ fn a_leader_isolated_while_running_or_paused_steps_down_within_the_window() {
             let cut_at = net.now;
             net.resume(leader);
             net.run_until(cut_at + 2_000 * MS);
-            let (t, _, e) = net
-                .events
-                .iter()
-                .find(|(t, id, e)| {
-                    *t >= cut_at && *id == leader && matches!(e, CoreEvent::SteppedDown { .. })
-                })
+            let t = check_quorum_step_down(&net, leader, cut_at)
                 .unwrap_or_else(|| panic!("paused {paused}, seed {seed}: never stepped down"));
-            assert!(
-                matches!(e, CoreEvent::SteppedDown { reason, .. } if reason.starts_with("check_quorum")),
-                "{e:?}"
-            );
             // Contact is judged once per 300 ms window; responses in flight at the cut can carry
             // one window, so it takes at most two windows (plus the 5 ms the last response
             // travels).
@@ -467,11 +506,11 @@ fn a_leader_isolated_while_running_or_paused_steps_down_within_the_window() {
 /// A follower is paused for `pause_ms` while the leader keeps running. Returns whether any
 /// member campaigned (pre-vote or vote) after the pause began, and whether the leader lost its
 /// leadership.
-fn pause_a_follower(policy: StallPolicy, pause_ms: u64, seed: u64) -> (bool, bool) {
+fn pause_a_follower(flavor: Flavor, pause_ms: u64, seed: u64) -> (bool, bool) {
     // Pre-vote off: a campaign from the resumed follower raises the term and deposes the leader.
     let cfgs = configs(3, 50, 300, 600, |c| {
         c.check_quorum = true;
-        c.stall_policy = policy;
+        c.flavor = flavor;
     });
     let mut net = SimNet::new(cfgs, seed);
     net.run_until(2_000 * MS);
@@ -484,21 +523,21 @@ fn pause_a_follower(policy: StallPolicy, pause_ms: u64, seed: u64) -> (bool, boo
     net.resume(follower);
     net.run_until(net.now + 3_000 * MS);
     assert_election_safety(&net, "paused follower");
-    let campaigned = net.events.iter().any(|(t, _, e)| {
-        *t >= stop_at
-            && matches!(
-                e,
-                CoreEvent::BecameCandidate { .. } | CoreEvent::BecamePreCandidate { .. }
-            )
-    });
-    (campaigned, single_leader(&net) != Some((leader, term)))
+    let someone_campaigned = net
+        .events
+        .iter()
+        .any(|(t, _, e)| *t >= stop_at && campaigned(e));
+    (
+        someone_campaigned,
+        single_leader(&net) != Some((leader, term)),
+    )
 }
 
 #[test]
 fn a_follower_resumed_from_a_pause_sees_one_tick_and_does_not_campaign() {
     for seed in 0..20 {
         // Stopped for longer than any election timeout it could draw.
-        let (campaigned, deposed) = pause_a_follower(StallPolicy::OneTick, 2_000, seed);
+        let (campaigned, deposed) = pause_a_follower(Flavor::Etcd, 2_000, seed);
         assert!(!campaigned, "seed {seed}: a campaign after the pause");
         assert!(!deposed, "seed {seed}: the leader lost its leadership");
     }
@@ -506,9 +545,218 @@ fn a_follower_resumed_from_a_pause_sees_one_tick_and_does_not_campaign() {
     // higher term deposes the leader.
     for seed in 0..20 {
         assert_eq!(
-            pause_a_follower(StallPolicy::WallClock, 2_000, seed),
+            pause_a_follower(Flavor::Thesis, 2_000, seed),
             (true, true),
             "seed {seed}"
         );
     }
+}
+
+// ----- flavors: the same timing behaves as etcd, hashicorp/raft or the thesis does -----
+
+/// `n` members under `flavor` with heartbeat `hb_ms`, timeout `[min, 2·min)` and check-quorum.
+fn flavored(n: u32, flavor: Flavor, hb_ms: u64, min_ms: u64, pre_vote: bool) -> Vec<Config> {
+    configs(n, hb_ms, min_ms, 2 * min_ms, |c| {
+        c.flavor = flavor;
+        c.pre_vote = pre_vote;
+        c.check_quorum = true;
+    })
+}
+
+#[test]
+fn one_pause_three_flavors_the_etcd_leader_keeps_leading_the_others_step_down_on_resume() {
+    // n1 leads with 300..600 ms, the followers have 1.5..3 s. A 1 s pause outlasts the leader's
+    // quorum window under every flavor (etcd 6 ticks = 300 ms, thesis 300 ms, hashicorp
+    // LeaderLeaseTimeout 150 ms) and no follower's timeout: only the leader's own rule decides.
+    for seed in 0..20 {
+        let etcd = pause_the_leader(Flavor::Etcd, (1_500, 3_000), 1_000, seed);
+        assert!(!etcd.campaigned_during_pause, "seed {seed}");
+        // etcd-io/raft behind a Go ticker: the stall is one tick, so the leader heartbeats first
+        // (every tick for 3 s, to 4 followers) and never judges its own silence.
+        assert_eq!(etcd.stepped_down_at, None, "seed {seed}");
+        assert!(
+            etcd.still_leader && etcd.heartbeats_after_resume >= 4 * 55,
+            "seed {seed}"
+        );
+        // 20 or 21 grid ticks passed in the pause and one was delivered.
+        assert!(
+            (900 * MS..=1_000 * MS).contains(&etcd.stalled_ns),
+            "seed {seed}: {} ms",
+            etcd.stalled_ns / MS
+        );
+        for flavor in [Flavor::Hashicorp, Flavor::Thesis] {
+            let r = pause_the_leader(flavor, (1_500, 3_000), 1_000, seed);
+            assert!(!r.campaigned_during_pause, "{flavor}, seed {seed}");
+            // Wall-clock timers: at the resume the overdue quorum check (hashicorp
+            // checkLeaderLease; thesis check-quorum) finds no contact within its window and the
+            // leader steps down before it sends a heartbeat.
+            assert_eq!(
+                r.stepped_down_at,
+                Some(r.resumed_at),
+                "{flavor}, seed {seed}"
+            );
+            assert_eq!(r.heartbeats_after_resume, 0, "{flavor}, seed {seed}");
+            assert_eq!(r.stalled_ns, 0, "{flavor}: wall-clock timers drop nothing");
+        }
+    }
+}
+
+#[test]
+fn a_hashicorp_leader_paused_within_its_lease_keeps_leading() {
+    // n1's LeaderLeaseTimeout is 150 ms and it heartbeats every 30..60 ms: after a 60 ms pause
+    // every follower's last contact is within 60 + 60 + 10 ms when the lease is checked.
+    for seed in 0..20 {
+        let r = pause_the_leader(Flavor::Hashicorp, (1_500, 3_000), 60, seed);
+        assert_eq!(r.stepped_down_at, None, "seed {seed}");
+        assert!(
+            r.still_leader && r.heartbeats_after_resume >= 4 * 45,
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn etcd_timeouts_are_whole_ticks_in_et_to_2et() {
+    // Tick 20 ms, ElectionTick 5: every timeout is 5..9 ticks, each drawn, none in between.
+    let tick = 20 * MS;
+    let mut gaps = Vec::new();
+    for times in candidacies_alone(Flavor::Etcd, 20, 100, 3) {
+        // Ticks fall on the node's ticker grid (it started at 0).
+        assert!(times.iter().all(|t| t % tick == 0), "{times:?}");
+        gaps.extend(times.windows(2).map(|w| w[1] - w[0]));
+    }
+    assert!(gaps.len() > 300);
+    assert!(gaps.iter().all(|g| g % tick == 0), "not whole ticks");
+    let ticks: BTreeSet<u64> = gaps.iter().map(|g| g / tick).collect();
+    assert_eq!(
+        ticks,
+        (5..10).collect(),
+        "every tick count in [ET, 2ET), nothing else"
+    );
+}
+
+#[test]
+fn hashicorp_heartbeats_every_tenth_to_fifth_of_the_timeout_whatever_the_heartbeat_says() {
+    // T = 1 s: heartbeats every [100, 200) ms although the configured heartbeat is 50 ms.
+    let mut net = SimNet::new(flavored(3, Flavor::Hashicorp, 50, 1_000, true), 5);
+    // A fixed latency, so gaps between arrivals are gaps between sends.
+    net.delay_ns = (2 * MS, 2 * MS);
+    net.run_until(5_000 * MS);
+    let (leader, term) = single_leader(&net).expect("a leader");
+    let from = net.now;
+    net.run_until(from + 20_000 * MS);
+    let follower = net.ids().into_iter().find(|&id| id != leader).unwrap();
+    let arrivals: Vec<u64> = net
+        .events
+        .iter()
+        .filter(|(t, id, e)| {
+            *t >= from && *id == follower && *e == CoreEvent::Heartbeat { term, leader }
+        })
+        .map(|(t, _, _)| *t)
+        .collect();
+    let gaps: Vec<u64> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.len() > 100, "{} heartbeats", gaps.len());
+    assert!(
+        gaps.iter().all(|g| (100 * MS..200 * MS).contains(g)),
+        "{:?}",
+        gaps.iter().map(|g| g / MS).collect::<Vec<_>>()
+    );
+    let mean = gaps.iter().sum::<u64>() as f64 / gaps.len() as f64 / MS as f64;
+    assert!((140.0..160.0).contains(&mean), "mean {mean} ms");
+    let (lo, hi) = (gaps.iter().min().unwrap(), gaps.iter().max().unwrap());
+    assert!(*lo < 110 * MS && *hi >= 190 * MS, "spread over the range");
+}
+
+#[test]
+fn a_hashicorp_leader_cut_off_steps_down_one_lease_after_its_last_contact() {
+    // T = 1 s: LeaderLeaseTimeout 500 ms, heartbeats every 100..200 ms. checkLeaderLease steps
+    // down once no follower's last contact is within the lease, and rechecks
+    // LeaderLeaseTimeout − maxDiff later, so the step-down comes between 500 ms after the last
+    // response before the cut and 500 ms after the cut (plus the 10 ms minimum interval).
+    for seed in 0..20 {
+        let mut net = SimNet::new(flavored(3, Flavor::Hashicorp, 50, 1_000, true), seed);
+        net.delay_ns = (MS, 3 * MS);
+        net.run_until(5_000 * MS);
+        let (leader, _) = single_leader(&net).expect("a leader");
+        let at = net.now + ChaCha8Rng::seed_from_u64(seed).gen_range(0..200) * MS;
+        net.run_until(at);
+        let rest: Vec<_> = net.ids().into_iter().filter(|&id| id != leader).collect();
+        net.partition(&[leader], &rest);
+        net.run_until(at + 2_000 * MS);
+        let t = check_quorum_step_down(&net, leader, at)
+            .unwrap_or_else(|| panic!("seed {seed}: never stepped down"));
+        let after = (t - at) / MS;
+        assert!(
+            (500 - 200 - 6..=510).contains(&after),
+            "seed {seed}: {after} ms"
+        );
+    }
+}
+
+#[test]
+fn hashicorp_followers_check_last_contact_on_a_timer_heartbeats_do_not_reset() {
+    // runFollower's timer fires every [HT, 2HT) whatever arrives, and campaigns only when the
+    // last contact is HT or more ago: after the leader crashes a follower campaigns between HT
+    // and 3·HT after its last heartbeat, beyond the 2·HT a reset timer would allow. The thesis's
+    // timer restarts at every heartbeat: always within [min, max).
+    let mut silences: BTreeMap<Flavor, Vec<u64>> = BTreeMap::new();
+    for flavor in [Flavor::Hashicorp, Flavor::Thesis] {
+        for seed in 0..40 {
+            let mut net = SimNet::new(flavored(3, flavor, 30, 300, true), seed);
+            net.delay_ns = (MS, MS);
+            net.run_until(3_000 * MS);
+            let (leader, term) = single_leader(&net).expect("a leader");
+            net.run_until(net.now + ChaCha8Rng::seed_from_u64(seed).gen_range(0..300) * MS);
+            net.crash(leader);
+            let crashed_at = net.now;
+            net.run_until(crashed_at + 3_000 * MS);
+            for id in net.ids().into_iter().filter(|&id| id != leader) {
+                let last_heartbeat = net
+                    .events
+                    .iter()
+                    .filter(|(t, n, e)| {
+                        *t <= crashed_at && *n == id && *e == CoreEvent::Heartbeat { term, leader }
+                    })
+                    .map(|(t, _, _)| *t)
+                    .max()
+                    .unwrap();
+                let first_campaign = net
+                    .events
+                    .iter()
+                    .find(|(t, n, e)| *t > crashed_at && *n == id && campaigned(e))
+                    .map(|(t, _, _)| *t);
+                // A hashicorp follower rejects pre-votes while it knows a leader, which it
+                // forgets only when its own check campaigns: every follower campaigns. A thesis
+                // follower may grant a faster one's pre-vote and never campaign.
+                let Some(first_campaign) = first_campaign else {
+                    assert_eq!(
+                        flavor,
+                        Flavor::Thesis,
+                        "seed {seed}: n{id} never campaigned"
+                    );
+                    continue;
+                };
+                silences
+                    .entry(flavor)
+                    .or_default()
+                    .push(first_campaign - last_heartbeat);
+            }
+        }
+    }
+    let h = &silences[&Flavor::Hashicorp];
+    assert_eq!(h.len(), 80);
+    assert!(h.iter().all(|s| (300 * MS..900 * MS).contains(s)), "{h:?}");
+    // A third of them, in theory (the residual life of a renewal process with U[HT, 2HT) gaps).
+    assert!(
+        h.iter().filter(|&&s| s >= 600 * MS).count() >= 10,
+        "a periodic check lets silences pass 2·HT: {:?}",
+        h.iter().map(|s| s / MS).collect::<Vec<_>>()
+    );
+    let t = &silences[&Flavor::Thesis];
+    assert!(t.len() >= 40);
+    assert!(
+        t.iter().all(|s| (300 * MS..600 * MS + MS).contains(s)),
+        "{:?}",
+        t.iter().map(|s| s / MS).collect::<Vec<_>>()
+    );
 }

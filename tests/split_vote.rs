@@ -38,7 +38,7 @@
 use std::time::Duration;
 
 use electune::duration::DurationRange;
-use electune::election::raft::{Config, CoreEvent};
+use electune::election::raft::{Config, CoreEvent, Flavor};
 use electune::election::simnet::SimNet;
 use statrs::distribution::{Beta, Binomial, ContinuousCDF, DiscreteCDF};
 
@@ -66,7 +66,7 @@ fn predicted_split_rate(alive: u64, servers: u64, range: Duration, latency: Dura
 fn split_after_leader_crash(latency_ns: u64, seed: u64) -> bool {
     let cfgs: Vec<Config> = (1..=SERVERS)
         .map(|id| {
-            let c = Config::new(
+            let mut c = Config::new(
                 id,
                 (1..=SERVERS).filter(|&p| p != id).collect(),
                 Duration::from_millis(HEARTBEAT_MS),
@@ -75,7 +75,9 @@ fn split_after_leader_crash(latency_ns: u64, seed: u64) -> bool {
                     Duration::from_millis(MIN_TIMEOUT_MS + RANGE_MS),
                 ),
             );
-            // The thesis's setting: pre-vote, check-quorum, stickiness and leases all off.
+            // The thesis's setting: its flavor (uniform [min, max) on real time), pre-vote,
+            // check-quorum, stickiness and leases all off.
+            c.flavor = Flavor::Thesis;
             c.validate().expect("valid config");
             c
         })

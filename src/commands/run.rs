@@ -82,9 +82,10 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     if let Some(e) = args.election_timeout {
         timing.election_timeout = e;
     }
-    profile::validate_timing("timing", &timing).map_err(|e| {
+    profile::validate_timing("timing", &timing, &profile.cluster.raft).map_err(|e| {
         Failure::bad_input(anyhow::anyhow!(
-            "--heartbeat/--election-timeout: {}",
+            "--heartbeat/--election-timeout (flavor {}): {}",
+            profile.cluster.raft.flavor,
             e.message
         ))
     })?;

@@ -29,6 +29,7 @@ pub struct NodeConfig {
     pub sink: Option<SocketAddr>,
     pub heartbeat: Duration,
     pub election_timeout: DurationRange,
+    /// The timer flavor and Raft options, as the profile gives them.
     pub raft: RaftOptions,
     /// How often a leader writes to the sink.
     pub write_interval: Duration,
@@ -64,6 +65,7 @@ impl NodeConfig {
         raft: &RaftOptions,
     ) -> Config {
         let mut c = Config::new(id, peers, timing.heartbeat.0, timing.election_timeout);
+        c.flavor = raft.flavor;
         c.pre_vote = raft.pre_vote;
         c.check_quorum = raft.check_quorum;
         c.leader_stickiness = raft.leader_stickiness;

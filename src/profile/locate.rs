@@ -29,7 +29,7 @@ pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
             to = block_end(&lines, i, col);
         }
         if let Some(n) = index {
-            // The n-th `- ` item below the key, or the n-th `{` of a flow sequence on its line.
+            // The n-th `- ` item below the key, or the n-th item of a flow sequence on its line.
             let mut count = 0;
             let mut hit = None;
             for (i, line) in lines.iter().enumerate().take(to).skip(from) {
@@ -43,7 +43,10 @@ pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
                     count += 1;
                 }
             }
-            let (i, col) = hit?;
+            let flow = || flow_item(lines[from], min_indent, n).map(|col| (from, col));
+            let Some((i, col)) = hit.or_else(flow) else {
+                return best;
+            };
             best = Some((i + 1, col + 1));
             from = i;
             min_indent = col + 1;
@@ -64,6 +67,38 @@ fn split_path(path: &str) -> Vec<(String, Option<usize>)> {
             None => (seg.to_string(), None),
         })
         .collect()
+}
+
+/// The column of the n-th item of a flow sequence (`key: [a, b, c]`) that starts on this line
+/// after column `after`. Nested brackets and quoted text are skipped over.
+fn flow_item(line: &str, after: usize, n: usize) -> Option<usize> {
+    let line = strip_comment(line);
+    let open = after + line.get(after..)?.find('[')?;
+    let (mut depth, mut count, mut quote) = (0usize, 0usize, None);
+    let mut item_start = None;
+    for (k, c) in line.char_indices().skip_while(|&(k, _)| k <= open) {
+        match (quote, c) {
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '{') => depth += 1,
+            (None, ']' | '}') if depth == 0 => break,
+            (None, ']' | '}') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                count += 1;
+                item_start = None;
+                continue;
+            }
+            _ => {}
+        }
+        if item_start.is_none() && !c.is_whitespace() {
+            item_start = Some(k);
+            if count == n {
+                return Some(k);
+            }
+        }
+    }
+    None
 }
 
 fn strip_comment(line: &str) -> &str {
@@ -120,5 +155,16 @@ mod tests {
         assert_eq!(locate(TEXT, "network.links[1].latency"), Some((8, 26)));
         assert_eq!(locate(TEXT, "faults[0].every"), Some((11, 5)));
         assert_eq!(locate(TEXT, "name"), Some((1, 1)));
+    }
+
+    #[test]
+    fn finds_items_of_flow_sequences_and_falls_back_to_the_key() {
+        let text =
+            "sweep:\n  heartbeat: [50ms]\n  election_timeout: [500ms..1s, 1s..3s, \"2s..4s\"]\n";
+        assert_eq!(locate(text, "sweep.election_timeout[0]"), Some((3, 22)));
+        assert_eq!(locate(text, "sweep.election_timeout[1]"), Some((3, 33)));
+        assert_eq!(locate(text, "sweep.election_timeout[2]"), Some((3, 41)));
+        // No such item: the key's place rather than nothing.
+        assert_eq!(locate(text, "sweep.election_timeout[7]"), Some((3, 3)));
     }
 }

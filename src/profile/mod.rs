@@ -9,7 +9,7 @@ mod validate;
 
 pub use error::{FieldError, ProfileError};
 pub use schema::*;
-pub use validate::validate_timing;
+pub use validate::{check_point, sweep_pairs, validate_timing};
 
 use error::Located;
 
@@ -155,6 +155,7 @@ impl Profile {
                     .to_string(),
             );
         }
+        out.extend(validate::flavor_warnings(self));
         out
     }
 
@@ -201,6 +202,117 @@ mod tests {
             let p = load(&path).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(p.name, name);
         }
+    }
+
+    #[test]
+    fn shipped_experiments_parse_with_their_flavors() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("experiments");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let p = load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let name = path.file_stem().unwrap().to_string_lossy().to_string();
+            let want = match name.as_str() {
+                "raft-fig16" => Flavor::Thesis,
+                n => Flavor::ALL
+                    .into_iter()
+                    .find(|f| n.ends_with(&format!("-{f}")))
+                    .unwrap_or_else(|| panic!("{n}: which flavor?")),
+            };
+            assert_eq!(p.cluster.raft.flavor, want, "{name}");
+            seen += 1;
+        }
+        assert!(seen >= 4);
+    }
+
+    fn with(raft: &str, timing: &str, sweep: &str) -> String {
+        format!(
+            "name: x\ncluster:\n  nodes: 3\n  raft: {{ {raft} }}\ntiming: {{ {timing} }}\n{sweep}"
+        )
+    }
+
+    fn err_of(text: &str) -> String {
+        parse(text, "p.yaml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn flavor_errors_name_the_field_its_place_and_what_is_valid() {
+        let t = "heartbeat: 50ms, election_timeout: 150ms..200ms";
+        // The thesis takes any range; etcd and hashicorp draw [T, 2T) themselves.
+        assert!(parse(&with("flavor: thesis", t, ""), "p.yaml").is_ok());
+        let err = err_of(&with("flavor: etcd", t, ""));
+        assert!(err.starts_with("p.yaml:5:"), "{err}");
+        assert!(err.contains("field `timing.election_timeout`"), "{err}");
+        assert!(err.contains("write 150ms..300ms"), "{err}");
+        // The default flavor is etcd.
+        assert_eq!(err_of(&with("", t, "")), err);
+
+        let sweep = "sweep:\n  heartbeat: [50ms]\n  election_timeout: [500ms..1s, 1s..3s]\n";
+        let err = err_of(&with(
+            "flavor: hashicorp",
+            "heartbeat: 50ms, election_timeout: 1s..2s",
+            sweep,
+        ));
+        assert!(
+            err.starts_with("p.yaml:8:33: field `sweep.election_timeout[1]`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("hashicorp/raft randomTimeout") && err.contains("1s..2s"),
+            "{err}"
+        );
+
+        let err = err_of(&with("flavor: zookeeper", t, ""));
+        assert!(err.starts_with("p.yaml:4:"), "{err}");
+        assert!(err.contains("flavor"), "{err}");
+        assert!(err.contains("`etcd`, `hashicorp`, `thesis`"), "{err}");
+
+        let t = "heartbeat: 50ms, election_timeout: 150ms..300ms";
+        let err = err_of(&with("flavor: hashicorp, check_quorum: false", t, ""));
+        assert!(err.starts_with("p.yaml:4:"), "{err}");
+        assert!(err.contains("field `cluster.raft.check_quorum`"), "{err}");
+        assert!(err.contains("checkLeaderLease"), "{err}");
+        let err = err_of(&with("leader_stickiness: true, check_quorum: false", t, ""));
+        assert!(
+            err.contains("field `cluster.raft.leader_stickiness`"),
+            "{err}"
+        );
+        assert!(err.contains("set `check_quorum: true`"), "{err}");
+        // An etcd minimum below two ticks: etcd-io/raft needs ElectionTick > HeartbeatTick.
+        let err = err_of(&with(
+            "",
+            "heartbeat: 100ms, election_timeout: 150ms..300ms",
+            "",
+        ));
+        assert!(
+            err.contains("1 whole tick") && err.contains("at least 200ms"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn flavor_warnings_say_what_runs() {
+        let sweep =
+            "sweep:\n  heartbeat: [100ms, 200ms]\n  election_timeout: [500ms..1s, 1s..2s]\n";
+        let t = "heartbeat: 300ms, election_timeout: 1s..2s";
+        let p = parse(&with("flavor: etcd", t, sweep), "p.yaml").unwrap();
+        let w = p.warnings();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("field `timing.election_timeout`"), "{w:?}");
+        assert!(w[0].contains("runs as 900ms..1.8s"), "{w:?}");
+        assert!(w[1].starts_with("field `sweep`"), "{w:?}");
+        assert!(
+            w[1].contains("1 point(s)")
+                && w[1].contains("heartbeat 200ms with 500ms..1s runs as 400ms..800ms"),
+            "{w:?}"
+        );
+        let p = parse(&with("flavor: hashicorp", t, sweep), "p.yaml").unwrap();
+        let w = p.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("field `sweep.heartbeat`"), "{w:?}");
+        assert!(w[0].contains("[T/10, T/5)"), "{w:?}");
+        let p = parse(&with("flavor: thesis", t, sweep), "p.yaml").unwrap();
+        assert!(p.warnings().is_empty());
     }
 
     #[test]

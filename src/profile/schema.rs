@@ -4,6 +4,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::{DurationRange, HumanDuration};
+pub use crate::election::raft::Flavor;
 
 /// An environment to measure: the cluster, its network, its faults, what it must tolerate, and
 /// the default sweep.
@@ -69,10 +70,17 @@ pub enum Protocol {
     Raft,
 }
 
-/// Raft's optional behaviours (see [`crate::election::raft::Config`]).
+/// Raft's timer flavor and optional behaviours (see [`crate::election::raft::Config`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RaftOptions {
+    /// Whose timer semantics to reproduce: `etcd` (ticks; a stall counts as one tick; election
+    /// timeout `T..2T` with T the `--election-timeout`), `hashicorp` (wall clock; heartbeats
+    /// derived from the election timeout T; leader lease T/2) or `thesis` (the paper's
+    /// `[min, max)` on real time). Knobs are translated only for the systems of the measured
+    /// flavor.
+    #[serde(default)]
+    pub flavor: Flavor,
     #[serde(default = "yes")]
     pub pre_vote: bool,
     #[serde(default = "yes")]
@@ -90,6 +98,7 @@ fn yes() -> bool {
 impl Default for RaftOptions {
     fn default() -> Self {
         Self {
+            flavor: Flavor::default(),
             pre_vote: true,
             check_quorum: true,
             leader_stickiness: false,

@@ -2,10 +2,12 @@
 
 use std::collections::BTreeSet;
 
+use std::time::Duration;
+
 use super::error::FieldError;
 use super::schema::*;
-use crate::duration::format_duration;
-use crate::election::raft::Config;
+use crate::duration::{format_duration, DurationRange};
+use crate::election::raft::{Config, ConfigError};
 
 /// Largest cluster electune runs (one process per member).
 pub const MAX_NODES: u32 = 15;
@@ -24,7 +26,7 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
     }
     validate_cluster(p)?;
     validate_network(p)?;
-    validate_timing("timing", &p.timing)?;
+    validate_timing("timing", &p.timing, &p.cluster.raft)?;
     if let Some(w) = p.sink.write_interval {
         if w.0.is_zero() {
             return Err(FieldError::new(
@@ -52,7 +54,7 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
         }
     }
     if let Some(s) = &p.sweep {
-        validate_sweep(s)?;
+        validate_sweep(s, &p.cluster.raft)?;
     }
     Ok(())
 }
@@ -84,6 +86,7 @@ fn validate_cluster(p: &Profile) -> Result<(), FieldError> {
         }
         (None, Some(_)) => {}
     }
+    validate_raft(&c.raft)?;
     let n = p.members().len() as u32;
     if n == 1 {
         let field = if c.nodes.is_some() {
@@ -163,17 +166,111 @@ fn check_link(field: &str, l: &LinkSpec) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// Options a flavor cannot run: each system has its own switches.
+fn validate_raft(r: &RaftOptions) -> Result<(), FieldError> {
+    match r.flavor {
+        Flavor::Hashicorp if !r.check_quorum => Err(FieldError::new(
+            "cluster.raft.check_quorum",
+            "the hashicorp flavor always checks its leader lease (hashicorp/raft runs \
+             checkLeaderLease in every leaderLoop; there is no switch): remove \
+             `check_quorum: false`, or measure without it under flavor etcd or thesis",
+        )),
+        Flavor::Etcd if r.leader_stickiness && !r.check_quorum => Err(FieldError::new(
+            "cluster.raft.leader_stickiness",
+            "under the etcd flavor stickiness comes with check_quorum (etcd-io/raft ignores a \
+             vote request while `inLease := r.checkQuorum && r.lead != None && \
+             r.electionElapsed < r.electionTimeout`): set `check_quorum: true`, or use flavor \
+             thesis for stickiness without it",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The core's configuration for one (heartbeat, election timeout) point under `raft`.
+fn point_config(raft: &RaftOptions, heartbeat: Duration, et: DurationRange) -> Config {
+    let mut cfg = Config::new(1, vec![2, 3], heartbeat, et);
+    cfg.flavor = raft.flavor;
+    cfg
+}
+
+/// Checks one (heartbeat, election timeout) point with the election core's own rules under the
+/// profile's flavor (a sweep skips the points this refuses, saying why).
+pub fn check_point(
+    raft: &RaftOptions,
+    heartbeat: Duration,
+    et: DurationRange,
+) -> Result<(), ConfigError> {
+    point_config(raft, heartbeat, et).validate_timing()
+}
+
 /// Checks a heartbeat/election-timeout pair with the election core's own rules.
-pub fn validate_timing(field: &str, t: &Timing) -> Result<(), FieldError> {
-    let cfg = Config::new(1, vec![2, 3], t.heartbeat.0, t.election_timeout);
-    cfg.validate().map_err(|e| {
+pub fn validate_timing(field: &str, t: &Timing, raft: &RaftOptions) -> Result<(), FieldError> {
+    check_point(raft, t.heartbeat.0, t.election_timeout).map_err(|e| {
         let sub = match e {
-            crate::election::raft::ConfigError::HeartbeatTooLong { .. }
-            | crate::election::raft::ConfigError::ZeroHeartbeat => "heartbeat",
+            ConfigError::HeartbeatTooLong { .. } | ConfigError::ZeroHeartbeat => "heartbeat",
             _ => "election_timeout",
         };
         FieldError::new(format!("{field}.{sub}"), e.to_string())
     })
+}
+
+/// What is legal but easy to misread about the flavor, worded for stderr, each naming its field:
+/// etcd points whose election timeout is not a whole number of heartbeats (etcd rounds the tick
+/// count down), and a heartbeat axis under hashicorp, which has no heartbeat setting.
+pub fn flavor_warnings(p: &Profile) -> Vec<String> {
+    let raft = &p.cluster.raft;
+    let mut out = Vec::new();
+    let rounded = |hb: Duration, et: DurationRange| {
+        point_config(raft, hb, et)
+            .rounded_election_timeout()
+            .filter(|_| check_point(raft, hb, et).is_ok())
+            .map(|r| format!("heartbeat {} with {et} runs as {r}", format_duration(hb)))
+    };
+    let etcd_note = "the etcd flavor counts the election timeout in whole heartbeats and rounds \
+                     down, as etcd's ElectionTicks = election-timeout / heartbeat-interval does";
+    if let Some(r) = rounded(p.timing.heartbeat.0, p.timing.election_timeout) {
+        out.push(format!("field `timing.election_timeout`: {etcd_note}: {r}"));
+    }
+    if let Some(s) = &p.sweep {
+        let points: Vec<String> = sweep_pairs(s)
+            .into_iter()
+            .filter_map(|(hb, et)| rounded(hb, et))
+            .collect();
+        if !points.is_empty() {
+            out.push(format!(
+                "field `sweep`: {etcd_note}; {} point(s) run a shorter timeout than written: {}",
+                points.len(),
+                points.join("; ")
+            ));
+        }
+        if raft.flavor == Flavor::Hashicorp && s.heartbeat.len() > 1 {
+            out.push(format!(
+                "field `sweep.heartbeat`: the heartbeat is not a hashicorp/raft setting (its \
+                 leader heartbeats every [T/10, T/5) of the election timeout T, whatever this \
+                 says), so the {} heartbeats measure every election timeout {} times over; give \
+                 one heartbeat (it still sets the default write interval)",
+                s.heartbeat.len(),
+                s.heartbeat.len()
+            ));
+        }
+    }
+    out
+}
+
+/// The (heartbeat, election timeout) pairs a sweep section asks for, before any is checked.
+pub fn sweep_pairs(s: &Sweep) -> Vec<(Duration, DurationRange)> {
+    match s.heartbeat_ratio {
+        Some(ratio) if s.heartbeat.is_empty() => s
+            .election_timeout
+            .iter()
+            .map(|et| (et.min.mul_f64(ratio), *et))
+            .collect(),
+        _ => s
+            .heartbeat
+            .iter()
+            .flat_map(|h| s.election_timeout.iter().map(move |et| (h.0, *et)))
+            .collect(),
+    }
 }
 
 fn validate_fault(p: &Profile, i: usize, f: &Fault) -> Result<(), FieldError> {
@@ -291,7 +388,7 @@ fn validate_fault(p: &Profile, i: usize, f: &Fault) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn validate_sweep(s: &Sweep) -> Result<(), FieldError> {
+fn validate_sweep(s: &Sweep, raft: &RaftOptions) -> Result<(), FieldError> {
     match (s.heartbeat.is_empty(), s.heartbeat_ratio) {
         (true, None) => {
             return Err(FieldError::new(
@@ -327,18 +424,34 @@ fn validate_sweep(s: &Sweep) -> Result<(), FieldError> {
             "list at least one range, e.g. `[500ms..1s, 1s..2s]`",
         ));
     }
-    let any_valid = s.heartbeat_ratio.is_some()
-        || s.heartbeat.iter().any(|h| {
-            s.election_timeout
-                .iter()
-                .any(|e| h.0 < e.min && !h.0.is_zero())
-        });
-    if !any_valid {
+    for (i, et) in s.election_timeout.iter().enumerate() {
+        raft.flavor
+            .validate_range(*et)
+            .map_err(|e| FieldError::new(format!("sweep.election_timeout[{i}]"), e.to_string()))?;
+    }
+    let pairs = sweep_pairs(s);
+    if !pairs
+        .iter()
+        .any(|&(h, et)| check_point(raft, h, et).is_ok())
+    {
+        let why = pairs
+            .first()
+            .and_then(|&(h, et)| check_point(raft, h, et).err())
+            .map(|e| format!("; the first: {e}"))
+            .unwrap_or_default();
         return Err(FieldError::new(
             "sweep.heartbeat",
             format!(
-                "no heartbeat is below any minimum election timeout (smallest minimum: {}); every grid point would be invalid",
-                format_duration(s.election_timeout.iter().map(|e| e.min).min().unwrap_or_default())
+                "no heartbeat makes a valid point with any election timeout under the {} flavor \
+                 (smallest minimum: {}), so every grid point would be invalid{why}",
+                raft.flavor,
+                format_duration(
+                    s.election_timeout
+                        .iter()
+                        .map(|e| e.min)
+                        .min()
+                        .unwrap_or_default()
+                )
             ),
         ));
     }

@@ -556,8 +556,16 @@ pub(super) fn markdown(r: &Recommendation) -> String {
         }
         s.push('\n');
     }
-    if !r.knobs.is_empty() {
+    if !r.knobs.is_empty() || !r.not_translated.is_empty() {
         s.push_str("### Settings\n\n");
+        let _ = writeln!(
+            s,
+            "The choice was measured with the {} flavor of Raft timers ({}), so it is \
+             translated only into the systems whose timers that flavor reproduces{}.\n",
+            r.flavor,
+            flavor_summary(r.flavor),
+            if r.knobs.is_empty() { ": none" } else { "" }
+        );
         for k in &r.knobs {
             let _ = writeln!(
                 s,
@@ -572,6 +580,29 @@ pub(super) fn markdown(r: &Recommendation) -> String {
                 s.push('\n');
             }
         }
+        if !r.not_translated.is_empty() {
+            s.push_str("Not translated:\n\n");
+            for n in &r.not_translated {
+                let _ = writeln!(s, "- {}: {}", n.system, n.why);
+            }
+            s.push('\n');
+        }
     }
     s
+}
+
+/// What a flavor's timers are, in a phrase.
+fn flavor_summary(flavor: crate::election::raft::Flavor) -> &'static str {
+    use crate::election::raft::Flavor;
+    match flavor {
+        Flavor::Etcd => {
+            "etcd-io/raft: ticks of one heartbeat, a stall seen as one tick, timeouts in \
+             [ET, 2ET) ticks"
+        }
+        Flavor::Hashicorp => {
+            "hashicorp/raft: wall-clock timers, heartbeats every [T/10, T/5) whatever the \
+             heartbeat column says, a leader lease of T/2"
+        }
+        Flavor::Thesis => "the Raft paper: uniform [min, max) timeouts on real time",
+    }
 }

@@ -1,8 +1,16 @@
 //! The chosen setting in the knobs operators actually set, with each system's own constraints.
 //!
-//! electune measures a leader heartbeat interval `h` and an election timeout drawn uniformly from
-//! `[min, max)` and redrawn at every reset. Each system below exposes a different slice of that;
-//! every mapping states where it is exact and where it is not. Sources (checked against the code):
+//! electune measures a heartbeat interval `h` and an election timeout `[min, max)` under one Raft
+//! timer [`Flavor`], and the same numbers behave differently in each system (a stall counted as
+//! one tick or in full, a lease at half the timeout, ...). So a point is translated only into
+//! the systems whose timers the measured flavor reproduces — `etcd` → etcd and raft-rs (a port
+//! of etcd-io/raft: `tick_election`, `tick_heartbeat`, `MsgCheckQuorum`, `in_lease`, with
+//! `reset_randomized_election_timeout` drawing `[min_election_tick, max_election_tick)`),
+//! `hashicorp` → hashicorp/raft and Consul, `thesis` → none — and every other system is listed
+//! with what it would take ([`NotTranslated`]). Kubernetes client-go and ZooKeeper are not Raft:
+//! they need their own mechanism, and their mappings below are kept for it but never printed as
+//! measured. Every mapping states where it is exact and where it is not. Sources (checked
+//! against the code):
 //!
 //! - etcd `server/embed/config.go`: `TickMs` (`--heartbeat-interval`, default 100) and `ElectionMs`
 //!   (`--election-timeout`, default 1000); `Validate` rejects `5*TickMs > ElectionMs` and
@@ -37,6 +45,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::DurationRange;
+use crate::election::raft::Flavor;
 
 /// One system's settings for the chosen point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,25 +79,88 @@ fn go_dur(ms: u64) -> String {
     }
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
+/// A system the chosen point is not translated into, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotTranslated {
+    /// The system.
+    pub system: String,
+    /// Why not, and what would measure it.
+    pub why: String,
+}
+
+/// A point in the knobs of the systems its flavor reproduces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Translation {
+    /// The flavor the point was measured with.
+    pub flavor: Flavor,
+    /// Settings for each system whose timers that flavor reproduces.
+    pub snippets: Vec<KnobSnippet>,
+    /// Every other system, with the reason.
+    pub not_translated: Vec<NotTranslated>,
+}
+
+/// Systems electune knows, and the flavor whose timers reproduce each (`None`: none does).
+const SYSTEMS: [(&str, Option<Flavor>); 7] = [
+    ("etcd", Some(Flavor::Etcd)),
+    ("raft-rs (TiKV)", Some(Flavor::Etcd)),
+    ("hashicorp/raft", Some(Flavor::Hashicorp)),
+    ("Consul", Some(Flavor::Hashicorp)),
+    ("openraft", None),
+    ("Kubernetes leader election (client-go)", None),
+    ("ZooKeeper", None),
+];
+
+/// Why a system reproduced by no flavor is not translated.
+fn no_flavor_reason(system: &str) -> &'static str {
+    match system {
+        "openraft" => {
+            "no flavor reproduces openraft's timers yet, so nothing measured here applies to it"
+        }
+        "ZooKeeper" => {
+            "not Raft (ZAB with FastLeaderElection, failure detection in tickTime and syncLimit): \
+             it needs its own mechanism; nothing a Raft flavor measures applies to it"
+        }
+        _ => {
+            "not Raft (a lease over a compare-and-swap store): it needs its own mechanism, the \
+             lease mechanism; nothing a Raft flavor measures applies to it"
+        }
     }
 }
 
-/// Every system's snippet for heartbeat `heartbeat` and election timeout `[min, max)`.
-pub fn translate(heartbeat: Duration, election_timeout: DurationRange) -> Vec<KnobSnippet> {
-    vec![
-        etcd(heartbeat, election_timeout),
-        client_go(heartbeat, election_timeout),
-        hashicorp_raft(election_timeout),
-        consul(election_timeout),
-        raft_rs(heartbeat, election_timeout),
-        openraft(heartbeat, election_timeout),
-        zookeeper(heartbeat, election_timeout),
-    ]
+/// The point (heartbeat `heartbeat`, election timeout `[min, max)`, measured under `flavor`) in
+/// the knobs of the systems that flavor reproduces, and why each other system is left out.
+pub fn translate(
+    heartbeat: Duration,
+    election_timeout: DurationRange,
+    flavor: Flavor,
+) -> Translation {
+    let snippets = match flavor {
+        Flavor::Etcd => vec![
+            etcd(heartbeat, election_timeout),
+            raft_rs(heartbeat, election_timeout),
+        ],
+        Flavor::Hashicorp => vec![hashicorp_raft(election_timeout), consul(election_timeout)],
+        Flavor::Thesis => vec![],
+    };
+    let not_translated = SYSTEMS
+        .iter()
+        .filter(|(_, f)| *f != Some(flavor))
+        .map(|&(system, f)| NotTranslated {
+            system: system.to_string(),
+            why: match f {
+                Some(f) => format!(
+                    "measured with the {flavor} flavor, whose timers are not {system}'s; \
+                     measure with `cluster.raft.flavor: {f}` to translate into it"
+                ),
+                None => no_flavor_reason(system).to_string(),
+            },
+        })
+        .collect();
+    Translation {
+        flavor,
+        snippets,
+        not_translated,
+    }
 }
 
 fn range_note(et: DurationRange) -> Option<String> {
@@ -198,7 +270,9 @@ pub fn client_go_timing(heartbeat: Duration, et: DurationRange) -> ClientGoTimin
     }
 }
 
-fn client_go(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
+/// Kubernetes client-go settings for a heartbeat and timeout. Not printed by [`translate`]:
+/// no Raft flavor measures client-go's lease semantics; kept for the lease mechanism.
+pub fn client_go(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
     let t = client_go_timing(heartbeat, et);
     let (l, r, p) = (t.lease_duration_ms, t.renew_deadline_ms, t.retry_period_ms);
     let mut caveats = t.adjustments.clone();
@@ -345,25 +419,29 @@ fn consul(et: DurationRange) -> KnobSnippet {
     }
 }
 
-/// raft-rs: tick = gcd(heartbeat, min, max) in ms, `heartbeat_tick = h/tick`,
-/// `election_tick = min/tick`, `max_election_tick` only when `max ≠ 2·min`.
+/// raft-rs as the etcd flavor measured it: one tick per heartbeat interval, `heartbeat_tick = 1`,
+/// `election_tick = ⌊min / h⌋` (whole ticks, rounded down as etcd does), and `max_election_tick`
+/// only when the range is not `[T, 2T)` (results saved before flavors).
 fn raft_rs(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
     let mut caveats = Vec::new();
-    let h = whole_ms(heartbeat, "heartbeat", &mut caveats);
-    let lo = whole_ms(et.min, "election timeout min", &mut caveats);
-    let hi = whole_ms(et.max, "election timeout max", &mut caveats).max(lo + 1);
-    let tick = gcd(gcd(h, lo), hi).max(1);
-    let hb_tick = h / tick;
-    let mut el_tick = lo / tick;
-    if el_tick <= hb_tick {
+    let tick = whole_ms(heartbeat, "heartbeat (the tick)", &mut caveats);
+    let ticks_in = |d: Duration| (d.as_nanos() / heartbeat.as_nanos().max(1)) as u64;
+    let mut el_tick = ticks_in(et.min);
+    if u128::from(el_tick) * heartbeat.as_nanos() != et.min.as_nanos() {
+        caveats.push(format!(
+            "the election timeout counts whole ticks: election_tick = {el_tick} ({} ms), as \
+             measured",
+            el_tick * tick
+        ));
+    }
+    if el_tick <= 1 {
         caveats.push(format!(
             "validate requires election_tick > heartbeat_tick; election_tick raised from \
-             {el_tick} to {}",
-            hb_tick + 1
+             {el_tick} to 2 (not measured)"
         ));
-        el_tick = hb_tick + 1;
+        el_tick = 2;
     }
-    let max_tick = (hi / tick).max(el_tick + 1);
+    let max_tick = ticks_in(et.max).max(el_tick + 1);
     let max_line = if max_tick == 2 * el_tick {
         format!(
             "    // max_election_tick: 0 → 2 × election_tick = {max_tick} ticks ({} ms)\n",
@@ -378,15 +456,16 @@ fn raft_rs(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
         format!("    max_election_tick: {max_tick},\n")
     };
     caveats.push(format!(
-        "call RawNode::tick() every {tick} ms; timeouts are whole ticks, so a late tick delays \
-         them (the measured timer lateness applies)"
+        "call RawNode::tick() every {tick} ms from a timer that skips missed ticks, as the \
+         measured etcd flavor's Go ticker does (tokio: MissedTickBehavior::Skip; the default Burst \
+         replays every tick missed in a pause, which counts the pause in full)"
     ));
     KnobSnippet {
         system: "raft-rs (TiKV)".into(),
         snippet: format!(
             "// RawNode::tick() every {tick} ms\n\
              let config = raft::Config {{\n    \
-             heartbeat_tick: {hb_tick},\n    \
+             heartbeat_tick: 1,\n    \
              election_tick: {el_tick},\n\
              {max_line}    \
              ..Default::default()\n}};"
@@ -395,8 +474,9 @@ fn raft_rs(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
     }
 }
 
-/// openraft: the three millisecond fields map one to one (drawn in `[min, max)`).
-fn openraft(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
+/// openraft: the three millisecond fields map one to one (drawn in `[min, max)`). Not printed by
+/// [`translate`]: no flavor reproduces openraft's timers yet.
+pub fn openraft(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
     let mut caveats = Vec::new();
     let mut h = whole_ms(heartbeat, "heartbeat", &mut caveats);
     let lo = whole_ms(et.min, "election timeout min", &mut caveats);
@@ -431,7 +511,8 @@ fn openraft(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
 
 /// ZooKeeper: `tickTime = 2 × heartbeat` (the leader pings every half tick) and
 /// `syncLimit = ⌈min / tickTime⌉` (a follower gives up on the leader after `tickTime × syncLimit`).
-fn zookeeper(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
+/// Not printed by [`translate`]: ZAB is not Raft and needs its own mechanism.
+pub fn zookeeper(heartbeat: Duration, et: DurationRange) -> KnobSnippet {
     let mut caveats = Vec::new();
     let h = whole_ms(heartbeat, "heartbeat", &mut caveats);
     let lo = whole_ms(et.min, "election timeout", &mut caveats);

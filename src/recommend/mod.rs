@@ -31,7 +31,7 @@ pub use false_promotions::{
 pub use feasibility::{
     Assessment, Constraint, FailoverStage, FailoverTime, Failure, FlapEstimate, QuantileEstimate,
 };
-pub use knobs::{translate, KnobSnippet};
+pub use knobs::{translate, KnobSnippet, NotTranslated, Translation};
 pub use pareto::ParetoPoint;
 
 /// What the chosen setting must stay within.
@@ -136,8 +136,15 @@ pub struct Recommendation {
     pub what_would_change: Vec<WhatIf>,
     /// Set when nothing is feasible.
     pub infeasible: Option<Infeasible>,
-    /// The choice translated into common systems' settings (empty without a choice).
+    /// The Raft timer flavor the sweep measured: `knobs` covers only the systems it reproduces.
+    #[serde(default)]
+    pub flavor: crate::election::raft::Flavor,
+    /// The choice translated into the settings of the systems the flavor reproduces (empty
+    /// without a choice).
     pub knobs: Vec<KnobSnippet>,
+    /// Every other system, with why it is not translated (empty without a choice).
+    #[serde(default)]
+    pub not_translated: Vec<NotTranslated>,
 }
 
 impl Recommendation {
@@ -173,9 +180,10 @@ pub fn recommend(results: &SweepResults, budget: &Budget) -> Recommendation {
     let infeasible = choice
         .is_none()
         .then(|| explain::infeasible(&assessments, budget));
-    let knobs = choice
+    let (knobs, not_translated) = choice
         .as_ref()
-        .map(|c| translate(c.heartbeat.0, c.election_timeout))
+        .map(|c| translate(c.heartbeat.0, c.election_timeout, results.raft_flavor))
+        .map(|t| (t.snippets, t.not_translated))
         .unwrap_or_default();
     let what_would_change =
         explain::what_would_change(results, budget, choice.as_ref().map(|c| c.index));
@@ -194,7 +202,9 @@ pub fn recommend(results: &SweepResults, budget: &Budget) -> Recommendation {
         runner_up,
         what_would_change,
         infeasible,
+        flavor: results.raft_flavor,
         knobs,
+        not_translated,
     }
 }
 

@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
-use super::knobs::{client_go_timing, consul_multiplier};
+use super::knobs::{client_go, client_go_timing, consul_multiplier, openraft, zookeeper};
 use super::*;
 use crate::analysis::{
     poisson_bounds95, quantile_bounds95, EpisodeCounts, EpisodeTally, Observation, PointMetrics,
     PointParams, SilenceSamples, Summary, Tally,
 };
+use crate::election::raft::Flavor;
 use crate::results::PointResult;
 
 const MS: u64 = 1_000_000;
@@ -140,6 +141,7 @@ fn sweep(specs: &[Spec]) -> SweepResults {
         low_confidence: false,
         backend: Default::default(),
         fault_rates: [("pause".to_string(), 50.0)].into_iter().collect(),
+        raft_flavor: Flavor::Etcd,
         points: specs.iter().map(Spec::build).collect(),
     }
 }
@@ -606,10 +608,14 @@ fn markdown_has_the_numbers_and_the_low_confidence_label() {
         "Runner-up: #0",
         "Pareto",
         "```\netcd --heartbeat-interval=100 --election-timeout=1000\n```",
-        "raft_multiplier = 1",
+        "measured with the etcd flavor",
+        "#### raft-rs (TiKV)",
+        "- Consul: measured with the etcd flavor",
     ] {
         assert!(md.contains(needle), "missing {needle:?} in\n{md}");
     }
+    // Consul's knob is hashicorp/raft's timers, which an etcd-flavored sweep did not measure.
+    assert!(!md.contains("raft_multiplier"), "{md}");
     let json = serde_json::to_string(&r).unwrap();
     assert!(!json.contains("NaN"));
     // floats may move by an ulp through JSON once; after that the round trip is stable
@@ -629,28 +635,98 @@ fn snippet<'a>(k: &'a [KnobSnippet], system: &str) -> &'a KnobSnippet {
     k.iter().find(|s| s.system.starts_with(system)).unwrap()
 }
 
+fn etcd_knobs(hb_ms: u64, et: DurationRange) -> Vec<KnobSnippet> {
+    translate(Duration::from_millis(hb_ms), et, Flavor::Etcd).snippets
+}
+
+fn hashicorp_knobs(et: DurationRange) -> Vec<KnobSnippet> {
+    translate(Duration::from_millis(100), et, Flavor::Hashicorp).snippets
+}
+
+#[test]
+fn knobs_are_translated_only_for_systems_the_measured_flavor_reproduces() {
+    let systems = |k: &[KnobSnippet]| k.iter().map(|s| s.system.clone()).collect::<Vec<_>>();
+    for (flavor, measured) in [
+        (Flavor::Etcd, vec!["etcd", "raft-rs (TiKV)"]),
+        (Flavor::Hashicorp, vec!["hashicorp/raft", "Consul"]),
+        (Flavor::Thesis, vec![]),
+    ] {
+        let t = translate(Duration::from_millis(100), range(1000, 2000), flavor);
+        assert_eq!(t.flavor, flavor);
+        assert_eq!(systems(&t.snippets), measured, "{flavor}");
+        let left: Vec<&str> = t.not_translated.iter().map(|n| n.system.as_str()).collect();
+        // Every known system is either translated or said not to be, never both.
+        assert_eq!(left.len() + measured.len(), 7, "{flavor}: {left:?}");
+        assert!(measured.iter().all(|m| !left.contains(m)));
+        let why = |system: &str| {
+            &t.not_translated
+                .iter()
+                .find(|n| n.system.starts_with(system))
+                .unwrap_or_else(|| panic!("{flavor}: {system} missing"))
+                .why
+        };
+        // client-go and ZooKeeper are not Raft: never measured by a Raft flavor.
+        for system in ["Kubernetes", "ZooKeeper"] {
+            assert!(why(system).contains("not Raft") && why(system).contains("own mechanism"));
+        }
+        assert!(why("openraft").contains("no flavor"));
+        // A Raft system of another flavor names the flavor to measure.
+        if flavor != Flavor::Etcd {
+            assert!(
+                why("raft-rs").contains("`cluster.raft.flavor: etcd`"),
+                "{}",
+                why("raft-rs")
+            );
+            assert!(why("etcd").contains(&format!("measured with the {flavor} flavor")));
+        }
+        if flavor != Flavor::Hashicorp {
+            assert!(why("Consul").contains("`cluster.raft.flavor: hashicorp`"));
+        }
+    }
+}
+
+#[test]
+fn the_recommendation_translates_for_the_flavor_the_results_record() {
+    let mut r = sweep(&[spec(0, 300, hours_for(0.5))]);
+    r.raft_flavor = Flavor::Hashicorp;
+    let rec = recommend(&r, &budget(1.0));
+    assert_eq!(rec.flavor, Flavor::Hashicorp);
+    let systems: Vec<&str> = rec.knobs.iter().map(|k| k.system.as_str()).collect();
+    assert_eq!(systems, ["hashicorp/raft", "Consul"]);
+    let md = rec.markdown();
+    assert!(md.contains("measured with the hashicorp flavor"), "{md}");
+    assert!(md.contains("Not translated"), "{md}");
+    assert!(!md.contains("--election-timeout="), "{md}");
+    // Results saved before flavors (no raft_flavor) load as etcd.
+    let mut json = serde_json::to_value(sweep(&[])).unwrap();
+    json.as_object_mut().unwrap().remove("raft_flavor");
+    let old: SweepResults = serde_json::from_value(json).unwrap();
+    assert_eq!(old.raft_flavor, Flavor::Etcd);
+}
+
 #[test]
 fn etcd_flags() {
-    let k = translate(Duration::from_millis(100), range(1000, 2000));
+    let k = etcd_knobs(100, range(1000, 2000));
     let e = snippet(&k, "etcd");
     assert!(e
         .snippet
         .contains("--heartbeat-interval=100 --election-timeout=1000"));
     assert!(!e.caveats.iter().any(|c| c.contains("upper end differs")));
-    let k = translate(Duration::from_millis(100), range(1000, 3000));
+    // Only results saved before flavors can hold such a range under etcd.
+    let k = etcd_knobs(100, range(1000, 3000));
     assert!(snippet(&k, "etcd")
         .caveats
         .iter()
         .any(|c| c.contains("upper end differs")));
     // election < 5 × heartbeat: the heartbeat is lowered and the caveat says so
-    let k = translate(Duration::from_millis(300), range(1000, 2000));
+    let k = etcd_knobs(300, range(1000, 2000));
     let e = snippet(&k, "etcd");
     assert!(e
         .snippet
         .contains("--heartbeat-interval=200 --election-timeout=1000"));
     assert!(e.caveats.iter().any(|c| c.contains("5 × --heartbeat")));
     // above 50 s: capped
-    let k = translate(Duration::from_millis(1000), range(60_000, 120_000));
+    let k = etcd_knobs(1000, range(60_000, 120_000));
     assert!(snippet(&k, "etcd")
         .snippet
         .contains("--election-timeout=50000"));
@@ -690,8 +766,8 @@ fn client_go_constraint_holds_for_every_output() {
         (15_000, 10_000, 2_000),
         "reproduces the core components' defaults"
     );
-    let k = translate(Duration::from_secs(2), range(15_000, 30_000));
-    assert!(snippet(&k, "Kubernetes").snippet.contains(
+    let k = client_go(Duration::from_secs(2), range(15_000, 30_000));
+    assert!(k.snippet.contains(
         "--leader-elect-lease-duration=15s --leader-elect-renew-deadline=10s \
          --leader-elect-retry-period=2s"
     ));
@@ -717,7 +793,7 @@ fn consul_multiplier_rounds_to_nearest_and_clamps() {
     }
     let c = consul_multiplier(Duration::from_millis(2600));
     assert!((c.mismatch - (3000.0 - 2600.0) / 2600.0).abs() < 1e-12);
-    let k = translate(Duration::from_millis(100), range(2600, 5200));
+    let k = hashicorp_knobs(range(2600, 5200));
     let s = snippet(&k, "Consul");
     assert!(s.snippet.contains("raft_multiplier = 3"));
     assert!(
@@ -729,7 +805,7 @@ fn consul_multiplier_rounds_to_nearest_and_clamps() {
 
 #[test]
 fn raft_libraries_and_zookeeper() {
-    let k = translate(Duration::from_millis(100), range(1000, 2000));
+    let k = etcd_knobs(100, range(1000, 2000));
     let rs = snippet(&k, "raft-rs");
     assert!(rs.snippet.contains("every 100 ms"));
     assert!(rs.snippet.contains("heartbeat_tick: 1,"));
@@ -739,13 +815,27 @@ fn raft_libraries_and_zookeeper() {
         "{}",
         rs.snippet
     );
-    let k3 = translate(Duration::from_millis(100), range(1000, 3000));
+    assert!(rs
+        .caveats
+        .iter()
+        .any(|c| c.contains("MissedTickBehavior::Skip")));
+    let k3 = etcd_knobs(100, range(1000, 3000));
     assert!(snippet(&k3, "raft-rs")
         .snippet
         .contains("max_election_tick: 30,"));
+    // The tick is the heartbeat, as the etcd flavor ran it; the timeout rounds down to ticks.
+    let k = etcd_knobs(200, range(500, 1000));
+    let rs = snippet(&k, "raft-rs");
+    assert!(rs.snippet.contains("every 200 ms") && rs.snippet.contains("election_tick: 2,"));
+    assert!(
+        rs.caveats
+            .iter()
+            .any(|c| c.contains("(400 ms), as measured")),
+        "{:?}",
+        rs.caveats
+    );
 
-    let k = translate(Duration::from_millis(50), range(150, 300));
-    let o = snippet(&k, "openraft");
+    let o = openraft(Duration::from_millis(50), range(150, 300));
     for s in [
         "heartbeat_interval: 50,",
         "election_timeout_min: 150,",
@@ -754,13 +844,13 @@ fn raft_libraries_and_zookeeper() {
         assert!(o.snippet.contains(s), "{}", o.snippet);
     }
 
-    let k = translate(Duration::from_millis(100), range(1000, 2000));
-    let z = snippet(&k, "ZooKeeper");
+    let z = zookeeper(Duration::from_millis(100), range(1000, 2000));
     assert!(z.snippet.contains("tickTime=200\nsyncLimit=5"));
     assert!(z
         .caveats
         .iter()
         .any(|c| c.contains("minSessionTimeout = 400")));
+    let k = hashicorp_knobs(range(1000, 2000));
     let h = snippet(&k, "hashicorp/raft");
     assert!(h.snippet.contains("HeartbeatTimeout = 1000"));
     assert!(h.snippet.contains("LeaderLeaseTimeout = 500"));

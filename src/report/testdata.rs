@@ -204,6 +204,7 @@ pub fn sweep() -> SweepResults {
         low_confidence: false,
         backend: Default::default(),
         fault_rates: Default::default(),
+        raft_flavor: Default::default(),
         points,
     }
 }

@@ -52,6 +52,11 @@ pub struct SweepResults {
     /// Which backend measured these points (older results: processes).
     #[serde(default)]
     pub backend: crate::backend::BackendKind,
+    /// The Raft timer flavor every point ran (`cluster.raft.flavor`); knobs are translated only
+    /// for the systems it reproduces. Results saved before flavors existed load as etcd, whose
+    /// stall rule they were measured with.
+    #[serde(default)]
+    pub raft_flavor: crate::election::raft::Flavor,
     /// Measured points, in plan order.
     pub points: Vec<PointResult>,
 }

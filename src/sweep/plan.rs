@@ -61,8 +61,8 @@ pub enum PlanError {
         "the profile has no `sweep:` section; add one or give --heartbeat and --election-timeout"
     )]
     NoSweep,
-    #[error("no grid point is valid: every heartbeat is at or above the minimum election timeout")]
-    Empty,
+    #[error("no grid point is valid under the {0} flavor (each skipped point's warning says why): every heartbeat must be below the minimum election timeout, and etcd and hashicorp need T..2T ranges")]
+    Empty(crate::profile::Flavor),
     #[error("heartbeat {0}: a heartbeat interval must be above zero, e.g. 50ms")]
     ZeroHeartbeat(HumanDuration),
     #[error(
@@ -164,9 +164,10 @@ pub fn plan(
     let mut points = Vec::new();
     let mut warnings = Vec::new();
     for (hb, et) in pairs {
-        if hb.0.is_zero() || hb.0 >= et.min {
+        if let Err(e) = crate::profile::check_point(&profile.cluster.raft, hb.0, et) {
             warnings.push(format!(
-                "skipping heartbeat {hb} with election timeout {et}: the heartbeat must be below the minimum timeout"
+                "skipping heartbeat {hb} with election timeout {et} (flavor {}): {e}",
+                profile.cluster.raft.flavor
             ));
             continue;
         }
@@ -249,7 +250,7 @@ pub fn plan(
         });
     }
     if points.is_empty() {
-        return Err(PlanError::Empty);
+        return Err(PlanError::Empty(profile.cluster.raft.flavor));
     }
     Ok((points, warnings))
 }
@@ -266,10 +267,16 @@ mod tests {
     }
 
     #[test]
-    fn wan_grid_has_twenty_points_with_enough_crashes() {
+    fn wan_grid_has_nineteen_points_with_enough_crashes() {
         let (points, warnings) = plan(&wan(), &GridOverride::default()).unwrap();
-        assert_eq!(points.len(), 20);
-        assert!(warnings.is_empty());
+        // 4 heartbeats × 5 timeouts, less 400ms with 500ms..1s: one tick, which etcd-io/raft
+        // refuses (ElectionTick must exceed HeartbeatTick).
+        assert_eq!(points.len(), 19);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("ElectionTick > HeartbeatTick"),
+            "{warnings:?}"
+        );
         for p in &points {
             let crash = p
                 .faults
@@ -314,8 +321,17 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(points.len(), 4);
-        assert_eq!(warnings.len(), 1);
+        // 600ms is not below 500ms, and is one whole tick of 1s (etcd needs two); the thesis
+        // flavor takes 1s.
+        assert_eq!(points.len(), 3);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        let mut p = wan();
+        p.cluster.raft.flavor = crate::profile::Flavor::Thesis;
+        let six = GridOverride {
+            heartbeat: Some(vec![HumanDuration(Duration::from_millis(600))]),
+            ..Default::default()
+        };
+        assert_eq!(plan(&p, &six).unwrap().0.len(), 4);
     }
 
     #[test]

@@ -98,6 +98,7 @@ pub async fn run_sweep(
         low_confidence: manifest.quick,
         backend: manifest.backend,
         fault_rates: manifest.profile.fault_rates_per_day(),
+        raft_flavor: manifest.profile.cluster.raft.flavor,
         points: vec![],
     });
     // A saved result counts only for the very point it measured (index and timing).

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::duration::{format_duration, DurationRange};
 use crate::election::NodeId;
 
@@ -12,54 +14,187 @@ pub struct Config {
     pub id: NodeId,
     /// Every other member of the cluster (the voting configuration is `peers` plus `id`).
     pub peers: Vec<NodeId>,
-    /// How often a leader sends AppendEntries (heartbeats) to each follower. Must be below the
-    /// minimum election timeout, or followers time out between heartbeats.
+    /// The point's heartbeat interval. What it means depends on the [`Flavor`]: the tick under
+    /// `etcd` (a leader heartbeats every tick), the leader's heartbeat period under `thesis`, and
+    /// nothing under `hashicorp`, whose leader heartbeats every `[T/10, T/5)` derived from the
+    /// election timeout `T`. Must be below the minimum election timeout.
     pub heartbeat_interval: Duration,
-    /// The election timeout is drawn uniformly from `[min, max)` at every reset of the election
-    /// timer (never per tick). `min == max` gives a fixed timeout.
+    /// The point's election timeout range. `thesis` draws uniformly from `[min, max)` at every
+    /// reset (`min == max` gives a fixed timeout); `etcd` and `hashicorp` take `min` as their
+    /// knob and draw from `[min, 2·min)` themselves, so for them `max` must be `2·min` (see
+    /// [`Config::timing`]).
     pub election_timeout: DurationRange,
+    /// Whose timer semantics the core reproduces: tick accounting, timeout draws, heartbeat
+    /// scheduling and the leader's quorum check (see [`Flavor`]).
+    pub flavor: Flavor,
     /// Before starting an election, ask for pre-votes without incrementing the term (Raft thesis
     /// §9.6), so a node that was partitioned away cannot depose a healthy leader when it returns.
     pub pre_vote: bool,
-    /// A leader that has not heard from a majority within the minimum election timeout steps down.
+    /// A leader that has not heard from a majority within its quorum window steps down. Always on
+    /// under `hashicorp` (see [`Config::checks_quorum`]).
     pub check_quorum: bool,
-    /// A node that heard from a leader within the minimum election timeout ignores (pre-)vote
-    /// requests instead of granting them or adopting their higher term.
+    /// A node that heard from a leader recently ignores (pre-)vote requests instead of granting
+    /// them or adopting their higher term. Under `thesis` this option decides; `etcd` ties it to
+    /// `check_quorum` and `hashicorp` always does it (see [`Config::sticky`]).
     pub leader_stickiness: bool,
-    /// The leader tracks a lease: it is valid until the minimum election timeout after the send
-    /// time of the latest heartbeat round acknowledged by a majority.
+    /// The leader tracks a lease: it is valid until the flavor's quorum window after the send
+    /// time of the latest heartbeat round acknowledged by a majority. It always runs on the
+    /// node's real clock, whatever the flavor: a stall is never discounted from a safety promise.
     pub leader_lease: bool,
     /// At most this many log entries travel in one AppendEntries message.
     pub max_entries_per_message: usize,
-    /// How the core counts time during which it did not run at all (a GC pause, SIGSTOP, a
-    /// starved thread). The default, [`StallPolicy::OneTick`], is etcd's: a node woken more than
-    /// one tick (one heartbeat interval) after its own deadline counts the whole stall as a single
-    /// tick, for every timer it keeps — the follower's election timer, the leader's heartbeat and
-    /// quorum-check timers, stickiness and pre-vote "heard from the leader recently" windows — so
-    /// a resumed leader sends heartbeats before it judges its followers, and a resumed follower
-    /// does not campaign because of its own pause. The leader lease (`leader_lease`) is the
-    /// exception: it is a safety promise and always runs on the node's real clock.
-    pub stall_policy: StallPolicy,
+}
+
+/// The system whose timer semantics a Raft core reproduces. The same heartbeat and election
+/// timeout behave differently in each, most visibly when a process stalls (a GC pause, SIGSTOP):
+///
+/// | | `etcd` | `hashicorp` | `thesis` |
+/// |---|---|---|---|
+/// | time | ticks of one heartbeat interval | wall clock | wall clock |
+/// | a stall counts as | one tick ([`StallPolicy::OneTick`]) | in full | in full |
+/// | election timeout | whole ticks in `[ET, 2ET)`, ET = ⌊min / heartbeat⌋ | `[T, 2T)`, T = min | `[min, max)` |
+/// | redrawn | at a term or role change | at every timer start | at every reset |
+/// | heartbeats | every tick | every `[T/10, T/5)` | every heartbeat interval |
+/// | leader steps down | no response from a majority in ET ticks | no contact with a majority within `T/2` (LeaderLeaseTimeout) | no contact with a majority within `min` |
+///
+/// Each variant's documentation names the functions of the system's own source it follows.
+/// The vote rules (up-to-date check, pre-vote, what a vote request with a higher term does) are
+/// the core's own for every flavor, except for when a node counts its leader as live (see
+/// [`Config::sticky`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flavor {
+    /// etcd-io/raft as etcd-io/etcd drives it. Every timer counts ticks: `tickElection`
+    /// (followers and candidates: `electionElapsed++`, campaign once `pastElectionTimeout`) and
+    /// `tickHeartbeat` (leaders: a `MsgBeat` every `heartbeatTimeout` ticks and a
+    /// `MsgCheckQuorum` every `electionTimeout` ticks, judged in `stepLeader` by
+    /// `QuorumActive` over the `RecentActive` flags, which are then cleared).
+    /// `resetRandomizedElectionTimeout` draws `electionTimeout + rand.Intn(electionTimeout)`,
+    /// i.e. `[ET, 2ET)` ticks, only in `reset(term)` (a term or role change); a heartbeat or a
+    /// granted vote only zeroes `electionElapsed`. etcd-io/etcd runs raft with `HeartbeatTick: 1`
+    /// and `ElectionTick = ElectionMs / TickMs` (`raftConfig` in `server/etcdserver/
+    /// bootstrap.go`, `ElectionTicks` in `server/embed/config.go`) and calls `Tick()` from a Go
+    /// `time.Ticker` (`raftNode.start`), which drops the ticks a stopped process missed: after
+    /// a stall the node sees one tick.
+    #[default]
+    Etcd,
+    /// hashicorp/raft. Timers are Go timers on the wall clock. A follower's timer
+    /// (`runFollower`) fires every `randomTimeout(HeartbeatTimeout)` = `[HT, 2HT)` and is not
+    /// reset by heartbeats: when it fires it campaigns only if `lastContact` (set by
+    /// `appendEntries`, a granted `requestVote`, and when a leader steps down) is `HT` or more
+    /// ago. A candidate (`runCandidate`) waits `randomTimeout(ElectionTimeout)` per round,
+    /// redrawn when its pre-vote round succeeds (pre-vote is on by default since v1.7.0,
+    /// `PreVoteDisabled`). The leader heartbeats each follower every
+    /// `randomTimeout(HeartbeatTimeout/10)` = `[HT/10, HT/5)` (`heartbeat` in `replication.go`)
+    /// and, in `leaderLoop`, runs `checkLeaderLease`: it steps down unless a quorum's last
+    /// contact is within `LeaderLeaseTimeout` of now, then checks again after
+    /// `LeaderLeaseTimeout − maxDiff` (at least 10 ms). A paused leader therefore steps down as
+    /// soon as it resumes when the pause outlasted its lease. `requestVote` and
+    /// `requestPreVote` reject any candidate while a leader is known. Mapping: `HeartbeatTimeout
+    /// = ElectionTimeout = T` (the point's minimum election timeout) and `LeaderLeaseTimeout =
+    /// T/2`, the ratios of `DefaultConfig` (1000/1000/500 ms) that Consul's `raft_multiplier`
+    /// scales.
+    Hashicorp,
+    /// The Raft paper and Ongaro's thesis (as in its Figure 16): timers on real time, the
+    /// election timeout drawn uniformly from `[min, max)` at every reset (an accepted heartbeat,
+    /// a granted vote, a new role), heartbeats every heartbeat interval, and with check-quorum a
+    /// leader steps down when a majority has been silent for the minimum election timeout
+    /// (thesis §6.2).
+    Thesis,
+}
+
+impl Flavor {
+    /// Every flavor, in documentation order.
+    pub const ALL: [Flavor; 3] = [Flavor::Etcd, Flavor::Hashicorp, Flavor::Thesis];
+
+    /// The name profiles use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavor::Etcd => "etcd",
+            Flavor::Hashicorp => "hashicorp",
+            Flavor::Thesis => "thesis",
+        }
+    }
+
+    /// How the flavor counts time during which the process did not run.
+    pub fn stall_policy(self) -> StallPolicy {
+        match self {
+            Flavor::Etcd => StallPolicy::OneTick,
+            Flavor::Hashicorp | Flavor::Thesis => StallPolicy::WallClock,
+        }
+    }
+
+    /// The rules on an election timeout range alone, whatever the heartbeat: a positive,
+    /// ordered range; under etcd and hashicorp `T..2T`, since they draw from `[T, 2T)`
+    /// themselves; under hashicorp T ≥ 10 ms.
+    pub fn validate_range(self, et: DurationRange) -> Result<(), ConfigError> {
+        if et.min.is_zero() {
+            return Err(ConfigError::ZeroElectionTimeout);
+        }
+        if et.min > et.max {
+            return Err(ConfigError::InvertedElectionTimeout(et.to_string()));
+        }
+        let source_fn = match self {
+            Flavor::Etcd => "etcd-io/raft resetRandomizedElectionTimeout",
+            Flavor::Hashicorp => "hashicorp/raft randomTimeout",
+            Flavor::Thesis => return Ok(()),
+        };
+        if !nearly(et.max.as_nanos(), 2 * et.min.as_nanos()) {
+            return Err(ConfigError::RangeNotDoubled {
+                flavor: self,
+                range: et.to_string(),
+                suggest: DurationRange::new(et.min, et.min * 2).to_string(),
+                source_fn,
+            });
+        }
+        if self == Flavor::Hashicorp && et.min < Duration::from_millis(10) {
+            return Err(ConfigError::HashicorpTooShort {
+                min: format_duration(et.min),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Flavor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// How a Raft core accounts for time during which its process did not run.
-///
-/// This is the one place where a timer flavor decides what a stall means; the core applies it in
-/// a single tick-accounting step at every entry point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StallPolicy {
-    /// etcd-io/raft: timers count ticks (`tickElection`, `tickHeartbeat` in etcd-io/raft
-    /// `raft.go`), and etcd-io/etcd's `raftNode` feeds them from a Go `time.Ticker`, which drops
-    /// the ticks a stopped process missed: after a stall the node sees one tick. The core asks to
-    /// be woken at least once per heartbeat interval so that it can tell a stall (woken more than
-    /// one tick after that deadline) from an idle wait, and counts a stall as one tick.
-    #[default]
+    /// A Go `time.Ticker` feeding a tick counter (etcd): ticks fall on a fixed grid from the
+    /// start, and a wake-up that finds several grid ticks passed receives one, the channel's
+    /// single buffered value; the others are dropped. The core asks to be woken at every grid
+    /// tick, so only a process that did not run (or ran more than a tick late) loses ticks.
     OneTick,
     /// Every nanosecond of real time counts, stalls included: a resumed leader compares its
-    /// followers' last contact with the wall clock and steps down before it has sent a single
-    /// heartbeat, and a resumed follower campaigns at once. This is what a timer on absolute
-    /// time does (hashicorp/raft's `lastContact` checks behave this way).
+    /// followers' last contact with the wall clock before it has sent a single heartbeat, and a
+    /// resumed follower's overdue timer fires at once.
     WallClock,
+}
+
+/// The settings a flavor runs for a point, in the units of the system it reproduces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlavorTiming {
+    /// etcd: `--heartbeat-interval` is the tick, `HeartbeatTick = 1`, and `ElectionTick` the
+    /// minimum election timeout in whole ticks, rounded down as etcd's `ElectionTicks` does.
+    Etcd { tick: Duration, election_ticks: u32 },
+    /// hashicorp/raft `Config` fields.
+    Hashicorp {
+        heartbeat_timeout: Duration,
+        election_timeout: Duration,
+        leader_lease_timeout: Duration,
+    },
+    /// The point as written.
+    Thesis {
+        heartbeat: Duration,
+        election_timeout: DurationRange,
+    },
 }
 
 /// Why a configuration was refused, with what would be valid.
@@ -77,6 +212,22 @@ pub enum ConfigError {
     ZeroElectionTimeout,
     #[error("election timeout range {0} has min above max; write it as MIN..MAX")]
     InvertedElectionTimeout(String),
+    #[error("election timeout {range}: the {flavor} flavor draws the timeout from [T, 2T) itself ({source_fn}), so the range must be T..2T; write {suggest}, or use flavor thesis for any [min, max) range")]
+    RangeNotDoubled {
+        flavor: Flavor,
+        range: String,
+        suggest: String,
+        source_fn: &'static str,
+    },
+    #[error("election timeout {min} is {ticks} whole tick(s) of the {heartbeat} heartbeat; the etcd flavor counts the timeout in ticks and etcd-io/raft requires ElectionTick > HeartbeatTick (1), so the minimum election timeout must be at least {suggest} (2 heartbeats)")]
+    TooFewTicks {
+        min: String,
+        heartbeat: String,
+        ticks: u64,
+        suggest: String,
+    },
+    #[error("election timeout {min}: the hashicorp flavor runs LeaderLeaseTimeout = T/2 and hashicorp/raft's ValidateConfig rejects timeouts below 5ms, so T must be at least 10ms")]
+    HashicorpTooShort { min: String },
     #[error("node id {0} is listed among its own peers")]
     SelfInPeers(NodeId),
     #[error("node id {0} appears twice among the peers")]
@@ -87,8 +238,20 @@ pub enum ConfigError {
     ZeroBatch,
 }
 
+/// Whether `a` and `b` (ns) agree to within a part per million: time-scaled points are products
+/// of floating-point factors and must not lose a tick or fail `max == 2·min` to rounding.
+fn nearly(a: u128, b: u128) -> bool {
+    a.abs_diff(b) <= a.max(b) / 1_000_000 + 1
+}
+
+/// ⌊min / tick⌋, forgiving a part per million of rounding below a whole tick.
+fn whole_ticks(min: Duration, tick: Duration) -> u64 {
+    let (m, t) = (min.as_nanos(), tick.as_nanos().max(1));
+    ((m + m / 1_000_000) / t) as u64
+}
+
 impl Config {
-    /// A configuration with the given timing and every option off.
+    /// A configuration with the given timing, the default flavor (etcd) and every option off.
     pub fn new(
         id: NodeId,
         peers: Vec<NodeId>,
@@ -100,12 +263,12 @@ impl Config {
             peers,
             heartbeat_interval,
             election_timeout,
+            flavor: Flavor::default(),
             pre_vote: false,
             check_quorum: false,
             leader_stickiness: false,
             leader_lease: false,
             max_entries_per_message: 256,
-            stall_policy: StallPolicy::default(),
         }
     }
 
@@ -114,24 +277,7 @@ impl Config {
         if self.id == 0 {
             return Err(ConfigError::ZeroId);
         }
-        if self.heartbeat_interval.is_zero() {
-            return Err(ConfigError::ZeroHeartbeat);
-        }
-        if self.election_timeout.min.is_zero() {
-            return Err(ConfigError::ZeroElectionTimeout);
-        }
-        if self.election_timeout.min > self.election_timeout.max {
-            return Err(ConfigError::InvertedElectionTimeout(
-                self.election_timeout.to_string(),
-            ));
-        }
-        if self.heartbeat_interval >= self.election_timeout.min {
-            return Err(ConfigError::HeartbeatTooLong {
-                heartbeat: format_duration(self.heartbeat_interval),
-                min: format_duration(self.election_timeout.min),
-                suggest: format_duration(self.election_timeout.min / 2),
-            });
-        }
+        self.validate_timing()?;
         let mut seen = std::collections::BTreeSet::new();
         for &p in &self.peers {
             if p == self.id {
@@ -145,6 +291,87 @@ impl Config {
             return Err(ConfigError::ZeroBatch);
         }
         Ok(())
+    }
+
+    /// The timing rules alone: the heartbeat and election timeout, under this flavor.
+    pub fn validate_timing(&self) -> Result<(), ConfigError> {
+        let (hb, et) = (self.heartbeat_interval, self.election_timeout);
+        if hb.is_zero() {
+            return Err(ConfigError::ZeroHeartbeat);
+        }
+        self.flavor.validate_range(et)?;
+        if hb >= et.min {
+            return Err(ConfigError::HeartbeatTooLong {
+                heartbeat: format_duration(hb),
+                min: format_duration(et.min),
+                suggest: format_duration(et.min / 2),
+            });
+        }
+        let ticks = whole_ticks(et.min, hb);
+        if self.flavor == Flavor::Etcd && ticks < 2 {
+            return Err(ConfigError::TooFewTicks {
+                min: format_duration(et.min),
+                heartbeat: format_duration(hb),
+                ticks,
+                suggest: format_duration(hb * 2),
+            });
+        }
+        Ok(())
+    }
+
+    /// Under etcd, the election timeout range the flavor really runs when the minimum is not a
+    /// whole number of heartbeats (etcd rounds `ElectionTicks` down); `None` when it runs the
+    /// range as written or the flavor does not count ticks.
+    pub fn rounded_election_timeout(&self) -> Option<DurationRange> {
+        let FlavorTiming::Etcd {
+            tick,
+            election_ticks,
+        } = self.timing()
+        else {
+            return None;
+        };
+        let min = tick * election_ticks;
+        (!nearly(min.as_nanos(), self.election_timeout.min.as_nanos()))
+            .then(|| DurationRange::new(min, min * 2))
+    }
+
+    /// What the flavor runs for this configuration's heartbeat and election timeout.
+    pub fn timing(&self) -> FlavorTiming {
+        let (hb, et) = (self.heartbeat_interval, self.election_timeout);
+        match self.flavor {
+            Flavor::Etcd => FlavorTiming::Etcd {
+                tick: hb,
+                election_ticks: whole_ticks(et.min, hb).min(u64::from(u32::MAX)) as u32,
+            },
+            Flavor::Hashicorp => FlavorTiming::Hashicorp {
+                heartbeat_timeout: et.min,
+                election_timeout: et.min,
+                leader_lease_timeout: et.min / 2,
+            },
+            Flavor::Thesis => FlavorTiming::Thesis {
+                heartbeat: hb,
+                election_timeout: et,
+            },
+        }
+    }
+
+    /// Whether a leader without quorum contact steps down: the `check_quorum` option, except
+    /// under `hashicorp`, whose `leaderLoop` always runs `checkLeaderLease`.
+    pub fn checks_quorum(&self) -> bool {
+        self.check_quorum || self.flavor == Flavor::Hashicorp
+    }
+
+    /// Whether a node with a live leader ignores (pre-)vote requests (stickiness). `thesis`:
+    /// the `leader_stickiness` option. `etcd`: exactly when checking quorum, as etcd-io/raft's
+    /// `Step` computes `inLease := r.checkQuorum && r.lead != None && r.electionElapsed <
+    /// r.electionTimeout`. `hashicorp`: always (`requestVote` and `requestPreVote` reject a
+    /// candidate while a leader is known).
+    pub fn sticky(&self) -> bool {
+        match self.flavor {
+            Flavor::Thesis => self.leader_stickiness,
+            Flavor::Etcd => self.check_quorum,
+            Flavor::Hashicorp => true,
+        }
     }
 
     /// Number of votes that make a majority of the voting configuration.
@@ -162,9 +389,13 @@ mod tests {
         Duration::from_millis(v)
     }
 
+    fn range(min: u64, max: u64) -> DurationRange {
+        DurationRange::new(ms(min), ms(max))
+    }
+
     #[test]
     fn validation_names_the_fix() {
-        let mut c = Config::new(1, vec![2, 3], ms(100), DurationRange::new(ms(100), ms(200)));
+        let mut c = Config::new(1, vec![2, 3], ms(100), range(100, 200));
         let err = c.validate().unwrap_err();
         assert!(err.to_string().contains("at most 50ms"), "{err}");
         c.heartbeat_interval = ms(50);
@@ -176,15 +407,90 @@ mod tests {
     }
 
     #[test]
+    fn etcd_and_hashicorp_need_a_doubled_range_and_thesis_takes_any() {
+        for flavor in [Flavor::Etcd, Flavor::Hashicorp] {
+            let mut c = Config::new(1, vec![2, 3], ms(50), range(150, 200));
+            c.flavor = flavor;
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains("write 150ms..300ms"), "{err}");
+            assert!(err.contains("flavor thesis"), "{err}");
+            c.election_timeout = range(150, 300);
+            assert_eq!(c.validate(), Ok(()), "{flavor}");
+            c.flavor = Flavor::Thesis;
+            c.election_timeout = range(150, 151);
+            assert_eq!(c.validate(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn etcd_counts_whole_ticks_as_etcd_rounds_them() {
+        let mut c = Config::new(1, vec![2, 3], ms(400), range(1_000, 2_000));
+        // ElectionTicks = 1000 / 400 = 2 (integer division, as etcd's ElectionTicks()).
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(
+            c.timing(),
+            FlavorTiming::Etcd {
+                tick: ms(400),
+                election_ticks: 2
+            }
+        );
+        assert_eq!(c.rounded_election_timeout(), Some(range(800, 1_600)));
+        c.heartbeat_interval = ms(500);
+        assert_eq!(c.rounded_election_timeout(), None);
+        c.heartbeat_interval = ms(600);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("1 whole tick") && err.contains("at least 1.2s"),
+            "{err}"
+        );
+        // A time-scaled point a nanosecond short of whole ticks keeps its ticks.
+        c.heartbeat_interval = Duration::from_secs(1).mul_f64(0.2) / 10;
+        c.election_timeout = DurationRange::new(Duration::from_nanos(199_999_999), ms(400));
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(c.rounded_election_timeout(), None);
+        assert!(matches!(
+            c.timing(),
+            FlavorTiming::Etcd {
+                election_ticks: 10,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn hashicorp_maps_the_minimum_to_its_three_timeouts() {
+        let mut c = Config::new(1, vec![2, 3], ms(100), range(1_000, 2_000));
+        c.flavor = Flavor::Hashicorp;
+        assert_eq!(
+            c.timing(),
+            FlavorTiming::Hashicorp {
+                heartbeat_timeout: ms(1_000),
+                election_timeout: ms(1_000),
+                leader_lease_timeout: ms(500),
+            }
+        );
+        assert!(c.checks_quorum() && c.sticky());
+        c.heartbeat_interval = ms(4);
+        c.election_timeout = range(8, 16);
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("at least 10ms"));
+    }
+
+    #[test]
+    fn flavors_parse_by_name() {
+        for f in Flavor::ALL {
+            let yaml = serde_yaml::to_string(&f).unwrap();
+            assert_eq!(yaml.trim(), f.name());
+            assert_eq!(serde_yaml::from_str::<Flavor>(f.name()).unwrap(), f);
+        }
+    }
+
+    #[test]
     fn quorum_sizes() {
-        let c = |n: u32| {
-            Config::new(
-                1,
-                (2..=n).collect(),
-                ms(10),
-                DurationRange::new(ms(50), ms(60)),
-            )
-        };
+        let c = |n: u32| Config::new(1, (2..=n).collect(), ms(10), range(50, 100));
         assert_eq!(c(1).quorum(), 1);
         assert_eq!(c(3).quorum(), 2);
         assert_eq!(c(4).quorum(), 3);

@@ -2,12 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-
-use super::config::{Config, StallPolicy};
+use super::config::Config;
 use super::message::{Entry, EntryKind, Message};
-use super::ticks::TimerClock;
+use super::timers::Timers;
 use crate::election::{self, CoreEvent, ElectionCore, NodeId, Persist};
 
 /// A member's role.
@@ -158,26 +155,18 @@ struct Progress {
 /// A Raft member's election state. Time is nanoseconds on the node's own clock.
 ///
 /// Every time passed in is real time on that clock. Internally the election timers run on *timer
-/// time* (see [`super::ticks`]), which equals real time unless the process stalled; every field
-/// documented as a deadline or a "heard" time is in timer time, lease bookkeeping in real time.
+/// time* (see [`super::ticks`]), which equals real time unless the flavor counts ticks and the
+/// process stalled; every "heard" time is in timer time, lease bookkeeping in real time. What is
+/// due when, under each [`super::Flavor`], is decided in [`super::timers`].
 #[derive(Debug)]
 pub struct Raft {
     cfg: Config,
-    clock: TimerClock,
-    rng: ChaCha8Rng,
+    timers: Timers,
     role: Role,
     term: u64,
     voted_for: Option<NodeId>,
     leader: Option<NodeId>,
     log: Vec<Entry>,
-    /// When the election timer fires (followers and candidates).
-    election_deadline: u64,
-    /// When the leader next sends heartbeats.
-    heartbeat_deadline: u64,
-    /// When the leader next checks that a majority is still in touch.
-    quorum_check_deadline: u64,
-    /// Timer time this node last accepted AppendEntries from a leader of its term.
-    last_heard_leader: Option<u64>,
     votes: BTreeSet<NodeId>,
     progress: BTreeMap<NodeId, Progress>,
     round: u64,
@@ -189,7 +178,7 @@ pub struct Raft {
 
 impl Raft {
     /// Restores a member from its durable state. `config` must have passed [`Config::validate`];
-    /// `seed` feeds the only source of randomness (election timeouts).
+    /// `seed` feeds the only source of randomness (timeouts and hashicorp's heartbeat gaps).
     pub fn new(
         config: Config,
         hard_state: HardState,
@@ -199,12 +188,7 @@ impl Raft {
     ) -> Self {
         debug_assert!(config.validate().is_ok());
         let mut raft = Self {
-            clock: TimerClock::new(
-                config.stall_policy,
-                config.heartbeat_interval.as_nanos() as u64,
-                now,
-            ),
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            timers: Timers::new(&config, now, seed),
             role: Role::Follower,
             term: hard_state.term,
             voted_for: hard_state.voted_for,
@@ -218,10 +202,6 @@ impl Raft {
                 .max()
                 .unwrap_or(0),
             log,
-            election_deadline: 0,
-            heartbeat_deadline: u64::MAX,
-            quorum_check_deadline: u64::MAX,
-            last_heard_leader: None,
             votes: BTreeSet::new(),
             progress: BTreeMap::new(),
             round: 0,
@@ -229,7 +209,6 @@ impl Raft {
             ready: Ready::default(),
             cfg: config,
         };
-        raft.reset_election_timer(now);
         raft.ready.events.push(CoreEvent::BecameFollower {
             term: raft.term,
             leader: None,
@@ -259,21 +238,15 @@ impl Raft {
         &self.log
     }
 
-    /// The next (real) time [`Raft::handle_timeout`] must be called. Under
-    /// [`StallPolicy::OneTick`] this is at most one heartbeat interval away even when no timer is
-    /// due, so that the core can tell its own stall from an idle wait.
+    /// The next (real) time [`Raft::handle_timeout`] must be called. Under a flavor that counts
+    /// ticks (etcd) this is the next tick, like a Go ticker's, even when no timer is due.
     pub fn next_deadline(&self) -> u64 {
-        let timer = match self.role {
-            Role::Leader => self.heartbeat_deadline.min(self.quorum_check_deadline),
-            _ => self.election_deadline,
-        };
-        let timer = self.clock.wake_by().map_or(timer, |w| w.min(timer));
-        self.clock.to_real(timer)
+        self.timers.next_deadline(self.role)
     }
 
     /// Real time so far that the timers did not count because the process stalled.
     pub fn stalled_ns(&self) -> u64 {
-        self.clock.stalled()
+        self.timers.stalled()
     }
 
     /// Takes everything the runtime must persist, send and report.
@@ -282,8 +255,9 @@ impl Raft {
     }
 
     /// Whether the leader's lease is valid at real time `now` (always false unless leader with
-    /// leases on). The lease is a safety promise, so it runs on real time whatever the
-    /// [`StallPolicy`]: a stall is never discounted from it.
+    /// leases on). The lease is a safety promise, so it runs on real time whatever the flavor's
+    /// [`super::StallPolicy`]: a stall is never discounted from it. Its length is the flavor's
+    /// quorum window.
     pub fn lease_valid(&self, now: u64) -> bool {
         if self.role != Role::Leader || !self.cfg.leader_lease {
             return false;
@@ -297,7 +271,7 @@ impl Raft {
         acks.push(now);
         acks.sort_unstable_by(|a, b| b.cmp(a));
         match acks.get(self.cfg.quorum() - 1) {
-            Some(&sent) => now < sent + self.cfg.election_timeout.min.as_nanos() as u64,
+            Some(&sent) => now < sent + self.timers.quorum_window(),
             None => false,
         }
     }
@@ -319,21 +293,21 @@ impl Raft {
 
     /// Handles every deadline that has passed by `now`.
     pub fn handle_timeout(&mut self, now: u64) {
-        let now = self.clock.observe(now);
+        let now = self.timers.observe(now);
         match self.role {
             Role::Leader => {
-                if now >= self.quorum_check_deadline {
+                if self.timers.quorum_check_due(now) {
                     self.check_quorum(now);
                     if self.role != Role::Leader {
                         return;
                     }
                 }
-                if now >= self.heartbeat_deadline {
+                if self.timers.heartbeat_due(now) {
                     self.broadcast_append(now);
                 }
             }
-            _ => {
-                if now >= self.election_deadline {
+            role => {
+                if self.timers.election_due(now, role) {
                     if self.role == Role::Follower {
                         if let Some(leader) = self.leader {
                             self.ready.events.push(CoreEvent::Suspect {
@@ -350,7 +324,7 @@ impl Raft {
 
     /// Handles one message from `from`.
     pub fn handle_message(&mut self, now: u64, from: NodeId, msg: Message) {
-        let now = self.clock.observe(now);
+        let now = self.timers.observe(now);
         if from == self.cfg.id || !self.cfg.peers.contains(&from) {
             return;
         }
@@ -406,18 +380,20 @@ impl Raft {
                 reason,
             });
         }
-        if term > self.term {
+        let new_term = term > self.term;
+        if new_term {
             self.term = term;
             self.voted_for = None;
             self.persist_hard_state();
         }
         let changed = self.role != Role::Follower || self.leader != leader;
+        self.timers
+            .become_follower(now, self.role, new_term, leader.is_some());
         self.role = Role::Follower;
         self.leader = leader;
         self.votes.clear();
         self.progress.clear();
         self.round_sent_at.clear();
-        self.reset_election_timer(now);
         if changed {
             self.ready.events.push(CoreEvent::BecameFollower {
                 term: self.term,
@@ -443,7 +419,7 @@ impl Raft {
         self.leader = None;
         self.votes.clear();
         self.votes.insert(self.cfg.id);
-        self.reset_election_timer(now);
+        self.timers.become_pre_candidate(now);
         self.ready.events.push(CoreEvent::BecamePreCandidate {
             term: self.term,
             reason,
@@ -462,7 +438,7 @@ impl Raft {
         self.persist_hard_state();
         self.votes.clear();
         self.votes.insert(self.cfg.id);
-        self.reset_election_timer(now);
+        self.timers.become_candidate(now);
         self.ready.events.push(CoreEvent::BecameCandidate {
             term: self.term,
             reason,
@@ -502,7 +478,7 @@ impl Raft {
             term: self.term,
             kind: EntryKind::Noop,
         });
-        self.quorum_check_deadline = now + self.cfg.election_timeout.min.as_nanos() as u64;
+        self.timers.become_leader(now);
         self.broadcast_append(now);
     }
 
@@ -523,13 +499,9 @@ impl Raft {
         }
     }
 
-    fn in_leader_lease(&self, now: u64) -> bool {
-        self.cfg.leader_stickiness
-            && self.leader.is_some()
-            && self.role == Role::Follower
-            && self
-                .last_heard_leader
-                .is_some_and(|t| now < t + self.cfg.election_timeout.min.as_nanos() as u64)
+    /// Whether this node has a leader it counts as live (see [`Timers::leader_is_live`]).
+    fn has_live_leader(&self, now: u64) -> bool {
+        self.leader.is_some() && self.timers.leader_is_live(now, self.role)
     }
 
     fn handle_request_vote(
@@ -542,7 +514,7 @@ impl Raft {
         pre_vote: bool,
     ) {
         let up_to_date = (last_log_term, last_log_index) >= (self.last_term(), self.last_index());
-        if term > self.term && self.in_leader_lease(now) {
+        if term > self.term && self.cfg.sticky() && self.has_live_leader(now) {
             // Stickiness: a node that hears from a live leader neither grants nor adopts the term.
             self.ready.events.push(CoreEvent::Voted {
                 term,
@@ -554,13 +526,9 @@ impl Raft {
         }
         if pre_vote {
             // A pre-vote changes no durable state. Grant it only when the requested term could win
-            // here and this node has no live leader: it is not the leader itself and has not heard
-            // from one within the minimum election timeout (Raft thesis §9.6).
-            let heard_recently = self
-                .last_heard_leader
-                .is_some_and(|t| now < t + self.cfg.election_timeout.min.as_nanos() as u64);
-            let has_live_leader =
-                self.role == Role::Leader || (self.leader.is_some() && heard_recently);
+            // here and this node has no live leader: it is not the leader itself and has heard
+            // from one recently, as the flavor counts it (Raft thesis §9.6).
+            let has_live_leader = self.role == Role::Leader || self.has_live_leader(now);
             let granted = term > self.term && up_to_date && !has_live_leader;
             self.ready.events.push(CoreEvent::Voted {
                 term,
@@ -590,7 +558,7 @@ impl Raft {
                 self.voted_for = Some(from);
                 self.persist_hard_state();
             }
-            self.reset_election_timer(now);
+            self.timers.contact(now);
         }
         self.ready.events.push(CoreEvent::Voted {
             term,
@@ -670,9 +638,8 @@ impl Raft {
             };
             self.become_follower(now, term, Some(from), reason);
         } else {
-            self.reset_election_timer(now);
+            self.timers.contact(now);
         }
-        self.last_heard_leader = Some(now);
         self.ready
             .events
             .push(CoreEvent::Heartbeat { term, leader: from });
@@ -762,7 +729,8 @@ impl Raft {
 
     fn broadcast_append(&mut self, now: u64) {
         self.round += 1;
-        self.round_sent_at.insert(self.round, self.clock.real_now());
+        self.round_sent_at
+            .insert(self.round, self.timers.real_now());
         let peers = self.cfg.peers.clone();
         for p in peers {
             let next = self.progress[&p].next_index;
@@ -786,34 +754,20 @@ impl Raft {
                 },
             ));
         }
-        self.heartbeat_deadline = now + self.cfg.heartbeat_interval.as_nanos() as u64;
+        self.timers.heartbeat_sent(now);
     }
 
     fn check_quorum(&mut self, now: u64) {
-        let window = self.cfg.election_timeout.min.as_nanos() as u64;
-        self.quorum_check_deadline = now + window;
-        if !self.cfg.check_quorum {
-            return;
-        }
-        let heard = match self.cfg.stall_policy {
-            // etcd-io/raft `stepLeader`, case `MsgCheckQuorum`: `ProgressTracker.QuorumActive`
-            // counts the peers whose `RecentActive` flag a response set since the previous check,
-            // then every flag is cleared. Contact is judged per window of (timer) time the leader
-            // actually ran, so a leader resuming from a stall is judged on responses to the
-            // heartbeats it sends after it resumed, not on its own silence.
-            StallPolicy::OneTick => self.progress.values().filter(|p| p.recent_active).count(),
-            // Last contact within the window before `now`, a stall included.
-            StallPolicy::WallClock => self
-                .progress
+        let heard = self.timers.check_quorum(
+            now,
+            self.progress
                 .values()
-                .filter(|p| now.saturating_sub(p.last_heard) < window)
-                .count(),
-        };
+                .map(|p| (p.last_heard, p.recent_active)),
+        );
         for p in self.progress.values_mut() {
             p.recent_active = false;
         }
-        let in_touch = 1 + heard;
-        if in_touch < self.cfg.quorum() {
+        if self.cfg.checks_quorum() && 1 + heard < self.cfg.quorum() {
             let term = self.term;
             self.become_follower(
                 now,
@@ -825,17 +779,6 @@ impl Raft {
     }
 
     // ----- helpers -----
-
-    fn reset_election_timer(&mut self, now: u64) {
-        let min = self.cfg.election_timeout.min.as_nanos() as u64;
-        let max = self.cfg.election_timeout.max.as_nanos() as u64;
-        let timeout = if max > min {
-            self.rng.gen_range(min..max)
-        } else {
-            min
-        };
-        self.election_deadline = now + timeout;
-    }
 
     fn persist_hard_state(&mut self) {
         self.ready.hard_state = Some(HardState {
