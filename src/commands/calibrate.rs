@@ -33,6 +33,7 @@ pub fn run(out: &Path) -> Result<i32, Failure> {
         ("fsync (vote + log entry)", costs.fsync),
         ("timer lateness", costs.timer_lateness),
         ("proxy hop", costs.proxy_hop),
+        ("process start", costs.process_start),
     ] {
         println!(
             "{what:<26} p50 {:>8.1} µs  p90 {:>8.1} µs  p99 {:>8.1} µs  max {:>8.1} µs",

@@ -31,6 +31,7 @@ pub enum CalibrateError {
 const FSYNCS: usize = 200;
 const TIMER_WAITS: usize = 600;
 const ROUND_TRIPS: usize = 3_000;
+const PROCESS_STARTS: usize = 40;
 
 /// Persists a vote (hard state) and a log entry `FSYNCS` times with the node's own storage code,
 /// in a scratch directory under `dir`.
@@ -144,6 +145,22 @@ fn round_trips(addr: &str) -> Result<Vec<f64>, std::io::Error> {
     Ok(out)
 }
 
+/// From spawning `electune` to its exit (`--version`): exec, dynamic loading and runtime start,
+/// the part of a node's start that does not depend on its cluster.
+pub fn process_start() -> Result<Quantiles, CalibrateError> {
+    let exe = std::env::current_exe()?;
+    let mut us = Vec::with_capacity(PROCESS_STARTS);
+    for _ in 0..PROCESS_STARTS {
+        let t = Instant::now();
+        std::process::Command::new(&exe)
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        us.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    Ok(Quantiles::of(&mut us))
+}
+
 /// Measures everything and labels it with the host and date.
 pub async fn calibrate(dir: &Path, label: String) -> Result<Costs, CalibrateError> {
     let fsync = fsync(dir)?;
@@ -151,10 +168,15 @@ pub async fn calibrate(dir: &Path, label: String) -> Result<Costs, CalibrateErro
         .await
         .map_err(|e| CalibrateError::Proxy(e.to_string()))?;
     let proxy_hop = proxy_hop().await?;
+    let process_start = process_start()?;
     Ok(Costs {
         fsync,
         timer_lateness,
         proxy_hop,
+        process_start,
+        // A cluster's own timeline measures these (see `Costs::default`); calibrate starts none.
+        kill: Costs::default().kill,
+        restart: Costs::default().restart,
         source: label,
     })
 }

@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::links::Latency;
-use super::world::{Action, World};
+use super::world::{Action, HarnessStep, World};
 use crate::election::ElectionCore;
 use crate::event::EventKind;
 use crate::harness::{expect_failover, resolve_targets, PlannedFault};
@@ -113,7 +113,8 @@ impl Faults {
         );
         if f.spec.kind == FaultKind::Crash {
             for &i in &nodes {
-                w.kill(i, true);
+                let at = w.now + w.harness_delay(HarnessStep::Kill);
+                w.schedule(at, Action::Kill { to: i });
             }
         }
         self.active.insert(index, Active { nodes, links });
@@ -128,7 +129,12 @@ impl Faults {
         };
         let f = &plan[index];
         match f.spec.kind {
-            FaultKind::Crash => a.nodes.iter().for_each(|&i| w.start(i)),
+            FaultKind::Crash => {
+                for &i in &a.nodes {
+                    let at = w.now + w.harness_delay(HarnessStep::Restart);
+                    w.schedule(at, Action::Start { to: i });
+                }
+            }
             FaultKind::Pause => a.nodes.iter().for_each(|&i| w.resume(i)),
             FaultKind::ClockDrift => a.nodes.iter().for_each(|&i| w.set_clock_rate(i, 1.0)),
             _ => a

@@ -1,6 +1,6 @@
 //! What the real backend costs that virtual time would otherwise leave out: the fsync before a
-//! member sends what depends on its durable state, how late a timer fires, and the proxy hop each
-//! message makes. Measured on this machine by `electune calibrate` (saved as
+//! member sends what depends on its durable state, how late a timer fires, the proxy hop each
+//! message makes, and the time a started process takes to run. Measured on this machine by `electune calibrate` (saved as
 //! `output/calibration.json`, which `--backend sim` reads); the defaults below were measured the
 //! same way on the project's 2-core reference machine.
 
@@ -71,6 +71,16 @@ pub struct Costs {
     pub timer_lateness: Quantiles,
     /// What one pass through a proxy adds to a message.
     pub proxy_hop: Quantiles,
+    /// From starting a member's process to its core running (exec, runtime, listening).
+    #[serde(default = "default_process_start")]
+    pub process_start: Quantiles,
+    /// From a crash fault's start to the member's exit (SIGKILL delivered and reaped).
+    #[serde(default = "default_kill")]
+    pub kill: Quantiles,
+    /// From a crash's planned end to the member's process starting again (the harness's timer,
+    /// reaping and spawning).
+    #[serde(default = "default_restart")]
+    pub restart: Quantiles,
     /// Where these numbers come from.
     pub source: String,
 }
@@ -99,8 +109,46 @@ impl Default for Costs {
                 p99_us: 15.1,
                 max_us: 40.0,
             },
+            process_start: default_process_start(),
+            kill: default_kill(),
+            restart: default_restart(),
             source: "built-in defaults measured on the 2-core reference machine (run `electune calibrate` to measure this one)".into(),
         }
+    }
+}
+
+/// Process start on the reference machine: from the harness's `process_start` to the node's first
+/// event, over the 62 starts of a 120 s lan run (p50 1.8 ms, p90 2.5 ms, max 3.7 ms).
+fn default_process_start() -> Quantiles {
+    Quantiles {
+        p50_us: 1_800.0,
+        p90_us: 2_500.0,
+        p99_us: 3_500.0,
+        max_us: 3_700.0,
+    }
+}
+
+/// The harness's SIGKILL on the reference machine: `fault_start` to `process_exit` over 59 crashes
+/// of a 120 s lan run (p50 1.2 ms, p90 1.5 ms, max 1.8 ms). Not measured by `electune
+/// calibrate`, which starts no cluster.
+fn default_kill() -> Quantiles {
+    Quantiles {
+        p50_us: 1_200.0,
+        p90_us: 1_500.0,
+        p99_us: 1_770.0,
+        max_us: 1_800.0,
+    }
+}
+
+/// The harness's restart on the reference machine: `process_exit` to the next `process_start`
+/// minus the planned downtime, over the same 59 crashes (p50 7.5 ms, p90 9.0 ms, max 14 ms). Not
+/// measured by `electune calibrate`.
+fn default_restart() -> Quantiles {
+    Quantiles {
+        p50_us: 7_500.0,
+        p90_us: 9_000.0,
+        p99_us: 13_900.0,
+        max_us: 14_000.0,
     }
 }
 
@@ -138,6 +186,9 @@ impl Costs {
             ("fsync", costs.fsync),
             ("timer_lateness", costs.timer_lateness),
             ("proxy_hop", costs.proxy_hop),
+            ("process_start", costs.process_start),
+            ("kill", costs.kill),
+            ("restart", costs.restart),
         ] {
             let ordered = 0.0 <= q.p50_us
                 && q.p50_us <= q.p90_us
@@ -162,6 +213,9 @@ impl Costs {
             fsync: Quantiles::ZERO,
             timer_lateness: Quantiles::ZERO,
             proxy_hop: Quantiles::ZERO,
+            process_start: Quantiles::ZERO,
+            kill: Quantiles::ZERO,
+            restart: Quantiles::ZERO,
             source: "none".into(),
         }
     }

@@ -29,6 +29,19 @@ pub enum Action<M> {
     },
     /// A write arrives at the sink.
     Sink(SinkWrite),
+    /// Member `to`'s process, started `process_start` ago, is up and running its core.
+    Boot {
+        to: usize,
+        incarnation: u32,
+    },
+    /// The harness's SIGKILL of member `to` takes effect (`kill` after the fault started).
+    Kill {
+        to: usize,
+    },
+    /// The harness starts member `to` again (`restart` after the crash's planned end).
+    Start {
+        to: usize,
+    },
     /// The trial's fault plan: start or end fault number `index`.
     FaultStart(usize),
     FaultEnd(usize),
@@ -58,6 +71,13 @@ impl<M> Ord for Scheduled<M> {
     }
 }
 
+/// Harness actions whose latency the simulator charges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HarnessStep {
+    Kill,
+    Restart,
+}
+
 /// Why [`World::run_until`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Halt {
@@ -77,6 +97,8 @@ struct Member<C: ElectionCore> {
     name: String,
     driver: Option<Driver<C>>,
     disk: C::Durable,
+    /// Its process exists (it may still be booting: `driver` is set once it runs).
+    up: bool,
     /// Stopped as by SIGSTOP: no timer fires and arriving messages wait in `inbox`.
     paused: bool,
     inbox: VecDeque<(NodeId, C::Message)>,
@@ -171,6 +193,7 @@ impl<C: ElectionCore> World<C> {
                     name: node_name(m.id),
                     driver: None,
                     disk: C::Durable::default(),
+                    up: false,
                     paused: false,
                     inbox: VecDeque::new(),
                     incarnation: 0,
@@ -274,17 +297,30 @@ impl<C: ElectionCore> World<C> {
     }
 
     /// Starts (or restarts) member `i` from its disk, as the harness restarts a process.
+    /// The process starts now; its core runs once it has booted (`process_start` later, as
+    /// measured: members started together do not tick in lockstep, as real processes do not).
     pub fn start(&mut self, i: usize) {
         self.kill(i, false);
         let m = &mut self.members[i];
         m.incarnation += 1;
+        m.up = true;
+        let incarnation = m.incarnation;
+        let pid = self.pid(i);
+        let name = self.members[i].name.clone();
+        self.emit(&name, EventKind::ProcessStart { pid });
+        let boot = self.now + self.costs.process_start.sample(&mut self.rng);
+        self.schedule(boot, Action::Boot { to: i, incarnation });
+    }
+
+    fn boot(&mut self, i: usize, incarnation: u32) {
+        let m = &mut self.members[i];
+        if !m.up || m.incarnation != incarnation || m.driver.is_some() {
+            return;
+        }
         let seed = m.base_seed.wrapping_add(m.incarnation as u64 * 7919);
         let clock = DriftClock::new(self.now, 1.0);
         let core = (self.make)(m.id, &m.disk, clock.local(self.now), seed);
         m.driver = Some(Driver::new(m.id, core, clock, self.write_interval));
-        let pid = self.pid(i);
-        let name = self.members[i].name.clone();
-        self.emit(&name, EventKind::ProcessStart { pid });
         self.flush(i);
     }
 
@@ -293,7 +329,8 @@ impl<C: ElectionCore> World<C> {
     pub fn kill(&mut self, i: usize, record: bool) {
         let pid = self.pid(i);
         let m = &mut self.members[i];
-        let was_up = m.driver.take().is_some();
+        m.driver = None;
+        let was_up = std::mem::replace(&mut m.up, false);
         m.paused = false;
         m.inbox.clear();
         m.wake = None;
@@ -345,6 +382,14 @@ impl<C: ElectionCore> World<C> {
         if let Some(d) = self.members[i].driver.as_mut() {
             d.set_clock_rate(now, rate);
             self.members[i].wake = None;
+        }
+    }
+
+    /// A draw of the harness's latency for `what` (see [`Costs`]).
+    pub fn harness_delay(&mut self, what: HarnessStep) -> u64 {
+        match what {
+            HarnessStep::Kill => self.costs.kill.sample(&mut self.rng),
+            HarnessStep::Restart => self.costs.restart.sample(&mut self.rng),
         }
     }
 
@@ -477,6 +522,9 @@ impl<C: ElectionCore> World<C> {
                 let kind = self.sink.decide(w);
                 self.emit("sink", kind);
             }
+            Action::Boot { to, incarnation } => self.boot(to, incarnation),
+            Action::Kill { to } => self.kill(to, true),
+            Action::Start { to } => self.start(to),
             Action::FaultStart(_) | Action::FaultEnd(_) => {
                 unreachable!("run_until hands faults to the caller")
             }

@@ -1,0 +1,99 @@
+//! The two backends agree. The same point measured on real processes (loopback, through the
+//! built-in proxy) and in the simulator gives failover times whose medians and p90s are close.
+//! The bounds here are generous, because a busy CI machine slows the real processes. The
+//! issue's targets are 10% for the p50 and 20% for the p90; `cargo bench --bench backends`
+//! prints how close they actually are.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use electune::analysis::Distribution;
+use electune::sim::{self, Costs, SimSpec};
+
+fn simulated(p: &electune::profile::Profile, duration: Duration) -> Distribution {
+    let spec = SimSpec {
+        profile: p.clone(),
+        timing: p.timing,
+        faults: p.faults.clone(),
+        duration,
+        seed: p.seed,
+        costs: Costs::default(),
+    };
+    let tl = sim::run_trial(&spec, || false).expect("simulated trial");
+    tl.analyze().summary.failover.failover
+}
+
+/// One real cluster at a time: the comparison needs the machine's cores for the cluster.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Relative bounds on the p50 and p90: generous, and wider for etcd's tick-quantized timeouts,
+/// whose failover times fall in modes 50 ms apart so that a median sits at a mode boundary.
+fn close(what: &str, real: &Distribution, sim: &Distribution, bounds: (f64, f64)) {
+    assert!(
+        real.count >= 20 && sim.count >= 100,
+        "{what}: too few failovers ({} real, {} simulated)",
+        real.count,
+        sim.count
+    );
+    let rel = |a: f64, b: f64| (a - b).abs() / a;
+    assert!(
+        rel(real.p50_ms, sim.p50_ms) < bounds.0,
+        "{what}: p50 real {:.1} ms, simulated {:.1} ms",
+        real.p50_ms,
+        sim.p50_ms
+    );
+    assert!(
+        rel(real.p90_ms, sim.p90_ms) < bounds.1,
+        "{what}: p90 real {:.1} ms, simulated {:.1} ms",
+        real.p90_ms,
+        sim.p90_ms
+    );
+}
+
+#[test]
+fn lan_failover_agrees_between_processes_and_the_simulator() {
+    let p = electune::profile::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/profiles/lan.yaml"
+    )))
+    .expect("lan profile");
+    let real = {
+        let _alone = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        run(&p, Duration::from_secs(60), "backends-lan")
+    };
+    let sim = simulated(&p, Duration::from_secs(600));
+    close(
+        "lan",
+        &real.metrics.summary.failover.failover,
+        &sim,
+        (0.45, 0.6),
+    );
+}
+
+#[test]
+fn raft_figure_16_wide_range_agrees_between_processes_and_the_simulator() {
+    let p = profile(
+        r#"
+name: fig16-150-300
+seed: 16
+cluster: { nodes: 5, raft: { flavor: thesis, pre_vote: false, check_quorum: false } }
+network: { default: { latency: 7.5ms, jitter: 1ms } }
+timing: { heartbeat: 75ms, election_timeout: 150ms..300ms }
+faults:
+  - { kind: crash, target: leader, every: 1s, restart_after: 500ms }
+"#,
+    );
+    let real = {
+        let _alone = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        run(&p, Duration::from_secs(40), "backends-fig16")
+    };
+    let sim = simulated(&p, Duration::from_secs(400));
+    close(
+        "fig16 150-300",
+        &real.metrics.summary.failover.failover,
+        &sim,
+        (0.25, 0.4),
+    );
+}
