@@ -24,5 +24,6 @@ pub mod recommend;
 pub mod report;
 pub mod results;
 pub mod sim;
+pub mod store;
 pub mod sweep;
 pub mod toxiproxy;

@@ -5,6 +5,7 @@
 
 mod core;
 pub mod frame;
+pub mod lease;
 pub mod raft;
 pub mod simnet;
 
