@@ -139,6 +139,46 @@ pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
     let profile: Profile =
         serde_yaml::from_str(text).map_err(|e| ProfileError::from_yaml(file, text, &e))?;
     validate::validate(&profile).map_err(|v| v.at(file, text))?;
+    lease_defaults(profile, text).map_err(|v| v.at(file, text))
+}
+
+/// A lease profile has no Raft settings: `timing` and `cluster.raft` are refused (unless they
+/// only repeat what a lease profile implies, as a profile written back by electune does), and
+/// `timing` becomes the lease's equivalent ([`LeaseTiming::equivalent_timing`]), which the
+/// mechanism-independent layers use.
+fn lease_defaults(mut profile: Profile, text: &str) -> Result<Profile, FieldError> {
+    let Some(equivalent) = profile.lease_timing() else {
+        return Ok(profile);
+    };
+    let value: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or_default();
+    let written = |path: &[&str]| {
+        let mut v = &value;
+        path.iter().all(|k| match v.get(*k) {
+            Some(next) => {
+                v = next;
+                true
+            }
+            None => false,
+        })
+    };
+    if written(&["timing"]) && profile.timing != equivalent {
+        return Err(FieldError::new(
+            "timing",
+            format!(
+                "a lease profile takes its timing from `cluster.lease`; remove `timing` (heartbeat \
+                 and election timeout are Raft's; here they stand for RetryPeriod, {}, and the \
+                 takeover window LeaseDuration..LeaseDuration + 2.2 × RetryPeriod, {})",
+                equivalent.heartbeat, equivalent.election_timeout
+            ),
+        ));
+    }
+    if written(&["cluster", "raft"]) && profile.cluster.raft != RaftOptions::default() {
+        return Err(FieldError::new(
+            "cluster.raft",
+            "Raft options do not apply to `protocol: lease`; remove `raft`",
+        ));
+    }
+    profile.timing = equivalent;
     Ok(profile)
 }
 
