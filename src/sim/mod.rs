@@ -12,6 +12,8 @@
 pub mod calibrate;
 mod chaos;
 mod costs;
+#[cfg(test)]
+mod lease_tests;
 mod links;
 mod world;
 
