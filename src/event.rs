@@ -101,6 +101,18 @@ pub enum EventKind {
         /// The line, cut to its first 200 characters.
         line: String,
     },
+    /// The lease store's load over the trial's measured window (`src: store`, stamped at its
+    /// end): what it handled from the first leader on, the cost of a short RetryPeriod. Divide by
+    /// the window (`RunContext::start_ns..end_ns`) for per-second rates.
+    StoreLoad {
+        /// Every request (reads, writes, refused writes).
+        requests: u64,
+        reads: u64,
+        /// Writes that changed the record.
+        writes: u64,
+        /// Writes refused (conflict, already exists, not found).
+        refused_writes: u64,
+    },
     /// Timer fidelity of one process over a window: how late its deadlines fired.
     TimerLateness {
         samples: u64,

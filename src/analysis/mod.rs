@@ -19,6 +19,7 @@ mod leadership;
 mod promotions;
 mod silences;
 mod stats;
+mod store;
 mod timeline;
 mod timers;
 mod writes;
@@ -51,6 +52,7 @@ pub use stats::{
     quantile_bounds95, samples_to_bound_quantile, trials_for_zero_bound, Distribution, Observation,
     PoissonRate, NS_PER_HOUR,
 };
+pub use store::{store_load, StoreLoad};
 pub use timeline::Timeline;
 pub use timers::{ProcessLateness, TimerSummary};
 pub use writes::Unavailability;

@@ -76,13 +76,36 @@ impl From<BackendArg> for BackendKind {
 pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let profile = profile::load(&args.profile).map_err(Failure::bad_input)?;
     let mut timing = profile.timing;
+    if let Some(lease) = profile.cluster.lease.filter(|_| profile.is_lease()) {
+        if args.backend == BackendArg::Process {
+            return Err(Failure::bad_input(anyhow::anyhow!(
+                "{}: the lease mechanism runs on --backend sim in this version (the lease store is \
+                 not yet started as a process); run it with --backend sim",
+                args.profile.display()
+            )));
+        }
+        if args.heartbeat.is_some() || args.election_timeout.is_some() {
+            return Err(Failure::bad_input(anyhow::anyhow!(
+                "--heartbeat/--election-timeout are Raft's; a lease profile's timing is cluster.lease \
+                 (LeaseDuration {}, RenewDeadline {}, RetryPeriod {}): edit the profile",
+                lease.lease_duration,
+                lease.renew_deadline,
+                lease.retry_period
+            )));
+        }
+    }
     if let Some(h) = args.heartbeat {
         timing.heartbeat = h;
     }
     if let Some(e) = args.election_timeout {
         timing.election_timeout = e;
     }
-    profile::validate_timing("timing", &timing, &profile.cluster.raft).map_err(|e| {
+    let raft_timing = if profile.is_lease() {
+        Ok(())
+    } else {
+        profile::validate_timing("timing", &timing, &profile.cluster.raft)
+    };
+    raft_timing.map_err(|e| {
         Failure::bad_input(anyhow::anyhow!(
             "--heartbeat/--election-timeout (flavor {}): {}",
             profile.cluster.raft.flavor,
@@ -144,6 +167,20 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         .with_context(|| format!("writing {}", metrics_path.display()))
         .map_err(Failure::environment)?;
     println!("{}", summary(&metrics, &timing, timeline.first_leader));
+    if let Some(lease) = profile.cluster.lease.filter(|_| profile.is_lease()) {
+        // The summary's timing row shows the lease's equivalent (heartbeat = RetryPeriod,
+        // election timeout = the takeover window).
+        println!(
+            "lease: LeaseDuration {}, RenewDeadline {}, RetryPeriod {}",
+            lease.lease_duration, lease.renew_deadline, lease.retry_period
+        );
+    }
+    if let Some(l) = electune::analysis::store_load(&timeline.events, &timeline.context) {
+        println!(
+            "store load: {:.2} requests/s, {:.2} writes/s ({} requests, {} writes, {} refused in {:.1} s)",
+            l.requests_per_second, l.writes_per_second, l.requests, l.writes, l.refused_writes, l.seconds
+        );
+    }
     println!("{}", false_promotion_bound(&profile, &timing, &metrics));
     if !approximations.is_empty() {
         println!(

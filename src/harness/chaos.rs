@@ -17,7 +17,7 @@ use super::error::HarnessError;
 use super::network::{latency, ToxiproxyServer};
 use crate::clock::monotonic_ns;
 use crate::event::{Event, EventKind};
-use crate::profile::{Every, Fault, FaultKind, PartitionMode, Profile, Target, Timing};
+use crate::profile::{Every, Fault, FaultKind, PartitionMode, Profile, Target, Timing, STORE_NAME};
 use crate::toxiproxy::ToxicAttributes;
 
 /// One fault occurrence, placed in time.
@@ -215,6 +215,12 @@ pub fn expect_failover(
         FaultKind::Pause => {
             f.duration > tolerate.pause.map_or(timing.election_timeout.min, |p| p.0)
         }
+        // A leader cut from the lease store (or the store gone) rides it out for as long as its
+        // renewals may fail: longer than tolerated is a hard fault.
+        FaultKind::StoreOutage => f.duration > profile.tolerated_store_outage(),
+        FaultKind::Partition if is_store_target(&f.spec.target) => {
+            f.duration > profile.tolerated_store_outage()
+        }
         FaultKind::Partition => true,
         FaultKind::LatencySpike => match (tolerate.latency_spike, f.spec.latency) {
             (Some(tol), Some(lat)) => lat.0 > tol.0,
@@ -222,6 +228,11 @@ pub fn expect_failover(
         },
         FaultKind::Bandwidth | FaultKind::ResetPeer | FaultKind::ClockDrift => false,
     }
+}
+
+/// Whether a fault's target is the lease store's links (`store`, `store(WHO)`).
+fn is_store_target(target: &str) -> bool {
+    matches!(Target::parse(target), Ok(Target::Store(_)))
 }
 
 /// Executes a fault plan against a cluster.
@@ -307,6 +318,13 @@ async fn run_fault(
         kind: f.spec.kind.name().to_string(),
     };
     match f.spec.kind {
+        FaultKind::StoreOutage => {
+            // `electune run` refuses lease profiles on this backend before any trial starts.
+            return Err(HarnessError::Io {
+                what: "a store-outage needs the lease store, which runs on --backend sim in this version".into(),
+                source: std::io::Error::from(std::io::ErrorKind::Unsupported),
+            });
+        }
         FaultKind::Crash => {
             emit(start_event);
             for n in &r.nodes {
@@ -451,9 +469,41 @@ pub fn resolve_targets(
         Target::Majority => pick(n / 2 + 1, rng),
         Target::Node(x) => vec![x.clone()],
         Target::Links(..) => Vec::new(),
+        Target::Store(None) => names.clone(),
+        Target::Store(Some(who)) => match who.as_ref() {
+            Target::Leader => vec![leader.clone()?],
+            Target::Follower => {
+                let others: Vec<String> = names
+                    .iter()
+                    .filter(|x| Some(*x) != leader.as_ref())
+                    .cloned()
+                    .collect();
+                vec![others.choose(rng)?.clone()]
+            }
+            Target::Random => vec![names.choose(rng)?.clone()],
+            Target::Node(x) => vec![x.clone()],
+            _ => return None,
+        },
     };
     let mut links = Vec::new();
-    if let Target::Links(a, b) = &target {
+    if f.spec.kind == FaultKind::StoreOutage {
+        // The store itself goes: no link, every member (so the leader) loses it.
+        return Some(Resolved {
+            nodes: vec![STORE_NAME.to_string()],
+            links,
+            hits_leader: leader.is_some(),
+        });
+    }
+    if let Target::Store(_) = &target {
+        // Member → store always; store → member unless the cut is one-way. A latency spike
+        // slows both directions.
+        for x in &nodes {
+            links.push((x.clone(), STORE_NAME.to_string()));
+            if f.spec.mode != Some(PartitionMode::OneWay) {
+                links.push((STORE_NAME.to_string(), x.clone()));
+            }
+        }
+    } else if let Target::Links(a, b) = &target {
         for (x, rx) in members {
             for (y, ry) in members {
                 if x != y && ((rx == a && ry == b) || (rx == b && ry == a)) {

@@ -139,6 +139,46 @@ pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
     let profile: Profile =
         serde_yaml::from_str(text).map_err(|e| ProfileError::from_yaml(file, text, &e))?;
     validate::validate(&profile).map_err(|v| v.at(file, text))?;
+    lease_defaults(profile, text).map_err(|v| v.at(file, text))
+}
+
+/// A lease profile has no Raft settings: `timing` and `cluster.raft` are refused (unless they
+/// only repeat what a lease profile implies, as a profile written back by electune does), and
+/// `timing` becomes the lease's equivalent ([`LeaseTiming::equivalent_timing`]), which the
+/// mechanism-independent layers use.
+fn lease_defaults(mut profile: Profile, text: &str) -> Result<Profile, FieldError> {
+    let Some(equivalent) = profile.lease_timing() else {
+        return Ok(profile);
+    };
+    let value: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or_default();
+    let written = |path: &[&str]| {
+        let mut v = &value;
+        path.iter().all(|k| match v.get(*k) {
+            Some(next) => {
+                v = next;
+                true
+            }
+            None => false,
+        })
+    };
+    if written(&["timing"]) && profile.timing != equivalent {
+        return Err(FieldError::new(
+            "timing",
+            format!(
+                "a lease profile takes its timing from `cluster.lease`; remove `timing` (heartbeat \
+                 and election timeout are Raft's; here they stand for RetryPeriod, {}, and the \
+                 takeover window LeaseDuration..LeaseDuration + 2.2 × RetryPeriod, {})",
+                equivalent.heartbeat, equivalent.election_timeout
+            ),
+        ));
+    }
+    if written(&["cluster", "raft"]) && profile.cluster.raft != RaftOptions::default() {
+        return Err(FieldError::new(
+            "cluster.raft",
+            "Raft options do not apply to `protocol: lease`; remove `raft`",
+        ));
+    }
+    profile.timing = equivalent;
     Ok(profile)
 }
 
@@ -196,7 +236,7 @@ mod tests {
 
     #[test]
     fn shipped_profiles_parse() {
-        for name in ["lan", "wan", "gc-pauses", "flaky-network"] {
+        for name in ["lan", "wan", "gc-pauses", "flaky-network", "k8s-controller"] {
             let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join(format!("profiles/{name}.yaml"));
             let p = load(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -313,6 +353,70 @@ mod tests {
         assert!(w[0].contains("[T/10, T/5)"), "{w:?}");
         let p = parse(&with("flavor: thesis", t, sweep), "p.yaml").unwrap();
         assert!(p.warnings().is_empty());
+    }
+
+    #[test]
+    fn lease_profiles_are_checked_as_client_go_checks_them() {
+        let lease = |l: &str, extra: &str| {
+            format!("name: x\ncluster:\n  protocol: lease\n  nodes: 3\n  lease: {{ {l} }}\n{extra}")
+        };
+        let ok = "lease_duration: 15s, renew_deadline: 10s, retry_period: 2s";
+        let p = parse(&lease(ok, ""), "p.yaml").unwrap();
+        assert!(p.is_lease());
+        assert_eq!(p.timing.heartbeat.0, std::time::Duration::from_secs(2));
+        assert_eq!(
+            p.timing.election_timeout.to_string(),
+            "15s..19.4s",
+            "the takeover window"
+        );
+        let err = err_of(&lease(
+            "lease_duration: 10s, renew_deadline: 10s, retry_period: 2s",
+            "",
+        ));
+        assert!(
+            err.starts_with("p.yaml:5:") && err.contains("field `cluster.lease.lease_duration`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("LeaseDuration > RenewDeadline > 1.2 × RetryPeriod"),
+            "{err}"
+        );
+        let err = err_of(&lease(
+            "lease_duration: 15s, renew_deadline: 2s, retry_period: 2s",
+            "",
+        ));
+        assert!(err.contains("field `cluster.lease.retry_period`"), "{err}");
+        let err = err_of("name: x\ncluster:\n  protocol: lease\n  nodes: 3\n");
+        assert!(err.contains("needs `cluster.lease"), "{err}");
+        // Raft's settings are refused, and the store exists only for leases
+        let err = err_of(&lease(
+            ok,
+            "timing: { heartbeat: 50ms, election_timeout: 1s..2s }\n",
+        ));
+        assert!(err.starts_with("p.yaml:6:1: field `timing`"), "{err}");
+        let raft_store = "name: x\ncluster: { nodes: 3 }\nfaults:\n  - { kind: store-outage, at: [1s], duration: 1s }\n";
+        assert!(err_of(raft_store).contains("only under `cluster.protocol: lease`"));
+        // store targets
+        let f = |fault: &str| lease(ok, &format!("faults:\n  - {{ {fault} }}\n"));
+        assert!(parse(
+            &f("kind: partition, target: store(leader), at: [1s], duration: 1s"),
+            "p.yaml"
+        )
+        .is_ok());
+        assert!(parse(
+            &f("kind: latency-spike, target: store, latency: 1s, at: [1s], duration: 1s"),
+            "p.yaml"
+        )
+        .is_ok());
+        let err = err_of(&f("kind: pause, target: store, at: [1s], duration: 1s"));
+        assert!(err.contains("cannot aim at the store"), "{err}");
+        let err = err_of(&f(
+            "kind: store-outage, target: store(n2), at: [1s], duration: 1s",
+        ));
+        assert!(err.contains("use a `partition`"), "{err}");
+        // a profile written back by electune parses again
+        let back = serde_yaml::to_string(&p).unwrap();
+        assert_eq!(parse(&back, "p.yaml").unwrap(), p);
     }
 
     #[test]

@@ -47,12 +47,21 @@ fn default_seed() -> u64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
-    /// The election mechanism: `raft`.
+    /// The election mechanism: `raft` (the default) or `lease` (Kubernetes client-go leader
+    /// election against a compare-and-swap lease store; needs `lease`).
     #[serde(default)]
     pub protocol: Protocol,
-    /// Raft options.
+    /// Raft options (`protocol: raft` only).
     #[serde(default)]
     pub raft: RaftOptions,
+    /// client-go's `LeaderElectionConfig` timing (`protocol: lease` only), e.g.
+    /// `{ lease_duration: 15s, renew_deadline: 10s, retry_period: 2s }`; it must keep
+    /// `LeaseDuration > RenewDeadline > 1.2 × RetryPeriod`. A lease profile has no `timing`:
+    /// what the layers above call the heartbeat is RetryPeriod and the election timeout is
+    /// `LeaseDuration..LeaseDuration + 2.2 × RetryPeriod`, the window in which a candidate takes
+    /// over a lease that stopped changing ([`Profile::lease_timing`]).
+    #[serde(default)]
+    pub lease: Option<LeaseTiming>,
     /// Members per region, in order (`{us-east: 2, eu-west: 2}`); nodes are numbered n1, n2, ...
     /// in this order. Give either `regions` or `nodes`.
     #[serde(default)]
@@ -68,6 +77,64 @@ pub struct Cluster {
 pub enum Protocol {
     #[default]
     Raft,
+    /// Kubernetes client-go `LeaderElector` over a lease store
+    /// ([`crate::election::lease::LeaseElector`]).
+    Lease,
+}
+
+impl Protocol {
+    /// The name users write.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Raft => "raft",
+            Protocol::Lease => "lease",
+        }
+    }
+}
+
+/// The three durations of client-go's `LeaderElectionConfig` (Chaos Mesh duration strings).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseTiming {
+    /// How long a candidate waits, on its own clock, after it last saw the record change before
+    /// it takes the lease over (Kubernetes components: 15s).
+    pub lease_duration: HumanDuration,
+    /// How long the leader keeps retrying a renewal before it gives up leading (10s).
+    pub renew_deadline: HumanDuration,
+    /// The wait between renewals, and the base of a candidate's jittered retry (2s).
+    pub retry_period: HumanDuration,
+}
+
+impl LeaseTiming {
+    /// Member `id`'s elector configuration (client-go's request timeout of RenewDeadline / 2).
+    pub fn config(&self, id: crate::election::NodeId) -> crate::election::lease::LeaseConfig {
+        crate::election::lease::LeaseConfig::new(
+            id,
+            self.lease_duration.0,
+            self.renew_deadline.0,
+            self.retry_period.0,
+        )
+    }
+
+    /// What the mechanism-independent layers (fault settling, default pause tolerance, the
+    /// first-leader limit, the default write interval, silence thresholds) take as its timing:
+    /// heartbeat = RetryPeriod (how often a leader renews, so how often followers see the record
+    /// change), election timeout = `LeaseDuration..LeaseDuration + 2.2 × RetryPeriod` (when a
+    /// candidate that saw the record stop changing takes it over: LeaseDuration, then at most one
+    /// jittered retry).
+    pub fn equivalent_timing(&self) -> Timing {
+        let jittered = self
+            .retry_period
+            .0
+            .mul_f64(1.0 + crate::election::lease::JITTER_FACTOR);
+        Timing {
+            heartbeat: self.retry_period,
+            election_timeout: DurationRange::new(
+                self.lease_duration.0,
+                self.lease_duration.0 + jittered,
+            ),
+        }
+    }
 }
 
 /// Raft's timer flavor and optional behaviours (see [`crate::election::raft::Config`]).
@@ -189,7 +256,12 @@ impl Default for Sink {
 pub struct Fault {
     pub kind: FaultKind,
     /// `leader`, `follower`, `random`, `minority`, `majority`, a node (`n3`), or for network
-    /// faults `links(REGION, REGION)`.
+    /// faults `links(REGION, REGION)`. Lease profiles also aim at the lease store: `store` (every
+    /// member's links to and from the store) or `store(WHO)` (one member's, WHO being `leader`,
+    /// `follower`, `random` or a node such as `n2`), for `partition` (mode `isolate`, the default
+    /// here, cuts both directions; `one-way` only member → store) and `latency-spike` (both
+    /// directions). A `store-outage` always takes the store from every member: its target is
+    /// `store` (or left out).
     #[serde(default = "default_target")]
     pub target: String,
     /// Start offsets from the beginning of the run (`[10s, 40s]`).
@@ -274,6 +346,10 @@ pub enum FaultKind {
     ResetPeer,
     /// A node's timers run at `drift` times real speed.
     ClockDrift,
+    /// The lease store is down for `duration` (an API-server outage): every request sent to it
+    /// meanwhile is lost and hangs until the client's timeout; nothing sent during the outage is
+    /// ever applied (lease profiles only).
+    StoreOutage,
 }
 
 impl FaultKind {
@@ -287,6 +363,7 @@ impl FaultKind {
             FaultKind::Bandwidth => "bandwidth",
             FaultKind::ResetPeer => "reset-peer",
             FaultKind::ClockDrift => "clock-drift",
+            FaultKind::StoreOutage => "store-outage",
         }
     }
 }
@@ -336,6 +413,11 @@ pub struct Tolerate {
     pub pause: Option<HumanDuration>,
     #[serde(default)]
     pub latency_spike: Option<HumanDuration>,
+    /// Lease profiles: the longest store outage (or cut from the store) the leader must ride
+    /// out. Without it, outages up to RenewDeadline are tolerated (a leader gives up only after
+    /// its renewals fail for that long).
+    #[serde(default)]
+    pub store_outage: Option<HumanDuration>,
 }
 
 /// The default grid for `electune sweep`.
@@ -400,6 +482,28 @@ impl Profile {
             .unwrap_or(self.network.default)
     }
 
+    /// Whether this profile runs the lease mechanism.
+    pub fn is_lease(&self) -> bool {
+        self.cluster.protocol == Protocol::Lease
+    }
+
+    /// A lease profile's timing as the mechanism-independent layers use it (see
+    /// [`LeaseTiming::equivalent_timing`]); `None` for other mechanisms.
+    pub fn lease_timing(&self) -> Option<Timing> {
+        self.cluster.lease.map(|l| l.equivalent_timing())
+    }
+
+    /// How long a store outage (or a cut from the store) the leader is required to ride out:
+    /// `requirements.tolerate.store-outage`, else RenewDeadline.
+    pub fn tolerated_store_outage(&self) -> std::time::Duration {
+        self.requirements
+            .tolerate
+            .store_outage
+            .map(|d| d.0)
+            .or(self.cluster.lease.map(|l| l.renew_deadline.0))
+            .unwrap_or_default()
+    }
+
     /// The write interval: the sink's setting, or the heartbeat interval.
     pub fn write_interval(&self, timing: &Timing) -> std::time::Duration {
         self.sink
@@ -454,7 +558,12 @@ pub enum Target {
     Majority,
     Node(String),
     Links(String, String),
+    /// The lease store's links: every member's (`store`), or one member's (`store(leader)`).
+    Store(Option<Box<Target>>),
 }
+
+/// The name the lease store goes by in fault targets and link names.
+pub const STORE_NAME: &str = "store";
 
 impl Target {
     /// Parses `leader`, `follower`, `random`, `minority`, `majority`, `n3`, `links(a, b)`.
@@ -467,6 +576,19 @@ impl Target {
             "minority" => Target::Minority,
             "majority" => Target::Majority,
             _ => {
+                if t == STORE_NAME {
+                    return Ok(Target::Store(None));
+                }
+                if let Some(inner) = t.strip_prefix("store(").and_then(|r| r.strip_suffix(')')) {
+                    return match Target::parse(inner)? {
+                        who @ (Target::Leader | Target::Follower | Target::Random | Target::Node(_)) => {
+                            Ok(Target::Store(Some(Box::new(who))))
+                        }
+                        _ => Err(format!(
+                            "`{t}`: write store(WHO) with WHO one member: leader, follower, random or a node such as n2; or `store` for every member"
+                        )),
+                    };
+                }
                 if let Some(inner) = t.strip_prefix("links(").and_then(|r| r.strip_suffix(')')) {
                     let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
                     if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
@@ -477,7 +599,7 @@ impl Target {
                     Target::Node(t.into())
                 } else {
                     return Err(format!(
-                        "`{t}` is not a target; valid: leader, follower, random, minority, majority, a node such as n2, or links(REGION, REGION)"
+                        "`{t}` is not a target; valid: leader, follower, random, minority, majority, a node such as n2, links(REGION, REGION), or (lease profiles) store or store(WHO)"
                     ));
                 }
             }

@@ -26,7 +26,18 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
     }
     validate_cluster(p)?;
     validate_network(p)?;
-    validate_timing("timing", &p.timing, &p.cluster.raft)?;
+    match p.cluster.protocol {
+        Protocol::Raft => {
+            if p.cluster.lease.is_some() {
+                return Err(FieldError::new(
+                    "cluster.lease",
+                    "applies to `protocol: lease` only; this profile runs raft (remove `lease`, or set `cluster.protocol: lease`)",
+                ));
+            }
+            validate_timing("timing", &p.timing, &p.cluster.raft)?;
+        }
+        Protocol::Lease => validate_lease(p)?,
+    }
     if let Some(w) = p.sink.write_interval {
         if w.0.is_zero() {
             return Err(FieldError::new(
@@ -54,9 +65,40 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
         }
     }
     if let Some(s) = &p.sweep {
+        if p.is_lease() {
+            return Err(FieldError::new(
+                "sweep",
+                "sweeps over lease parameters are not available in this version; remove `sweep` \
+                 and measure one setting with `electune run --backend sim` (the setting is \
+                 `cluster.lease`)",
+            ));
+        }
         validate_sweep(s, &p.cluster.raft)?;
     }
     Ok(())
+}
+
+/// A lease profile: `cluster.lease` present and valid as client-go's `NewLeaderElector` checks it
+/// ([`crate::election::lease::LeaseConfig::validate`]), each error on the field to change.
+fn validate_lease(p: &Profile) -> Result<(), FieldError> {
+    use crate::election::lease::LeaseConfigError as E;
+    let Some(l) = p.cluster.lease else {
+        return Err(FieldError::new(
+            "cluster.protocol",
+            "`protocol: lease` needs `cluster.lease: { lease_duration: 15s, renew_deadline: 10s, \
+             retry_period: 2s }` (client-go's defaults; LeaseDuration > RenewDeadline > 1.2 × \
+             RetryPeriod)",
+        ));
+    };
+    l.config(1).validate().map_err(|e| {
+        let field = match &e {
+            E::Zero("LeaseDuration") | E::LeaseNotAboveRenewDeadline { .. } => "lease_duration",
+            E::Zero("RenewDeadline") => "renew_deadline",
+            E::Zero("RetryPeriod") | E::RenewDeadlineNotAboveJitteredRetry { .. } => "retry_period",
+            _ => "renew_deadline",
+        };
+        FieldError::new(format!("cluster.lease.{field}"), e.to_string())
+    })
 }
 
 fn validate_cluster(p: &Profile) -> Result<(), FieldError> {
@@ -277,6 +319,7 @@ fn validate_fault(p: &Profile, i: usize, f: &Fault) -> Result<(), FieldError> {
     let field = |name: &str| format!("faults[{i}].{name}");
     let kind = f.kind.name();
     let target = Target::parse(&f.target).map_err(|e| FieldError::new(field("target"), e))?;
+    validate_store_fault(p, i, f, &target)?;
     let network_kind = matches!(
         f.kind,
         FaultKind::LatencySpike
@@ -307,6 +350,16 @@ fn validate_fault(p: &Profile, i: usize, f: &Fault) -> Result<(), FieldError> {
                 field("target"),
                 format!("no node `{n}`; the cluster has n1..n{}", p.members().len()),
             ));
+        }
+        Target::Store(Some(who)) => {
+            if let Target::Node(n) = who.as_ref() {
+                if !p.members().iter().any(|m| &m.0 == n) {
+                    return Err(FieldError::new(
+                        field("target"),
+                        format!("no node `{n}`; the cluster has n1..n{}", p.members().len()),
+                    ));
+                }
+            }
         }
         _ => {}
     }
@@ -350,8 +403,14 @@ fn validate_fault(p: &Profile, i: usize, f: &Fault) -> Result<(), FieldError> {
         FaultKind::Pause => require(f.duration.is_some(), "duration", "100ms..1.5s")?,
         FaultKind::Partition => {
             require(f.duration.is_some(), "duration", "5s")?;
-            require(f.mode.is_some(), "mode", "isolate")?;
+            // A cut from the store defaults to both directions (`isolate`).
+            require(
+                f.mode.is_some() || matches!(target, Target::Store(_)),
+                "mode",
+                "isolate",
+            )?;
         }
+        FaultKind::StoreOutage => require(f.duration.is_some(), "duration", "5s")?,
         FaultKind::LatencySpike => {
             require(f.duration.is_some(), "duration", "3s")?;
             require(f.latency.is_some(), "latency", "300ms")?;
@@ -460,6 +519,56 @@ fn validate_sweep(s: &Sweep, raft: &RaftOptions) -> Result<(), FieldError> {
             "sweep.failovers_per_point",
             "set failovers_per_point above zero or give duration_per_point",
         ));
+    }
+    Ok(())
+}
+
+/// Faults that involve the lease store: only in lease profiles, and only the kinds that make
+/// sense on its links.
+fn validate_store_fault(
+    p: &Profile,
+    i: usize,
+    f: &Fault,
+    target: &Target,
+) -> Result<(), FieldError> {
+    let field = |name: &str| format!("faults[{i}].{name}");
+    let kind = f.kind.name();
+    let store_target = matches!(target, Target::Store(_));
+    if (store_target || f.kind == FaultKind::StoreOutage) && !p.is_lease() {
+        let name = if store_target { "target" } else { "kind" };
+        return Err(FieldError::new(
+            field(name),
+            format!(
+                "the lease store exists only under `cluster.protocol: lease`; this profile runs {}",
+                p.cluster.protocol.name()
+            ),
+        ));
+    }
+    if f.kind == FaultKind::StoreOutage {
+        // `leader` is the default target: a store outage left without one takes the store.
+        if !matches!(target, Target::Store(None) | Target::Leader) {
+            return Err(FieldError::new(
+                field("target"),
+                "a store-outage takes the store from every member: write `target: store` (or \
+                 leave it out); to cut one member from the store use a `partition` with \
+                 `target: store(n2)`",
+            ));
+        }
+        return Ok(());
+    }
+    if store_target {
+        if !matches!(f.kind, FaultKind::Partition | FaultKind::LatencySpike) {
+            return Err(FieldError::new(
+                field("target"),
+                format!("a {kind} cannot aim at the store; store targets take a partition or a latency-spike (or use a store-outage)"),
+            ));
+        }
+        if f.mode == Some(PartitionMode::Split) {
+            return Err(FieldError::new(
+                field("mode"),
+                "`split` divides members; a cut from the store is `isolate` (both directions) or `one-way` (member → store)",
+            ));
+        }
     }
     Ok(())
 }

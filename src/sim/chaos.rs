@@ -53,7 +53,7 @@ impl Faults {
         let links: Vec<(usize, usize)> = r
             .links
             .iter()
-            .filter_map(|(a, b)| Some((w.index_of(a)?, w.index_of(b)?)))
+            .filter_map(|(a, b)| Some((w.endpoint_of(a)?, w.endpoint_of(b)?)))
             .collect();
         let mut targets = if r.links.is_empty() {
             r.nodes.clone()
@@ -94,6 +94,7 @@ impl Faults {
                     .iter()
                     .for_each(|&(a, b)| w.link_mut(a, b).add_bandwidth(f.id, rate));
             }
+            FaultKind::StoreOutage => w.store_outage(f.id, true),
             FaultKind::ResetPeer => {
                 links
                     .iter()
@@ -137,6 +138,7 @@ impl Faults {
             }
             FaultKind::Pause => a.nodes.iter().for_each(|&i| w.resume(i)),
             FaultKind::ClockDrift => a.nodes.iter().for_each(|&i| w.set_clock_rate(i, 1.0)),
+            FaultKind::StoreOutage => w.store_outage(f.id, false),
             _ => a
                 .links
                 .iter()

@@ -12,21 +12,26 @@
 pub mod calibrate;
 mod chaos;
 mod costs;
+#[cfg(test)]
+mod lease_tests;
 mod links;
 mod world;
 
 pub use costs::{CalibrationError, Costs, Quantiles, CALIBRATION_FILE};
 pub use links::{Fate, Latency, Link};
-pub use world::{Halt, MemberSpec, Setting, World};
+pub use world::{Halt, MemberSpec, Setting, StoreEndpoint, World};
 
 use std::time::Duration;
 
 use crate::analysis::{RunContext, Timeline};
+use crate::election::lease::LeaseElector;
 use crate::election::raft::{Config as RaftConfig, Disk, Raft};
 use crate::election::simnet::Factory;
 use crate::election::{ElectionCore, NodeId};
+use crate::event::EventKind;
 use crate::harness::{first_leader_timeout, plan_faults};
-use crate::profile::{Fault, Profile, Timing};
+use crate::profile::{Fault, Profile, Protocol, Timing};
+use crate::store::Store;
 
 /// How to run one simulated trial.
 #[derive(Debug, Clone)]
@@ -90,8 +95,10 @@ pub fn build_with<C: ElectionCore>(spec: &SimSpec, make: Factory<C>) -> World<C>
         })
         .collect();
     let n = members.len();
+    // Endpoints: members, then the sink (n), then the lease store (n + 1); the sink and the
+    // store sit on `network.default`.
     let link = |i: usize, j: usize| {
-        let l = if j == n {
+        let l = if i >= n || j >= n {
             p.network.default
         } else {
             p.link(&regions[i], &regions[j])
@@ -119,11 +126,32 @@ pub fn build_with<C: ElectionCore>(spec: &SimSpec, make: Factory<C>) -> World<C>
     w
 }
 
+/// Builds the simulated lease cluster of a `protocol: lease` profile: client-go electors
+/// ([`LeaseElector`]) and the compare-and-swap store ([`Store`]) as an endpoint of the network,
+/// each member's links to and from it on `network.default` (members started, nothing run yet).
+///
+/// # Panics
+/// When the profile has no `cluster.lease` (validation requires it for a lease profile).
+pub fn build_lease(spec: &SimSpec) -> World<LeaseElector> {
+    let lease = spec
+        .profile
+        .cluster
+        .lease
+        .expect("a validated lease profile has cluster.lease");
+    let make: Factory<LeaseElector> =
+        Box::new(move |id, _: &(), now, seed| LeaseElector::new(lease.config(id), now, seed));
+    build_with(spec, make).with_store(Box::new(Store::new()))
+}
+
 /// Runs one trial in virtual time, as the process backend's `run_trial` does in real time: wait
 /// for the first leader, run the fault plan for `duration`, let a failover under way finish, and
 /// return the timeline. `stop_asked()` turning true stops it early, keeping what was measured.
+/// The profile's `cluster.protocol` picks the mechanism.
 pub fn run_trial(spec: &SimSpec, stop_asked: impl Fn() -> bool) -> Result<Timeline, SimError> {
-    run_world(build(spec), spec, stop_asked)
+    match spec.profile.cluster.protocol {
+        Protocol::Raft => run_world(build(spec), spec, stop_asked),
+        Protocol::Lease => run_world(build_lease(spec), spec, stop_asked),
+    }
 }
 
 /// Runs a trial on an already built cluster of any mechanism (see [`run_trial`]).
@@ -157,6 +185,8 @@ pub fn run_world<C: ElectionCore>(
             interrupted: false,
         });
     };
+    // The store's load is reported over the measured window, as every other rate.
+    let load_at_start = w.store_load().unwrap_or_default();
     let plan = plan_faults(
         &spec.faults,
         spec.duration,
@@ -208,6 +238,17 @@ pub fn run_world<C: ElectionCore>(
     let end_ns = w.now;
     for i in 0..w.len() {
         w.kill(i, true);
+    }
+    if let Some(load) = w.store_load() {
+        w.emit(
+            crate::profile::STORE_NAME,
+            EventKind::StoreLoad {
+                requests: load.requests - load_at_start.requests,
+                reads: load.reads - load_at_start.reads,
+                writes: load.writes - load_at_start.writes,
+                refused_writes: load.refused_writes - load_at_start.refused_writes,
+            },
+        );
     }
     Ok(Timeline {
         events: w.events,

@@ -4,7 +4,7 @@
 //! the operating system and the network would do: deliver, hold, lose, stop, kill, restart.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -16,6 +16,25 @@ use crate::election::simnet::Factory;
 use crate::election::{node_name, ElectionCore, NodeId, Persist, Wire};
 use crate::event::{Event, EventKind};
 use crate::harness::LiveState;
+use crate::store::{Store, StoreMessage, StoreStats, STORE};
+
+/// The lease store as an endpoint of the simulated network: it answers what members send to
+/// [`STORE`] in their own message type, and counts its load.
+pub trait StoreEndpoint<M> {
+    /// Handles one message that reached the store; the answer to send back, if any.
+    fn answer(&mut self, msg: &M) -> Option<M>;
+    /// The load so far.
+    fn load(&self) -> StoreStats;
+}
+
+impl StoreEndpoint<StoreMessage> for Store {
+    fn answer(&mut self, msg: &StoreMessage) -> Option<StoreMessage> {
+        self.handle_message(msg)
+    }
+    fn load(&self) -> StoreStats {
+        self.stats()
+    }
+}
 
 /// Something scheduled to happen.
 #[derive(Debug)]
@@ -29,6 +48,13 @@ pub enum Action<M> {
     },
     /// A write arrives at the sink.
     Sink(SinkWrite),
+    /// A message from member `from` (index), sent by its incarnation `incarnation`, arrives at
+    /// the lease store; the answer goes back to that incarnation.
+    Store {
+        from: usize,
+        incarnation: u32,
+        msg: M,
+    },
     /// Member `to`'s process, started `process_start` ago, is up and running its core.
     Boot {
         to: usize,
@@ -114,8 +140,13 @@ pub struct World<C: ElectionCore> {
     members: Vec<Member<C>>,
     /// Builds a member's core from its durable state (on its own clock).
     make: Factory<C>,
-    /// `links[from * (n + 1) + to]`, `to == n` being the sink.
+    /// `links[from * (n + 2) + to]` over the endpoints: members `0..n`, the sink `n`, the lease
+    /// store `n + 1` (see [`World::new`]).
     links: Vec<Link>,
+    /// The lease store, when the mechanism has one.
+    store: Option<Box<dyn StoreEndpoint<C::Message>>>,
+    /// Store outages under way (fault ids): while any is, the store loses what reaches it.
+    store_down: BTreeSet<u64>,
     /// Messages a partition holds, per link, in order.
     held: Vec<VecDeque<Held<C::Message>>>,
     queue: BinaryHeap<Reverse<Scheduled<C::Message>>>,
@@ -137,8 +168,16 @@ pub struct World<C: ElectionCore> {
 
 #[derive(Debug)]
 enum Held<M> {
-    Message { from: NodeId, msg: M },
+    Message {
+        from: NodeId,
+        msg: M,
+    },
     Sink(SinkWrite),
+    Store {
+        from: usize,
+        incarnation: u32,
+        msg: M,
+    },
 }
 
 /// What a simulated cluster runs in besides its members and links.
@@ -162,8 +201,9 @@ pub struct MemberSpec {
 
 impl<C: ElectionCore> World<C> {
     /// A cluster of `members` built by `make`, in `setting`, none started yet;
-    /// `link(i, j)` gives the baseline of the link from member `i` to member `j` (`j == n`: the
-    /// sink).
+    /// `link(i, j)` gives the baseline of the link from endpoint `i` to endpoint `j`: members are
+    /// `0..n`, the sink is `n` (only ever a destination) and the lease store `n + 1` (see
+    /// [`World::with_store`]; its links exist whether or not a store is attached).
     pub fn new(
         members: Vec<MemberSpec>,
         make: Factory<C>,
@@ -178,9 +218,10 @@ impl<C: ElectionCore> World<C> {
             seed,
         } = setting;
         let n = members.len();
-        let mut links = Vec::with_capacity(n * (n + 1));
-        for i in 0..n {
-            for j in 0..=n {
+        let e = n + 2;
+        let mut links = Vec::with_capacity(e * e);
+        for i in 0..e {
+            for j in 0..e {
                 links.push(Link::new(link(i, j)));
             }
         }
@@ -202,8 +243,10 @@ impl<C: ElectionCore> World<C> {
                 })
                 .collect(),
             make,
-            held: (0..n * (n + 1)).map(|_| VecDeque::new()).collect(),
+            held: (0..(n + 2) * (n + 2)).map(|_| VecDeque::new()).collect(),
             links,
+            store: None,
+            store_down: BTreeSet::new(),
             queue: BinaryHeap::new(),
             seq: 0,
             sink: FencedSink::new(fencing),
@@ -216,6 +259,35 @@ impl<C: ElectionCore> World<C> {
             wrote_since_hard: false,
             first_leader_at: None,
             votes_seen: false,
+        }
+    }
+
+    /// Attaches the lease store: what members send to [`STORE`] reaches it over the links
+    /// member → store and comes back over store → member.
+    pub fn with_store(mut self, store: Box<dyn StoreEndpoint<C::Message>>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The lease store's load so far (`None` without a store).
+    pub fn store_load(&self) -> Option<StoreStats> {
+        self.store.as_ref().map(|s| s.load())
+    }
+
+    /// The endpoint index of the lease store (links to and from it: [`World::link_mut`]).
+    pub fn store_index(&self) -> usize {
+        self.members.len() + 1
+    }
+
+    /// Starts (`down`) or ends store outage `id`: while any outage is under way, everything that
+    /// reaches the store is lost and nothing is answered, so requests hang until the member's
+    /// timeout, as with an API server that is down or unreachable (a blackhole: no refusal). A
+    /// response already on its way when the outage starts still arrives.
+    pub fn store_outage(&mut self, id: u64, down: bool) {
+        if down {
+            self.store_down.insert(id);
+        } else {
+            self.store_down.remove(&id);
         }
     }
 
@@ -232,6 +304,15 @@ impl<C: ElectionCore> World<C> {
     /// The index of member `name`.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.members.iter().position(|m| m.name == name)
+    }
+
+    /// The endpoint index of `name` for links: a member's index, or the store's
+    /// ([`crate::profile::STORE_NAME`]).
+    pub fn endpoint_of(&self, name: &str) -> Option<usize> {
+        if name == crate::profile::STORE_NAME {
+            return Some(self.store_index());
+        }
+        self.index_of(name)
     }
 
     /// A member's name.
@@ -393,16 +474,17 @@ impl<C: ElectionCore> World<C> {
         }
     }
 
-    /// The link from member `from` to member `to` (`to == len()`: the sink).
+    /// The link from endpoint `from` to endpoint `to` (`len()`: the sink; `len() + 1`: the
+    /// store).
     pub fn link_mut(&mut self, from: usize, to: usize) -> &mut Link {
-        let n = self.members.len();
-        &mut self.links[from * (n + 1) + to]
+        let e = self.members.len() + 2;
+        &mut self.links[from * e + to]
     }
 
     /// Removes fault `id`'s toxics from a link; a partition that ends releases what it held.
     pub fn remove_toxic(&mut self, from: usize, to: usize, id: u64) {
         let n = self.members.len();
-        let k = from * (n + 1) + to;
+        let k = from * (n + 2) + to;
         if !self.links[k].remove(id) {
             return;
         }
@@ -418,6 +500,15 @@ impl<C: ElectionCore> World<C> {
                     msg,
                 },
                 Held::Sink(w) => Action::Sink(w),
+                Held::Store {
+                    from,
+                    incarnation,
+                    msg,
+                } => Action::Store {
+                    from,
+                    incarnation,
+                    msg,
+                },
             };
             self.schedule(at, action);
         }
@@ -522,12 +613,50 @@ impl<C: ElectionCore> World<C> {
                 let kind = self.sink.decide(w);
                 self.emit("sink", kind);
             }
+            Action::Store {
+                from,
+                incarnation,
+                msg,
+            } => self.at_store(from, incarnation, msg),
             Action::Boot { to, incarnation } => self.boot(to, incarnation),
             Action::Kill { to } => self.kill(to, true),
             Action::Start { to } => self.start(to),
             Action::FaultStart(_) | Action::FaultEnd(_) => {
                 unreachable!("run_until hands faults to the caller")
             }
+        }
+    }
+
+    /// A message reaches the store from member `from`: answered over the link store → member,
+    /// unless an outage loses it.
+    fn at_store(&mut self, from: usize, incarnation: u32, msg: C::Message) {
+        if !self.store_down.is_empty() {
+            return;
+        }
+        let Some(reply) = self.store.as_mut().and_then(|s| s.answer(&msg)) else {
+            return;
+        };
+        // The members and the store exchanged something: the network delivers.
+        self.votes_seen = true;
+        let n = self.members.len();
+        let k = (n + 1) * (n + 2) + from;
+        let hop = self.costs.proxy_hop.sample(&mut self.rng);
+        let now = self.now;
+        match self.links[k].send(now, 64, hop, &mut self.rng) {
+            Fate::Arrives(at) => self.schedule(
+                at,
+                Action::Deliver {
+                    to: from,
+                    incarnation,
+                    from: STORE,
+                    msg: reply,
+                },
+            ),
+            Fate::Held => self.held[k].push_back(Held::Message {
+                from: STORE,
+                msg: reply,
+            }),
+            Fate::Lost => {}
         }
     }
 
@@ -553,11 +682,36 @@ impl<C: ElectionCore> World<C> {
         let n = self.members.len();
         let from = self.members[i].id;
         for (to_id, msg) in out.messages {
+            if to_id == STORE {
+                if self.store.is_none() {
+                    continue;
+                }
+                let k = i * (n + 2) + n + 1;
+                let hop = self.costs.proxy_hop.sample(&mut self.rng);
+                let incarnation = self.members[i].incarnation;
+                match self.links[k].send(depart, 64, hop, &mut self.rng) {
+                    Fate::Arrives(at) => self.schedule(
+                        at,
+                        Action::Store {
+                            from: i,
+                            incarnation,
+                            msg,
+                        },
+                    ),
+                    Fate::Held => self.held[k].push_back(Held::Store {
+                        from: i,
+                        incarnation,
+                        msg,
+                    }),
+                    Fate::Lost => {}
+                }
+                continue;
+            }
             let to = to_id as usize - 1;
             if to >= n {
                 continue;
             }
-            let k = i * (n + 1) + to;
+            let k = i * (n + 2) + to;
             let hop = self.costs.proxy_hop.sample(&mut self.rng);
             let bytes = if self.links[k].has_bandwidth() {
                 msg.encode(from).len()
@@ -582,7 +736,7 @@ impl<C: ElectionCore> World<C> {
             }
         }
         for w in out.writes {
-            let k = i * (n + 1) + n;
+            let k = i * (n + 2) + n;
             let hop = self.costs.proxy_hop.sample(&mut self.rng);
             match self.links[k].send(depart, 48, hop, &mut self.rng) {
                 Fate::Arrives(at) => self.schedule(at, Action::Sink(w)),
