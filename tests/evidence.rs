@@ -72,3 +72,62 @@ fn a_held_out_longer_run_never_contradicts_the_bound() {
         );
     }
 }
+
+/// One simulated run of a shipped profile at its own timing: the estimate its point supports.
+fn simulated(file: &str, seed: u64, duration: Duration) -> FalsePromotionEstimate {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let p = electune::profile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let spec = electune::sim::SimSpec {
+        profile: p.clone(),
+        timing: p.timing,
+        faults: p.faults.clone(),
+        duration,
+        seed,
+        costs: electune::sim::Costs::default(),
+    };
+    let tl = electune::sim::run_trial(&spec, || false).expect("simulated trial");
+    let point = PointResult {
+        index: 0,
+        heartbeat: p.timing.heartbeat,
+        election_timeout: p.timing.election_timeout,
+        metrics: merge(&[tl.analyze()]).unwrap(),
+        wall_seconds: 0.0,
+    };
+    let budget = p.requirements.max_false_promotions_per_day;
+    estimate(&point, &p.fault_rates_per_day(), budget)
+}
+
+#[test]
+fn every_shipped_profile_holds_up_against_a_held_out_simulated_run() {
+    // The simulator makes the held-out run cheap: four times longer, another seed, same point.
+    for (file, minutes) in [
+        ("profiles/lan.yaml", 10),
+        ("profiles/wan.yaml", 30),
+        ("profiles/gc-pauses.yaml", 30),
+        ("profiles/flaky-network.yaml", 30),
+        ("profiles/k8s-controller.yaml", 120),
+    ] {
+        let d = Duration::from_secs(minutes * 60);
+        let first = simulated(file, 1, d);
+        let held_out = simulated(file, 2, d * 4);
+        let upper = first.upper_per_day.unwrap_or(f64::INFINITY);
+        eprintln!(
+            "{file}: first run ≤ {upper:.3}/day; held-out {:.3}..{:.3}/day",
+            held_out.lower_per_day,
+            held_out.upper_per_day.unwrap_or(f64::INFINITY)
+        );
+        assert!(
+            held_out.lower_per_day <= upper,
+            "{file}: held-out lower bound {} above the first run's upper bound {upper}\n{}\n{}",
+            held_out.lower_per_day,
+            first.explanation,
+            held_out.explanation
+        );
+        assert!(held_out.lower_per_day <= held_out.upper_per_day.unwrap_or(f64::INFINITY));
+        assert!(
+            first.explanation.contains("basis"),
+            "{file}: the bound names its basis: {}",
+            first.explanation
+        );
+    }
+}
