@@ -34,8 +34,7 @@ fn measure(timeout: &str, seed: u64, secs: u64, tag: &str) -> FalsePromotionEsti
     let out = run(&p, Duration::from_secs(secs), tag);
     let point = PointResult {
         index: 0,
-        heartbeat: p.timing.heartbeat,
-        election_timeout: p.timing.election_timeout,
+        timing: electune::results::PointTiming::raft(p.timing.heartbeat, p.timing.election_timeout),
         metrics: merge(&[out.metrics]).unwrap(),
         wall_seconds: secs as f64,
     };

@@ -116,10 +116,12 @@ impl Spec {
         };
         PointResult {
             index: self.index,
-            heartbeat: crate::duration::HumanDuration(Duration::from_millis(self.hb_ms)),
-            election_timeout: DurationRange::new(
-                Duration::from_millis(self.et.0),
-                Duration::from_millis(self.et.1),
+            timing: crate::results::PointTiming::raft(
+                crate::duration::HumanDuration(Duration::from_millis(self.hb_ms)),
+                DurationRange::new(
+                    Duration::from_millis(self.et.0),
+                    Duration::from_millis(self.et.1),
+                ),
             ),
             metrics: PointMetrics {
                 trials: 3,

@@ -16,22 +16,93 @@ use crate::duration::{DurationRange, HumanDuration};
 use crate::harness::ApproximationSummary;
 use crate::profile::Requirements;
 
+mod timing;
+pub(crate) use timing::TimingFields;
+pub use timing::PointTiming;
+
 /// Stated occurrences per day of each fault kind aimed at the leader (from the profile).
 pub type FaultRates = BTreeMap<String, f64>;
 
 /// One grid point and everything measured at it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "PointResultRepr", into = "PointResultRepr")]
 pub struct PointResult {
     /// Position in the plan (stable across `--resume`).
     pub index: usize,
-    /// Heartbeat interval, in the profile's (unscaled) time.
-    pub heartbeat: HumanDuration,
-    /// Election timeout range, in the profile's (unscaled) time.
-    pub election_timeout: DurationRange,
+    /// The point's timing as its mechanism defines it, in the profile's (unscaled) time.
+    pub timing: PointTiming,
     /// Trials merged (each a cluster run). Durations inside are in unscaled time.
     pub metrics: PointMetrics,
     /// Wall-clock seconds spent measuring this point.
     pub wall_seconds: f64,
+}
+
+impl PointResult {
+    /// The equivalent heartbeat ([`PointTiming::equivalent`]).
+    pub fn heartbeat(&self) -> HumanDuration {
+        self.timing.heartbeat()
+    }
+
+    /// The equivalent election timeout ([`PointTiming::equivalent`]).
+    pub fn election_timeout(&self) -> DurationRange {
+        self.timing.election_timeout()
+    }
+}
+
+/// [`PointResult`] as written in `results.json`: the timing's parameters as plain fields, where
+/// a Raft point always had them (`heartbeat`, `election_timeout` after `index`).
+#[derive(Serialize, Deserialize)]
+struct PointResultRepr {
+    index: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    heartbeat: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    election_timeout: Option<DurationRange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease_duration: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    renew_deadline: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_period: Option<HumanDuration>,
+    metrics: PointMetrics,
+    wall_seconds: f64,
+}
+
+impl From<PointResult> for PointResultRepr {
+    fn from(p: PointResult) -> Self {
+        let t = TimingFields::from(p.timing);
+        Self {
+            index: p.index,
+            heartbeat: t.heartbeat,
+            election_timeout: t.election_timeout,
+            lease_duration: t.lease_duration,
+            renew_deadline: t.renew_deadline,
+            retry_period: t.retry_period,
+            metrics: p.metrics,
+            wall_seconds: p.wall_seconds,
+        }
+    }
+}
+
+impl TryFrom<PointResultRepr> for PointResult {
+    type Error = String;
+
+    fn try_from(r: PointResultRepr) -> Result<Self, String> {
+        let timing = PointTiming::try_from(TimingFields {
+            heartbeat: r.heartbeat,
+            election_timeout: r.election_timeout,
+            lease_duration: r.lease_duration,
+            renew_deadline: r.renew_deadline,
+            retry_period: r.retry_period,
+        })
+        .map_err(|e| format!("point {}: {e}", r.index))?;
+        Ok(Self {
+            index: r.index,
+            timing,
+            metrics: r.metrics,
+            wall_seconds: r.wall_seconds,
+        })
+    }
 }
 
 /// A whole sweep's results.
