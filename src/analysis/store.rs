@@ -79,7 +79,13 @@ impl StoreTally {
     /// Requests and writes per second over the windows.
     pub fn load(&self) -> StoreLoad {
         let seconds = self.window_ns as f64 / 1e9;
-        let per = |n: u64| if seconds > 0.0 { n as f64 / seconds } else { 0.0 };
+        let per = |n: u64| {
+            if seconds > 0.0 {
+                n as f64 / seconds
+            } else {
+                0.0
+            }
+        };
         StoreLoad {
             requests: self.requests,
             writes: self.writes,

@@ -393,17 +393,11 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
                 });
             }
         });
-        let out = run_sweep(
-            &manifest,
-            store,
-            &opts,
-            interrupt,
-            on_progress,
-            on_point,
-        )
-        .await;
+        let out = run_sweep(&manifest, store, &opts, interrupt, on_progress, on_point).await;
         bar.finish_and_clear();
-        let approximations = net.map(|n| summarize(&n.approximations())).unwrap_or_default();
+        let approximations = net
+            .map(|n| summarize(&n.approximations()))
+            .unwrap_or_default();
         out.map(|o| (o, approximations))
             .map_err(Failure::environment)
     })?;

@@ -31,7 +31,9 @@ pub use false_promotions::{
 pub use feasibility::{
     Assessment, Constraint, FailoverStage, FailoverTime, Failure, FlapEstimate, QuantileEstimate,
 };
-pub use knobs::{translate, translate_lease, translate_point, KnobSnippet, NotTranslated, Translation};
+pub use knobs::{
+    translate, translate_lease, translate_point, KnobSnippet, NotTranslated, Translation,
+};
 pub use pareto::ParetoPoint;
 
 /// What the chosen setting must stay within.

@@ -17,8 +17,8 @@ use crate::harness::ApproximationSummary;
 use crate::profile::Requirements;
 
 mod timing;
-pub(crate) use timing::TimingFields;
 pub use timing::PointTiming;
+pub(crate) use timing::TimingFields;
 
 /// Stated occurrences per day of each fault kind aimed at the leader (from the profile).
 pub type FaultRates = BTreeMap<String, f64>;
@@ -209,5 +209,43 @@ mod tests {
         assert_eq!(info.approximations.len(), 1);
         let old: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_kept(&old, &serde_json::to_value(&info).unwrap(), "run");
+    }
+
+    #[test]
+    fn a_lease_point_round_trips_through_results_json_in_its_own_columns() {
+        use crate::duration::HumanDuration;
+        use crate::results::PointTiming;
+        use std::time::Duration;
+        let text = include_str!("../../tests/fixtures/sweep-v0.1.0/results.json");
+        let mut results: SweepResults = serde_json::from_str(text).unwrap();
+        let s = |secs| HumanDuration(Duration::from_secs(secs));
+        let lease = crate::profile::LeaseTiming {
+            lease_duration: s(15),
+            renew_deadline: s(10),
+            retry_period: s(2),
+        };
+        results.points[0].timing = PointTiming::Lease(lease);
+        let json = serde_json::to_value(&results).unwrap();
+        let p = &json["points"][0];
+        assert_eq!(p["lease_duration"], "15s");
+        assert_eq!(p["renew_deadline"], "10s");
+        assert_eq!(p["retry_period"], "2s");
+        assert!(p.get("heartbeat").is_none() && p.get("election_timeout").is_none());
+        // Raft points keep their old fields.
+        assert!(json["points"][1].get("heartbeat").is_some());
+        let back: SweepResults = serde_json::from_value(json).unwrap();
+        assert_eq!(back, results);
+        assert_eq!(back.points[0].timing.lease(), Some(lease));
+        assert_eq!(back.points[0].heartbeat(), s(2));
+        // A point with both or neither shape is refused, naming what a point needs.
+        let mut bad = serde_json::to_value(&results).unwrap();
+        bad["points"][0]["heartbeat"] = "50ms".into();
+        let err = serde_json::from_value::<SweepResults>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("point 0") && err.contains("lease_duration"),
+            "{err}"
+        );
     }
 }

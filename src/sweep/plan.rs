@@ -206,7 +206,9 @@ fn timings(
             return Err(PlanError::RaftOverrideOnLease);
         }
         let Some(ls) = base.lease.as_ref().filter(|l| {
-            !l.lease_duration.is_empty() && !l.renew_deadline.is_empty() && !l.retry_period.is_empty()
+            !l.lease_duration.is_empty()
+                && !l.renew_deadline.is_empty()
+                && !l.retry_period.is_empty()
         }) else {
             return Err(PlanError::NoLeaseSweep);
         };
@@ -512,5 +514,79 @@ mod tests {
         ));
         let err = plan(&p, &GridOverride::default()).unwrap_err();
         assert!(matches!(err, PlanError::Faults { .. }), "{err}");
+    }
+
+    fn k8s() -> Profile {
+        crate::profile::load(
+            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("profiles/k8s-controller.yaml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn lease_sweep_plans_the_valid_cross_product_and_names_the_skipped_combinations() {
+        let (points, warnings) = plan(&k8s(), &GridOverride::default()).unwrap();
+        // 3 × 3 × 3 = 27, less the 9 where RenewDeadline is not below LeaseDuration (every
+        // RetryPeriod here is below RenewDeadline / 1.2).
+        assert_eq!(points.len(), 18);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let w = &warnings[0];
+        assert!(w.contains("9 of 27"), "{w}");
+        assert!(
+            w.contains("LeaseDuration > RenewDeadline > 1.2 × RetryPeriod"),
+            "{w}"
+        );
+        for skipped in ["8s/10s/1s", "8s/20s/4s", "15s/20s/2s"] {
+            assert!(w.contains(skipped), "{skipped} not named: {w}");
+        }
+        assert!(!w.contains("15s/10s/2s"), "{w}");
+        let s = |secs| HumanDuration(Duration::from_secs(secs));
+        assert_eq!(
+            points[0].timing,
+            PointTiming::Lease(LeaseTiming {
+                lease_duration: s(8),
+                renew_deadline: s(5),
+                retry_period: s(1),
+            })
+        );
+        assert_eq!(points[0].slug(), "000-ld8s-rd5s-rp1s");
+        // Every point keeps client-go's rule, and its faults are spaced by its takeover window.
+        for p in &points {
+            let l = p.timing.lease().unwrap();
+            assert!(l.config(1).validate().is_ok(), "{}", p.slug());
+            assert_eq!(p.election_timeout().min, l.lease_duration.0);
+            let crash = p
+                .faults
+                .iter()
+                .find(|f| f.kind == FaultKind::Crash)
+                .unwrap();
+            let Ok(Every::Fixed(every)) = Every::parse(crash.every.as_deref().unwrap()) else {
+                panic!()
+            };
+            assert!(every >= p.election_timeout().max * 2);
+        }
+        // The planned point survives sweep.json in its own shape.
+        let json = serde_json::to_value(&points[4]).unwrap();
+        assert!(json.get("heartbeat").is_none() && json.get("lease_duration").is_some());
+        let back: PlannedPoint = serde_json::from_value(json).unwrap();
+        assert_eq!(back, points[4]);
+    }
+
+    #[test]
+    fn raft_overrides_are_refused_for_a_lease_sweep() {
+        let hb = GridOverride {
+            heartbeat: Some(vec![HumanDuration(Duration::from_millis(100))]),
+            ..Default::default()
+        };
+        let err = plan(&k8s(), &hb).unwrap_err();
+        assert_eq!(err, PlanError::RaftOverrideOnLease);
+        assert!(err.to_string().contains("sweep.lease"), "{err}");
+        let mut p = k8s();
+        p.sweep.as_mut().unwrap().lease = None;
+        assert_eq!(
+            plan(&p, &GridOverride::default()).unwrap_err(),
+            PlanError::NoLeaseSweep
+        );
     }
 }

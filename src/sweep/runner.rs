@@ -103,10 +103,10 @@ pub async fn run_sweep(
     });
     // A saved result counts only for the very point it measured (index and timing).
     results.points.retain(|r| {
-        manifest.points.iter().any(|p| {
-            p.index == r.index
-                && p.timing == r.timing
-        })
+        manifest
+            .points
+            .iter()
+            .any(|p| p.index == r.index && p.timing == r.timing)
     });
     let finished: Vec<usize> = results.points.iter().map(|r| r.index).collect();
     let mut queue = VecDeque::new();

@@ -498,12 +498,14 @@ const TRIALS_TAIL: &str = "point,trial,observed_s,failovers_complete,failovers_i
 /// ([`crate::results::PointTiming::csv_columns`]), then the measurements (for Raft,
 /// [`TRIALS_HEADER`]).
 pub fn trials_header(manifest: &SweepManifest) -> String {
-    let params = manifest
-        .points
-        .first()
-        .map_or(&["heartbeat_ms", "election_timeout_min_ms", "election_timeout_max_ms"][..], |p| {
-            p.timing.csv_columns()
-        });
+    let params = manifest.points.first().map_or(
+        &[
+            "heartbeat_ms",
+            "election_timeout_min_ms",
+            "election_timeout_max_ms",
+        ][..],
+        |p| p.timing.csv_columns(),
+    );
     format!("{},{TRIALS_TAIL}", params.join(","))
 }
 

@@ -43,28 +43,28 @@ const STORE_LOAD: &[&str] = &["store_requests_per_s", "store_writes_per_s"];
 
 /// The measurement columns, after the parameters.
 const MEASURED: &[&str] = &[
-        "trials",
-        "failovers",
-        "failover_p50_ms",
-        "failover_p90_ms",
-        "failover_p99_ms",
-        "failover_max_ms",
-        "detection_p99_ms",
-        "election_p99_ms",
-        "no_leader_p99_ms",
-        "false_promotions",
-        "false_promotions_per_day",
-        "false_promotions_per_day_upper95",
-        "flaps_per_hour",
-        "ping_pongs",
-        "dual_leadership_ms",
-        "stale_writes_rejected",
-        "stale_writes_accepted",
-        "unavailability_fraction",
-        "violations",
-        "timer_lateness_p99_ms",
-        "overloaded",
-        "feasible",
+    "trials",
+    "failovers",
+    "failover_p50_ms",
+    "failover_p90_ms",
+    "failover_p99_ms",
+    "failover_max_ms",
+    "detection_p99_ms",
+    "election_p99_ms",
+    "no_leader_p99_ms",
+    "false_promotions",
+    "false_promotions_per_day",
+    "false_promotions_per_day_upper95",
+    "flaps_per_hour",
+    "ping_pongs",
+    "dual_leadership_ms",
+    "stale_writes_rejected",
+    "stale_writes_accepted",
+    "unavailability_fraction",
+    "violations",
+    "timer_lateness_p99_ms",
+    "overloaded",
+    "feasible",
 ];
 
 /// A number for a table: integers without a fraction, others with up to 6 significant decimals.
@@ -192,5 +192,43 @@ mod tests {
         assert!(lines[1].ends_with(",false"));
         assert!(lines[2].ends_with(",true"));
         assert!(results_csv(&r, &[]).lines().nth(1).unwrap().ends_with(','));
+    }
+
+    #[test]
+    fn raft_header_is_unchanged_and_lease_sweeps_name_their_own_parameters() {
+        // The header electune 0.1 wrote, column for column.
+        const RAFT: &str = "heartbeat_ms,election_timeout_min_ms,election_timeout_max_ms,trials,\
+            failovers,failover_p50_ms,failover_p90_ms,failover_p99_ms,failover_max_ms,\
+            detection_p99_ms,election_p99_ms,no_leader_p99_ms,false_promotions,\
+            false_promotions_per_day,false_promotions_per_day_upper95,flaps_per_hour,ping_pongs,\
+            dual_leadership_ms,stale_writes_rejected,stale_writes_accepted,\
+            unavailability_fraction,violations,timer_lateness_p99_ms,overloaded,feasible";
+        assert_eq!(csv_header().join(","), RAFT);
+        let r = sweep();
+        let csv = results_csv(&r, &[]);
+        assert_eq!(csv.lines().next(), Some(RAFT));
+        let mut lease = r.clone();
+        let s = |secs| crate::duration::HumanDuration(std::time::Duration::from_secs(secs));
+        for p in &mut lease.points {
+            p.timing = crate::results::PointTiming::Lease(crate::profile::LeaseTiming {
+                lease_duration: s(15),
+                renew_deadline: s(10),
+                retry_period: s(2),
+            });
+        }
+        let csv = results_csv(&lease, &[]);
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        assert_eq!(
+            header[..3],
+            ["lease_duration_ms", "renew_deadline_ms", "retry_period_ms"]
+        );
+        assert!(!header.contains(&"heartbeat_ms"));
+        assert_eq!(
+            header[header.len() - 2..],
+            ["store_requests_per_s", "store_writes_per_s"]
+        );
+        let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+        assert_eq!(row.len(), header.len());
+        assert_eq!(row[..3], ["15000", "10000", "2000"]);
     }
 }

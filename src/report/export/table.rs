@@ -16,9 +16,9 @@ pub(super) fn points_table(input: &ReportInput<'_>) -> (Vec<&'static str>, Vec<V
     let timing = input.results.points.first().map(|p| p.timing);
     let lease = timing.is_some_and(|t| t.lease().is_some());
     let mut header = vec![""];
-    header.extend_from_slice(
-        timing.map_or(&["heartbeat", "election timeout"][..], |t| t.table_columns()),
-    );
+    header.extend_from_slice(timing.map_or(&["heartbeat", "election timeout"][..], |t| {
+        t.table_columns()
+    }));
     header.extend([
         "trials",
         "failover p50 / p99 / max (ms)",
