@@ -272,8 +272,10 @@ fn main() -> anyhow::Result<()> {
             let runs: Vec<_> = trials.iter().map(|t| analyze(t, &ctx)).collect();
             points.push(PointResult {
                 index: points.len(),
-                heartbeat: HumanDuration(Duration::from_millis(hb)),
-                election_timeout: ctx.election_timeout,
+                timing: electune::results::PointTiming::raft(
+                    HumanDuration(Duration::from_millis(hb)),
+                    ctx.election_timeout,
+                ),
                 metrics: merge(&runs)?,
                 wall_seconds: 6.0 * 60.0,
             });
@@ -325,8 +327,8 @@ fn main() -> anyhow::Result<()> {
                  - p99 failover **{:.0} ms** over {} failovers ({} trials)\n\
                  - false promotions: {} observed, at most **{:.1} / day** (95% upper bound; budget {budget} / day)\n\
                  - the fastest feasible point; shorter timeouts exceed the false-promotion budget.\n",
-                p.heartbeat,
-                p.election_timeout,
+                p.heartbeat(),
+                p.election_timeout(),
                 s.failover.failover.p99_ms,
                 s.failover.failover.count,
                 p.metrics.trials,

@@ -34,8 +34,7 @@ fn measure(timeout: &str, seed: u64, secs: u64, tag: &str) -> FalsePromotionEsti
     let out = run(&p, Duration::from_secs(secs), tag);
     let point = PointResult {
         index: 0,
-        heartbeat: p.timing.heartbeat,
-        election_timeout: p.timing.election_timeout,
+        timing: electune::results::PointTiming::raft(p.timing.heartbeat, p.timing.election_timeout),
         metrics: merge(&[out.metrics]).unwrap(),
         wall_seconds: secs as f64,
     };
@@ -86,10 +85,13 @@ fn simulated(file: &str, seed: u64, duration: Duration) -> FalsePromotionEstimat
         costs: electune::sim::Costs::default(),
     };
     let tl = electune::sim::run_trial(&spec, || false).expect("simulated trial");
+    let timing = match p.cluster.lease.filter(|_| p.is_lease()) {
+        Some(l) => electune::results::PointTiming::Lease(l),
+        None => electune::results::PointTiming::raft(p.timing.heartbeat, p.timing.election_timeout),
+    };
     let point = PointResult {
         index: 0,
-        heartbeat: p.timing.heartbeat,
-        election_timeout: p.timing.election_timeout,
+        timing,
         metrics: merge(&[tl.analyze()]).unwrap(),
         wall_seconds: 0.0,
     };

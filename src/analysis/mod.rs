@@ -52,7 +52,7 @@ pub use stats::{
     quantile_bounds95, samples_to_bound_quantile, trials_for_zero_bound, Distribution, Observation,
     PoissonRate, NS_PER_HOUR,
 };
-pub use store::{store_load, StoreLoad};
+pub use store::{store_load, StoreLoad, StoreTally};
 pub use timeline::Timeline;
 pub use timers::{ProcessLateness, TimerSummary};
 pub use writes::Unavailability;
@@ -187,6 +187,9 @@ pub struct Tally {
     pub timers: TimerSummary,
     /// Invariant violations.
     pub violations: u64,
+    /// The lease store's load (mechanisms with a store; absent for Raft).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreTally>,
 }
 
 impl Tally {
@@ -234,6 +237,9 @@ impl Tally {
         self.unparsed_lines += o.unparsed_lines;
         self.timers.absorb(&o.timers);
         self.violations += o.violations;
+        if let Some(o) = &o.store {
+            self.store.get_or_insert_with(StoreTally::default).absorb(o);
+        }
     }
 }
 
@@ -360,6 +366,10 @@ pub struct Summary {
     pub timers: TimerSummary,
     /// Invariant violations.
     pub violations: u64,
+    /// The lease store's requests and writes per second: the cost of a short RetryPeriod
+    /// (mechanisms with a store; absent for Raft).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_load: Option<StoreLoad>,
 }
 
 impl Summary {
@@ -432,6 +442,7 @@ impl Summary {
             },
             timers: t.timers.clone(),
             violations: t.violations,
+            store_load: t.store.map(|s| s.load()),
         }
     }
 }
@@ -608,6 +619,7 @@ pub fn analyze(events: &[Event], ctx: &RunContext) -> RunMetrics {
             .count() as u64,
         timers: timers::timer_summary(&evs),
         violations: violations.len() as u64,
+        store: StoreTally::of(events, ctx),
     };
     RunMetrics {
         summary: Summary::from_tally(&tally, &params),

@@ -392,8 +392,10 @@ fn false_promotion_bound(profile: &Profile, timing: &Timing, m: &RunMetrics) -> 
     };
     let point = electune::sweep::PointResult {
         index: 0,
-        heartbeat: timing.heartbeat,
-        election_timeout: timing.election_timeout,
+        timing: match profile.cluster.lease.filter(|_| profile.is_lease()) {
+            Some(l) => electune::results::PointTiming::Lease(l),
+            None => electune::results::PointTiming::raft(timing.heartbeat, timing.election_timeout),
+        },
         metrics,
         wall_seconds: 0.0,
     };

@@ -134,13 +134,19 @@ fn asked_manifest(
             .duration_per_point
             .or(Some(HumanDuration(std::time::Duration::ZERO)));
     }
+    let backend = args.backend.map_or(BackendKind::Process, BackendKind::from);
+    if profile.is_lease() && backend == BackendKind::Process {
+        return Err(Failure::bad_input(anyhow::anyhow!(
+            "{profile_file}: the lease mechanism runs on --backend sim in this version (the lease \
+             store is not yet started as a process); sweep it with --backend sim"
+        )));
+    }
     let (points, warnings) = plan(&profile, &grid).map_err(Failure::bad_input)?;
     if print_warnings {
         for w in warnings {
             eprintln!("warning: {w}");
         }
     }
-    let backend = args.backend.map_or(BackendKind::Process, BackendKind::from);
     // Virtual time needs no speeding up: the simulator runs the profile's own durations.
     let time_scale = if backend == BackendKind::Sim {
         1.0
@@ -378,26 +384,20 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
         let (b3, scale) = (bar.clone(), manifest.time_scale);
         let on_point = Arc::new(move |p: &electune::sweep::PointResult| {
             let late = p.metrics.summary.timers.worst.p99_ms;
-            if let Some(why) = overload(p.heartbeat, p.election_timeout, late, scale) {
+            if let Some(why) = overload(p.heartbeat(), p.election_timeout(), late, scale) {
                 b3.suspend(|| {
                     eprintln!(
-                        "warning: point heartbeat {} / election timeout {} is OVERLOADED and will not be recommended: {why}",
-                        p.heartbeat, p.election_timeout
+                        "warning: point {} is OVERLOADED and will not be recommended: {why}",
+                        p.timing
                     )
                 });
             }
         });
-        let out = run_sweep(
-            &manifest,
-            store,
-            &opts,
-            interrupt,
-            on_progress,
-            on_point,
-        )
-        .await;
+        let out = run_sweep(&manifest, store, &opts, interrupt, on_progress, on_point).await;
         bar.finish_and_clear();
-        let approximations = net.map(|n| summarize(&n.approximations())).unwrap_or_default();
+        let approximations = net
+            .map(|n| summarize(&n.approximations()))
+            .unwrap_or_default();
         out.map(|o| (o, approximations))
             .map_err(Failure::environment)
     })?;
@@ -550,7 +550,7 @@ fn warn_about_scale(
     let noise_ms = probe.iter().map(|p| p.1).fold(0.0_f64, f64::max).max(0.5);
     let smallest_hb = points
         .iter()
-        .map(|p| p.heartbeat.0)
+        .map(|p| p.heartbeat().0)
         .min()
         .unwrap_or_default()
         .mul_f64(scale);

@@ -450,4 +450,37 @@ mod tests {
         assert!(err.contains("p.yaml:4:3"), "{err}");
         assert!(err.contains("colour"), "{err}");
     }
+
+    #[test]
+    fn lease_sweeps_belong_to_lease_profiles_and_take_only_lease_axes() {
+        let lease = |sweep: &str| {
+            format!(
+                "name: x\ncluster:\n  protocol: lease\n  nodes: 3\n  lease: {{ lease_duration: 15s, \
+                 renew_deadline: 10s, retry_period: 2s }}\nsweep:\n{sweep}"
+            )
+        };
+        let ok =
+            "  lease: { lease_duration: [8s, 15s], renew_deadline: [10s], retry_period: [2s] }\n";
+        let p = parse(&lease(ok), "p.yaml").unwrap();
+        assert_eq!(p.sweep.unwrap().lease.unwrap().combinations().0.len(), 1);
+        let err = err_of(&lease(&format!("{ok}  heartbeat: [100ms]\n")));
+        assert!(
+            err.contains("field `sweep.heartbeat`") && err.contains("sweep.lease"),
+            "{err}"
+        );
+        let err = err_of(&lease(
+            "  lease: { lease_duration: [8s], renew_deadline: [10s], retry_period: [2s] }\n",
+        ));
+        assert!(
+            err.contains("field `sweep.lease`") && err.contains("no combination"),
+            "{err}"
+        );
+        let raft = "name: x\ncluster:\n  nodes: 3\nsweep:\n  heartbeat: [50ms]\n  election_timeout: [1s..2s]\n  \
+                    lease: { lease_duration: [8s], renew_deadline: [5s], retry_period: [1s] }\n";
+        assert!(
+            err_of(raft).contains("field `sweep.lease`"),
+            "{}",
+            err_of(raft)
+        );
+    }
 }

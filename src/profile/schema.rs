@@ -431,8 +431,14 @@ pub struct Sweep {
     /// (the Raft paper uses 0.5).
     #[serde(default)]
     pub heartbeat_ratio: Option<f64>,
-    /// Election timeout ranges to try (a grid axis).
+    /// Election timeout ranges to try (a grid axis; Raft profiles).
+    #[serde(default)]
     pub election_timeout: Vec<DurationRange>,
+    /// Lease profiles: client-go's three durations to try, swept as their cross product
+    /// (combinations that break `LeaseDuration > RenewDeadline > 1.2 × RetryPeriod` are skipped
+    /// with a warning that names them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseSweep>,
     /// Run every duration of the profile at this scale (0.25 = four times faster) and scale the
     /// results back; `--time-scale` overrides. Defaults to 1.
     #[serde(default)]
@@ -443,6 +449,45 @@ pub struct Sweep {
     /// Steady-state time per point (false promotions need exposure), in addition to failovers.
     #[serde(default)]
     pub duration_per_point: Option<HumanDuration>,
+}
+
+/// The lease grid of a sweep (`sweep.lease`): each axis a list of durations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseSweep {
+    /// LeaseDuration values, e.g. `[8s, 15s, 30s]`.
+    pub lease_duration: Vec<HumanDuration>,
+    /// RenewDeadline values, e.g. `[5s, 10s, 20s]`.
+    pub renew_deadline: Vec<HumanDuration>,
+    /// RetryPeriod values, e.g. `[1s, 2s, 4s]`.
+    pub retry_period: Vec<HumanDuration>,
+}
+
+impl LeaseSweep {
+    /// The cross product (LeaseDuration outermost, RetryPeriod innermost), split into the
+    /// combinations client-go's `NewLeaderElector` accepts and the ones that break
+    /// `LeaseDuration > RenewDeadline > 1.2 × RetryPeriod`.
+    pub fn combinations(&self) -> (Vec<LeaseTiming>, Vec<LeaseTiming>) {
+        let mut valid = Vec::new();
+        let mut broken = Vec::new();
+        for &lease_duration in &self.lease_duration {
+            for &renew_deadline in &self.renew_deadline {
+                for &retry_period in &self.retry_period {
+                    let l = LeaseTiming {
+                        lease_duration,
+                        renew_deadline,
+                        retry_period,
+                    };
+                    if l.config(1).validate().is_ok() {
+                        valid.push(l);
+                    } else {
+                        broken.push(l);
+                    }
+                }
+            }
+        }
+        (valid, broken)
+    }
 }
 
 fn default_failovers() -> u32 {

@@ -66,14 +66,17 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
     }
     if let Some(s) = &p.sweep {
         if p.is_lease() {
-            return Err(FieldError::new(
-                "sweep",
-                "sweeps over lease parameters are not available in this version; remove `sweep` \
-                 and measure one setting with `electune run --backend sim` (the setting is \
-                 `cluster.lease`)",
-            ));
+            validate_lease_sweep(s)?;
+        } else {
+            if s.lease.is_some() {
+                return Err(FieldError::new(
+                    "sweep.lease",
+                    "a lease grid needs `cluster.protocol: lease`; a Raft sweep gives `heartbeat` \
+                     and `election_timeout`",
+                ));
+            }
+            validate_sweep(s, &p.cluster.raft)?;
         }
-        validate_sweep(s, &p.cluster.raft)?;
     }
     Ok(())
 }
@@ -443,6 +446,71 @@ fn validate_fault(p: &Profile, i: usize, f: &Fault) -> Result<(), FieldError> {
         if d.max.is_zero() {
             return Err(FieldError::new(field("duration"), "must be above zero"));
         }
+    }
+    Ok(())
+}
+
+/// A lease profile's sweep: `sweep.lease` with three non-empty axes of positive durations, no
+/// Raft axes, and at least one combination client-go accepts.
+fn validate_lease_sweep(s: &Sweep) -> Result<(), FieldError> {
+    if !s.heartbeat.is_empty() || s.heartbeat_ratio.is_some() || !s.election_timeout.is_empty() {
+        let field = if s.election_timeout.is_empty() {
+            "sweep.heartbeat"
+        } else {
+            "sweep.election_timeout"
+        };
+        return Err(FieldError::new(
+            field,
+            "heartbeat and election timeout are Raft's; a lease profile sweeps `sweep.lease: { \
+             lease_duration: [...], renew_deadline: [...], retry_period: [...] }`",
+        ));
+    }
+    let Some(l) = &s.lease else {
+        return Err(FieldError::new(
+            "sweep",
+            "a lease profile sweeps `lease: { lease_duration: [8s, 15s, 30s], renew_deadline: \
+             [5s, 10s, 20s], retry_period: [1s, 2s, 4s] }` (combinations that break \
+             LeaseDuration > RenewDeadline > 1.2 × RetryPeriod are skipped)",
+        ));
+    };
+    for (name, axis) in [
+        ("lease_duration", &l.lease_duration),
+        ("renew_deadline", &l.renew_deadline),
+        ("retry_period", &l.retry_period),
+    ] {
+        if axis.is_empty() {
+            return Err(FieldError::new(
+                format!("sweep.lease.{name}"),
+                "list at least one duration, e.g. `[2s]`",
+            ));
+        }
+        if let Some(i) = axis.iter().position(|d| d.0.is_zero()) {
+            return Err(FieldError::new(
+                format!("sweep.lease.{name}[{i}]"),
+                "must be above zero",
+            ));
+        }
+    }
+    if l.combinations().0.is_empty() {
+        return Err(FieldError::new(
+            "sweep.lease",
+            "no combination keeps LeaseDuration > RenewDeadline > 1.2 × RetryPeriod (client-go's \
+             NewLeaderElector refuses the others), so every grid point would be skipped",
+        ));
+    }
+    if let Some(t) = s.time_scale {
+        if !(t > 0.0 && t <= 10.0) {
+            return Err(FieldError::new(
+                "sweep.time_scale",
+                format!("{t} is out of range; use a factor in (0, 10], e.g. 0.25"),
+            ));
+        }
+    }
+    if s.failovers_per_point == 0 && s.duration_per_point.is_none() {
+        return Err(FieldError::new(
+            "sweep.failovers_per_point",
+            "set failovers_per_point above zero or give duration_per_point",
+        ));
     }
     Ok(())
 }

@@ -37,10 +37,7 @@ pub struct WhatIf {
 }
 
 fn label(a: &Assessment) -> String {
-    format!(
-        "#{} (heartbeat {}, election timeout {})",
-        a.index, a.heartbeat, a.election_timeout
-    )
+    format!("#{} ({})", a.index, a.timing())
 }
 
 fn stage_name(s: FailoverStage) -> &'static str {
@@ -79,8 +76,14 @@ pub(super) fn why_chosen(a: &Assessment, all: &[Assessment], budget: &Budget) ->
                 )
             } else if a.heartbeat > l.heartbeat {
                 format!(
-                    "its larger heartbeat ({} vs {}: less load)",
-                    a.heartbeat, l.heartbeat
+                    "its larger {} ({} vs {}: less load)",
+                    if a.lease.is_some() {
+                        "RetryPeriod"
+                    } else {
+                        "heartbeat"
+                    },
+                    a.heartbeat,
+                    l.heartbeat
                 )
             } else {
                 "its earlier place in the plan".into()
@@ -149,8 +152,14 @@ pub(super) fn why_lost(c: &Assessment, r: &Assessment, q: f64) -> String {
         )
     } else if r.heartbeat < c.heartbeat {
         format!(
-            "{tie} and equal false-promotion bound; shorter heartbeat {} vs {} (more load)",
-            r.heartbeat, c.heartbeat
+            "{tie} and equal false-promotion bound; shorter {} {} vs {} (more load)",
+            if r.lease.is_some() {
+                "RetryPeriod"
+            } else {
+                "heartbeat"
+            },
+            r.heartbeat,
+            c.heartbeat
         )
     } else {
         format!("{tie}, equal on every tie-break; later in plan order")
@@ -217,12 +226,21 @@ pub(super) fn infeasible(all: &[Assessment], budget: &Budget) -> Infeasible {
         if fp.lower_per_day > budget.max_false_promotions_per_day {
             let mut s = format!(
                 "False promotions are binding: {} were counted, more than the budget allows even \
-                 at the one-sided 95% lower bound ({} /day); move to longer election timeouts (a \
-                 larger timeout-to-heartbeat ratio) than {} at heartbeat {}.",
+                 at the one-sided 95% lower bound ({} /day); {}.",
                 fp.observed,
                 num(fp.lower_per_day),
-                closest.election_timeout,
-                closest.heartbeat
+                match closest.lease {
+                    Some(l) => format!(
+                        "move to a longer LeaseDuration and RenewDeadline than {} / {} (at \
+                         RetryPeriod {})",
+                        l.lease_duration, l.renew_deadline, l.retry_period
+                    ),
+                    None => format!(
+                        "move to longer election timeouts (a larger timeout-to-heartbeat ratio) \
+                         than {} at heartbeat {}",
+                        closest.election_timeout, closest.heartbeat
+                    ),
+                }
             );
             if Some(closest.election_timeout.min) == longest {
                 s.push_str(" That is the grid's longest timeout: extend the sweep beyond it.");
@@ -482,11 +500,7 @@ pub(super) fn markdown(r: &Recommendation) -> String {
         r.choice.as_ref().and_then(|c| r.assessment(c.index)),
     ) {
         (Some(c), Some(a)) => {
-            let _ = writeln!(
-                s,
-                "**Choice: heartbeat {}, election timeout {}** (point #{})\n",
-                c.heartbeat, c.election_timeout, c.index
-            );
+            let _ = writeln!(s, "**Choice: {}** (point #{})\n", c.timing(), c.index);
             let (p50, p99, n) = failover_cells(a);
             let fp = &a.false_promotions;
             let _ = writeln!(s, "| metric | value |\n|---|---|");
@@ -534,14 +548,30 @@ pub(super) fn markdown(r: &Recommendation) -> String {
     }
     if !r.pareto.is_empty() {
         s.push_str("### Trade-off (Pareto front)\n\n");
-        s.push_str("| point | heartbeat | election timeout | p99 failover (ms) | false promotions/day (95% bound) | feasible |\n|---|---|---|---|---|---|\n");
+        let timing = |i: usize| r.assessment(i).map(Assessment::timing);
+        let columns = r
+            .pareto
+            .first()
+            .and_then(|p| timing(p.index))
+            .map_or(&["heartbeat", "election timeout"][..], |t| {
+                t.table_columns()
+            });
+        let _ = writeln!(
+            s,
+            "| point | {} | p99 failover (ms) | false promotions/day (95% bound) | feasible |\n|---|{}---|---|---|",
+            columns.join(" | "),
+            "---|".repeat(columns.len())
+        );
         for p in &r.pareto {
+            let values = timing(p.index).map_or_else(
+                || vec![p.heartbeat.to_string(), p.election_timeout.to_string()],
+                |t| t.table_values(),
+            );
             let _ = writeln!(
                 s,
-                "| #{} | {} | {} | {} | {} | {} |",
+                "| #{} | {} | {} | {} | {} |",
                 p.index,
-                p.heartbeat,
-                p.election_timeout,
+                values.join(" | "),
                 num(p.p99_failover_ms),
                 bound(p.false_promotions_upper_per_day),
                 if p.feasible { "yes" } else { "no" }
@@ -558,14 +588,22 @@ pub(super) fn markdown(r: &Recommendation) -> String {
     }
     if !r.knobs.is_empty() || !r.not_translated.is_empty() {
         s.push_str("### Settings\n\n");
-        let _ = writeln!(
-            s,
-            "The choice was measured with the {} flavor of Raft timers ({}), so it is \
-             translated only into the systems whose timers that flavor reproduces{}.\n",
-            r.flavor,
-            flavor_summary(r.flavor),
-            if r.knobs.is_empty() { ": none" } else { "" }
-        );
+        if r.choice.as_ref().is_some_and(|c| c.lease.is_some()) {
+            s.push_str(
+                "The choice was measured with the lease mechanism (client-go's LeaderElector over \
+                 a compare-and-swap store), so it is translated only into the settings of \
+                 client-go leader election and what is built on it.\n\n",
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "The choice was measured with the {} flavor of Raft timers ({}), so it is \
+                 translated only into the systems whose timers that flavor reproduces{}.\n",
+                r.flavor,
+                flavor_summary(r.flavor),
+                if r.knobs.is_empty() { ": none" } else { "" }
+            );
+        }
         for k in &r.knobs {
             let _ = writeln!(
                 s,

@@ -188,6 +188,10 @@ pub struct Assessment {
     pub heartbeat: HumanDuration,
     /// Election timeout range.
     pub election_timeout: DurationRange,
+    /// A lease point's own timing (`heartbeat` and `election_timeout` are then its equivalent:
+    /// RetryPeriod, LeaseDuration..LeaseDuration + 2.2 × RetryPeriod).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<crate::profile::LeaseTiming>,
     /// Trials merged.
     pub trials: u64,
     /// Invariant violations.
@@ -205,6 +209,14 @@ pub struct Assessment {
 }
 
 impl Assessment {
+    /// The point's timing as its mechanism defines it.
+    pub fn timing(&self) -> crate::results::PointTiming {
+        match self.lease {
+            Some(l) => crate::results::PointTiming::Lease(l),
+            None => crate::results::PointTiming::raft(self.heartbeat, self.election_timeout),
+        }
+    }
+
     /// No constraint failed.
     pub fn feasible(&self) -> bool {
         self.failures.is_empty()
@@ -270,8 +282,8 @@ pub fn assess_scaled(
     }
 
     if let Some(detail) = overload(
-        point.heartbeat,
-        point.election_timeout,
+        point.heartbeat(),
+        point.election_timeout(),
         s.timers.worst.p99_ms,
         time_scale,
     ) {
@@ -321,8 +333,9 @@ pub fn assess_scaled(
 
     Assessment {
         index: point.index,
-        heartbeat: point.heartbeat,
-        election_timeout: point.election_timeout,
+        heartbeat: point.heartbeat(),
+        election_timeout: point.election_timeout(),
+        lease: point.timing.lease(),
         trials: m.trials,
         violations,
         false_promotions: fp,

@@ -163,6 +163,179 @@ pub fn translate(
     }
 }
 
+/// A point in the knobs of the systems its mechanism measured: Raft points go through
+/// [`translate`] (by flavor), lease points through [`translate_lease`]. Raft knobs are never
+/// printed for a lease point, nor lease knobs for a Raft point.
+pub fn translate_point(timing: &crate::results::PointTiming, flavor: Flavor) -> Translation {
+    match timing {
+        crate::results::PointTiming::Raft {
+            heartbeat,
+            election_timeout,
+        } => translate(heartbeat.0, *election_timeout, flavor),
+        crate::results::PointTiming::Lease(l) => translate_lease(l, flavor),
+    }
+}
+
+/// A lease point (client-go `LeaderElector` semantics, measured by the lease mechanism) in the
+/// knobs that set those three durations; every Raft system is left out.
+pub fn translate_lease(l: &crate::profile::LeaseTiming, flavor: Flavor) -> Translation {
+    let t = LeaseKnobs::new(l);
+    let not_translated = SYSTEMS
+        .iter()
+        .filter(|(system, _)| !system.starts_with("Kubernetes"))
+        .map(|&(system, _)| NotTranslated {
+            system: system.to_string(),
+            why: "measured with the lease mechanism (client-go's LeaderElector over a \
+                  compare-and-swap store), whose timing is not a Raft election's; sweep a Raft \
+                  profile to translate into it"
+                .to_string(),
+        })
+        .collect();
+    Translation {
+        flavor,
+        snippets: vec![t.client_go(), t.controller_runtime(), t.kube_flags()],
+        not_translated,
+    }
+}
+
+/// A lease point's three durations in whole milliseconds, with the caveats every lease knob
+/// shares.
+struct LeaseKnobs {
+    lease_ms: u64,
+    renew_ms: u64,
+    retry_ms: u64,
+    caveats: Vec<String>,
+}
+
+impl LeaseKnobs {
+    fn new(l: &crate::profile::LeaseTiming) -> Self {
+        let mut caveats = Vec::new();
+        let lease_ms = whole_ms(l.lease_duration.0, "LeaseDuration", &mut caveats);
+        let renew_ms = whole_ms(l.renew_deadline.0, "RenewDeadline", &mut caveats);
+        let retry_ms = whole_ms(l.retry_period.0, "RetryPeriod", &mut caveats);
+        caveats.push(format!(
+            "constraint holds: LeaseDuration {} > RenewDeadline {} > 1.2 × RetryPeriod = {} \
+             (client-go's NewLeaderElector refuses anything else)",
+            go_dur(lease_ms),
+            go_dur(renew_ms),
+            go_dur((retry_ms * 6).div_ceil(5))
+        ));
+        if !lease_ms.is_multiple_of(1000) || lease_ms < 1000 {
+            caveats.push(format!(
+                "the Lease object stores whole seconds: client-go writes leaseDurationSeconds = \
+                 LeaseDuration / time.Second = {} and candidates time the holder's lease with \
+                 that value, so LeaseDuration {} acts as {}s; measured here with the exact value",
+                lease_ms / 1000,
+                go_dur(lease_ms),
+                lease_ms / 1000
+            ));
+        }
+        caveats.push(
+            "no fencing: client-go does not guarantee that only one client acts as leader; a \
+             leader paused past its lease keeps acting until its next renewal fails, so protect \
+             the work itself (fencing tokens, optimistic concurrency)"
+                .into(),
+        );
+        caveats.push(format!(
+            "tolerates clock skew but not skew rate: a candidate counts LeaseDuration on its own \
+             clock, so clocks running apart by more than LeaseDuration / RenewDeadline = {:.2} \
+             can give two leaders",
+            lease_ms as f64 / renew_ms.max(1) as f64
+        ));
+        caveats.push(format!(
+            "every elector asks the API server once per RetryPeriod ({}): a shorter RetryPeriod \
+             buys faster takeover with API-server load (the store columns of the table)",
+            go_dur(retry_ms)
+        ));
+        Self {
+            lease_ms,
+            renew_ms,
+            retry_ms,
+            caveats,
+        }
+    }
+
+    /// client-go `tools/leaderelection.LeaderElectionConfig` (kubernetes/client-go
+    /// `tools/leaderelection/leaderelection.go`: `LeaseDuration`, `RenewDeadline`, `RetryPeriod`
+    /// of type `time.Duration`, checked by `NewLeaderElector`).
+    fn client_go(&self) -> KnobSnippet {
+        KnobSnippet {
+            system: "Kubernetes leader election (client-go)".into(),
+            snippet: format!(
+                "// k8s.io/client-go/tools/leaderelection\n\
+                 leaderelection.LeaderElectionConfig{{\n    \
+                 LeaseDuration: {},\n    \
+                 RenewDeadline: {},\n    \
+                 RetryPeriod:   {},\n    \
+                 // Lock, Callbacks, ReleaseOnCancel: ...\n}}",
+                go_expr(self.lease_ms),
+                go_expr(self.renew_ms),
+                go_expr(self.retry_ms)
+            ),
+            caveats: self.caveats.clone(),
+        }
+    }
+
+    /// controller-runtime `manager.Options` (kubernetes-sigs/controller-runtime
+    /// `pkg/manager/manager.go`: `LeaseDuration`, `RenewDeadline`, `RetryPeriod` as
+    /// `*time.Duration`, defaults 15s / 10s / 2s in `pkg/manager/internal.go`).
+    fn controller_runtime(&self) -> KnobSnippet {
+        let mut caveats = vec![
+            "the options are pointers; nil means controller-runtime's defaults (15s / 10s / 2s)"
+                .to_string(),
+        ];
+        caveats.extend(self.caveats.iter().cloned());
+        KnobSnippet {
+            system: "controller-runtime manager (Kubernetes operators)".into(),
+            snippet: format!(
+                "leaseDuration := {}\nrenewDeadline := {}\nretryPeriod := {}\n\
+                 mgr, err := ctrl.NewManager(cfg, ctrl.Options{{\n    \
+                 LeaderElection: true,\n    \
+                 LeaseDuration:  &leaseDuration,\n    \
+                 RenewDeadline:  &renewDeadline,\n    \
+                 RetryPeriod:    &retryPeriod,\n}})",
+                go_expr(self.lease_ms),
+                go_expr(self.renew_ms),
+                go_expr(self.retry_ms)
+            ),
+            caveats,
+        }
+    }
+
+    /// kube-controller-manager / kube-scheduler flags (kubernetes/component-base
+    /// `config/options/leaderelectionconfig.go`: `--leader-elect-lease-duration`,
+    /// `--leader-elect-renew-deadline`, `--leader-elect-retry-period`).
+    fn kube_flags(&self) -> KnobSnippet {
+        let mut caveats = vec![
+            "the same flags on kube-controller-manager, kube-scheduler and other components built \
+             on component-base; in a KubeSchedulerConfiguration file they are \
+             leaderElection.leaseDuration / renewDeadline / retryPeriod"
+                .to_string(),
+        ];
+        caveats.extend(self.caveats.iter().cloned());
+        KnobSnippet {
+            system: "kube-controller-manager / kube-scheduler".into(),
+            snippet: format!(
+                "--leader-elect-lease-duration={} --leader-elect-renew-deadline={} \
+                 --leader-elect-retry-period={}",
+                go_dur(self.lease_ms),
+                go_dur(self.renew_ms),
+                go_dur(self.retry_ms)
+            ),
+            caveats,
+        }
+    }
+}
+
+/// A Go `time.Duration` expression: `15 * time.Second`, `1500 * time.Millisecond`.
+fn go_expr(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{} * time.Second", ms / 1000)
+    } else {
+        format!("{ms} * time.Millisecond")
+    }
+}
+
 fn range_note(et: DurationRange) -> Option<String> {
     (et.max != et.min * 2).then(|| {
         format!(

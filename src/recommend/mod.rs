@@ -31,7 +31,9 @@ pub use false_promotions::{
 pub use feasibility::{
     Assessment, Constraint, FailoverStage, FailoverTime, Failure, FlapEstimate, QuantileEstimate,
 };
-pub use knobs::{translate, KnobSnippet, NotTranslated, Translation};
+pub use knobs::{
+    translate, translate_lease, translate_point, KnobSnippet, NotTranslated, Translation,
+};
 pub use pareto::ParetoPoint;
 
 /// What the chosen setting must stay within.
@@ -78,8 +80,11 @@ pub struct Choice {
     pub index: usize,
     /// Heartbeat interval.
     pub heartbeat: HumanDuration,
-    /// Election timeout range.
+    /// Election timeout range (a lease point's equivalent, see [`Assessment::lease`]).
     pub election_timeout: DurationRange,
+    /// A lease point's own timing, translated into client-go's knobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<crate::profile::LeaseTiming>,
     /// Why this point, in sentences.
     pub why: Vec<String>,
 }
@@ -147,6 +152,16 @@ pub struct Recommendation {
     pub not_translated: Vec<NotTranslated>,
 }
 
+impl Choice {
+    /// The chosen point's timing as its mechanism defines it.
+    pub fn timing(&self) -> crate::results::PointTiming {
+        match self.lease {
+            Some(l) => crate::results::PointTiming::Lease(l),
+            None => crate::results::PointTiming::raft(self.heartbeat, self.election_timeout),
+        }
+    }
+}
+
 impl Recommendation {
     /// The assessment of plan index `index`.
     pub fn assessment(&self, index: usize) -> Option<&Assessment> {
@@ -168,6 +183,7 @@ pub fn recommend(results: &SweepResults, budget: &Budget) -> Recommendation {
         index: a.index,
         heartbeat: a.heartbeat,
         election_timeout: a.election_timeout,
+        lease: a.lease,
         why: explain::why_chosen(a, &assessments, budget),
     });
     let runner_up = match (ranking.first(), ranking.get(1)) {
@@ -182,7 +198,7 @@ pub fn recommend(results: &SweepResults, budget: &Budget) -> Recommendation {
         .then(|| explain::infeasible(&assessments, budget));
     let (knobs, not_translated) = choice
         .as_ref()
-        .map(|c| translate(c.heartbeat.0, c.election_timeout, results.raft_flavor))
+        .map(|c| translate_point(&c.timing(), results.raft_flavor))
         .map(|t| (t.snippets, t.not_translated))
         .unwrap_or_default();
     let what_would_change =

@@ -116,10 +116,12 @@ impl Spec {
         };
         PointResult {
             index: self.index,
-            heartbeat: crate::duration::HumanDuration(Duration::from_millis(self.hb_ms)),
-            election_timeout: DurationRange::new(
-                Duration::from_millis(self.et.0),
-                Duration::from_millis(self.et.1),
+            timing: crate::results::PointTiming::raft(
+                crate::duration::HumanDuration(Duration::from_millis(self.hb_ms)),
+                DurationRange::new(
+                    Duration::from_millis(self.et.0),
+                    Duration::from_millis(self.et.1),
+                ),
             ),
             metrics: PointMetrics {
                 trials: 3,
@@ -887,4 +889,85 @@ fn overloaded_points_are_never_recommended_and_say_to_lower_parallel() {
         1.0
     )
     .is_some());
+}
+
+#[test]
+fn a_lease_point_is_translated_into_client_go_controller_runtime_and_kube_flags_only() {
+    use crate::duration::HumanDuration;
+    use crate::profile::LeaseTiming;
+    use crate::results::PointTiming;
+    let ms = |v| HumanDuration(Duration::from_millis(v));
+    let point = PointTiming::Lease(LeaseTiming {
+        lease_duration: ms(15_000),
+        renew_deadline: ms(10_000),
+        retry_period: ms(2_000),
+    });
+    let t = super::translate_point(&point, Flavor::Etcd);
+    let systems: Vec<&str> = t.snippets.iter().map(|s| s.system.as_str()).collect();
+    assert_eq!(
+        systems,
+        [
+            "Kubernetes leader election (client-go)",
+            "controller-runtime manager (Kubernetes operators)",
+            "kube-controller-manager / kube-scheduler"
+        ]
+    );
+    let snippet = |i: usize| t.snippets[i].snippet.as_str();
+    assert!(
+        snippet(0).contains("LeaseDuration: 15 * time.Second"),
+        "{}",
+        snippet(0)
+    );
+    assert!(snippet(0).contains("RenewDeadline: 10 * time.Second"));
+    assert!(snippet(0).contains("RetryPeriod:   2 * time.Second"));
+    assert!(
+        snippet(1).contains("LeaseDuration:  &leaseDuration"),
+        "{}",
+        snippet(1)
+    );
+    assert!(snippet(1).contains("leaseDuration := 15 * time.Second"));
+    assert_eq!(
+        snippet(2),
+        "--leader-elect-lease-duration=15s --leader-elect-renew-deadline=10s \
+         --leader-elect-retry-period=2s"
+    );
+    let caveats = t.snippets[0].caveats.join("\n");
+    assert!(caveats.contains("no fencing"), "{caveats}");
+    assert!(caveats.contains("skew rate"), "{caveats}");
+    // Whole seconds: no leaseDurationSeconds caveat for 15s.
+    assert!(!caveats.contains("leaseDurationSeconds"), "{caveats}");
+    // No Raft system is translated, and each says why.
+    let left: Vec<&str> = t.not_translated.iter().map(|n| n.system.as_str()).collect();
+    for raft in [
+        "etcd",
+        "raft-rs (TiKV)",
+        "hashicorp/raft",
+        "Consul",
+        "openraft",
+    ] {
+        assert!(left.contains(&raft), "{raft}: {left:?}");
+    }
+    assert!(!left.iter().any(|s| s.starts_with("Kubernetes")));
+    // A LeaseDuration that is not whole seconds is what the Lease object cannot hold.
+    let odd = PointTiming::Lease(LeaseTiming {
+        lease_duration: ms(1_500),
+        renew_deadline: ms(1_000),
+        retry_period: ms(200),
+    });
+    let t = super::translate_point(&odd, Flavor::Etcd);
+    assert!(t.snippets[2]
+        .snippet
+        .contains("--leader-elect-lease-duration=1500ms"));
+    let caveats = t.snippets[0].caveats.join("\n");
+    assert!(
+        caveats.contains("leaseDurationSeconds = LeaseDuration / time.Second = 1"),
+        "{caveats}"
+    );
+    // And a Raft point never prints lease knobs.
+    let raft = PointTiming::raft(ms(100), range(1000, 2000));
+    let t = super::translate_point(&raft, Flavor::Etcd);
+    assert!(t
+        .snippets
+        .iter()
+        .all(|s| !s.snippet.contains("leader-elect")));
 }

@@ -171,7 +171,10 @@ fn no_leader_plot(dir: &Path, results: &SweepResults) -> Result<Vec<PathBuf>, Re
         .filter(|p| !p.metrics.tally.no_leader_ns.is_empty())
         .map(|p| {
             (
-                format!("{} (hb {})", p.election_timeout, p.heartbeat),
+                match p.timing.lease() {
+                    Some(_) => p.timing.describe(),
+                    None => format!("{} (hb {})", p.election_timeout(), p.heartbeat()),
+                },
                 p.metrics.tally.no_leader_ns.clone(),
             )
         })

@@ -187,10 +187,9 @@ pub fn sweep() -> SweepResults {
                 .collect();
             PointResult {
                 index,
-                heartbeat: HumanDuration(Duration::from_millis(hb)),
-                election_timeout: DurationRange::new(
-                    Duration::from_millis(et.0),
-                    Duration::from_millis(et.1),
+                timing: crate::results::PointTiming::raft(
+                    HumanDuration(Duration::from_millis(hb)),
+                    DurationRange::new(Duration::from_millis(et.0), Duration::from_millis(et.1)),
                 ),
                 metrics: merge(&runs).expect("same parameters"),
                 wall_seconds: 30.0,

@@ -16,22 +16,93 @@ use crate::duration::{DurationRange, HumanDuration};
 use crate::harness::ApproximationSummary;
 use crate::profile::Requirements;
 
+mod timing;
+pub use timing::PointTiming;
+pub(crate) use timing::TimingFields;
+
 /// Stated occurrences per day of each fault kind aimed at the leader (from the profile).
 pub type FaultRates = BTreeMap<String, f64>;
 
 /// One grid point and everything measured at it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "PointResultRepr", into = "PointResultRepr")]
 pub struct PointResult {
     /// Position in the plan (stable across `--resume`).
     pub index: usize,
-    /// Heartbeat interval, in the profile's (unscaled) time.
-    pub heartbeat: HumanDuration,
-    /// Election timeout range, in the profile's (unscaled) time.
-    pub election_timeout: DurationRange,
+    /// The point's timing as its mechanism defines it, in the profile's (unscaled) time.
+    pub timing: PointTiming,
     /// Trials merged (each a cluster run). Durations inside are in unscaled time.
     pub metrics: PointMetrics,
     /// Wall-clock seconds spent measuring this point.
     pub wall_seconds: f64,
+}
+
+impl PointResult {
+    /// The equivalent heartbeat ([`PointTiming::equivalent`]).
+    pub fn heartbeat(&self) -> HumanDuration {
+        self.timing.heartbeat()
+    }
+
+    /// The equivalent election timeout ([`PointTiming::equivalent`]).
+    pub fn election_timeout(&self) -> DurationRange {
+        self.timing.election_timeout()
+    }
+}
+
+/// [`PointResult`] as written in `results.json`: the timing's parameters as plain fields, where
+/// a Raft point always had them (`heartbeat`, `election_timeout` after `index`).
+#[derive(Serialize, Deserialize)]
+struct PointResultRepr {
+    index: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    heartbeat: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    election_timeout: Option<DurationRange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease_duration: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    renew_deadline: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_period: Option<HumanDuration>,
+    metrics: PointMetrics,
+    wall_seconds: f64,
+}
+
+impl From<PointResult> for PointResultRepr {
+    fn from(p: PointResult) -> Self {
+        let t = TimingFields::from(p.timing);
+        Self {
+            index: p.index,
+            heartbeat: t.heartbeat,
+            election_timeout: t.election_timeout,
+            lease_duration: t.lease_duration,
+            renew_deadline: t.renew_deadline,
+            retry_period: t.retry_period,
+            metrics: p.metrics,
+            wall_seconds: p.wall_seconds,
+        }
+    }
+}
+
+impl TryFrom<PointResultRepr> for PointResult {
+    type Error = String;
+
+    fn try_from(r: PointResultRepr) -> Result<Self, String> {
+        let timing = PointTiming::try_from(TimingFields {
+            heartbeat: r.heartbeat,
+            election_timeout: r.election_timeout,
+            lease_duration: r.lease_duration,
+            renew_deadline: r.renew_deadline,
+            retry_period: r.retry_period,
+        })
+        .map_err(|e| format!("point {}: {e}", r.index))?;
+        Ok(Self {
+            index: r.index,
+            timing,
+            metrics: r.metrics,
+            wall_seconds: r.wall_seconds,
+        })
+    }
 }
 
 /// A whole sweep's results.
@@ -138,5 +209,43 @@ mod tests {
         assert_eq!(info.approximations.len(), 1);
         let old: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_kept(&old, &serde_json::to_value(&info).unwrap(), "run");
+    }
+
+    #[test]
+    fn a_lease_point_round_trips_through_results_json_in_its_own_columns() {
+        use crate::duration::HumanDuration;
+        use crate::results::PointTiming;
+        use std::time::Duration;
+        let text = include_str!("../../tests/fixtures/sweep-v0.1.0/results.json");
+        let mut results: SweepResults = serde_json::from_str(text).unwrap();
+        let s = |secs| HumanDuration(Duration::from_secs(secs));
+        let lease = crate::profile::LeaseTiming {
+            lease_duration: s(15),
+            renew_deadline: s(10),
+            retry_period: s(2),
+        };
+        results.points[0].timing = PointTiming::Lease(lease);
+        let json = serde_json::to_value(&results).unwrap();
+        let p = &json["points"][0];
+        assert_eq!(p["lease_duration"], "15s");
+        assert_eq!(p["renew_deadline"], "10s");
+        assert_eq!(p["retry_period"], "2s");
+        assert!(p.get("heartbeat").is_none() && p.get("election_timeout").is_none());
+        // Raft points keep their old fields.
+        assert!(json["points"][1].get("heartbeat").is_some());
+        let back: SweepResults = serde_json::from_value(json).unwrap();
+        assert_eq!(back, results);
+        assert_eq!(back.points[0].timing.lease(), Some(lease));
+        assert_eq!(back.points[0].heartbeat(), s(2));
+        // A point with both or neither shape is refused, naming what a point needs.
+        let mut bad = serde_json::to_value(&results).unwrap();
+        bad["points"][0]["heartbeat"] = "50ms".into();
+        let err = serde_json::from_value::<SweepResults>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("point 0") && err.contains("lease_duration"),
+            "{err}"
+        );
     }
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::{format_duration, DurationRange, HumanDuration};
-use crate::profile::{Every, Fault, FaultKind, Profile, Sweep};
+use crate::profile::{Every, Fault, FaultKind, LeaseTiming, Profile, Sweep};
+use crate::results::{PointTiming, TimingFields};
 
 /// Longest single trial (in profile time); longer points are split so parallel workers balance.
 pub const MAX_TRIAL: Duration = Duration::from_secs(120);
@@ -20,10 +21,11 @@ pub const MAX_POINTS: u64 = 10_000;
 
 /// One grid point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "PlannedPointRepr", into = "PlannedPointRepr")]
 pub struct PlannedPoint {
     pub index: usize,
-    pub heartbeat: HumanDuration,
-    pub election_timeout: DurationRange,
+    /// The point's timing as its mechanism defines it.
+    pub timing: PointTiming,
     /// The faults this point runs (crash cadence stretched to fit its timeouts).
     pub faults: Vec<Fault>,
     /// Trials and their durations (profile time).
@@ -31,17 +33,79 @@ pub struct PlannedPoint {
 }
 
 impl PlannedPoint {
-    /// `hb50ms-et500ms..1s`, used in directory names.
+    /// `000-hb50ms-et500ms..1s` or `000-ld15s-rd10s-rp2s`, used in directory names.
     pub fn slug(&self) -> String {
-        format!(
-            "{:03}-hb{}-et{}",
-            self.index, self.heartbeat, self.election_timeout
-        )
+        format!("{:03}-{}", self.index, self.timing.slug())
     }
 
     /// Total measured time (profile time).
     pub fn duration(&self) -> Duration {
         self.trials.iter().map(|t| t.0).sum()
+    }
+
+    /// The equivalent heartbeat ([`PointTiming::equivalent`]).
+    pub fn heartbeat(&self) -> HumanDuration {
+        self.timing.heartbeat()
+    }
+
+    /// The equivalent election timeout ([`PointTiming::equivalent`]).
+    pub fn election_timeout(&self) -> DurationRange {
+        self.timing.election_timeout()
+    }
+}
+
+/// [`PlannedPoint`] as written in `sweep.json` (Raft points as they always were).
+#[derive(Serialize, Deserialize)]
+struct PlannedPointRepr {
+    index: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    heartbeat: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    election_timeout: Option<DurationRange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease_duration: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    renew_deadline: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_period: Option<HumanDuration>,
+    faults: Vec<Fault>,
+    trials: Vec<HumanDuration>,
+}
+
+impl From<PlannedPoint> for PlannedPointRepr {
+    fn from(p: PlannedPoint) -> Self {
+        let t = TimingFields::from(p.timing);
+        Self {
+            index: p.index,
+            heartbeat: t.heartbeat,
+            election_timeout: t.election_timeout,
+            lease_duration: t.lease_duration,
+            renew_deadline: t.renew_deadline,
+            retry_period: t.retry_period,
+            faults: p.faults,
+            trials: p.trials,
+        }
+    }
+}
+
+impl TryFrom<PlannedPointRepr> for PlannedPoint {
+    type Error = String;
+
+    fn try_from(r: PlannedPointRepr) -> Result<Self, String> {
+        let timing = PointTiming::try_from(TimingFields {
+            heartbeat: r.heartbeat,
+            election_timeout: r.election_timeout,
+            lease_duration: r.lease_duration,
+            renew_deadline: r.renew_deadline,
+            retry_period: r.retry_period,
+        })
+        .map_err(|e| format!("point {}: {e}", r.index))?;
+        Ok(Self {
+            index: r.index,
+            timing,
+            faults: r.faults,
+            trials: r.trials,
+        })
     }
 }
 
@@ -90,6 +154,23 @@ pub enum PlanError {
         heartbeats: usize,
         election_timeouts: usize,
     },
+    #[error(
+        "the lease profile has no `sweep.lease` section; add one, e.g. `sweep: {{ lease: {{ lease_duration: [8s, 15s], renew_deadline: [5s, 10s], retry_period: [1s, 2s] }} }}`"
+    )]
+    NoLeaseSweep,
+    #[error(
+        "--heartbeat/--election-timeout are Raft's and do not apply to a lease sweep; the lease grid is \
+         `sweep.lease: {{ lease_duration: [...], renew_deadline: [...], retry_period: [...] }}` in the profile"
+    )]
+    RaftOverrideOnLease,
+    #[error("no lease combination of the grid keeps LeaseDuration > RenewDeadline > 1.2 × RetryPeriod (client-go's NewLeaderElector refuses the others)")]
+    EmptyLease,
+    #[error(
+        "this lease grid has {} points; at most {} per sweep: split it into several sweeps",
+        crate::output::format_count(*.points as f64),
+        crate::output::format_count(MAX_POINTS as f64)
+    )]
+    TooManyLeasePoints { points: u64 },
     #[error("at {point}")]
     Faults {
         point: String,
@@ -102,20 +183,54 @@ fn crash_interval(et: DurationRange, restart_after: Duration) -> Duration {
     restart_after + et.max * 2 + et.min / 2
 }
 
-/// Plans every point. Points whose heartbeat is not below the minimum timeout are skipped and
-/// returned as warnings.
-pub fn plan(
+/// `15s/10s/2s`: a lease combination as LeaseDuration/RenewDeadline/RetryPeriod.
+fn lease_triple(l: &LeaseTiming) -> String {
+    format!(
+        "{}/{}/{}",
+        l.lease_duration, l.renew_deadline, l.retry_period
+    )
+}
+
+/// The points a profile's sweep asks for before fault planning, and the grid's size with the
+/// skipped points: Raft (heartbeat, election
+/// timeout) pairs, each invalid one skipped with its own warning, or lease combinations, the
+/// invalid ones skipped with one warning that names them.
+fn timings(
     profile: &Profile,
+    base: &Sweep,
     grid: &GridOverride,
-) -> Result<(Vec<PlannedPoint>, Vec<String>), PlanError> {
-    let base = profile.sweep.clone().unwrap_or(Sweep {
-        heartbeat: vec![],
-        heartbeat_ratio: None,
-        election_timeout: vec![],
-        time_scale: None,
-        failovers_per_point: 30,
-        duration_per_point: None,
-    });
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<PointTiming>, u64), PlanError> {
+    if profile.is_lease() {
+        if grid.heartbeat.is_some() || grid.election_timeout.is_some() {
+            return Err(PlanError::RaftOverrideOnLease);
+        }
+        let Some(ls) = base.lease.as_ref().filter(|l| {
+            !l.lease_duration.is_empty()
+                && !l.renew_deadline.is_empty()
+                && !l.retry_period.is_empty()
+        }) else {
+            return Err(PlanError::NoLeaseSweep);
+        };
+        let n = (ls.lease_duration.len() * ls.renew_deadline.len() * ls.retry_period.len()) as u64;
+        if n > MAX_POINTS {
+            return Err(PlanError::TooManyLeasePoints { points: n });
+        }
+        let (valid, broken) = ls.combinations();
+        if !broken.is_empty() {
+            warnings.push(format!(
+                "skipping {} of {n} lease combination(s) (LeaseDuration/RenewDeadline/RetryPeriod) \
+                 that break LeaseDuration > RenewDeadline > 1.2 × RetryPeriod, which client-go's \
+                 NewLeaderElector refuses: {}",
+                broken.len(),
+                broken.iter().map(lease_triple).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if valid.is_empty() {
+            return Err(PlanError::EmptyLease);
+        }
+        return Ok((valid.into_iter().map(PointTiming::Lease).collect(), n));
+    }
     let ets = grid
         .election_timeout
         .clone()
@@ -124,16 +239,8 @@ pub fn plan(
     if ets.is_empty() || (hbs_given.is_empty() && base.heartbeat_ratio.is_none()) {
         return Err(PlanError::NoSweep);
     }
-    let failovers = grid.failovers_per_point.unwrap_or(base.failovers_per_point);
-    let steady = grid
-        .duration_per_point
-        .or(base.duration_per_point)
-        .map(|d| d.0);
     if let Some(hb) = hbs_given.iter().find(|h| h.0.is_zero()) {
         return Err(PlanError::ZeroHeartbeat(*hb));
-    }
-    if failovers == 0 && steady.is_none_or(|s| s.is_zero()) {
-        return Err(PlanError::NothingToMeasure);
     }
     let n_points = if grid.heartbeat.is_none() && base.heartbeat_ratio.is_some() {
         ets.len() as u64
@@ -147,7 +254,6 @@ pub fn plan(
             election_timeouts: ets.len(),
         });
     }
-    let mut planned_trials = 0f64;
     let mut pairs = Vec::new();
     if grid.heartbeat.is_none() && base.heartbeat_ratio.is_some() {
         let ratio = base.heartbeat_ratio.unwrap_or(0.5);
@@ -161,8 +267,7 @@ pub fn plan(
             }
         }
     }
-    let mut points = Vec::new();
-    let mut warnings = Vec::new();
+    let mut out = Vec::new();
     for (hb, et) in pairs {
         if let Err(e) = crate::profile::check_point(&profile.cluster.raft, hb.0, et) {
             warnings.push(format!(
@@ -171,6 +276,44 @@ pub fn plan(
             ));
             continue;
         }
+        out.push(PointTiming::raft(hb, et));
+    }
+    if out.is_empty() {
+        return Err(PlanError::Empty(profile.cluster.raft.flavor));
+    }
+    Ok((out, n_points))
+}
+
+/// Plans every point. Points the mechanism refuses (a heartbeat not below the minimum timeout,
+/// a lease combination that breaks client-go's rule) are skipped and returned as warnings.
+pub fn plan(
+    profile: &Profile,
+    grid: &GridOverride,
+) -> Result<(Vec<PlannedPoint>, Vec<String>), PlanError> {
+    let base = profile.sweep.clone().unwrap_or(Sweep {
+        heartbeat: vec![],
+        heartbeat_ratio: None,
+        election_timeout: vec![],
+        lease: None,
+        time_scale: None,
+        failovers_per_point: 30,
+        duration_per_point: None,
+    });
+    let failovers = grid.failovers_per_point.unwrap_or(base.failovers_per_point);
+    let steady = grid
+        .duration_per_point
+        .or(base.duration_per_point)
+        .map(|d| d.0);
+    let mut warnings = Vec::new();
+    // `n_points` counts the whole grid, skipped points included (for the trial estimate).
+    let (grid_timings, n_points) = timings(profile, &base, grid, &mut warnings)?;
+    if failovers == 0 && steady.is_none_or(|s| s.is_zero()) {
+        return Err(PlanError::NothingToMeasure);
+    }
+    let mut planned_trials = 0f64;
+    let mut points = Vec::new();
+    for timing in grid_timings {
+        let et = timing.election_timeout();
         let mut faults = profile.faults.clone();
         let mut cycle = None;
         for f in faults.iter_mut().filter(|f| f.kind == FaultKind::Crash) {
@@ -232,7 +375,7 @@ pub fn plan(
         if trials.is_empty() {
             trials.push(HumanDuration(MAX_TRIAL));
         }
-        let slug = format!("heartbeat {hb}, election timeout {et}");
+        let slug = timing.describe();
         for t in &trials {
             crate::harness::check_fault_budget(&faults, t.0).map_err(|source| {
                 PlanError::Faults {
@@ -243,14 +386,10 @@ pub fn plan(
         }
         points.push(PlannedPoint {
             index: points.len(),
-            heartbeat: hb,
-            election_timeout: et,
+            timing,
             faults,
             trials,
         });
-    }
-    if points.is_empty() {
-        return Err(PlanError::Empty(profile.cluster.raft.flavor));
     }
     Ok((points, warnings))
 }
@@ -287,13 +426,13 @@ mod tests {
                 panic!()
             };
             // Each crash leaves room for a full failover at this point's timeouts.
-            assert!(every >= p.election_timeout.max * 2);
+            assert!(every >= p.election_timeout().max * 2);
             // The fault planner really places 30 crashes across the point's trials.
             let crashes: usize = p
                 .trials
                 .iter()
                 .map(|t| {
-                    crate::harness::plan_faults(&p.faults, t.0, 1, p.election_timeout.max)
+                    crate::harness::plan_faults(&p.faults, t.0, 1, p.election_timeout().max)
                         .iter()
                         .filter(|f| f.spec.kind == FaultKind::Crash)
                         .count()
@@ -312,7 +451,7 @@ mod tests {
         s.heartbeat_ratio = Some(0.5);
         let (points, _) = plan(&p, &GridOverride::default()).unwrap();
         assert_eq!(points.len(), 5);
-        assert_eq!(points[0].heartbeat.0, Duration::from_millis(250));
+        assert_eq!(points[0].heartbeat().0, Duration::from_millis(250));
         let (points, warnings) = plan(
             &wan(),
             &GridOverride {
@@ -375,5 +514,79 @@ mod tests {
         ));
         let err = plan(&p, &GridOverride::default()).unwrap_err();
         assert!(matches!(err, PlanError::Faults { .. }), "{err}");
+    }
+
+    fn k8s() -> Profile {
+        crate::profile::load(
+            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("profiles/k8s-controller.yaml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn lease_sweep_plans_the_valid_cross_product_and_names_the_skipped_combinations() {
+        let (points, warnings) = plan(&k8s(), &GridOverride::default()).unwrap();
+        // 3 × 3 × 3 = 27, less the 9 where RenewDeadline is not below LeaseDuration (every
+        // RetryPeriod here is below RenewDeadline / 1.2).
+        assert_eq!(points.len(), 18);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let w = &warnings[0];
+        assert!(w.contains("9 of 27"), "{w}");
+        assert!(
+            w.contains("LeaseDuration > RenewDeadline > 1.2 × RetryPeriod"),
+            "{w}"
+        );
+        for skipped in ["8s/10s/1s", "8s/20s/4s", "15s/20s/2s"] {
+            assert!(w.contains(skipped), "{skipped} not named: {w}");
+        }
+        assert!(!w.contains("15s/10s/2s"), "{w}");
+        let s = |secs| HumanDuration(Duration::from_secs(secs));
+        assert_eq!(
+            points[0].timing,
+            PointTiming::Lease(LeaseTiming {
+                lease_duration: s(8),
+                renew_deadline: s(5),
+                retry_period: s(1),
+            })
+        );
+        assert_eq!(points[0].slug(), "000-ld8s-rd5s-rp1s");
+        // Every point keeps client-go's rule, and its faults are spaced by its takeover window.
+        for p in &points {
+            let l = p.timing.lease().unwrap();
+            assert!(l.config(1).validate().is_ok(), "{}", p.slug());
+            assert_eq!(p.election_timeout().min, l.lease_duration.0);
+            let crash = p
+                .faults
+                .iter()
+                .find(|f| f.kind == FaultKind::Crash)
+                .unwrap();
+            let Ok(Every::Fixed(every)) = Every::parse(crash.every.as_deref().unwrap()) else {
+                panic!()
+            };
+            assert!(every >= p.election_timeout().max * 2);
+        }
+        // The planned point survives sweep.json in its own shape.
+        let json = serde_json::to_value(&points[4]).unwrap();
+        assert!(json.get("heartbeat").is_none() && json.get("lease_duration").is_some());
+        let back: PlannedPoint = serde_json::from_value(json).unwrap();
+        assert_eq!(back, points[4]);
+    }
+
+    #[test]
+    fn raft_overrides_are_refused_for_a_lease_sweep() {
+        let hb = GridOverride {
+            heartbeat: Some(vec![HumanDuration(Duration::from_millis(100))]),
+            ..Default::default()
+        };
+        let err = plan(&k8s(), &hb).unwrap_err();
+        assert_eq!(err, PlanError::RaftOverrideOnLease);
+        assert!(err.to_string().contains("sweep.lease"), "{err}");
+        let mut p = k8s();
+        p.sweep.as_mut().unwrap().lease = None;
+        assert_eq!(
+            plan(&p, &GridOverride::default()).unwrap_err(),
+            PlanError::NoLeaseSweep
+        );
     }
 }

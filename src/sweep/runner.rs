@@ -103,11 +103,10 @@ pub async fn run_sweep(
     });
     // A saved result counts only for the very point it measured (index and timing).
     results.points.retain(|r| {
-        manifest.points.iter().any(|p| {
-            p.index == r.index
-                && p.heartbeat == r.heartbeat
-                && p.election_timeout == r.election_timeout
-        })
+        manifest
+            .points
+            .iter()
+            .any(|p| p.index == r.index && p.timing == r.timing)
     });
     let finished: Vec<usize> = results.points.iter().map(|r| r.index).collect();
     let mut queue = VecDeque::new();
@@ -273,8 +272,7 @@ fn finish_point(
     let metrics = merge(&runs)?;
     let result = PointResult {
         index: idx,
-        heartbeat: point.heartbeat,
-        election_timeout: point.election_timeout,
+        timing: point.timing,
         metrics,
         wall_seconds: wall,
     };
@@ -299,8 +297,7 @@ async fn run_one(
 ) -> Result<Option<RunMetrics>, SweepError> {
     let x = manifest.time_scale;
     let mut profile = manifest.profile.clone();
-    profile.timing.heartbeat = point.heartbeat;
-    profile.timing.election_timeout = point.election_timeout;
+    point.timing.apply(&mut profile);
     profile.faults = point.faults.clone();
     let scaled = scale_profile(&profile, x);
     let seed = manifest.seed ^ ((point.index as u64) << 32) ^ trial as u64;
@@ -352,8 +349,8 @@ fn in_profile_time(mut tl: Timeline, x: f64, point: &PlannedPoint, profile: &Pro
     let start = tl.context.start_ns;
     unscale_events(&mut tl.events, start, x);
     tl.context = RunContext {
-        heartbeat: point.heartbeat.0,
-        election_timeout: point.election_timeout,
+        heartbeat: point.heartbeat().0,
+        election_timeout: point.election_timeout(),
         write_interval: profile.write_interval(&profile.timing),
         end_ns: unscale_time(tl.context.end_ns, start, x),
         ..tl.context

@@ -33,6 +33,11 @@ pub fn scale_profile(p: &Profile, x: f64) -> Profile {
     }
     p.timing.heartbeat = h(p.timing.heartbeat, x);
     p.timing.election_timeout = r(p.timing.election_timeout, x);
+    if let Some(l) = &mut p.cluster.lease {
+        l.lease_duration = h(l.lease_duration, x);
+        l.renew_deadline = h(l.renew_deadline, x);
+        l.retry_period = h(l.retry_period, x);
+    }
     p.sink.write_interval = p.sink.write_interval.map(|w| h(w, x));
     for f in &mut p.faults {
         f.at = f.at.iter().map(|a| h(*a, x)).collect();
@@ -49,6 +54,7 @@ pub fn scale_profile(p: &Profile, x: f64) -> Profile {
     let t = &mut p.requirements.tolerate;
     t.pause = t.pause.map(|v| h(v, x));
     t.latency_spike = t.latency_spike.map(|v| h(v, x));
+    t.store_outage = t.store_outage.map(|v| h(v, x));
     p
 }
 

@@ -107,7 +107,7 @@ pub fn read_json_if_present<T: for<'de> Deserialize<'de>>(
 /// or `None` when both would run exactly the same trials with the same faults and seed.
 pub fn plan_difference(saved: &SweepManifest, asked: &SweepManifest) -> Option<String> {
     let hb = |m: &SweepManifest| {
-        let mut v: Vec<_> = m.points.iter().map(|p| p.heartbeat).collect();
+        let mut v: Vec<_> = m.points.iter().map(|p| p.heartbeat()).collect();
         v.sort_by_key(|h| h.0);
         v.dedup();
         format!(
@@ -119,7 +119,7 @@ pub fn plan_difference(saved: &SweepManifest, asked: &SweepManifest) -> Option<S
         )
     };
     let et = |m: &SweepManifest| {
-        let mut v: Vec<_> = m.points.iter().map(|p| p.election_timeout).collect();
+        let mut v: Vec<_> = m.points.iter().map(|p| p.election_timeout()).collect();
         v.sort_by_key(|e| (e.min, e.max));
         v.dedup();
         format!(
@@ -158,7 +158,7 @@ pub fn plan_difference(saved: &SweepManifest, asked: &SweepManifest) -> Option<S
         ));
     }
     for (a, b) in saved.points.iter().zip(&asked.points) {
-        if (a.heartbeat, a.election_timeout) != (b.heartbeat, b.election_timeout) {
+        if a.timing != b.timing {
             return Some(format!(
                 "grid differs: saved point {} is {}, asked {}",
                 a.index,
@@ -277,7 +277,7 @@ impl Store {
         let path = self.dir.join("profile.yaml");
         std::fs::write(&path, yaml).map_err(io(&path))?;
         let path = self.trials_path();
-        std::fs::write(&path, TRIALS_HEADER).map_err(io(&path))?;
+        std::fs::write(&path, trials_header(manifest)).map_err(io(&path))?;
         Ok(())
     }
 
@@ -322,17 +322,18 @@ impl Store {
                 partial.chars().take(60).collect::<String>()
             ));
         }
-        let fields = TRIALS_HEADER.trim_end().split(',').count();
+        let header = trials_header(manifest);
+        let header = header.trim_end();
+        let fields = header.split(',').count();
         let mut lines = text.lines().enumerate();
         match lines.next() {
-            Some((_, h)) if h == TRIALS_HEADER.trim_end() => {}
+            Some((_, h)) if h == header => {}
             _ => {
                 return Err(StoreError::Corrupt {
                     path,
                     line: Some(1),
                     message: format!(
-                        "the header is not `{}`; this is not a trials file electune wrote",
-                        TRIALS_HEADER.trim_end()
+                        "the header is not `{header}`; this is not a trials file electune wrote",
                     ),
                 })
             }
@@ -359,7 +360,7 @@ impl Store {
                 return Err(corrupt(format!(
                     "field {} (`{}`) is `{v}`, not a number",
                     n + 1,
-                    TRIALS_HEADER.trim_end().split(',').nth(n).unwrap_or("?")
+                    header.split(',').nth(n).unwrap_or("?")
                 )));
             }
             let (point, trial) = (cols[3].parse::<usize>(), cols[4].parse::<usize>());
@@ -390,15 +391,14 @@ impl Store {
                         message: format!("point {} is not in this sweep's plan", point.index),
                     });
                 };
-                if (p.heartbeat, p.election_timeout) != (point.heartbeat, point.election_timeout) {
+                if p.timing != point.timing {
                     return Err(StoreError::Corrupt {
                         path: self.results_path(),
                         line: None,
                         message: format!(
-                            "point {} is saved as heartbeat {} / election timeout {}, but the plan has {}",
+                            "point {} is saved as {}, but the plan has {}",
                             point.index,
-                            point.heartbeat,
-                            point.election_timeout,
+                            point.timing,
                             p.slug()
                         ),
                     });
@@ -427,10 +427,13 @@ impl Store {
         let s = &m.summary;
         writeln!(
             f,
-            "{},{},{},{},{},{:.3},{},{},{:.3},{:.3},{},{},{},{:.3}",
-            s_ms(p.heartbeat.0),
-            s_ms(p.election_timeout.min),
-            s_ms(p.election_timeout.max),
+            "{},{},{},{:.3},{},{},{:.3},{:.3},{},{},{},{:.3}",
+            p.timing
+                .csv_values()
+                .into_iter()
+                .map(s_ms)
+                .collect::<Vec<_>>()
+                .join(","),
             p.index,
             trial,
             s.exposure_hours * 3600.0,
@@ -485,8 +488,26 @@ fn s_ms(d: std::time::Duration) -> String {
     }
 }
 
-/// Header of `trials.csv`: parameter columns first.
+/// Header of a Raft sweep's `trials.csv`: parameter columns first ([`trials_header`]).
 pub const TRIALS_HEADER: &str = "heartbeat_ms,election_timeout_min_ms,election_timeout_max_ms,point,trial,observed_s,failovers_complete,failovers_incomplete,failover_p50_ms,failover_p99_ms,false_promotions,leader_changes,violations,wall_s\n";
+
+/// The columns of `trials.csv` after the parameter columns.
+const TRIALS_TAIL: &str = "point,trial,observed_s,failovers_complete,failovers_incomplete,failover_p50_ms,failover_p99_ms,false_promotions,leader_changes,violations,wall_s\n";
+
+/// Header of `trials.csv` for a plan: the mechanism's parameter columns
+/// ([`crate::results::PointTiming::csv_columns`]), then the measurements (for Raft,
+/// [`TRIALS_HEADER`]).
+pub fn trials_header(manifest: &SweepManifest) -> String {
+    let params = manifest.points.first().map_or(
+        &[
+            "heartbeat_ms",
+            "election_timeout_min_ms",
+            "election_timeout_max_ms",
+        ][..],
+        |p| p.timing.csv_columns(),
+    );
+    format!("{},{TRIALS_TAIL}", params.join(","))
+}
 
 #[cfg(test)]
 mod tests;

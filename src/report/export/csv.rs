@@ -18,36 +18,54 @@ impl Exporter for CsvExporter {
     }
 }
 
-/// The columns of `results.csv`, parameter columns first.
-pub fn csv_header() -> &'static [&'static str] {
-    &[
-        "heartbeat_ms",
-        "election_timeout_min_ms",
-        "election_timeout_max_ms",
-        "trials",
-        "failovers",
-        "failover_p50_ms",
-        "failover_p90_ms",
-        "failover_p99_ms",
-        "failover_max_ms",
-        "detection_p99_ms",
-        "election_p99_ms",
-        "no_leader_p99_ms",
-        "false_promotions",
-        "false_promotions_per_day",
-        "false_promotions_per_day_upper95",
-        "flaps_per_hour",
-        "ping_pongs",
-        "dual_leadership_ms",
-        "stale_writes_rejected",
-        "stale_writes_accepted",
-        "unavailability_fraction",
-        "violations",
-        "timer_lateness_p99_ms",
-        "overloaded",
-        "feasible",
-    ]
+/// The columns of a Raft sweep's `results.csv`, parameter columns first ([`csv_header_for`]).
+pub fn csv_header() -> Vec<&'static str> {
+    csv_header_for(&crate::results::PointTiming::raft(
+        Default::default(),
+        crate::duration::DurationRange::new(Default::default(), Default::default()),
+    ))
 }
+
+/// The columns of `results.csv` for points timed like `timing`: the mechanism's parameter
+/// columns ([`crate::results::PointTiming::csv_columns`]), then the measurements; lease sweeps
+/// add the store's load after the parameters.
+pub fn csv_header_for(timing: &crate::results::PointTiming) -> Vec<&'static str> {
+    let mut out = timing.csv_columns().to_vec();
+    out.extend_from_slice(MEASURED);
+    if timing.lease().is_some() {
+        out.extend_from_slice(STORE_LOAD);
+    }
+    out
+}
+
+/// Store-load columns (lease sweeps).
+const STORE_LOAD: &[&str] = &["store_requests_per_s", "store_writes_per_s"];
+
+/// The measurement columns, after the parameters.
+const MEASURED: &[&str] = &[
+    "trials",
+    "failovers",
+    "failover_p50_ms",
+    "failover_p90_ms",
+    "failover_p99_ms",
+    "failover_max_ms",
+    "detection_p99_ms",
+    "election_p99_ms",
+    "no_leader_p99_ms",
+    "false_promotions",
+    "false_promotions_per_day",
+    "false_promotions_per_day_upper95",
+    "flaps_per_hour",
+    "ping_pongs",
+    "dual_leadership_ms",
+    "stale_writes_rejected",
+    "stale_writes_accepted",
+    "unavailability_fraction",
+    "violations",
+    "timer_lateness_p99_ms",
+    "overloaded",
+    "feasible",
+];
 
 /// A number for a table: integers without a fraction, others with up to 6 significant decimals.
 pub(super) fn num(v: f64) -> String {
@@ -71,15 +89,17 @@ fn ms(d: std::time::Duration) -> String {
 /// `results.csv`: a header ([`csv_header`]) and one row per point, in `results.points` order.
 /// Unknown values (an unbounded rate, unknown feasibility) are empty cells.
 pub fn results_csv(results: &SweepResults, feasible: &[bool]) -> String {
-    let mut out = csv_header().join(",");
+    let header = results
+        .points
+        .first()
+        .map_or_else(csv_header, |p| csv_header_for(&p.timing));
+    let mut out = header.join(",");
     out.push('\n');
     for (i, p) in results.points.iter().enumerate() {
         let s = &p.metrics.summary;
         let f = &s.failover;
-        let row = [
-            ms(p.heartbeat.0),
-            ms(p.election_timeout.min),
-            ms(p.election_timeout.max),
+        let mut row: Vec<String> = p.timing.csv_values().into_iter().map(ms).collect();
+        row.extend([
             p.metrics.trials.to_string(),
             f.failover.count.to_string(),
             num(f.failover.p50_ms),
@@ -107,15 +127,20 @@ pub fn results_csv(results: &SweepResults, feasible: &[bool]) -> String {
             s.violations.to_string(),
             num(s.timers.worst.p99_ms),
             crate::recommend::feasibility::overload(
-                p.heartbeat,
-                p.election_timeout,
+                p.heartbeat(),
+                p.election_timeout(),
                 s.timers.worst.p99_ms,
                 results.time_scale,
             )
             .is_some()
             .to_string(),
             feasible.get(i).map(|b| b.to_string()).unwrap_or_default(),
-        ];
+        ]);
+        if p.timing.lease().is_some() {
+            let load = s.store_load.as_ref();
+            row.push(load.map(|l| num(l.requests_per_second)).unwrap_or_default());
+            row.push(load.map(|l| num(l.writes_per_second)).unwrap_or_default());
+        }
         out.push_str(&row.join(","));
         out.push('\n');
     }
@@ -148,9 +173,9 @@ mod tests {
             let cells: Vec<&str> = line.split(',').collect();
             assert_eq!(cells.len(), header.len());
             let col = |name: &str| cells[header.iter().position(|h| *h == name).unwrap()];
-            assert_eq!(col("heartbeat_ms"), ms(p.heartbeat.0));
-            assert_eq!(col("election_timeout_min_ms"), ms(p.election_timeout.min));
-            assert_eq!(col("election_timeout_max_ms"), ms(p.election_timeout.max));
+            assert_eq!(col("heartbeat_ms"), ms(p.heartbeat().0));
+            assert_eq!(col("election_timeout_min_ms"), ms(p.election_timeout().min));
+            assert_eq!(col("election_timeout_max_ms"), ms(p.election_timeout().max));
             assert_eq!(col("trials"), "3");
             let s = &p.metrics.summary;
             assert_eq!(col("failover_p99_ms"), num(s.failover.failover.p99_ms));
@@ -167,5 +192,43 @@ mod tests {
         assert!(lines[1].ends_with(",false"));
         assert!(lines[2].ends_with(",true"));
         assert!(results_csv(&r, &[]).lines().nth(1).unwrap().ends_with(','));
+    }
+
+    #[test]
+    fn raft_header_is_unchanged_and_lease_sweeps_name_their_own_parameters() {
+        // The header electune 0.1 wrote, column for column.
+        const RAFT: &str = "heartbeat_ms,election_timeout_min_ms,election_timeout_max_ms,trials,\
+            failovers,failover_p50_ms,failover_p90_ms,failover_p99_ms,failover_max_ms,\
+            detection_p99_ms,election_p99_ms,no_leader_p99_ms,false_promotions,\
+            false_promotions_per_day,false_promotions_per_day_upper95,flaps_per_hour,ping_pongs,\
+            dual_leadership_ms,stale_writes_rejected,stale_writes_accepted,\
+            unavailability_fraction,violations,timer_lateness_p99_ms,overloaded,feasible";
+        assert_eq!(csv_header().join(","), RAFT);
+        let r = sweep();
+        let csv = results_csv(&r, &[]);
+        assert_eq!(csv.lines().next(), Some(RAFT));
+        let mut lease = r.clone();
+        let s = |secs| crate::duration::HumanDuration(std::time::Duration::from_secs(secs));
+        for p in &mut lease.points {
+            p.timing = crate::results::PointTiming::Lease(crate::profile::LeaseTiming {
+                lease_duration: s(15),
+                renew_deadline: s(10),
+                retry_period: s(2),
+            });
+        }
+        let csv = results_csv(&lease, &[]);
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        assert_eq!(
+            header[..3],
+            ["lease_duration_ms", "renew_deadline_ms", "retry_period_ms"]
+        );
+        assert!(!header.contains(&"heartbeat_ms"));
+        assert_eq!(
+            header[header.len() - 2..],
+            ["store_requests_per_s", "store_writes_per_s"]
+        );
+        let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+        assert_eq!(row.len(), header.len());
+        assert_eq!(row[..3], ["15000", "10000", "2000"]);
     }
 }

@@ -13,10 +13,13 @@ before acting on them.";
 /// Key metrics of every point, as (header, rows) of display strings; `★` marks the chosen point,
 /// `◆` the Pareto front.
 pub(super) fn points_table(input: &ReportInput<'_>) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let header = vec![
-        "",
-        "heartbeat",
-        "election timeout",
+    let timing = input.results.points.first().map(|p| p.timing);
+    let lease = timing.is_some_and(|t| t.lease().is_some());
+    let mut header = vec![""];
+    header.extend_from_slice(timing.map_or(&["heartbeat", "election timeout"][..], |t| {
+        t.table_columns()
+    }));
+    header.extend([
         "trials",
         "failover p50 / p99 / max (ms)",
         "detection p99 (ms)",
@@ -24,7 +27,12 @@ pub(super) fn points_table(input: &ReportInput<'_>) -> (Vec<&'static str>, Vec<V
         "flaps / hour",
         "unavailable",
         "feasible",
-    ];
+    ]);
+    if lease {
+        // The cost of a short RetryPeriod: what every elector's polling and renewing asks of
+        // the API server.
+        header.push("store requests / writes per s");
+    }
     let rows = input
         .results
         .points
@@ -38,10 +46,9 @@ pub(super) fn points_table(input: &ReportInput<'_>) -> (Vec<&'static str>, Vec<V
                 (false, true) => "◆",
                 _ => "",
             };
-            vec![
-                mark.to_string(),
-                p.heartbeat.to_string(),
-                p.election_timeout.to_string(),
+            let mut row = vec![mark.to_string()];
+            row.extend(p.timing.table_values());
+            row.extend([
                 p.metrics.trials.to_string(),
                 if f.count == 0 {
                     "n/a".into()
@@ -63,7 +70,13 @@ pub(super) fn points_table(input: &ReportInput<'_>) -> (Vec<&'static str>, Vec<V
                     Some(false) => "no".into(),
                     None => "?".into(),
                 },
-            ]
+            ]);
+            if lease {
+                row.push(s.store_load.as_ref().map_or("n/a".into(), |l| {
+                    format!("{:.2} / {:.2}", l.requests_per_second, l.writes_per_second)
+                }));
+            }
+            row
         })
         .collect();
     (header, rows)

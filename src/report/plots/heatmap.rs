@@ -73,12 +73,12 @@ pub fn heatmap(
     metric: HeatmapMetric,
     feasible: &[bool],
 ) -> Result<Plot, PlotError> {
-    let mut hbs: Vec<_> = points.iter().map(|p| p.heartbeat).collect();
+    let mut hbs: Vec<_> = points.iter().map(|p| p.heartbeat()).collect();
     hbs.sort();
     hbs.dedup();
     let mut ets: Vec<_> = points
         .iter()
-        .map(|p| (p.election_timeout.min, p.election_timeout.max))
+        .map(|p| (p.election_timeout().min, p.election_timeout().max))
         .collect();
     ets.sort();
     ets.dedup();
@@ -88,10 +88,10 @@ pub fn heatmap(
         .enumerate()
         .map(|(i, p)| {
             let c = ets
-                .binary_search(&(p.election_timeout.min, p.election_timeout.max))
+                .binary_search(&(p.election_timeout().min, p.election_timeout().max))
                 .unwrap_or_default();
             cols[c] = et_label(p);
-            let r = hbs.binary_search(&p.heartbeat).unwrap_or_default();
+            let r = hbs.binary_search(&p.heartbeat()).unwrap_or_default();
             let infeasible = !feasible.get(i).copied().unwrap_or(true);
             (c, r, metric.value(p), infeasible)
         })

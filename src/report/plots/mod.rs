@@ -191,12 +191,18 @@ pub fn fmt_rate(v: f64) -> String {
 
 /// The `hb/et` label of a point, e.g. `50ms/150ms-300ms`.
 pub(crate) fn point_label(p: &crate::results::PointResult) -> String {
-    format!("{}/{}", p.heartbeat, et_label(p))
+    match p.timing.lease() {
+        Some(l) => format!(
+            "{}/{}/{}",
+            l.lease_duration, l.renew_deadline, l.retry_period
+        ),
+        None => format!("{}/{}", p.heartbeat(), et_label(p)),
+    }
 }
 
 /// The election-timeout range of a point as the profile writes it, e.g. `150ms..300ms`.
 pub(crate) fn et_label(p: &crate::results::PointResult) -> String {
-    p.election_timeout.to_string()
+    p.election_timeout().to_string()
 }
 
 #[cfg(test)]

@@ -14,8 +14,7 @@ fn a_finished_point_rewrites_results_json_and_csv_as_results_arrive() {
         let last = results.points.last().unwrap();
         let p = PlannedPoint {
             index: last.index,
-            heartbeat: last.heartbeat,
-            election_timeout: last.election_timeout,
+            timing: last.timing,
             faults: vec![],
             trials: vec![],
         };
