@@ -121,3 +121,55 @@ fn elections_converge_through_50ms_latency_and_the_timeline_shows_the_delay() {
         "{hb:?}"
     );
 }
+
+/// A member reports an event before it sends a message that depends on it: on one clock, every
+/// leader's election comes after the grants that elected it (each voter reports its vote before
+/// its response leaves), and every heartbeat a follower reports comes after its leader reported
+/// the leadership that sent it.
+#[test]
+fn events_come_before_the_messages_that_depend_on_them() {
+    let p = profile(
+        "name: order\nseed: 5\ncluster: { nodes: 3 }\nnetwork: { default: { latency: 1ms } }\n\
+         timing: { heartbeat: 50ms, election_timeout: 300ms..600ms }\n\
+         faults: [ { kind: crash, target: leader, at: [2s], restart_after: 1s } ]\n",
+    );
+    let out = run(&p, Duration::from_secs(5), "order");
+    let mut elected = 0;
+    for e in &out.events {
+        let EventKind::Leader { term } = e.kind else {
+            continue;
+        };
+        elected += 1;
+        let grants = out
+            .events
+            .iter()
+            .filter(|v| {
+                matches!(&v.kind, EventKind::Vote { term: t, candidate, granted: true, pre_vote: false }
+                    if *t == term && *candidate == e.src)
+                    && v.src != e.src
+                    && v.t <= e.t
+            })
+            .count();
+        assert!(
+            grants >= 1,
+            "{} led term {term} before any grant was reported",
+            e.src
+        );
+    }
+    assert!(elected >= 2, "a first leader and one after the crash");
+    for h in &out.events {
+        let EventKind::Heartbeat { term, leader, .. } = &h.kind else {
+            continue;
+        };
+        let led_at = out.events.iter().find_map(|e| match e.kind {
+            EventKind::Leader { term: t } if t == *term && e.src == *leader => Some(e.t),
+            _ => None,
+        });
+        assert!(
+            led_at.is_some_and(|t| t <= h.t),
+            "{} heard {leader} of term {term} at {} before it reported leading",
+            h.src,
+            h.t
+        );
+    }
+}

@@ -166,3 +166,45 @@ impl Drop for NodeProcess {
         self.kill();
     }
 }
+
+#[cfg(test)]
+mod unparsed_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    /// A member that prints something other than an event line (a panic message, a stray debug
+    /// print): the line is on the timeline as `unparsed`, not dropped.
+    #[tokio::test]
+    async fn a_line_that_is_not_an_event_is_recorded_not_dropped() {
+        let dir = std::env::temp_dir().join(format!("electune-unparsed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("fake-node");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho 'thread main panicked'\necho '{\"t\":5,\"src\":\"n1\",\"ev\":\"leader\",\"term\":1}'\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let p = NodeProcess::spawn("n1", &script, &dir.join("config.json"), tx).unwrap();
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while let Ok(Some(e)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            let done = matches!(e.kind, EventKind::ProcessExit { .. });
+            seen.push(e.kind);
+            if done {
+                break;
+            }
+        }
+        p.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            seen.contains(&EventKind::Unparsed {
+                line: "thread main panicked".into()
+            }),
+            "{seen:?}"
+        );
+        assert!(seen.contains(&EventKind::Leader { term: 1 }), "{seen:?}");
+    }
+}

@@ -102,20 +102,7 @@ pub async fn run_trial(
         start_ns,
         end_ns,
     };
-    if let Some(first) = events.iter().find_map(|e| match &e.kind {
-        EventKind::Unparsed { line } => Some(line.clone()),
-        _ => None,
-    }) {
-        let count = events
-            .iter()
-            .filter(|e| matches!(e.kind, EventKind::Unparsed { .. }))
-            .count() as u64;
-        return Err(HarnessError::Unparsed {
-            count,
-            first,
-            dir: spec.dir.clone(),
-        });
-    }
+    check_unparsed(&events, &spec.dir)?;
     Ok(TrialOutcome {
         timeline: Timeline {
             events,
@@ -248,4 +235,52 @@ async fn cleanup_prefix(net: &ToxiproxyServer, prefix: &str) -> Result<(), Harne
         .filter(|n| n.starts_with(prefix))
         .collect();
     net.delete(&names).await
+}
+
+/// Fails the trial when any member printed a line that is not an event (DESIGN.md: counted, and
+/// the run fails loudly), naming how many and the first.
+fn check_unparsed(
+    events: &[crate::event::Event],
+    dir: &std::path::Path,
+) -> Result<(), HarnessError> {
+    let mut unparsed = events.iter().filter_map(|e| match &e.kind {
+        EventKind::Unparsed { line } => Some(line),
+        _ => None,
+    });
+    let Some(first) = unparsed.next() else {
+        return Ok(());
+    };
+    Err(HarnessError::Unparsed {
+        count: 1 + unparsed.count() as u64,
+        first: first.clone(),
+        dir: dir.to_path_buf(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+
+    #[test]
+    fn a_line_that_is_not_an_event_fails_the_trial_naming_it() {
+        let ok = vec![Event::new(1, "n1", EventKind::Leader { term: 1 })];
+        assert!(check_unparsed(&ok, std::path::Path::new("/d")).is_ok());
+        let mut bad = ok.clone();
+        for line in ["panicked at src/x.rs", "garbage"] {
+            bad.push(Event::new(
+                2,
+                "n2",
+                EventKind::Unparsed { line: line.into() },
+            ));
+        }
+        let err = check_unparsed(&bad, std::path::Path::new("/d")).unwrap_err();
+        match err {
+            HarnessError::Unparsed { count, first, .. } => {
+                assert_eq!(count, 2);
+                assert_eq!(first, "panicked at src/x.rs");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -16,10 +16,11 @@ pub const MAX_ADDED_LATENESS_MS: f64 = 1.0;
 
 /// Member processes per core the search goes up to. A member mostly sleeps between timer wakes
 /// (a few percent of a core), so lateness, not the core count, is what limits it; the cap only
-/// bounds the search. 9 keeps the former limit of 6 three-member clusters on 2 cores and lets a
-/// 16-core machine reach 48 (a forced `--parallel 32` ran the wan grid 4.6× faster there with
-/// the same recommendation).
-pub const MEMBERS_PER_CORE: usize = 9;
+/// bounds the search. 15 keeps the former limit of 6 clusters for the 5-member wan profile on 2
+/// cores (at 9 the cap was 3, and the default wan sweep took 16 min instead of 8) and lets a
+/// 16-core machine reach 48 five-member clusters (a forced `--parallel 32` ran the wan grid 4.6×
+/// faster there with the same recommendation).
+pub const MEMBERS_PER_CORE: usize = 15;
 
 /// Memory set aside per member process (its own, plus its share of proxies and sink), for the
 /// cap: a sweep that swaps measures the disk, not the timeouts.
@@ -189,14 +190,15 @@ mod tests {
 
     #[test]
     fn the_cap_follows_cores_cluster_size_and_memory() {
-        // 2 cores, 3 members: the former fixed limit of 6.
-        assert_eq!(parallel_cap(&machine(2, Some(16)), 3), 6);
-        assert_eq!(parallel_cap(&machine(16, Some(64)), 3), 48);
-        assert_eq!(parallel_cap(&machine(16, Some(64)), 5), 28);
+        // 2 cores, 5 members (wan): the former fixed limit of 6.
+        assert_eq!(parallel_cap(&machine(2, Some(16)), 5), 6);
+        assert_eq!(parallel_cap(&machine(2, Some(16)), 3), 10);
+        assert_eq!(parallel_cap(&machine(16, Some(64)), 3), 80);
+        assert_eq!(parallel_cap(&machine(16, Some(64)), 5), 48);
         // Memory binds: 1 GiB holds 16 members of 64 MiB, five 3-member clusters.
         assert_eq!(parallel_cap(&machine(16, Some(1)), 3), 5);
         // Unknown memory leaves cores to decide; a huge machine stops at the hard cap.
-        assert_eq!(parallel_cap(&machine(16, None), 3), 48);
+        assert_eq!(parallel_cap(&machine(16, None), 3), 80);
         assert_eq!(parallel_cap(&machine(512, None), 3), MAX_CLUSTERS);
         // Never zero.
         assert_eq!(parallel_cap(&machine(1, Some(0)), 7), 1);
