@@ -40,3 +40,24 @@ impl Timeline {
         metrics
     }
 }
+
+impl RunContext {
+    /// The context of one trial of `profile` at `timing`, observed over `[start_ns, end_ns]`: the
+    /// same for both backends.
+    pub fn for_trial(
+        profile: &crate::profile::Profile,
+        timing: &crate::profile::Timing,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> Self {
+        Self {
+            nodes: profile.members().into_iter().map(|m| m.0).collect(),
+            heartbeat: timing.heartbeat.0,
+            election_timeout: timing.election_timeout,
+            write_interval: profile.write_interval(timing),
+            fencing: profile.sink.fencing,
+            start_ns,
+            end_ns,
+        }
+    }
+}

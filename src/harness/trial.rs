@@ -92,16 +92,7 @@ pub async fn run_trial(
     let events = collector.finish().await?;
     let (start_ns, end_ns, first_leader, elected, interrupted) = result?;
     shutdown?;
-    let members: Vec<String> = spec.profile.members().into_iter().map(|m| m.0).collect();
-    let context = RunContext {
-        nodes: members,
-        heartbeat: spec.timing.heartbeat.0,
-        election_timeout: spec.timing.election_timeout,
-        write_interval: spec.profile.write_interval(&spec.timing),
-        fencing: spec.profile.sink.fencing,
-        start_ns,
-        end_ns,
-    };
+    let context = RunContext::for_trial(&spec.profile, &spec.timing, start_ns, end_ns);
     check_unparsed(&events, &spec.dir)?;
     Ok(TrialOutcome {
         timeline: Timeline {

@@ -163,15 +163,8 @@ pub fn run_world<C: ElectionCore>(
     let limit = first_leader_timeout(&spec.timing);
     let stop_on_leader = |w: &World<C>| w.first_leader_at.is_some();
     w.run_until(T0 + ns(limit), stop_on_leader);
-    let context = |start_ns, end_ns| RunContext {
-        nodes: spec.profile.members().into_iter().map(|m| m.0).collect(),
-        heartbeat: spec.timing.heartbeat.0,
-        election_timeout: spec.timing.election_timeout,
-        write_interval: spec.profile.write_interval(&spec.timing),
-        fencing: spec.profile.sink.fencing,
-        start_ns,
-        end_ns,
-    };
+    let context =
+        |start_ns, end_ns| RunContext::for_trial(&spec.profile, &spec.timing, start_ns, end_ns);
     let Some(start) = w.first_leader_at else {
         if !w.votes_seen {
             return Err(SimError::NoVotes(limit));
