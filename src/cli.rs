@@ -73,6 +73,13 @@ pub enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// The built-in lease store (started by the harness for `protocol: lease`).
+    #[command(hide = true)]
+    Store {
+        /// Address to serve on; keep it on loopback (`127.0.0.1:PORT`).
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+    },
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -92,6 +99,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::Check { profile } => commands::check::run(&profile).map(|()| exit::SUCCESS),
         Command::Proxy { host, port, strict } => commands::proxy::run(&host, port, strict),
         Command::Node { config } => commands::node::run(&config).map(|()| exit::SUCCESS),
+        Command::Store { listen } => electune::store::server::run(listen)
+            .map(|()| exit::SUCCESS)
+            .map_err(commands::Failure::environment),
     };
     match result {
         Ok(code) => code,

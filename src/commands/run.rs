@@ -77,13 +77,6 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let profile = profile::load(&args.profile).map_err(Failure::bad_input)?;
     let mut timing = profile.timing;
     if let Some(lease) = profile.cluster.lease.filter(|_| profile.is_lease()) {
-        if args.backend == BackendArg::Process {
-            return Err(Failure::bad_input(anyhow::anyhow!(
-                "{}: the lease mechanism runs on --backend sim in this version (the lease store is \
-                 not yet started as a process); run it with --backend sim",
-                args.profile.display()
-            )));
-        }
         if args.heartbeat.is_some() || args.election_timeout.is_some() {
             return Err(Failure::bad_input(anyhow::anyhow!(
                 "--heartbeat/--election-timeout are Raft's; a lease profile's timing is cluster.lease \

@@ -43,7 +43,7 @@ pub struct SweepArgs {
     pub duration_per_point: Option<HumanDuration>,
     /// Clusters run at once. Default: the largest count a short timer probe shows keeps added
     /// timer lateness under 1 ms at p99, searched up to a cap that follows the machine's cores
-    /// and memory (9 members per core, 64 MiB per member).
+    /// and memory (15 members per core, 64 MiB per member).
     #[arg(long)]
     pub parallel: Option<usize>,
     /// Run every duration of the profile at this scale and scale results back (0.25 = 4× faster).
@@ -135,12 +135,6 @@ fn asked_manifest(
             .or(Some(HumanDuration(std::time::Duration::ZERO)));
     }
     let backend = args.backend.map_or(BackendKind::Process, BackendKind::from);
-    if profile.is_lease() && backend == BackendKind::Process {
-        return Err(Failure::bad_input(anyhow::anyhow!(
-            "{profile_file}: the lease mechanism runs on --backend sim in this version (the lease \
-             store is not yet started as a process); sweep it with --backend sim"
-        )));
-    }
     let (points, warnings) = plan(&profile, &grid).map_err(Failure::bad_input)?;
     if print_warnings {
         for w in warnings {

@@ -112,4 +112,10 @@ pub trait Wire: Sized {
     fn encode(&self, from: NodeId) -> Vec<u8>;
     /// Decodes a frame's body (the bytes after the length prefix) into its sender and message.
     fn decode(body: &[u8]) -> Result<(NodeId, Self), super::frame::WireError>;
+    /// The answer a request to a store gets when the store cannot be reached at all (connection
+    /// refused or reset before an answer), as a client library reports such a failure at once.
+    /// `None` for messages that are not store requests: those are simply lost.
+    fn unreachable_reply(&self) -> Option<Self> {
+        None
+    }
 }

@@ -319,11 +319,11 @@ async fn run_fault(
     };
     match f.spec.kind {
         FaultKind::StoreOutage => {
-            // `electune run` refuses lease profiles on this backend before any trial starts.
-            return Err(HarnessError::Io {
-                what: "a store-outage needs the lease store, which runs on --backend sim in this version".into(),
-                source: std::io::Error::from(std::io::ErrorKind::Unsupported),
-            });
+            cluster.store_outage(net, &toxic, true).await?;
+            emit(start_event);
+            tokio::time::sleep(f.duration).await;
+            cluster.store_outage(net, &toxic, false).await?;
+            emit(end_event);
         }
         FaultKind::Crash => {
             emit(start_event);

@@ -12,10 +12,11 @@ use super::error::HarnessError;
 use super::network::{latency, Approximation, ToxiproxyServer};
 use super::process::NodeProcess;
 use super::sink::Sink;
+use super::store::StoreProcess;
 use crate::election::NodeId;
-use crate::node::{NodeConfig, PeerAddr};
-use crate::profile::{Profile, Timing};
-use crate::toxiproxy::{NewProxy, ToxicAttributes};
+use crate::node::{LeaseMember, NodeConfig, PeerAddr};
+use crate::profile::{Profile, Timing, STORE_NAME};
+use crate::toxiproxy::{NewProxy, Stream, ToxicAttributes};
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -52,6 +53,8 @@ pub struct Cluster {
     spec: ClusterSpec,
     members: Mutex<Vec<Member>>,
     sink: Sink,
+    /// The lease store (`protocol: lease`).
+    store: Mutex<Option<StoreProcess>>,
     proxies: Vec<String>,
     events: tokio::sync::mpsc::UnboundedSender<crate::event::Event>,
     /// Latencies the toxiproxy server could not take as asked, on this cluster's links.
@@ -112,6 +115,12 @@ impl Cluster {
             .iter()
             .map(|_| free_port())
             .collect::<Result<_, _>>()?;
+        let store = match spec.profile.is_lease() {
+            true => Some(
+                StoreProcess::start(&spec.node_binary, free_port()?, collector.sender()).await?,
+            ),
+            false => None,
+        };
 
         let mut wanted = Vec::new();
         for (i, (from, _)) in members.iter().enumerate() {
@@ -129,6 +138,15 @@ impl Cluster {
                 "127.0.0.1:0",
                 sink.addr().to_string(),
             ));
+            if let Some(store) = &store {
+                // Requests flow upstream, answers downstream: the `store → nX` link is this
+                // proxy's downstream direction.
+                wanted.push(NewProxy::new(
+                    link_proxy(&spec.proxy_prefix, from, STORE_NAME),
+                    "127.0.0.1:0",
+                    store.addr().to_string(),
+                ));
+            }
         }
         let created = net.create(&wanted).await?;
         let proxies: Vec<String> = created.iter().map(|p| p.name.clone()).collect();
@@ -158,16 +176,25 @@ impl Cluster {
                     approximations.extend(a);
                 }
             }
+            // The sink and the store sit on `network.default`, as in the simulator.
             let link = spec.profile.network.default;
             if !link.latency.0.is_zero() {
-                let a = net
-                    .add_toxic(
-                        &link_proxy(&spec.proxy_prefix, from, "sink"),
-                        "baseline",
-                        latency(link.latency.0, link.jitter.0),
-                    )
-                    .await?;
-                approximations.extend(a);
+                let mut paths = vec![("sink", Stream::Upstream)];
+                if store.is_some() {
+                    paths.push((STORE_NAME, Stream::Upstream));
+                    paths.push((STORE_NAME, Stream::Downstream));
+                }
+                for (to, stream) in paths {
+                    let a = net
+                        .add_toxic_on(
+                            &link_proxy(&spec.proxy_prefix, from, to),
+                            stream,
+                            &toxic_name("baseline", stream),
+                            latency(link.latency.0, link.jitter.0),
+                        )
+                        .await?;
+                    approximations.extend(a);
+                }
             }
         }
 
@@ -196,6 +223,10 @@ impl Cluster {
                 data_dir: spec.work_dir.join(name).join("data"),
                 seed: spec.seed.wrapping_mul(1_000_003).wrapping_add(id as u64),
                 clock_rate: 1.0,
+                lease: spec.profile.cluster.lease.map(|timing| LeaseMember {
+                    timing,
+                    store: listen_of(&link_proxy(&spec.proxy_prefix, name, STORE_NAME)),
+                }),
             };
             list.push(Member {
                 name: name.clone(),
@@ -212,6 +243,7 @@ impl Cluster {
             spec,
             members: Mutex::new(list),
             sink,
+            store: Mutex::new(store),
             proxies,
             events: collector.sender(),
             approximations: std::sync::Mutex::new(approximations),
@@ -366,12 +398,9 @@ impl Cluster {
         name: &str,
         attributes: ToxicAttributes,
     ) -> Result<(), HarnessError> {
+        let (proxy, stream) = self.proxy_of(from, to);
         let a = net
-            .add_toxic(
-                &link_proxy(&self.spec.proxy_prefix, from, to),
-                name,
-                attributes,
-            )
+            .add_toxic_on(&proxy, stream, &toxic_name(name, stream), attributes)
             .await?;
         if let Some(a) = a {
             let mut all = self
@@ -394,8 +423,72 @@ impl Cluster {
         to: &str,
         name: &str,
     ) -> Result<(), HarnessError> {
-        net.remove_toxic(&link_proxy(&self.spec.proxy_prefix, from, to), name)
-            .await
+        let (proxy, stream) = self.proxy_of(from, to);
+        net.remove_toxic(&proxy, &toxic_name(name, stream)).await
+    }
+
+    /// The proxy and direction carrying `from → to`: the `store → nX` link is the downstream of
+    /// `nX`'s proxy to the store.
+    fn proxy_of(&self, from: &str, to: &str) -> (String, Stream) {
+        match from == STORE_NAME {
+            true => (
+                link_proxy(&self.spec.proxy_prefix, to, from),
+                Stream::Downstream,
+            ),
+            false => (
+                link_proxy(&self.spec.proxy_prefix, from, to),
+                Stream::Upstream,
+            ),
+        }
+    }
+
+    /// Starts (`down`) or ends a store outage: every request that reaches the store's side of a
+    /// member's proxy meanwhile is lost (a `timeout` toxic that never closes), so it hangs until
+    /// the member's client gives it up, as in the simulator; answers already on their way still
+    /// arrive.
+    pub async fn store_outage(
+        &self,
+        net: &ToxiproxyServer,
+        toxic: &str,
+        down: bool,
+    ) -> Result<(), HarnessError> {
+        for name in self.node_names() {
+            match down {
+                true => {
+                    self.add_link_toxic(
+                        net,
+                        &name,
+                        STORE_NAME,
+                        toxic,
+                        ToxicAttributes::Timeout { timeout: 0 },
+                    )
+                    .await?
+                }
+                false => {
+                    self.remove_link_toxic(net, &name, STORE_NAME, toxic)
+                        .await?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The measured window starts: the store (if any) counts its load from now on.
+    pub async fn store_measure(&self) {
+        if let Some(s) = self.store.lock().await.as_mut() {
+            s.measure().await;
+        }
+    }
+
+    /// Asks the store (if any) to report its load since [`Cluster::store_measure`].
+    pub async fn store_report(&self) -> bool {
+        match self.store.lock().await.as_mut() {
+            Some(s) => {
+                s.report().await;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Stops every node (by PID, waiting until reaped) and deletes this cluster's proxies.
@@ -407,7 +500,19 @@ impl Cluster {
             }
         }
         drop(members);
+        if let Some(s) = self.store.lock().await.take() {
+            s.stop().await;
+        }
         net.delete(&self.proxies).await
+    }
+}
+
+/// A toxic's name on its direction: both directions of one proxy carry toxics of the same fault
+/// (or the same baseline), and names are unique per proxy.
+fn toxic_name(name: &str, stream: Stream) -> String {
+    match stream {
+        Stream::Upstream => name.to_string(),
+        Stream::Downstream => format!("{name}_down"),
     }
 }
 

@@ -9,6 +9,7 @@ mod error;
 mod network;
 mod process;
 mod sink;
+mod store;
 mod trial;
 
 pub use chaos::{
@@ -23,4 +24,5 @@ pub use network::{
 };
 pub use process::NodeProcess;
 pub use sink::Sink;
+pub use store::StoreProcess;
 pub use trial::{run_trial, TrialOutcome, TrialSpec};

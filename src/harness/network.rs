@@ -196,6 +196,19 @@ impl ToxiproxyServer {
         name: &str,
         attributes: ToxicAttributes,
     ) -> Result<Option<Approximation>, HarnessError> {
+        self.add_toxic_on(proxy, Stream::Upstream, name, attributes)
+            .await
+    }
+
+    /// [`ToxiproxyServer::add_toxic`] on either direction of a proxy: the answers of a
+    /// request/response proxy (a member's proxy to the store) flow `Downstream`.
+    pub async fn add_toxic_on(
+        &self,
+        proxy: &str,
+        stream: Stream,
+        name: &str,
+        attributes: ToxicAttributes,
+    ) -> Result<Option<Approximation>, HarnessError> {
         let mut approximation = None;
         let attributes = match attributes {
             ToxicAttributes::Latency { latency, jitter } if !self.fractional_ms => {
@@ -219,7 +232,7 @@ impl ToxiproxyServer {
             }
             other => other,
         };
-        let toxic = Toxic::new(name, Stream::Upstream, attributes);
+        let toxic = Toxic::new(name, stream, attributes);
         self.client
             .create_toxic(proxy, &toxic)
             .await

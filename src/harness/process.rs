@@ -31,11 +31,21 @@ impl NodeProcess {
         config: &Path,
         events: UnboundedSender<Event>,
     ) -> Result<Self, HarnessError> {
+        let args = ["node".as_ref(), "--config".as_ref(), config.as_os_str()];
+        Self::spawn_args(name, binary, &args, events)
+    }
+
+    /// Starts `binary ARGS...` as the process named `name` (a member, or the store); the JSON-line
+    /// events it prints flow into `events`.
+    pub fn spawn_args(
+        name: &str,
+        binary: &Path,
+        args: &[&std::ffi::OsStr],
+        events: UnboundedSender<Event>,
+    ) -> Result<Self, HarnessError> {
         let parent = std::process::id() as libc::pid_t;
         let mut cmd = Command::new(binary);
-        cmd.arg("node")
-            .arg("--config")
-            .arg(config)
+        cmd.args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -135,10 +135,11 @@ async fn measure(
             // abort: with equal timeouts (Raft Figure 16's 150-150 ms) split votes can go on for
             // tens of seconds, and that is what the sweep is there to show.
             // Without a single vote exchanged, though, the network is what failed.
+            // (For a lease, an attempt to take the record is the vote.)
             let voted = collector
                 .snapshot()
                 .iter()
-                .any(|e| matches!(e.kind, EventKind::Vote { .. }));
+                .any(|e| matches!(e.kind, EventKind::Vote { .. } | EventKind::Candidate { .. }));
             if !voted {
                 return Err(HarnessError::NoLeader(limit));
             }
@@ -148,6 +149,8 @@ async fn measure(
         tokio::time::sleep(Duration::from_millis(2)).await;
     };
     let first_leader = Duration::from_nanos(first_leader_at.saturating_sub(started));
+    // The store's load is reported over the measured window, as every other rate.
+    cluster.store_measure().await;
     let start = Instant::now();
     // The window opens at the first leader's election, so that leader is on the record.
     let start_ns = first_leader_at;
@@ -176,7 +179,25 @@ async fn measure(
         interrupted = wait_for_leader(collector, limit, interrupt).await;
     }
     let end_ns = monotonic_ns();
+    if cluster.store_report().await {
+        wait_for_store_load(collector).await;
+    }
     Ok((start_ns, end_ns, first_leader, true, interrupted))
+}
+
+/// Waits (bounded) until the store's `StoreLoad` report has reached the timeline.
+async fn wait_for_store_load(collector: &Arc<Collector>) {
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        let reported = collector
+            .snapshot()
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::StoreLoad { .. }));
+        if reported {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 /// Waits until a leader has had a write accepted since the last hard fault (or `limit` passes).

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::DurationRange;
 use crate::election::raft::Config;
 use crate::election::NodeId;
-use crate::profile::RaftOptions;
+use crate::profile::{LeaseTiming, RaftOptions};
 
 /// How to reach one peer: the listen address of the proxy for the directed link to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +39,19 @@ pub struct NodeConfig {
     pub seed: u64,
     /// Initial timer rate (1.0 = true time).
     pub clock_rate: f64,
+    /// A lease member (`protocol: lease`): the elector's timing and the way to the store. Absent
+    /// for Raft members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseMember>,
+}
+
+/// What a lease member needs besides the common fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseMember {
+    /// client-go's LeaseDuration, RenewDeadline and RetryPeriod.
+    pub timing: LeaseTiming,
+    /// The listen address of this member's proxy to the store (`nX_to_store`).
+    pub store: SocketAddr,
 }
 
 impl NodeConfig {

@@ -15,6 +15,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use super::config::NodeConfig;
 use crate::election::frame;
 use crate::election::{NodeId, Wire};
+use crate::store::STORE;
 
 /// Something for the core thread.
 #[derive(Debug)]
@@ -38,16 +39,32 @@ pub enum Control {
 }
 
 /// Senders for outbound traffic; cheap to use from the core thread.
-pub struct Outbound {
+pub struct Outbound<M> {
     peers: Vec<(NodeId, UnboundedSender<Vec<u8>>)>,
     sink: Option<UnboundedSender<Vec<u8>>>,
+    store: Option<UnboundedSender<StoreCall<M>>>,
 }
 
-impl Outbound {
-    /// Queues a frame for a peer. Frames queued while the link is down are dropped, as a network would.
-    pub fn send(&self, to: NodeId, frame: Vec<u8>) {
-        if let Some((_, tx)) = self.peers.iter().find(|(id, _)| *id == to) {
-            let _ = tx.send(frame);
+/// One request to the store: its frame, and what the core gets if the store cannot be reached.
+struct StoreCall<M> {
+    frame: Vec<u8>,
+    unreachable: Option<M>,
+}
+
+impl<M: Wire> Outbound<M> {
+    /// Sends a message from `from` to `to`: a peer's frame is queued on its link (frames queued
+    /// while the link is down are dropped, as a network would), a request to the store goes out
+    /// on a connection of its own.
+    pub fn send(&self, from: NodeId, to: NodeId, msg: &M) {
+        if to == STORE {
+            if let Some(tx) = &self.store {
+                let _ = tx.send(StoreCall {
+                    frame: msg.encode(from),
+                    unreachable: msg.unreachable_reply(),
+                });
+            }
+        } else if let Some((_, tx)) = self.peers.iter().find(|(id, _)| *id == to) {
+            let _ = tx.send(msg.encode(from));
         }
     }
 
@@ -64,7 +81,7 @@ pub fn start<M: Wire + Send + 'static>(
     rt: &Runtime,
     cfg: &NodeConfig,
     inputs: Sender<Input<M>>,
-) -> std::io::Result<Outbound> {
+) -> std::io::Result<Outbound<M>> {
     let listener = rt.block_on(async {
         let socket = TcpSocket::new_v4()?;
         socket.set_reuseaddr(true)?;
@@ -92,8 +109,57 @@ pub fn start<M: Wire + Send + 'static>(
         rt.spawn(pump(addr, rx));
         tx
     });
+    let store = cfg.lease.as_ref().map(|l| {
+        let (tx, rx) = unbounded_channel();
+        // The store client's HTTP timeout: a request unanswered this long is given up.
+        let timeout = l.timing.config(cfg.id).request_timeout;
+        rt.spawn(store_client(l.store, timeout, rx, inputs.clone()));
+        tx
+    });
     rt.spawn(read_stdin(inputs));
-    Ok(Outbound { peers, sink })
+    Ok(Outbound { peers, sink, store })
+}
+
+/// Runs every store request on a connection of its own through the member's proxy to the store,
+/// as an HTTP/1.1 client without keep-alive would: connect, send, read one answer, close.
+async fn store_client<M: Wire + Send + 'static>(
+    addr: SocketAddr,
+    timeout: Duration,
+    mut calls: UnboundedReceiver<StoreCall<M>>,
+    inputs: Sender<Input<M>>,
+) {
+    while let Some(call) = calls.recv().await {
+        let inputs = inputs.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(timeout, store_call(addr, &call.frame)).await {
+                Ok(Ok(msg)) => {
+                    let _ = inputs.send(Input::Message(STORE, msg));
+                }
+                // Refused, reset or closed before an answer: the client fails at once.
+                Ok(Err(_)) => {
+                    if let Some(reply) = call.unreachable {
+                        let _ = inputs.send(Input::Message(STORE, reply));
+                    }
+                }
+                // No answer within the client's timeout: the core has given the request up by
+                // now (it keeps its own deadline); dropping the connection ends it here too.
+                Err(_) => {}
+            }
+        });
+    }
+}
+
+async fn store_call<M: Wire>(addr: SocketAddr, frame: &[u8]) -> std::io::Result<M> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let _ = stream.set_nodelay(true);
+    stream.write_all(frame).await?;
+    let mut prefix = [0u8; 4];
+    stream.read_exact(&mut prefix).await?;
+    let len = frame::frame_len(prefix).map_err(std::io::Error::other)?;
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).await?;
+    let (_, msg) = M::decode(&body).map_err(std::io::Error::other)?;
+    Ok(msg)
 }
 
 async fn read_frames<M: Wire>(mut stream: TcpStream, inputs: Sender<Input<M>>) {

@@ -12,8 +12,9 @@ use super::net::{self, Control, Input};
 use super::storage::{Storage, StorageError};
 use crate::clock::monotonic_ns;
 use crate::driver::{DriftClock, Driver};
+use crate::election::lease::{LeaseElector, NoPersist};
 use crate::election::raft::Raft;
-use crate::election::{node_name, ElectionCore, Persist, Wire};
+use crate::election::{node_name, ElectionCore, Persist};
 use crate::event::{Event, EventKind};
 
 /// Why a node stopped with an error.
@@ -21,6 +22,8 @@ use crate::event::{Event, EventKind};
 pub enum NodeError {
     #[error("invalid node configuration")]
     Config(#[from] crate::election::raft::ConfigError),
+    #[error("invalid lease configuration")]
+    Lease(#[from] crate::election::lease::LeaseConfigError),
     #[error("durable state")]
     Storage(#[from] StorageError),
     #[error("cannot listen on {addr}")]
@@ -50,8 +53,26 @@ impl DurableStore<crate::election::raft::DurableChange> for Storage {
     }
 }
 
+/// A mechanism that keeps nothing on disk.
+struct NothingDurable;
+
+impl DurableStore<NoPersist> for NothingDurable {
+    fn persist(&mut self, _: &NoPersist) -> Result<(), StorageError> {
+        Ok(())
+    }
+}
+
 /// Runs the node until the harness closes stdin (or kills the process).
 pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
+    if let Some(lease) = &cfg.lease {
+        // client-go's elector keeps nothing on disk: its state is in memory and in the store.
+        let elector_cfg = lease.timing.config(cfg.id);
+        elector_cfg.validate()?;
+        let clock = DriftClock::new(monotonic_ns(), cfg.clock_rate);
+        let core = LeaseElector::new(elector_cfg, clock.local(monotonic_ns()), cfg.seed);
+        let driver = Driver::new(cfg.id, core, clock, cfg.write_interval);
+        return drive(&cfg, driver, NothingDurable);
+    }
     let core_cfg = cfg.core_config();
     core_cfg.validate()?;
     let (storage, hard_state, log) = Storage::open(&cfg.data_dir)?;
@@ -95,7 +116,7 @@ where
             }
             out.write(step.events);
             for (to, msg) in &step.messages {
-                outbound.send(*to, msg.encode(cfg.id));
+                outbound.send(cfg.id, *to, msg);
             }
             for w in &step.writes {
                 outbound.send_sink(w.to_line());

@@ -20,6 +20,7 @@
 //! and takes over a lease its holder still believes valid.
 
 mod record;
+pub mod server;
 mod state;
 pub mod wire;
 

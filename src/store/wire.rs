@@ -179,6 +179,15 @@ impl crate::election::Wire for StoreMessage {
     fn decode(body: &[u8]) -> Result<(NodeId, Self), WireError> {
         decode(body)
     }
+    fn unreachable_reply(&self) -> Option<Self> {
+        match self {
+            StoreMessage::Request { id, .. } => Some(StoreMessage::Response {
+                id: *id,
+                response: StoreResponse::Unavailable,
+            }),
+            StoreMessage::Response { .. } => None,
+        }
+    }
 }
 
 #[cfg(test)]
