@@ -465,3 +465,69 @@ fn k8s_controller_quick_sim_sweep_reports_lease_columns_and_client_go_knobs() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A profile listing several mechanisms is swept once per mechanism, each with its own settings,
+/// and the comparison sets their chosen settings side by side; `run` refuses it (it runs one).
+#[test]
+fn mechanisms_sim_sweep_compares_raft_and_lease_side_by_side() {
+    let dir = common::temp_dir("cli-mechanisms");
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |args: &[&str]| {
+        let out = Command::new(common::bin())
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let out = dir.to_str().unwrap();
+    let (code, stdout, err) = run(&[
+        "sweep",
+        "profiles/mechanisms.yaml",
+        "--backend",
+        "sim",
+        "--quick",
+        "--out",
+        out,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let md = std::fs::read_to_string(dir.join("comparison.md")).unwrap();
+    assert!(
+        stdout.contains("# Mechanisms compared: mechanisms"),
+        "{stdout}"
+    );
+    let row = |m: &str| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| {m} |")))
+            .unwrap_or_else(|| panic!("no {m} row in {md}"))
+            .to_string()
+    };
+    assert!(row("raft").contains("heartbeat "), "{md}");
+    assert!(row("raft").contains("| no store |"), "{md}");
+    assert!(row("lease").contains("LeaseDuration "), "{md}");
+    assert!(!row("lease").contains("no store"), "{md}");
+    assert!(md.contains("faults[2] (store-outage) does not apply: raft has no store"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("comparison.json")).unwrap()).unwrap();
+    assert_eq!(json["backend"], "sim");
+    assert_eq!(json["rows"].as_array().unwrap().len(), 2);
+    for m in ["raft", "lease"] {
+        assert!(
+            dir.join(m).join("report.md").is_file(),
+            "{m} has its own report"
+        );
+    }
+    // Resuming a finished comparison redoes nothing and writes the comparison again.
+    std::fs::remove_file(dir.join("comparison.md")).unwrap();
+    let (code, _, err) = run(&["sweep", "--resume", out, "--quiet"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(dir.join("comparison.md").is_file());
+    let (code, _, err) = run(&["run", "profiles/mechanisms.yaml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("lists 2 mechanisms to compare"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -75,6 +75,14 @@ impl From<BackendArg> for BackendKind {
 
 pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let profile = profile::load(&args.profile).map_err(Failure::bad_input)?;
+    if profile.cluster.protocol.is_comparison() {
+        return Err(Failure::bad_input(anyhow::anyhow!(
+            "{}: cluster.protocol lists {} mechanisms to compare; `electune run` runs one. Sweep              the comparison with `electune sweep {}`, or set `cluster.protocol` to one of them",
+            args.profile.display(),
+            profile.cluster.protocol.all().len(),
+            args.profile.display()
+        )));
+    }
     let mut timing = profile.timing;
     if let Some(lease) = profile.cluster.lease.filter(|_| profile.is_lease()) {
         if args.heartbeat.is_some() || args.election_timeout.is_some() {

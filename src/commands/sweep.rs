@@ -25,7 +25,7 @@ use electune::{exit, output, profile};
 use super::{interrupt_on_signals, runtime, Failure};
 
 /// Arguments of `electune sweep`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct SweepArgs {
     /// The profile or experiment to sweep (YAML). Not needed with --resume.
     pub profile: Option<PathBuf>,
@@ -201,6 +201,9 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
     let start_wall = Instant::now();
     let started = output::rfc3339(output::unix_now());
     let (dir, manifest, probe_seen) = match &args.resume {
+        Some(dir) if super::compare::is_comparison_dir(dir) => {
+            return super::compare::resume(&args, dir);
+        }
         Some(dir) => {
             let saved: SweepManifest = read_json(&Store::new(dir).manifest_path())
                 .with_context(|| format!("--resume {}: not a sweep directory", dir.display()))
@@ -234,6 +237,9 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
             }
             if let Some(d) = &args.out {
                 check_fresh_out(d)?;
+            }
+            if profile.cluster.protocol.is_comparison() {
+                return super::compare::run(&args, &profile, path);
             }
             let mut manifest =
                 asked_manifest(&args, profile, path.display().to_string(), &started, true)?;

@@ -58,6 +58,12 @@ impl FieldError {
         }
     }
 
+    /// Says under which circumstance the field is wrong (`as lease runs it`).
+    pub fn when(mut self, circumstance: impl std::fmt::Display) -> Self {
+        self.message = format!("{} ({circumstance})", self.message);
+        self
+    }
+
     /// Places the error in `file`, finding the field's line and column in `text`.
     pub fn at(self, file: &str, text: &str) -> ProfileError {
         let place = locate(text, &self.field);

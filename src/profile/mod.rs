@@ -4,10 +4,12 @@
 
 mod error;
 mod locate;
+mod mechanisms;
 mod schema;
 mod validate;
 
 pub use error::{FieldError, ProfileError};
+pub use mechanisms::Mechanisms;
 pub use schema::*;
 pub use validate::{check_point, sweep_pairs, validate_timing};
 
@@ -139,6 +141,10 @@ pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
     let profile: Profile =
         serde_yaml::from_str(text).map_err(|e| ProfileError::from_yaml(file, text, &e))?;
     validate::validate(&profile).map_err(|v| v.at(file, text))?;
+    if profile.cluster.protocol.is_comparison() {
+        // Each mechanism takes its own settings when the comparison narrows the profile.
+        return Ok(profile);
+    }
     lease_defaults(profile, text).map_err(|v| v.at(file, text))
 }
 

@@ -3,6 +3,7 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use super::mechanisms::Mechanisms;
 use crate::duration::{DurationRange, HumanDuration};
 pub use crate::election::raft::Flavor;
 
@@ -50,7 +51,7 @@ pub struct Cluster {
     /// The election mechanism: `raft` (the default) or `lease` (Kubernetes client-go leader
     /// election against a compare-and-swap lease store; needs `lease`).
     #[serde(default)]
-    pub protocol: Protocol,
+    pub protocol: Mechanisms,
     /// Raft options (`protocol: raft` only).
     #[serde(default)]
     pub raft: RaftOptions,

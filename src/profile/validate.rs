@@ -26,7 +26,16 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
     }
     validate_cluster(p)?;
     validate_network(p)?;
-    match p.cluster.protocol {
+    if p.cluster.protocol.all().is_empty() {
+        return Err(FieldError::new(
+            "cluster.protocol",
+            "lists no mechanism; write one (`raft`, `lease`) or several to compare (`[raft, lease]`)",
+        ));
+    }
+    if p.cluster.protocol.is_comparison() {
+        return validate_comparison(p);
+    }
+    match p.cluster.protocol.first() {
         Protocol::Raft => {
             if p.cluster.lease.is_some() {
                 return Err(FieldError::new(
@@ -77,6 +86,42 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
             }
             validate_sweep(s, &p.cluster.raft)?;
         }
+    }
+    Ok(())
+}
+
+/// A profile comparing mechanisms: each listed once, and the profile valid as each of them runs
+/// it ([`Profile::for_mechanism`]); an error names the field to change.
+fn validate_comparison(p: &Profile) -> Result<(), FieldError> {
+    let all = p.cluster.protocol.all();
+    for (i, m) in all.iter().enumerate() {
+        if all[..i].contains(m) {
+            return Err(FieldError::new(
+                "cluster.protocol",
+                format!("lists `{}` twice; name each mechanism once", m.name()),
+            ));
+        }
+    }
+    for &m in all {
+        validate(&p.for_mechanism(m)).map_err(|mut e| {
+            // The narrowed profile may have dropped faults: name the fault as the file numbers it.
+            let dropped = p.faults_without(m);
+            if let Some(k) = e
+                .field
+                .strip_prefix("faults[")
+                .and_then(|r| r.split(']').next())
+                .and_then(|k| k.parse::<usize>().ok())
+            {
+                let original = (0..p.faults.len())
+                    .filter(|i| !dropped.contains(i))
+                    .nth(k)
+                    .unwrap_or(k);
+                e.field =
+                    e.field
+                        .replacen(&format!("faults[{k}]"), &format!("faults[{original}]"), 1);
+            }
+            e.when(format!("as `{}` runs it", m.name()))
+        })?;
     }
     Ok(())
 }

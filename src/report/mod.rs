@@ -7,6 +7,7 @@
 //! front, feasibility), so they depend on no recommender type.
 
 mod build;
+pub mod compare;
 pub mod export;
 mod figures;
 mod input;

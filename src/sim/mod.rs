@@ -148,7 +148,7 @@ pub fn build_lease(spec: &SimSpec) -> World<LeaseElector> {
 /// return the timeline. `stop_asked()` turning true stops it early, keeping what was measured.
 /// The profile's `cluster.protocol` picks the mechanism.
 pub fn run_trial(spec: &SimSpec, stop_asked: impl Fn() -> bool) -> Result<Timeline, SimError> {
-    match spec.profile.cluster.protocol {
+    match spec.profile.cluster.protocol.first() {
         Protocol::Raft => run_world(build(spec), spec, stop_asked),
         Protocol::Lease => run_world(build_lease(spec), spec, stop_asked),
     }
