@@ -105,6 +105,7 @@ impl Profile {
         match m {
             Protocol::Raft => {
                 p.cluster.lease = None;
+                p.cluster.store = Default::default();
                 if let Some(s) = &mut p.sweep {
                     s.lease = None;
                 }

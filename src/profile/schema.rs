@@ -70,6 +70,54 @@ pub struct Cluster {
     /// Number of members, all in one region named `local`.
     #[serde(default)]
     pub nodes: Option<u32>,
+    /// The lease store (`protocol: lease`): `{ kind: builtin }` (the default, `electune store`)
+    /// or `{ kind: etcd, members: 1 }` (a real etcd started by the harness, 1 or 3 members, or
+    /// the one `--etcd URL` names). The simulator models either as the built-in store.
+    #[serde(default, skip_serializing_if = "StoreSpec::is_default")]
+    pub store: StoreSpec,
+}
+
+/// Which store a lease election runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSpec {
+    /// `builtin` or `etcd`.
+    #[serde(default)]
+    pub kind: StoreKind,
+    /// etcd members the harness starts (1 or 3); the built-in store is one process.
+    #[serde(default = "one_member")]
+    pub members: u32,
+}
+
+fn one_member() -> u32 {
+    1
+}
+
+impl Default for StoreSpec {
+    fn default() -> Self {
+        Self {
+            kind: StoreKind::Builtin,
+            members: 1,
+        }
+    }
+}
+
+impl StoreSpec {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The kinds of lease store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreKind {
+    /// `electune store`: a linearizable compare-and-swap store, zero setup.
+    #[default]
+    Builtin,
+    /// A real etcd (Debian package `etcd-server`, 3.4 or newer): the Lease record kept by
+    /// compare-and-swap on its mod_revision, as the Kubernetes API server keeps it.
+    Etcd,
 }
 
 /// Election mechanisms electune can run.

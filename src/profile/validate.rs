@@ -44,6 +44,12 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
                 ));
             }
             validate_timing("timing", &p.timing, &p.cluster.raft)?;
+            if p.cluster.store != StoreSpec::default() {
+                return Err(FieldError::new(
+                    "cluster.store",
+                    "a Raft cluster has no lease store; remove `store` (or set `cluster.protocol: lease`)",
+                ));
+            }
         }
         Protocol::Lease => validate_lease(p)?,
     }
@@ -130,6 +136,22 @@ fn validate_comparison(p: &Profile) -> Result<(), FieldError> {
 /// ([`crate::election::lease::LeaseConfig::validate`]), each error on the field to change.
 fn validate_lease(p: &Profile) -> Result<(), FieldError> {
     use crate::election::lease::LeaseConfigError as E;
+    let store = p.cluster.store;
+    match (store.kind, store.members) {
+        (StoreKind::Builtin, 1) | (StoreKind::Etcd, 1 | 3) => {}
+        (StoreKind::Builtin, _) => {
+            return Err(FieldError::new(
+                "cluster.store.members",
+                "the built-in store is one process; give `members: 1` (or use `kind: etcd` with 1 or 3)",
+            ))
+        }
+        (StoreKind::Etcd, _) => {
+            return Err(FieldError::new(
+                "cluster.store.members",
+                "the harness starts an etcd of 1 or 3 members",
+            ))
+        }
+    }
     let Some(l) = p.cluster.lease else {
         return Err(FieldError::new(
             "cluster.protocol",
