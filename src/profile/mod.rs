@@ -5,6 +5,8 @@
 mod error;
 mod locate;
 mod schema;
+#[cfg(test)]
+mod session_tests;
 mod validate;
 
 pub use error::{FieldError, ProfileError};
@@ -161,21 +163,32 @@ fn lease_defaults(mut profile: Profile, text: &str) -> Result<Profile, FieldErro
             None => false,
         })
     };
+    let etcd = profile.is_etcd_election();
     if written(&["timing"]) && profile.timing != equivalent {
-        return Err(FieldError::new(
-            "timing",
+        let what = if etcd {
+            format!(
+                "an etcd-election profile takes its timing from `cluster.session`; remove `timing` \
+                 (heartbeat and election timeout are Raft's; here they stand for the keep-alive \
+                 interval TTL/3, {}, and the takeover window TTL..TTL + 500ms, {})",
+                equivalent.heartbeat, equivalent.election_timeout
+            )
+        } else {
             format!(
                 "a lease profile takes its timing from `cluster.lease`; remove `timing` (heartbeat \
                  and election timeout are Raft's; here they stand for RetryPeriod, {}, and the \
                  takeover window LeaseDuration..LeaseDuration + 2.2 × RetryPeriod, {})",
                 equivalent.heartbeat, equivalent.election_timeout
-            ),
-        ));
+            )
+        };
+        return Err(FieldError::new("timing", what));
     }
     if written(&["cluster", "raft"]) && profile.cluster.raft != RaftOptions::default() {
         return Err(FieldError::new(
             "cluster.raft",
-            "Raft options do not apply to `protocol: lease`; remove `raft`",
+            format!(
+                "Raft options do not apply to `protocol: {}`; remove `raft`",
+                profile.cluster.protocol.name()
+            ),
         ));
     }
     profile.timing = equivalent;
@@ -186,6 +199,29 @@ impl Profile {
     /// What is legal but probably not what the user wants, worded for stderr.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(s) = self.cluster.session.filter(|_| self.is_etcd_election()) {
+            let ttls = std::iter::once(s.ttl).chain(
+                self.sweep
+                    .as_ref()
+                    .and_then(|w| w.session_ttl.clone())
+                    .unwrap_or_default(),
+            );
+            let min = s.store_config().min_ttl_s;
+            let short: Vec<String> = ttls
+                .filter(|t| t.0.as_secs() < min)
+                .map(|t| t.to_string())
+                .collect();
+            if !short.is_empty() {
+                out.push(format!(
+                    "session TTL {} is below what an etcd with --election-timeout {} grants \
+                     (minLeaseTTL = ⌈1.5 × election timeout⌉ = {min}s): the store raises it to \
+                     {min}s, and that is what is measured; set \
+                     `cluster.session.etcd_election_timeout` to the server's real value",
+                    short.join(", "),
+                    s.etcd_election_timeout
+                ));
+            }
+        }
         if self.members().len() == 2 {
             out.push(
                 "a 2-member cluster needs both members for a quorum: while either is down no leader \
@@ -236,7 +272,14 @@ mod tests {
 
     #[test]
     fn shipped_profiles_parse() {
-        for name in ["lan", "wan", "gc-pauses", "flaky-network", "k8s-controller"] {
+        for name in [
+            "lan",
+            "wan",
+            "gc-pauses",
+            "flaky-network",
+            "k8s-controller",
+            "etcd-lock",
+        ] {
             let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join(format!("profiles/{name}.yaml"));
             let p = load(&path).unwrap_or_else(|e| panic!("{e}"));

@@ -47,8 +47,9 @@ fn default_seed() -> u64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
-    /// The election mechanism: `raft` (the default) or `lease` (Kubernetes client-go leader
-    /// election against a compare-and-swap lease store; needs `lease`).
+    /// The election mechanism: `raft` (the default), `lease` (Kubernetes client-go leader
+    /// election against a compare-and-swap lease store; needs `lease`) or `etcd-election` (etcd's
+    /// concurrency election recipe against an etcd-like key-value store; needs `session`).
     #[serde(default)]
     pub protocol: Protocol,
     /// Raft options (`protocol: raft` only).
@@ -62,6 +63,12 @@ pub struct Cluster {
     /// over a lease that stopped changing ([`Profile::lease_timing`]).
     #[serde(default)]
     pub lease: Option<LeaseTiming>,
+    /// etcd's `concurrency.NewSession` timing (`protocol: etcd-election` only), e.g.
+    /// `{ ttl: 10s }`: the session lease's TTL, whole seconds and at least 1 s. Like a lease
+    /// profile it has no `timing`: the heartbeat stands for the keep-alive interval TTL/3 and the
+    /// election timeout for `TTL..TTL + 500ms` ([`SessionTiming::equivalent_timing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionTiming>,
     /// Members per region, in order (`{us-east: 2, eu-west: 2}`); nodes are numbered n1, n2, ...
     /// in this order. Give either `regions` or `nodes`.
     #[serde(default)]
@@ -80,6 +87,9 @@ pub enum Protocol {
     /// Kubernetes client-go `LeaderElector` over a lease store
     /// ([`crate::election::lease::LeaseElector`]).
     Lease,
+    /// etcd's `concurrency` election recipe over an etcd-like key-value store
+    /// ([`crate::election::etcd_election::EtcdElection`]).
+    EtcdElection,
 }
 
 impl Protocol {
@@ -88,6 +98,7 @@ impl Protocol {
         match self {
             Protocol::Raft => "raft",
             Protocol::Lease => "lease",
+            Protocol::EtcdElection => "etcd-election",
         }
     }
 }
@@ -133,6 +144,73 @@ impl LeaseTiming {
                 self.lease_duration.0,
                 self.lease_duration.0 + jittered,
             ),
+        }
+    }
+}
+
+/// The session of etcd's election recipe (`cluster.session`), and the etcd server it runs
+/// against.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionTiming {
+    /// The session lease's TTL (`concurrency.WithTTL(seconds)`; etcd's default session is 60s):
+    /// whole seconds, at least 1s. The store deletes the leader's key this long after its last
+    /// keep-alive, and the leader stops this long after its last keep-alive *response*, each on
+    /// its own clock.
+    pub ttl: HumanDuration,
+    /// The etcd server's `--election-timeout` (default 1s). It sets the smallest TTL the server
+    /// grants, ⌈1.5 × election timeout⌉ in seconds (`minLeaseTTL`: 2s by default, so a 1s session
+    /// behaves as a 2s one unless etcd runs with an election timeout of at most 666ms), and how
+    /// much longer every lease lives after the store comes back from an outage
+    /// (`lessor.Promote`).
+    #[serde(default = "default_etcd_election_timeout")]
+    pub etcd_election_timeout: HumanDuration,
+}
+
+fn default_etcd_election_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(1))
+}
+
+impl SessionTiming {
+    /// A session of `ttl` against an etcd with the default election timeout.
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Self {
+            ttl: HumanDuration(ttl),
+            etcd_election_timeout: default_etcd_election_timeout(),
+        }
+    }
+
+    /// Member `id`'s configuration.
+    pub fn config(
+        &self,
+        id: crate::election::NodeId,
+    ) -> crate::election::etcd_election::SessionConfig {
+        crate::election::etcd_election::SessionConfig::new(id, self.ttl.0)
+    }
+
+    /// The key-value store of the etcd server this session runs against.
+    pub fn store_config(&self) -> crate::store::kv::KvConfig {
+        crate::store::kv::KvConfig::for_election_timeout(self.etcd_election_timeout.0)
+    }
+
+    /// The TTL the server grants: the requested one, raised to its minimum.
+    pub fn granted_ttl(&self) -> std::time::Duration {
+        let min = self.store_config().min_ttl_s;
+        std::time::Duration::from_secs(self.ttl.0.as_secs().max(min))
+    }
+
+    /// What the mechanism-independent layers take as its timing, from the requested TTL (a TTL
+    /// below the server's minimum is granted longer, which [`Profile::warnings`] says):
+    /// heartbeat = TTL/3 (a member's keep-alive interval before the client's 500 ms send pass
+    /// rounds it up), election timeout = `TTL..TTL + 500ms`: the store deletes a dead leader's
+    /// key TTL after the last keep-alive it received, found by the lessor's next check, at most
+    /// 500 ms later (`lessor.runLoop`); the next member in line leads a watch event and a get
+    /// after that.
+    pub fn equivalent_timing(&self) -> Timing {
+        let ttl = self.ttl.0;
+        Timing {
+            heartbeat: HumanDuration(ttl / 3),
+            election_timeout: DurationRange::new(ttl, ttl + std::time::Duration::from_millis(500)),
         }
     }
 }
@@ -439,6 +517,10 @@ pub struct Sweep {
     /// with a warning that names them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<LeaseSweep>,
+    /// etcd-election profiles: session TTLs to try, e.g. `[1s, 2s, 5s, 10s]` (whole seconds,
+    /// at least 1s each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_ttl: Option<Vec<HumanDuration>>,
     /// Run every duration of the profile at this scale (0.25 = four times faster) and scale the
     /// results back; `--time-scale` overrides. Defaults to 1.
     #[serde(default)]
@@ -532,20 +614,42 @@ impl Profile {
         self.cluster.protocol == Protocol::Lease
     }
 
-    /// A lease profile's timing as the mechanism-independent layers use it (see
-    /// [`LeaseTiming::equivalent_timing`]); `None` for other mechanisms.
+    /// Whether this profile runs etcd's election recipe.
+    pub fn is_etcd_election(&self) -> bool {
+        self.cluster.protocol == Protocol::EtcdElection
+    }
+
+    /// Whether the mechanism runs against a store (lease, etcd-election), which then exists as a
+    /// fault target.
+    pub fn has_store(&self) -> bool {
+        self.is_lease() || self.is_etcd_election()
+    }
+
+    /// A store mechanism's timing as the mechanism-independent layers use it (see
+    /// [`LeaseTiming::equivalent_timing`], [`SessionTiming::equivalent_timing`]); `None` for Raft.
     pub fn lease_timing(&self) -> Option<Timing> {
-        self.cluster.lease.map(|l| l.equivalent_timing())
+        match self.cluster.protocol {
+            Protocol::Lease => self.cluster.lease.map(|l| l.equivalent_timing()),
+            Protocol::EtcdElection => self.cluster.session.map(|s| s.equivalent_timing()),
+            Protocol::Raft => None,
+        }
     }
 
     /// How long a store outage (or a cut from the store) the leader is required to ride out:
-    /// `requirements.tolerate.store-outage`, else RenewDeadline.
+    /// `requirements.tolerate.store-outage`, else RenewDeadline (lease), else the granted session
+    /// TTL less the longest keep-alive interval, TTL/3 + the client's 500 ms send pass
+    /// (etcd-election: the leader's last keep-alive response may be that old when the outage
+    /// starts, and it stops leading TTL after it).
     pub fn tolerated_store_outage(&self) -> std::time::Duration {
         self.requirements
             .tolerate
             .store_outage
             .map(|d| d.0)
             .or(self.cluster.lease.map(|l| l.renew_deadline.0))
+            .or(self.cluster.session.map(|s| {
+                let ttl = s.granted_ttl();
+                ttl.saturating_sub(ttl / 3 + std::time::Duration::from_millis(500))
+            }))
             .unwrap_or_default()
     }
 
