@@ -206,10 +206,13 @@ impl SessionTiming {
     /// key TTL after the last keep-alive it received, found by the lessor's next check, at most
     /// 500 ms later (`lessor.runLoop`); the next member in line leads a watch event and a get
     /// after that.
+    /// TTL/3 is kept to whole milliseconds, so that a profile written back (with its resolved
+    /// `timing`) reads back the same.
     pub fn equivalent_timing(&self) -> Timing {
         let ttl = self.ttl.0;
+        let third = u64::try_from(ttl.as_millis() / 3).unwrap_or(u64::MAX);
         Timing {
-            heartbeat: HumanDuration(ttl / 3),
+            heartbeat: HumanDuration(std::time::Duration::from_millis(third)),
             election_timeout: DurationRange::new(ttl, ttl + std::time::Duration::from_millis(500)),
         }
     }

@@ -29,6 +29,10 @@ fn session_profiles_take_their_timing_from_the_ttl() {
     // a leader rides out TTL less TTL/3 less the 500 ms send pass
     assert_eq!(p.tolerated_store_outage(), Duration::from_millis(3500));
     assert!(p.warnings().is_empty(), "{:?}", p.warnings());
+    // written back resolved (timing included), it reads back the same
+    let p = parse(&etcd("ttl: 5s", ""), "p.yaml").unwrap();
+    let text = serde_yaml::to_string(&p).unwrap();
+    assert_eq!(parse(&text, "back.yaml").unwrap(), p);
 }
 
 #[test]

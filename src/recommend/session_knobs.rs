@@ -44,11 +44,17 @@ fn session_snippet(ttl: Duration) -> KnobSnippet {
             format_duration(ttl)
         ));
     }
-    caveats.push(
+    caveats.push(if secs < 2 {
+        format!(
+            "the server grants at least ⌈1.5 × --election-timeout⌉ seconds (lessor minLeaseTTL): \
+             with etcd's default 1000 ms a {secs} s session silently gets 2 s; run etcd with \
+             --election-timeout of at most 666 ms for it"
+        )
+    } else {
         "the server grants at least ⌈1.5 × --election-timeout⌉ seconds (lessor minLeaseTTL: 2 s \
          with etcd's default 1000 ms); a shorter TTL silently becomes that"
-            .to_string(),
-    );
+            .to_string()
+    });
     caveats.push(
         "fencing only if the protected resource checks the token: pass election.Rev() (the \
          leader key's create revision) and have the resource refuse lower ones, or guard writes \
@@ -104,5 +110,7 @@ mod tests {
         let odd = translate_session(Duration::from_millis(2500), Flavor::Etcd);
         assert!(odd.snippets[0].snippet.contains("WithTTL(2)"));
         assert!(odd.snippets[0].caveats[0].contains("2.5s written as 2"));
+        let one = translate_session(Duration::from_secs(1), Flavor::Etcd);
+        assert!(one.snippets[0].caveats[0].contains("silently gets 2 s"));
     }
 }

@@ -340,7 +340,11 @@ mod tests {
         assert_eq!(t.describe(), "session TTL 5s");
         assert_eq!(t.scaled(0.25), t, "whole seconds are not scaled");
         let e = t.equivalent();
-        assert_eq!(e.heartbeat.0, Duration::from_secs(5) / 3);
+        assert_eq!(
+            e.heartbeat.0,
+            Duration::from_millis(1666),
+            "TTL/3 in whole ms"
+        );
         assert_eq!(e.election_timeout.max, Duration::from_millis(5500));
         // on disk: one field, and back
         let json = serde_json::to_value(TimingFields::from(t)).unwrap();

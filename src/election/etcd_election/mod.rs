@@ -31,7 +31,14 @@
 //!   (deadline + up to a deadline-loop pass) or from a keep-alive answered with TTL 0, while the
 //!   store deletes its key on the *store's* clock (expiry + up to the lessor's 500 ms check): a
 //!   leader cut from the store, or whose clock runs slow, keeps acting after another member
-//!   already leads. That is the recipe's dual-leadership window.
+//!   already leads. That is the recipe's dual-leadership window. A leader *paused* past its TTL
+//!   is different: while frozen it still believes it leads (the timeline's believed-dual time),
+//!   but when it resumes its overdue deadline check runs before anything else (the simulator,
+//!   like the driver, fires overdue timers before queued messages), finds the deadline passed,
+//!   and it stops before acting again. In Go the order of those goroutines is not fixed: a
+//!   keep-alive response queued during the pause, read first, would set a fresh deadline
+//!   (`recvKeepAlive` times it from its arrival) and let the old leader act until its next
+//!   keep-alive is answered with TTL 0; this model does not produce that race.
 //! - **After the session ends** the member behaves as a process restarted by its supervisor after
 //!   [`SessionConfig::rejoin_delay`]: it does not revoke its old lease (it no longer knows it), so
 //!   its old key, if the store still has it, stays in line ahead of its new one until it expires.
