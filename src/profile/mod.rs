@@ -5,12 +5,14 @@
 mod error;
 mod locate;
 mod schema;
+mod session;
 #[cfg(test)]
 mod session_tests;
 mod validate;
 
 pub use error::{FieldError, ProfileError};
 pub use schema::*;
+pub use session::SessionTiming;
 pub use validate::{check_point, sweep_pairs, validate_timing};
 
 use error::Located;
@@ -199,29 +201,7 @@ impl Profile {
     /// What is legal but probably not what the user wants, worded for stderr.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if let Some(s) = self.cluster.session.filter(|_| self.is_etcd_election()) {
-            let ttls = std::iter::once(s.ttl).chain(
-                self.sweep
-                    .as_ref()
-                    .and_then(|w| w.session_ttl.clone())
-                    .unwrap_or_default(),
-            );
-            let min = s.store_config().min_ttl_s;
-            let short: Vec<String> = ttls
-                .filter(|t| t.0.as_secs() < min)
-                .map(|t| t.to_string())
-                .collect();
-            if !short.is_empty() {
-                out.push(format!(
-                    "session TTL {} is below what an etcd with --election-timeout {} grants \
-                     (minLeaseTTL = ⌈1.5 × election timeout⌉ = {min}s): the store raises it to \
-                     {min}s, and that is what is measured; set \
-                     `cluster.session.etcd_election_timeout` to the server's real value",
-                    short.join(", "),
-                    s.etcd_election_timeout
-                ));
-            }
-        }
+        out.extend(session::ttl_warning(self));
         if self.members().len() == 2 {
             out.push(
                 "a 2-member cluster needs both members for a quorum: while either is down no leader \

@@ -3,6 +3,7 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use super::session::SessionTiming;
 use crate::duration::{DurationRange, HumanDuration};
 pub use crate::election::raft::Flavor;
 
@@ -144,76 +145,6 @@ impl LeaseTiming {
                 self.lease_duration.0,
                 self.lease_duration.0 + jittered,
             ),
-        }
-    }
-}
-
-/// The session of etcd's election recipe (`cluster.session`), and the etcd server it runs
-/// against.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SessionTiming {
-    /// The session lease's TTL (`concurrency.WithTTL(seconds)`; etcd's default session is 60s):
-    /// whole seconds, at least 1s. The store deletes the leader's key this long after its last
-    /// keep-alive, and the leader stops this long after its last keep-alive *response*, each on
-    /// its own clock.
-    pub ttl: HumanDuration,
-    /// The etcd server's `--election-timeout` (default 1s). It sets the smallest TTL the server
-    /// grants, ⌈1.5 × election timeout⌉ in seconds (`minLeaseTTL`: 2s by default, so a 1s session
-    /// behaves as a 2s one unless etcd runs with an election timeout of at most 666ms), and how
-    /// much longer every lease lives after the store comes back from an outage
-    /// (`lessor.Promote`).
-    #[serde(default = "default_etcd_election_timeout")]
-    pub etcd_election_timeout: HumanDuration,
-}
-
-fn default_etcd_election_timeout() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(1))
-}
-
-impl SessionTiming {
-    /// A session of `ttl` against an etcd with the default election timeout.
-    pub fn new(ttl: std::time::Duration) -> Self {
-        Self {
-            ttl: HumanDuration(ttl),
-            etcd_election_timeout: default_etcd_election_timeout(),
-        }
-    }
-
-    /// Member `id`'s configuration.
-    pub fn config(
-        &self,
-        id: crate::election::NodeId,
-    ) -> crate::election::etcd_election::SessionConfig {
-        crate::election::etcd_election::SessionConfig::new(id, self.ttl.0)
-    }
-
-    /// The key-value store of the etcd server this session runs against.
-    pub fn store_config(&self) -> crate::store::kv::KvConfig {
-        crate::store::kv::KvConfig::for_election_timeout(self.etcd_election_timeout.0)
-    }
-
-    /// The TTL the server grants: the requested one, raised to its minimum.
-    pub fn granted_ttl(&self) -> std::time::Duration {
-        let min = self.store_config().min_ttl_s;
-        std::time::Duration::from_secs(self.ttl.0.as_secs().max(min))
-    }
-
-    /// What the mechanism-independent layers take as its timing, from the requested TTL (a TTL
-    /// below the server's minimum is granted longer, which [`Profile::warnings`] says):
-    /// heartbeat = TTL/3 (a member's keep-alive interval before the client's 500 ms send pass
-    /// rounds it up), election timeout = `TTL..TTL + 500ms`: the store deletes a dead leader's
-    /// key TTL after the last keep-alive it received, found by the lessor's next check, at most
-    /// 500 ms later (`lessor.runLoop`); the next member in line leads a watch event and a get
-    /// after that.
-    /// TTL/3 is kept to whole milliseconds, so that a profile written back (with its resolved
-    /// `timing`) reads back the same.
-    pub fn equivalent_timing(&self) -> Timing {
-        let ttl = self.ttl.0;
-        let third = u64::try_from(ttl.as_millis() / 3).unwrap_or(u64::MAX);
-        Timing {
-            heartbeat: HumanDuration(std::time::Duration::from_millis(third)),
-            election_timeout: DurationRange::new(ttl, ttl + std::time::Duration::from_millis(500)),
         }
     }
 }

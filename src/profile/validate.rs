@@ -47,7 +47,7 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
     match p.cluster.protocol {
         Protocol::Raft => validate_timing("timing", &p.timing, &p.cluster.raft)?,
         Protocol::Lease => validate_lease(p)?,
-        Protocol::EtcdElection => validate_session(p)?,
+        Protocol::EtcdElection => super::session::validate_session(p)?,
     }
     if let Some(w) = p.sink.write_interval {
         if w.0.is_zero() {
@@ -83,7 +83,7 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
             ));
         }
         if p.is_etcd_election() {
-            validate_session_sweep(s)?;
+            super::session::validate_session_sweep(s)?;
         } else if p.is_lease() {
             validate_lease_sweep(s)?;
         } else {
@@ -121,76 +121,6 @@ fn validate_lease(p: &Profile) -> Result<(), FieldError> {
         };
         FieldError::new(format!("cluster.lease.{field}"), e.to_string())
     })
-}
-
-/// An etcd-election profile: `cluster.session` present, its TTL as etcd grants it (whole seconds,
-/// at least 1 s), the server's election timeout above zero.
-fn validate_session(p: &Profile) -> Result<(), FieldError> {
-    let Some(s) = p.cluster.session else {
-        return Err(FieldError::new(
-            "cluster.protocol",
-            "`protocol: etcd-election` needs `cluster.session: { ttl: 10s }` (the session lease's \
-             TTL as concurrency.WithTTL takes it: whole seconds, at least 1s)",
-        ));
-    };
-    crate::election::etcd_election::check_ttl(s.ttl.0)
-        .map_err(|e| FieldError::new("cluster.session.ttl", e.to_string()))?;
-    if s.etcd_election_timeout.0.is_zero() {
-        return Err(FieldError::new(
-            "cluster.session.etcd_election_timeout",
-            "must be above zero (etcd's --election-timeout, default 1s)",
-        ));
-    }
-    Ok(())
-}
-
-/// An etcd-election profile's sweep: `sweep.session_ttl`, each TTL whole seconds and at least
-/// 1 s, and no other grid.
-fn validate_session_sweep(s: &Sweep) -> Result<(), FieldError> {
-    if !s.heartbeat.is_empty() || s.heartbeat_ratio.is_some() || !s.election_timeout.is_empty() {
-        return Err(FieldError::new(
-            if s.election_timeout.is_empty() {
-                "sweep.heartbeat"
-            } else {
-                "sweep.election_timeout"
-            },
-            "heartbeat and election timeout are Raft's; an etcd-election profile sweeps \
-             `sweep.session_ttl: [1s, 2s, 5s, 10s]`",
-        ));
-    }
-    if s.lease.is_some() {
-        return Err(FieldError::new(
-            "sweep.lease",
-            "the lease grid is client-go's; an etcd-election profile sweeps `sweep.session_ttl`",
-        ));
-    }
-    let ttls = s.session_ttl.as_deref().unwrap_or_default();
-    if ttls.is_empty() {
-        return Err(FieldError::new(
-            "sweep.session_ttl",
-            "list at least one session TTL, e.g. `[1s, 2s, 5s, 10s]`",
-        ));
-    }
-    for (i, t) in ttls.iter().enumerate() {
-        crate::election::etcd_election::check_ttl(t.0)
-            .map_err(|e| FieldError::new(format!("sweep.session_ttl[{i}]"), e.to_string()))?;
-    }
-    if let Some(t) = s.time_scale {
-        return Err(FieldError::new(
-            "sweep.time_scale",
-            format!(
-                "{t}: an etcd session cannot be scaled in time (TTLs are whole seconds and the \
-                 client's 500 ms and 1 s loops are fixed); sweep shorter TTLs instead"
-            ),
-        ));
-    }
-    if s.failovers_per_point == 0 && s.duration_per_point.is_none() {
-        return Err(FieldError::new(
-            "sweep.failovers_per_point",
-            "set failovers_per_point above zero or give duration_per_point",
-        ));
-    }
-    Ok(())
 }
 
 fn validate_cluster(p: &Profile) -> Result<(), FieldError> {
