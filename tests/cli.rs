@@ -531,3 +531,51 @@ fn mechanisms_sim_sweep_compares_raft_and_lease_side_by_side() {
     assert!(err.contains("lists 2 mechanisms to compare"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The shipped etcd-election profile sweeps the session TTL in the simulator: one parameter
+/// column, the store's load, and a choice printed as `concurrency.WithTTL`, never in Raft's or
+/// client-go's knobs. The process backend refuses it with exit 2.
+#[test]
+fn etcd_lock_sim_sweep_reports_the_session_ttl_and_process_runs_are_refused() {
+    for args in [
+        &["run", "profiles/etcd-lock.yaml"][..],
+        &["sweep", "profiles/etcd-lock.yaml", "--quick"][..],
+    ] {
+        let (code, err, _) = electune(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("runs on --backend sim"), "{err}");
+    }
+    let dir = common::temp_dir("cli-etcd-sweep");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = dir.to_str().unwrap();
+    let sweep = [
+        "sweep",
+        "profiles/etcd-lock.yaml",
+        "--backend",
+        "sim",
+        "--quick",
+        "--quiet",
+        "--out",
+        out,
+    ];
+    let (code, err, _) = electune(&sweep);
+    assert_eq!(code, 0, "{err}");
+    let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    assert!(csv.starts_with("session_ttl_ms,"), "{csv}");
+    assert!(csv
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with("store_requests_per_s,store_writes_per_s"));
+    assert_eq!(csv.lines().count(), 6, "five TTLs: {csv}");
+    let (code, err, _) = electune(&["recommend", out, "--max-false-promotions-per-day", "100000"]);
+    assert_eq!(code, 0, "{err}");
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("| session TTL |"), "{report}");
+    assert!(report.contains("**Choice: session TTL "), "{report}");
+    assert!(report.contains("concurrency.WithTTL("), "{report}");
+    assert!(report.contains("election.Rev()"), "{report}");
+    assert!(!report.contains("--heartbeat-interval"), "{report}");
+    assert!(!report.contains("LeaderElectionConfig{"), "{report}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -85,10 +85,7 @@ fn simulated(file: &str, seed: u64, duration: Duration) -> FalsePromotionEstimat
         costs: electune::sim::Costs::default(),
     };
     let tl = electune::sim::run_trial(&spec, || false).expect("simulated trial");
-    let timing = match p.cluster.lease.filter(|_| p.is_lease()) {
-        Some(l) => electune::results::PointTiming::Lease(l),
-        None => electune::results::PointTiming::raft(p.timing.heartbeat, p.timing.election_timeout),
-    };
+    let timing = electune::results::PointTiming::of_profile(&p);
     let point = PointResult {
         index: 0,
         timing,
@@ -108,6 +105,7 @@ fn every_shipped_profile_holds_up_against_a_held_out_simulated_run() {
         ("profiles/gc-pauses.yaml", 30),
         ("profiles/flaky-network.yaml", 30),
         ("profiles/k8s-controller.yaml", 120),
+        ("profiles/etcd-lock.yaml", 120),
     ] {
         let d = Duration::from_secs(minutes * 60);
         let first = simulated(file, 1, d);

@@ -77,7 +77,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let profile = profile::load(&args.profile).map_err(Failure::bad_input)?;
     if profile.cluster.protocol.is_comparison() {
         return Err(Failure::bad_input(anyhow::anyhow!(
-            "{}: cluster.protocol lists {} mechanisms to compare; `electune run` runs one. Sweep              the comparison with `electune sweep {}`, or set `cluster.protocol` to one of them",
+            "{}: cluster.protocol lists {} mechanisms to compare; `electune run` runs one. Sweep the comparison with `electune sweep {}`, or set `cluster.protocol` to one of them",
             args.profile.display(),
             profile.cluster.protocol.all().len(),
             args.profile.display()
@@ -95,13 +95,33 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
             )));
         }
     }
+    if profile.is_etcd_election() {
+        if args.backend == BackendArg::Process {
+            return Err(Failure::bad_input(anyhow::anyhow!(
+                "{}: the etcd-election mechanism runs on --backend sim in this version (members do \
+                 not yet talk to a real etcd or a key-value store process); run it with --backend sim",
+                args.profile.display()
+            )));
+        }
+        if args.heartbeat.is_some() || args.election_timeout.is_some() {
+            return Err(Failure::bad_input(anyhow::anyhow!(
+                "--heartbeat/--election-timeout are Raft's; an etcd-election profile's timing is \
+                 cluster.session (TTL {}): edit the profile",
+                profile
+                    .cluster
+                    .session
+                    .map(|s| s.ttl.to_string())
+                    .unwrap_or_default()
+            )));
+        }
+    }
     if let Some(h) = args.heartbeat {
         timing.heartbeat = h;
     }
     if let Some(e) = args.election_timeout {
         timing.election_timeout = e;
     }
-    let raft_timing = if profile.is_lease() {
+    let raft_timing = if profile.has_store() {
         Ok(())
     } else {
         profile::validate_timing("timing", &timing, &profile.cluster.raft)
@@ -174,6 +194,20 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         println!(
             "lease: LeaseDuration {}, RenewDeadline {}, RetryPeriod {}",
             lease.lease_duration, lease.renew_deadline, lease.retry_period
+        );
+    }
+    if let Some(s) = profile
+        .cluster
+        .session
+        .filter(|_| profile.is_etcd_election())
+    {
+        // The summary's timing row shows the session's equivalent (heartbeat = TTL/3, election
+        // timeout = TTL..TTL + 500ms).
+        println!(
+            "session: TTL {} (granted {}), etcd --election-timeout {}",
+            s.ttl,
+            electune::duration::format_duration(s.granted_ttl()),
+            s.etcd_election_timeout
         );
     }
     if let Some(l) = electune::analysis::store_load(&timeline.events, &timeline.context) {
@@ -393,9 +427,11 @@ fn false_promotion_bound(profile: &Profile, timing: &Timing, m: &RunMetrics) -> 
     };
     let point = electune::sweep::PointResult {
         index: 0,
-        timing: match profile.cluster.lease.filter(|_| profile.is_lease()) {
-            Some(l) => electune::results::PointTiming::Lease(l),
-            None => electune::results::PointTiming::raft(timing.heartbeat, timing.election_timeout),
+        timing: match profile.cluster.protocol.first() {
+            electune::profile::Protocol::Raft => {
+                electune::results::PointTiming::raft(timing.heartbeat, timing.election_timeout)
+            }
+            _ => electune::results::PointTiming::of_profile(profile),
         },
         metrics,
         wall_seconds: 0.0,

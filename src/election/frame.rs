@@ -20,6 +20,8 @@ pub enum WireError {
     UnknownEntry(u8),
     #[error("{0} bytes left over after the message")]
     TrailingBytes(usize),
+    #[error("text field is not UTF-8")]
+    NotText,
 }
 
 /// Reads the length prefix of a frame: how many bytes follow it.
@@ -46,6 +48,12 @@ pub fn finish(mut b: Vec<u8>) -> Vec<u8> {
     b
 }
 
+/// Appends a `u32` length and the bytes of `text` (read back by [`Reader::string`]).
+pub fn put_string(b: &mut Vec<u8>, text: &str) {
+    b.extend_from_slice(&(text.len() as u32).to_be_bytes());
+    b.extend_from_slice(text.as_bytes());
+}
+
 /// Reads big-endian integers from a frame body.
 pub struct Reader<'a>(pub &'a [u8]);
 
@@ -66,6 +74,16 @@ impl Reader<'_> {
     }
     pub fn u64(&mut self) -> Result<u64, WireError> {
         Ok(u64::from_be_bytes(self.take()?))
+    }
+    /// A `u32` length, then that many bytes of UTF-8 text.
+    pub fn string(&mut self) -> Result<String, WireError> {
+        let len = self.u32()? as usize;
+        if self.0.len() < len {
+            return Err(WireError::Truncated);
+        }
+        let (head, rest) = self.0.split_at(len);
+        self.0 = rest;
+        String::from_utf8(head.to_vec()).map_err(|_| WireError::NotText)
     }
     /// Fails unless every byte was read.
     pub fn end(&self) -> Result<(), WireError> {

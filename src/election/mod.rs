@@ -4,6 +4,7 @@
 //! and send. Each mechanism owns its wire format (inside the shared [`frame`]) and durable state.
 
 mod core;
+pub mod etcd_election;
 pub mod frame;
 pub mod lease;
 pub mod raft;

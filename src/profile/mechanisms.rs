@@ -105,15 +105,22 @@ impl Profile {
         match m {
             Protocol::Raft => {
                 p.cluster.lease = None;
+                p.cluster.session = None;
                 p.cluster.store = Default::default();
                 if let Some(s) = &mut p.sweep {
                     s.lease = None;
+                    s.session_ttl = None;
                 }
                 p.faults.retain(|f| !needs_store(f));
                 p.requirements.tolerate.store_outage = None;
             }
-            Protocol::Lease => {
+            Protocol::Lease | Protocol::EtcdElection => {
                 p.cluster.raft = RaftOptions::default();
+                if m == Protocol::Lease {
+                    p.cluster.session = None;
+                } else {
+                    p.cluster.lease = None;
+                }
                 if let Some(t) = p.lease_timing() {
                     p.timing = t;
                 }
@@ -121,6 +128,11 @@ impl Profile {
                     s.heartbeat.clear();
                     s.heartbeat_ratio = None;
                     s.election_timeout.clear();
+                    if m == Protocol::Lease {
+                        s.session_ttl = None;
+                    } else {
+                        s.lease = None;
+                    }
                 }
             }
         }
@@ -133,7 +145,7 @@ impl Profile {
             Protocol::Raft => (0..self.faults.len())
                 .filter(|&i| needs_store(&self.faults[i]))
                 .collect(),
-            Protocol::Lease => Vec::new(),
+            Protocol::Lease | Protocol::EtcdElection => Vec::new(),
         }
     }
 }

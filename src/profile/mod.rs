@@ -6,11 +6,15 @@ mod error;
 mod locate;
 mod mechanisms;
 mod schema;
+mod session;
+#[cfg(test)]
+mod session_tests;
 mod validate;
 
 pub use error::{FieldError, ProfileError};
 pub use mechanisms::Mechanisms;
 pub use schema::*;
+pub use session::SessionTiming;
 pub use validate::{check_point, sweep_pairs, validate_timing};
 
 use error::Located;
@@ -167,21 +171,32 @@ fn lease_defaults(mut profile: Profile, text: &str) -> Result<Profile, FieldErro
             None => false,
         })
     };
+    let etcd = profile.is_etcd_election();
     if written(&["timing"]) && profile.timing != equivalent {
-        return Err(FieldError::new(
-            "timing",
+        let what = if etcd {
+            format!(
+                "an etcd-election profile takes its timing from `cluster.session`; remove `timing` \
+                 (heartbeat and election timeout are Raft's; here they stand for the keep-alive \
+                 interval TTL/3, {}, and the takeover window TTL..TTL + 500ms, {})",
+                equivalent.heartbeat, equivalent.election_timeout
+            )
+        } else {
             format!(
                 "a lease profile takes its timing from `cluster.lease`; remove `timing` (heartbeat \
                  and election timeout are Raft's; here they stand for RetryPeriod, {}, and the \
                  takeover window LeaseDuration..LeaseDuration + 2.2 × RetryPeriod, {})",
                 equivalent.heartbeat, equivalent.election_timeout
-            ),
-        ));
+            )
+        };
+        return Err(FieldError::new("timing", what));
     }
     if written(&["cluster", "raft"]) && profile.cluster.raft != RaftOptions::default() {
         return Err(FieldError::new(
             "cluster.raft",
-            "Raft options do not apply to `protocol: lease`; remove `raft`",
+            format!(
+                "Raft options do not apply to `protocol: {}`; remove `raft`",
+                profile.cluster.protocol.name()
+            ),
         ));
     }
     profile.timing = equivalent;
@@ -192,6 +207,7 @@ impl Profile {
     /// What is legal but probably not what the user wants, worded for stderr.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        out.extend(session::ttl_warning(self));
         if self.members().len() == 2 {
             out.push(
                 "a 2-member cluster needs both members for a quorum: while either is down no leader \
@@ -242,7 +258,14 @@ mod tests {
 
     #[test]
     fn shipped_profiles_parse() {
-        for name in ["lan", "wan", "gc-pauses", "flaky-network", "k8s-controller"] {
+        for name in [
+            "lan",
+            "wan",
+            "gc-pauses",
+            "flaky-network",
+            "k8s-controller",
+            "etcd-lock",
+        ] {
             let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join(format!("profiles/{name}.yaml"));
             let p = load(&path).unwrap_or_else(|e| panic!("{e}"));

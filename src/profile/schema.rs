@@ -4,6 +4,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use super::mechanisms::Mechanisms;
+use super::session::SessionTiming;
 use crate::duration::{DurationRange, HumanDuration};
 pub use crate::election::raft::Flavor;
 
@@ -48,8 +49,9 @@ fn default_seed() -> u64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
-    /// The election mechanism: `raft` (the default) or `lease` (Kubernetes client-go leader
-    /// election against a compare-and-swap lease store; needs `lease`).
+    /// The election mechanism: `raft` (the default), `lease` (Kubernetes client-go leader
+    /// election against a compare-and-swap lease store; needs `lease`) or `etcd-election` (etcd's
+    /// concurrency election recipe against an etcd-like key-value store; needs `session`).
     #[serde(default)]
     pub protocol: Mechanisms,
     /// Raft options (`protocol: raft` only).
@@ -63,6 +65,12 @@ pub struct Cluster {
     /// over a lease that stopped changing ([`Profile::lease_timing`]).
     #[serde(default)]
     pub lease: Option<LeaseTiming>,
+    /// etcd's `concurrency.NewSession` timing (`protocol: etcd-election` only), e.g.
+    /// `{ ttl: 10s }`: the session lease's TTL, whole seconds and at least 1 s. Like a lease
+    /// profile it has no `timing`: the heartbeat stands for the keep-alive interval TTL/3 and the
+    /// election timeout for `TTL..TTL + 500ms` ([`SessionTiming::equivalent_timing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionTiming>,
     /// Members per region, in order (`{us-east: 2, eu-west: 2}`); nodes are numbered n1, n2, ...
     /// in this order. Give either `regions` or `nodes`.
     #[serde(default)]
@@ -129,6 +137,9 @@ pub enum Protocol {
     /// Kubernetes client-go `LeaderElector` over a lease store
     /// ([`crate::election::lease::LeaseElector`]).
     Lease,
+    /// etcd's `concurrency` election recipe over an etcd-like key-value store
+    /// ([`crate::election::etcd_election::EtcdElection`]).
+    EtcdElection,
 }
 
 impl Protocol {
@@ -137,6 +148,7 @@ impl Protocol {
         match self {
             Protocol::Raft => "raft",
             Protocol::Lease => "lease",
+            Protocol::EtcdElection => "etcd-election",
         }
     }
 }
@@ -488,6 +500,10 @@ pub struct Sweep {
     /// with a warning that names them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<LeaseSweep>,
+    /// etcd-election profiles: session TTLs to try, e.g. `[1s, 2s, 5s, 10s]` (whole seconds,
+    /// at least 1s each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_ttl: Option<Vec<HumanDuration>>,
     /// Run every duration of the profile at this scale (0.25 = four times faster) and scale the
     /// results back; `--time-scale` overrides. Defaults to 1.
     #[serde(default)]
@@ -581,20 +597,42 @@ impl Profile {
         self.cluster.protocol == Protocol::Lease
     }
 
-    /// A lease profile's timing as the mechanism-independent layers use it (see
-    /// [`LeaseTiming::equivalent_timing`]); `None` for other mechanisms.
+    /// Whether this profile runs etcd's election recipe.
+    pub fn is_etcd_election(&self) -> bool {
+        self.cluster.protocol == Protocol::EtcdElection
+    }
+
+    /// Whether the mechanism runs against a store (lease, etcd-election), which then exists as a
+    /// fault target.
+    pub fn has_store(&self) -> bool {
+        self.is_lease() || self.is_etcd_election()
+    }
+
+    /// A store mechanism's timing as the mechanism-independent layers use it (see
+    /// [`LeaseTiming::equivalent_timing`], [`SessionTiming::equivalent_timing`]); `None` for Raft.
     pub fn lease_timing(&self) -> Option<Timing> {
-        self.cluster.lease.map(|l| l.equivalent_timing())
+        match self.cluster.protocol.first() {
+            Protocol::Lease => self.cluster.lease.map(|l| l.equivalent_timing()),
+            Protocol::EtcdElection => self.cluster.session.map(|s| s.equivalent_timing()),
+            Protocol::Raft => None,
+        }
     }
 
     /// How long a store outage (or a cut from the store) the leader is required to ride out:
-    /// `requirements.tolerate.store-outage`, else RenewDeadline.
+    /// `requirements.tolerate.store-outage`, else RenewDeadline (lease), else the granted session
+    /// TTL less the longest keep-alive interval, TTL/3 + the client's 500 ms send pass
+    /// (etcd-election: the leader's last keep-alive response may be that old when the outage
+    /// starts, and it stops leading TTL after it).
     pub fn tolerated_store_outage(&self) -> std::time::Duration {
         self.requirements
             .tolerate
             .store_outage
             .map(|d| d.0)
             .or(self.cluster.lease.map(|l| l.renew_deadline.0))
+            .or(self.cluster.session.map(|s| {
+                let ttl = s.granted_ttl();
+                ttl.saturating_sub(ttl / 3 + std::time::Duration::from_millis(500))
+            }))
             .unwrap_or_default()
     }
 

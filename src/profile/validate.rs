@@ -29,20 +29,32 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
     if p.cluster.protocol.all().is_empty() {
         return Err(FieldError::new(
             "cluster.protocol",
-            "lists no mechanism; write one (`raft`, `lease`) or several to compare (`[raft, lease]`)",
+            "lists no mechanism; write one (`raft`, `lease`, `etcd-election`) or several to compare (`[raft, lease]`)",
         ));
     }
     if p.cluster.protocol.is_comparison() {
         return validate_comparison(p);
     }
+    if p.cluster.lease.is_some() && !p.is_lease() {
+        return Err(FieldError::new(
+            "cluster.lease",
+            format!(
+                "applies to `protocol: lease` only; this profile runs {} (remove `lease`, or set `cluster.protocol: lease`)",
+                p.cluster.protocol.name()
+            ),
+        ));
+    }
+    if p.cluster.session.is_some() && !p.is_etcd_election() {
+        return Err(FieldError::new(
+            "cluster.session",
+            format!(
+                "applies to `protocol: etcd-election` only; this profile runs {} (remove `session`, or set `cluster.protocol: etcd-election`)",
+                p.cluster.protocol.name()
+            ),
+        ));
+    }
     match p.cluster.protocol.first() {
         Protocol::Raft => {
-            if p.cluster.lease.is_some() {
-                return Err(FieldError::new(
-                    "cluster.lease",
-                    "applies to `protocol: lease` only; this profile runs raft (remove `lease`, or set `cluster.protocol: lease`)",
-                ));
-            }
             validate_timing("timing", &p.timing, &p.cluster.raft)?;
             if p.cluster.store != StoreSpec::default() {
                 return Err(FieldError::new(
@@ -52,6 +64,7 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
             }
         }
         Protocol::Lease => validate_lease(p)?,
+        Protocol::EtcdElection => super::session::validate_session(p)?,
     }
     if let Some(w) = p.sink.write_interval {
         if w.0.is_zero() {
@@ -80,7 +93,15 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
         }
     }
     if let Some(s) = &p.sweep {
-        if p.is_lease() {
+        if s.session_ttl.is_some() && !p.is_etcd_election() {
+            return Err(FieldError::new(
+                "sweep.session_ttl",
+                "a session TTL grid needs `cluster.protocol: etcd-election`",
+            ));
+        }
+        if p.is_etcd_election() {
+            super::session::validate_session_sweep(s)?;
+        } else if p.is_lease() {
             validate_lease_sweep(s)?;
         } else {
             if s.lease.is_some() {
@@ -658,8 +679,8 @@ fn validate_sweep(s: &Sweep, raft: &RaftOptions) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// Faults that involve the lease store: only in lease profiles, and only the kinds that make
-/// sense on its links.
+/// Faults that involve the store: only in profiles whose mechanism has one (lease,
+/// etcd-election), and only the kinds that make sense on its links.
 fn validate_store_fault(
     p: &Profile,
     i: usize,
@@ -669,12 +690,12 @@ fn validate_store_fault(
     let field = |name: &str| format!("faults[{i}].{name}");
     let kind = f.kind.name();
     let store_target = matches!(target, Target::Store(_));
-    if (store_target || f.kind == FaultKind::StoreOutage) && !p.is_lease() {
+    if (store_target || f.kind == FaultKind::StoreOutage) && !p.has_store() {
         let name = if store_target { "target" } else { "kind" };
         return Err(FieldError::new(
             field(name),
             format!(
-                "the lease store exists only under `cluster.protocol: lease`; this profile runs {}",
+                "the store exists only under `cluster.protocol: lease` or `etcd-election`; this profile runs {}",
                 p.cluster.protocol.name()
             ),
         ));

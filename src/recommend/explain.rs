@@ -79,6 +79,8 @@ pub(super) fn why_chosen(a: &Assessment, all: &[Assessment], budget: &Budget) ->
                     "its larger {} ({} vs {}: less load)",
                     if a.lease.is_some() {
                         "RetryPeriod"
+                    } else if a.session_ttl.is_some() {
+                        "keep-alive interval (TTL/3)"
                     } else {
                         "heartbeat"
                     },
@@ -155,6 +157,8 @@ pub(super) fn why_lost(c: &Assessment, r: &Assessment, q: f64) -> String {
             "{tie} and equal false-promotion bound; shorter {} {} vs {} (more load)",
             if r.lease.is_some() {
                 "RetryPeriod"
+            } else if r.session_ttl.is_some() {
+                "keep-alive interval (TTL/3)"
             } else {
                 "heartbeat"
             },
@@ -229,13 +233,14 @@ pub(super) fn infeasible(all: &[Assessment], budget: &Budget) -> Infeasible {
                  at the one-sided 95% lower bound ({} /day); {}.",
                 fp.observed,
                 num(fp.lower_per_day),
-                match closest.lease {
-                    Some(l) => format!(
+                match (closest.lease, closest.session_ttl) {
+                    (Some(l), _) => format!(
                         "move to a longer LeaseDuration and RenewDeadline than {} / {} (at \
                          RetryPeriod {})",
                         l.lease_duration, l.renew_deadline, l.retry_period
                     ),
-                    None => format!(
+                    (None, Some(ttl)) => format!("move to a longer session TTL than {ttl}"),
+                    (None, None) => format!(
                         "move to longer election timeouts (a larger timeout-to-heartbeat ratio) \
                          than {} at heartbeat {}",
                         closest.election_timeout, closest.heartbeat
@@ -593,6 +598,12 @@ pub(super) fn markdown(r: &Recommendation) -> String {
                 "The choice was measured with the lease mechanism (client-go's LeaderElector over \
                  a compare-and-swap store), so it is translated only into the settings of \
                  client-go leader election and what is built on it.\n\n",
+            );
+        } else if r.choice.as_ref().is_some_and(|c| c.session_ttl.is_some()) {
+            s.push_str(
+                "The choice was measured with etcd's election recipe (a session lease kept alive \
+                 by the client; the lowest create revision leads), so it is translated only into \
+                 that recipe's session TTL.\n\n",
             );
         } else {
             let _ = writeln!(

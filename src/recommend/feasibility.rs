@@ -192,6 +192,10 @@ pub struct Assessment {
     /// RetryPeriod, LeaseDuration..LeaseDuration + 2.2 × RetryPeriod).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<crate::profile::LeaseTiming>,
+    /// An etcd-election point's session TTL (`heartbeat` and `election_timeout` are then its
+    /// equivalent: TTL/3, TTL..TTL + 500ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_ttl: Option<crate::duration::HumanDuration>,
     /// Trials merged.
     pub trials: u64,
     /// Invariant violations.
@@ -211,9 +215,12 @@ pub struct Assessment {
 impl Assessment {
     /// The point's timing as its mechanism defines it.
     pub fn timing(&self) -> crate::results::PointTiming {
-        match self.lease {
-            Some(l) => crate::results::PointTiming::Lease(l),
-            None => crate::results::PointTiming::raft(self.heartbeat, self.election_timeout),
+        match (self.lease, self.session_ttl) {
+            (Some(l), _) => crate::results::PointTiming::Lease(l),
+            (None, Some(ttl)) => crate::results::PointTiming::Session { ttl },
+            (None, None) => {
+                crate::results::PointTiming::raft(self.heartbeat, self.election_timeout)
+            }
         }
     }
 
@@ -336,6 +343,7 @@ pub fn assess_scaled(
         heartbeat: point.heartbeat(),
         election_timeout: point.election_timeout(),
         lease: point.timing.lease(),
+        session_ttl: point.timing.session_ttl(),
         trials: m.trials,
         violations,
         false_promotions: fp,

@@ -100,7 +100,7 @@ pub struct Translation {
 }
 
 /// Systems electune knows, and the flavor whose timers reproduce each (`None`: none does).
-const SYSTEMS: [(&str, Option<Flavor>); 7] = [
+pub(super) const SYSTEMS: [(&str, Option<Flavor>); 7] = [
     ("etcd", Some(Flavor::Etcd)),
     ("raft-rs (TiKV)", Some(Flavor::Etcd)),
     ("hashicorp/raft", Some(Flavor::Hashicorp)),
@@ -164,8 +164,9 @@ pub fn translate(
 }
 
 /// A point in the knobs of the systems its mechanism measured: Raft points go through
-/// [`translate`] (by flavor), lease points through [`translate_lease`]. Raft knobs are never
-/// printed for a lease point, nor lease knobs for a Raft point.
+/// [`translate`] (by flavor), lease points through [`translate_lease`], etcd-election points
+/// through [`super::session_knobs::translate_session`]. One mechanism's knobs are never printed
+/// for another's point.
 pub fn translate_point(timing: &crate::results::PointTiming, flavor: Flavor) -> Translation {
     match timing {
         crate::results::PointTiming::Raft {
@@ -173,6 +174,9 @@ pub fn translate_point(timing: &crate::results::PointTiming, flavor: Flavor) -> 
             election_timeout,
         } => translate(heartbeat.0, *election_timeout, flavor),
         crate::results::PointTiming::Lease(l) => translate_lease(l, flavor),
+        crate::results::PointTiming::Session { ttl } => {
+            super::session_knobs::translate_session(ttl.0, flavor)
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod false_promotions;
 pub mod feasibility;
 pub mod knobs;
 pub mod pareto;
+pub mod session_knobs;
 
 #[cfg(test)]
 mod tests;
@@ -85,6 +86,9 @@ pub struct Choice {
     /// A lease point's own timing, translated into client-go's knobs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<crate::profile::LeaseTiming>,
+    /// An etcd-election point's session TTL, translated into `concurrency.WithTTL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_ttl: Option<crate::duration::HumanDuration>,
     /// Why this point, in sentences.
     pub why: Vec<String>,
 }
@@ -155,9 +159,12 @@ pub struct Recommendation {
 impl Choice {
     /// The chosen point's timing as its mechanism defines it.
     pub fn timing(&self) -> crate::results::PointTiming {
-        match self.lease {
-            Some(l) => crate::results::PointTiming::Lease(l),
-            None => crate::results::PointTiming::raft(self.heartbeat, self.election_timeout),
+        match (self.lease, self.session_ttl) {
+            (Some(l), _) => crate::results::PointTiming::Lease(l),
+            (None, Some(ttl)) => crate::results::PointTiming::Session { ttl },
+            (None, None) => {
+                crate::results::PointTiming::raft(self.heartbeat, self.election_timeout)
+            }
         }
     }
 }
@@ -184,6 +191,7 @@ pub fn recommend(results: &SweepResults, budget: &Budget) -> Recommendation {
         heartbeat: a.heartbeat,
         election_timeout: a.election_timeout,
         lease: a.lease,
+        session_ttl: a.session_ttl,
         why: explain::why_chosen(a, &assessments, budget),
     });
     let runner_up = match (ranking.first(), ranking.get(1)) {

@@ -171,9 +171,11 @@ fn no_leader_plot(dir: &Path, results: &SweepResults) -> Result<Vec<PathBuf>, Re
         .filter(|p| !p.metrics.tally.no_leader_ns.is_empty())
         .map(|p| {
             (
-                match p.timing.lease() {
-                    Some(_) => p.timing.describe(),
-                    None => format!("{} (hb {})", p.election_timeout(), p.heartbeat()),
+                match p.timing {
+                    crate::results::PointTiming::Raft { .. } => {
+                        format!("{} (hb {})", p.election_timeout(), p.heartbeat())
+                    }
+                    _ => p.timing.describe(),
                 },
                 p.metrics.tally.no_leader_ns.clone(),
             )

@@ -64,6 +64,8 @@ struct PointResultRepr {
     renew_deadline: Option<HumanDuration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     retry_period: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session_ttl: Option<HumanDuration>,
     metrics: PointMetrics,
     wall_seconds: f64,
 }
@@ -78,6 +80,7 @@ impl From<PointResult> for PointResultRepr {
             lease_duration: t.lease_duration,
             renew_deadline: t.renew_deadline,
             retry_period: t.retry_period,
+            session_ttl: t.session_ttl,
             metrics: p.metrics,
             wall_seconds: p.wall_seconds,
         }
@@ -94,6 +97,7 @@ impl TryFrom<PointResultRepr> for PointResult {
             lease_duration: r.lease_duration,
             renew_deadline: r.renew_deadline,
             retry_period: r.retry_period,
+            session_ttl: r.session_ttl,
         })
         .map_err(|e| format!("point {}: {e}", r.index))?;
         Ok(Self {

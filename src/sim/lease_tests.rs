@@ -2,12 +2,9 @@
 //! and the lease store in [`World`], with the profile's faults, analysed as any other timeline.
 //! Timing is client-go's 15 s / 10 s / 2 s scaled by 0.1.
 
-use std::time::Duration;
-
-use super::{run_trial, Costs, SimSpec};
+use super::testkit::{leaders, simulate};
 use crate::analysis::{check_invariants, store_load, RunMetrics, Timeline};
 use crate::event::EventKind;
-use crate::profile;
 
 const MS: u64 = 1_000_000;
 const LEASE: u64 = 1_500 * MS;
@@ -19,28 +16,7 @@ fn trial(fencing: bool, faults: &str, seconds: u64, seed: u64) -> (Timeline, Run
     let text = format!(
         "name: lease\ncluster:\n  protocol: lease\n  lease: {{ lease_duration: 1.5s, renew_deadline: 1s, retry_period: 200ms }}\n  nodes: 3\nnetwork:\n  default: {{ latency: 0.5ms, jitter: 0.2ms }}\nsink: {{ fencing: {fencing} }}\nfaults:\n{faults}"
     );
-    let p = profile::parse(&text, "lease.yaml").expect("test profile");
-    let spec = SimSpec {
-        timing: p.timing,
-        faults: p.faults.clone(),
-        profile: p,
-        duration: Duration::from_secs(seconds),
-        seed,
-        costs: Costs::default(),
-    };
-    let tl = run_trial(&spec, || false).expect("simulated trial");
-    let m = tl.analyze();
-    (tl, m)
-}
-
-fn leaders(tl: &Timeline) -> Vec<(u64, String, u64)> {
-    tl.events
-        .iter()
-        .filter_map(|e| match e.kind {
-            EventKind::Leader { term } => Some((e.t, e.src.clone(), term)),
-            _ => None,
-        })
-        .collect()
+    simulate(&text, seconds, seed)
 }
 
 fn fault_start(tl: &Timeline, kind: &str) -> (u64, bool) {

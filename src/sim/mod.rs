@@ -13,8 +13,12 @@ pub mod calibrate;
 mod chaos;
 mod costs;
 #[cfg(test)]
+mod etcd_tests;
+#[cfg(test)]
 mod lease_tests;
 mod links;
+#[cfg(test)]
+mod testkit;
 mod world;
 
 pub use costs::{CalibrationError, Costs, Quantiles, CALIBRATION_FILE};
@@ -24,6 +28,7 @@ pub use world::{Halt, MemberSpec, Setting, StoreEndpoint, World};
 use std::time::Duration;
 
 use crate::analysis::{RunContext, Timeline};
+use crate::election::etcd_election::EtcdElection;
 use crate::election::lease::LeaseElector;
 use crate::election::raft::{Config as RaftConfig, Disk, Raft};
 use crate::election::simnet::Factory;
@@ -31,6 +36,7 @@ use crate::election::{ElectionCore, NodeId};
 use crate::event::EventKind;
 use crate::harness::{first_leader_timeout, plan_faults};
 use crate::profile::{Fault, Profile, Protocol, Timing};
+use crate::store::kv::KvStore;
 use crate::store::Store;
 
 /// How to run one simulated trial.
@@ -95,7 +101,7 @@ pub fn build_with<C: ElectionCore>(spec: &SimSpec, make: Factory<C>) -> World<C>
         })
         .collect();
     let n = members.len();
-    // Endpoints: members, then the sink (n), then the lease store (n + 1); the sink and the
+    // Endpoints: members, then the sink (n), then the store (n + 1); the sink and the
     // store sit on `network.default`.
     let link = |i: usize, j: usize| {
         let l = if i >= n || j >= n {
@@ -143,6 +149,34 @@ pub fn build_lease(spec: &SimSpec) -> World<LeaseElector> {
     build_with(spec, make).with_store(Box::new(Store::new()))
 }
 
+/// Builds the simulated cluster of a `protocol: etcd-election` profile: members running etcd's
+/// election recipe ([`EtcdElection`]) and the key-value store ([`KvStore`], on the world's clock
+/// from the start) as an endpoint of the network, each member's links to and from it on
+/// `network.default` (members started, nothing run yet).
+///
+/// # Panics
+/// When the profile has no `cluster.session` (validation requires it for an etcd-election
+/// profile).
+pub fn build_etcd_election(spec: &SimSpec) -> World<EtcdElection> {
+    let session = spec
+        .profile
+        .cluster
+        .session
+        .expect("a validated etcd-election profile has cluster.session");
+    let make: Factory<EtcdElection> =
+        Box::new(move |id, _: &(), now, seed| EtcdElection::new(session.config(id), now, seed));
+    // The etcd server started at some moment unrelated to the trial: its expiry checks (every
+    // 500 ms) run at a phase drawn from the seed, not in step with the trial's start and its
+    // periodic faults (which would make every failover end on the same fraction of a check).
+    let cfg = session.store_config();
+    let check = ns(cfg.expiry_check).max(1);
+    let phase = {
+        use rand::{Rng, SeedableRng};
+        rand_chacha::ChaCha8Rng::seed_from_u64(spec.seed ^ 0xe7cd).gen_range(0..check)
+    };
+    build_with(spec, make).with_store(Box::new(KvStore::new(cfg, T0 - phase)))
+}
+
 /// Runs one trial in virtual time, as the process backend's `run_trial` does in real time: wait
 /// for the first leader, run the fault plan for `duration`, let a failover under way finish, and
 /// return the timeline. `stop_asked()` turning true stops it early, keeping what was measured.
@@ -151,6 +185,7 @@ pub fn run_trial(spec: &SimSpec, stop_asked: impl Fn() -> bool) -> Result<Timeli
     match spec.profile.cluster.protocol.first() {
         Protocol::Raft => run_world(build(spec), spec, stop_asked),
         Protocol::Lease => run_world(build_lease(spec), spec, stop_asked),
+        Protocol::EtcdElection => run_world(build_etcd_election(spec), spec, stop_asked),
     }
 }
 

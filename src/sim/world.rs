@@ -16,25 +16,10 @@ use crate::election::simnet::Factory;
 use crate::election::{node_name, ElectionCore, NodeId, Persist, Wire};
 use crate::event::{Event, EventKind};
 use crate::harness::LiveState;
-use crate::store::{Store, StoreMessage, StoreStats, STORE};
+use crate::store::STORE;
 
-/// The lease store as an endpoint of the simulated network: it answers what members send to
-/// [`STORE`] in their own message type, and counts its load.
-pub trait StoreEndpoint<M> {
-    /// Handles one message that reached the store; the answer to send back, if any.
-    fn answer(&mut self, msg: &M) -> Option<M>;
-    /// The load so far.
-    fn load(&self) -> StoreStats;
-}
-
-impl StoreEndpoint<StoreMessage> for Store {
-    fn answer(&mut self, msg: &StoreMessage) -> Option<StoreMessage> {
-        self.handle_message(msg)
-    }
-    fn load(&self) -> StoreStats {
-        self.stats()
-    }
-}
+mod store;
+pub use store::StoreEndpoint;
 
 /// Something scheduled to happen.
 #[derive(Debug)]
@@ -102,6 +87,17 @@ impl<M> Ord for Scheduled<M> {
 pub enum HarnessStep {
     Kill,
     Restart,
+}
+
+/// What happens next in [`World::run_until`].
+#[derive(Debug, Clone, Copy)]
+enum Due {
+    /// A scheduled action.
+    Queue,
+    /// Member `i`'s (late) timer.
+    Member(usize),
+    /// The store's timer.
+    Store,
 }
 
 /// Why [`World::run_until`] returned.
@@ -262,35 +258,6 @@ impl<C: ElectionCore> World<C> {
         }
     }
 
-    /// Attaches the lease store: what members send to [`STORE`] reaches it over the links
-    /// member → store and comes back over store → member.
-    pub fn with_store(mut self, store: Box<dyn StoreEndpoint<C::Message>>) -> Self {
-        self.store = Some(store);
-        self
-    }
-
-    /// The lease store's load so far (`None` without a store).
-    pub fn store_load(&self) -> Option<StoreStats> {
-        self.store.as_ref().map(|s| s.load())
-    }
-
-    /// The endpoint index of the lease store (links to and from it: [`World::link_mut`]).
-    pub fn store_index(&self) -> usize {
-        self.members.len() + 1
-    }
-
-    /// Starts (`down`) or ends store outage `id`: while any outage is under way, everything that
-    /// reaches the store is lost and nothing is answered, so requests hang until the member's
-    /// timeout, as with an API server that is down or unreachable (a blackhole: no refusal). A
-    /// response already on its way when the outage starts still arrives.
-    pub fn store_outage(&mut self, id: u64, down: bool) {
-        if down {
-            self.store_down.insert(id);
-        } else {
-            self.store_down.remove(&id);
-        }
-    }
-
     /// Number of members.
     pub fn len(&self) -> usize {
         self.members.len()
@@ -415,6 +382,12 @@ impl<C: ElectionCore> World<C> {
         m.paused = false;
         m.inbox.clear();
         m.wake = None;
+        let id = m.id;
+        if was_up {
+            if let Some(s) = self.store.as_mut() {
+                s.disconnect(id);
+            }
+        }
         if was_up && record {
             let name = m.name.clone();
             self.emit(
@@ -514,10 +487,14 @@ impl<C: ElectionCore> World<C> {
         }
     }
 
-    /// The next time something happens: a member's (late) timer or a scheduled action.
-    fn next(&mut self) -> Option<(u64, Option<usize>)> {
-        let mut best: Option<(u64, Option<usize>)> =
-            self.queue.peek().map(|Reverse(s)| (s.at, None));
+    /// The next time something happens: a member's (late) timer, the store's timer or a
+    /// scheduled action.
+    fn next(&mut self) -> Option<(u64, Due)> {
+        let mut best: Option<(u64, Due)> = self.queue.peek().map(|Reverse(s)| (s.at, Due::Queue));
+        let store = self.store_deadline();
+        if store != u64::MAX && best.is_none_or(|(t, _)| store < t) {
+            best = Some((store.max(self.now), Due::Store));
+        }
         for i in 0..self.members.len() {
             let m = &mut self.members[i];
             let Some(d) = m.driver.as_ref().filter(|_| !m.paused) else {
@@ -537,7 +514,7 @@ impl<C: ElectionCore> World<C> {
                 }
             };
             if best.is_none_or(|(t, _)| wake < t) {
-                best = Some((wake, Some(i)));
+                best = Some((wake, Due::Member(i)));
             }
         }
         best
@@ -557,7 +534,7 @@ impl<C: ElectionCore> World<C> {
             }
             self.now = self.now.max(t);
             match member {
-                Some(i) => {
+                Due::Member(i) => {
                     self.members[i].wake = None;
                     let now = self.now;
                     if let Some(d) = self.members[i].driver.as_mut() {
@@ -565,7 +542,8 @@ impl<C: ElectionCore> World<C> {
                     }
                     self.flush(i);
                 }
-                None => {
+                Due::Store => self.store_timeout(),
+                Due::Queue => {
                     let Reverse(s) = self.queue.pop().expect("peeked");
                     match s.action {
                         Action::FaultStart(index) => return Halt::Fault { index, start: true },
@@ -624,39 +602,6 @@ impl<C: ElectionCore> World<C> {
             Action::FaultStart(_) | Action::FaultEnd(_) => {
                 unreachable!("run_until hands faults to the caller")
             }
-        }
-    }
-
-    /// A message reaches the store from member `from`: answered over the link store → member,
-    /// unless an outage loses it.
-    fn at_store(&mut self, from: usize, incarnation: u32, msg: C::Message) {
-        if !self.store_down.is_empty() {
-            return;
-        }
-        let Some(reply) = self.store.as_mut().and_then(|s| s.answer(&msg)) else {
-            return;
-        };
-        // The members and the store exchanged something: the network delivers.
-        self.votes_seen = true;
-        let n = self.members.len();
-        let k = (n + 1) * (n + 2) + from;
-        let hop = self.costs.proxy_hop.sample(&mut self.rng);
-        let now = self.now;
-        match self.links[k].send(now, 64, hop, &mut self.rng) {
-            Fate::Arrives(at) => self.schedule(
-                at,
-                Action::Deliver {
-                    to: from,
-                    incarnation,
-                    from: STORE,
-                    msg: reply,
-                },
-            ),
-            Fate::Held => self.held[k].push_back(Held::Message {
-                from: STORE,
-                msg: reply,
-            }),
-            Fate::Lost => {}
         }
     }
 

@@ -19,6 +19,7 @@
 //! clock *rate* does: a candidate whose clock runs fast counts `leaseDurationSeconds` out early
 //! and takes over a lease its holder still believes valid.
 
+pub mod kv;
 mod record;
 pub mod server;
 mod state;

@@ -68,6 +68,8 @@ struct PlannedPointRepr {
     renew_deadline: Option<HumanDuration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     retry_period: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session_ttl: Option<HumanDuration>,
     faults: Vec<Fault>,
     trials: Vec<HumanDuration>,
 }
@@ -82,6 +84,7 @@ impl From<PlannedPoint> for PlannedPointRepr {
             lease_duration: t.lease_duration,
             renew_deadline: t.renew_deadline,
             retry_period: t.retry_period,
+            session_ttl: t.session_ttl,
             faults: p.faults,
             trials: p.trials,
         }
@@ -98,6 +101,7 @@ impl TryFrom<PlannedPointRepr> for PlannedPoint {
             lease_duration: r.lease_duration,
             renew_deadline: r.renew_deadline,
             retry_period: r.retry_period,
+            session_ttl: r.session_ttl,
         })
         .map_err(|e| format!("point {}: {e}", r.index))?;
         Ok(Self {
@@ -171,6 +175,15 @@ pub enum PlanError {
         crate::output::format_count(MAX_POINTS as f64)
     )]
     TooManyLeasePoints { points: u64 },
+    #[error(
+        "the etcd-election profile has no `sweep.session_ttl`; add one, e.g. `sweep: {{ session_ttl: [1s, 2s, 5s, 10s] }}`"
+    )]
+    NoSessionSweep,
+    #[error(
+        "--heartbeat/--election-timeout are Raft's and do not apply to an etcd-election sweep; its \
+         grid is `sweep.session_ttl: [...]` in the profile"
+    )]
+    RaftOverrideOnSession,
     #[error("at {point}")]
     Faults {
         point: String,
@@ -201,6 +214,22 @@ fn timings(
     grid: &GridOverride,
     warnings: &mut Vec<String>,
 ) -> Result<(Vec<PointTiming>, u64), PlanError> {
+    if profile.is_etcd_election() {
+        if grid.heartbeat.is_some() || grid.election_timeout.is_some() {
+            return Err(PlanError::RaftOverrideOnSession);
+        }
+        let ttls = base.session_ttl.clone().unwrap_or_default();
+        if ttls.is_empty() {
+            return Err(PlanError::NoSessionSweep);
+        }
+        let n = ttls.len() as u64;
+        return Ok((
+            ttls.into_iter()
+                .map(|ttl| PointTiming::Session { ttl })
+                .collect(),
+            n,
+        ));
+    }
     if profile.is_lease() {
         if grid.heartbeat.is_some() || grid.election_timeout.is_some() {
             return Err(PlanError::RaftOverrideOnLease);
@@ -295,6 +324,7 @@ pub fn plan(
         heartbeat_ratio: None,
         election_timeout: vec![],
         lease: None,
+        session_ttl: None,
         time_scale: None,
         failovers_per_point: 30,
         duration_per_point: None,

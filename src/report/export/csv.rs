@@ -27,18 +27,18 @@ pub fn csv_header() -> Vec<&'static str> {
 }
 
 /// The columns of `results.csv` for points timed like `timing`: the mechanism's parameter
-/// columns ([`crate::results::PointTiming::csv_columns`]), then the measurements; lease sweeps
-/// add the store's load after the parameters.
+/// columns ([`crate::results::PointTiming::csv_columns`]), then the measurements; sweeps of a
+/// mechanism with a store add the store's load after them.
 pub fn csv_header_for(timing: &crate::results::PointTiming) -> Vec<&'static str> {
     let mut out = timing.csv_columns().to_vec();
     out.extend_from_slice(MEASURED);
-    if timing.lease().is_some() {
+    if timing.has_store() {
         out.extend_from_slice(STORE_LOAD);
     }
     out
 }
 
-/// Store-load columns (lease sweeps).
+/// Store-load columns (sweeps of a mechanism with a store).
 const STORE_LOAD: &[&str] = &["store_requests_per_s", "store_writes_per_s"];
 
 /// The measurement columns, after the parameters.
@@ -136,7 +136,7 @@ pub fn results_csv(results: &SweepResults, feasible: &[bool]) -> String {
             .to_string(),
             feasible.get(i).map(|b| b.to_string()).unwrap_or_default(),
         ]);
-        if p.timing.lease().is_some() {
+        if p.timing.has_store() {
             let load = s.store_load.as_ref();
             row.push(load.map(|l| num(l.requests_per_second)).unwrap_or_default());
             row.push(load.map(|l| num(l.writes_per_second)).unwrap_or_default());

@@ -14,7 +14,7 @@ before acting on them.";
 /// `◆` the Pareto front.
 pub(super) fn points_table(input: &ReportInput<'_>) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let timing = input.results.points.first().map(|p| p.timing);
-    let lease = timing.is_some_and(|t| t.lease().is_some());
+    let lease = timing.is_some_and(|t| t.has_store());
     let mut header = vec![""];
     header.extend_from_slice(timing.map_or(&["heartbeat", "election timeout"][..], |t| {
         t.table_columns()
@@ -29,8 +29,8 @@ pub(super) fn points_table(input: &ReportInput<'_>) -> (Vec<&'static str>, Vec<V
         "feasible",
     ]);
     if lease {
-        // The cost of a short RetryPeriod: what every elector's polling and renewing asks of
-        // the API server.
+        // The cost of a short RetryPeriod (or session TTL): what every elector's polling,
+        // renewing or keeping alive asks of the store.
         header.push("store requests / writes per s");
     }
     let rows = input

@@ -191,12 +191,13 @@ pub fn fmt_rate(v: f64) -> String {
 
 /// The `hb/et` label of a point, e.g. `50ms/150ms-300ms`.
 pub(crate) fn point_label(p: &crate::results::PointResult) -> String {
-    match p.timing.lease() {
-        Some(l) => format!(
+    match (p.timing.lease(), p.timing.session_ttl()) {
+        (Some(l), _) => format!(
             "{}/{}/{}",
             l.lease_duration, l.renew_deadline, l.retry_period
         ),
-        None => format!("{}/{}", p.heartbeat(), et_label(p)),
+        (None, Some(ttl)) => format!("TTL {ttl}"),
+        (None, None) => format!("{}/{}", p.heartbeat(), et_label(p)),
     }
 }
 
