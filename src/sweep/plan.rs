@@ -58,33 +58,18 @@ impl PlannedPoint {
 #[derive(Serialize, Deserialize)]
 struct PlannedPointRepr {
     index: usize,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    heartbeat: Option<HumanDuration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    election_timeout: Option<DurationRange>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    lease_duration: Option<HumanDuration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    renew_deadline: Option<HumanDuration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    retry_period: Option<HumanDuration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    session_ttl: Option<HumanDuration>,
+    /// The timing's parameters as plain fields, right after `index` as they always were.
+    #[serde(flatten)]
+    timing: TimingFields,
     faults: Vec<Fault>,
     trials: Vec<HumanDuration>,
 }
 
 impl From<PlannedPoint> for PlannedPointRepr {
     fn from(p: PlannedPoint) -> Self {
-        let t = TimingFields::from(p.timing);
         Self {
             index: p.index,
-            heartbeat: t.heartbeat,
-            election_timeout: t.election_timeout,
-            lease_duration: t.lease_duration,
-            renew_deadline: t.renew_deadline,
-            retry_period: t.retry_period,
-            session_ttl: t.session_ttl,
+            timing: TimingFields::from(p.timing),
             faults: p.faults,
             trials: p.trials,
         }
@@ -95,14 +80,7 @@ impl TryFrom<PlannedPointRepr> for PlannedPoint {
     type Error = String;
 
     fn try_from(r: PlannedPointRepr) -> Result<Self, String> {
-        let timing = PointTiming::try_from(TimingFields {
-            heartbeat: r.heartbeat,
-            election_timeout: r.election_timeout,
-            lease_duration: r.lease_duration,
-            renew_deadline: r.renew_deadline,
-            retry_period: r.retry_period,
-            session_ttl: r.session_ttl,
-        })
+        let timing = PointTiming::try_from(r.timing)
         .map_err(|e| format!("point {}: {e}", r.index))?;
         Ok(Self {
             index: r.index,
