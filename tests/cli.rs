@@ -97,6 +97,20 @@ fn missing_profile_and_bad_flags_exit_2() {
 
 /// Runs electune bounded in time (killed after 10 s) and memory (2 GiB of address space), so a
 /// regression to unbounded reading fails the test instead of the machine.
+/// Runs electune in the repository and returns its exit code, stdout and stderr.
+fn run_capturing(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(common::bin())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn electune(args: &[&str]) -> (i32, String, std::time::Duration) {
     use std::io::Read;
     use std::os::unix::process::CommandExt;
@@ -408,18 +422,7 @@ fn report_of_a_directory_without_a_sweep_or_results_exits_2_naming_it() {
 fn k8s_controller_quick_sim_sweep_reports_lease_columns_and_client_go_knobs() {
     let dir = common::temp_dir("cli-k8s-sweep");
     let _ = std::fs::remove_dir_all(&dir);
-    let run = |args: &[&str]| {
-        let out = Command::new(common::bin())
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = run_capturing;
     let out = dir.to_str().unwrap();
     let (code, _, err) = run(&[
         "sweep",
@@ -472,18 +475,7 @@ fn k8s_controller_quick_sim_sweep_reports_lease_columns_and_client_go_knobs() {
 fn mechanisms_sim_sweep_compares_raft_and_lease_side_by_side() {
     let dir = common::temp_dir("cli-mechanisms");
     let _ = std::fs::remove_dir_all(&dir);
-    let run = |args: &[&str]| {
-        let out = Command::new(common::bin())
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = run_capturing;
     let out = dir.to_str().unwrap();
     let (code, stdout, err) = run(&[
         "sweep",

@@ -5,7 +5,7 @@
 
 mod config;
 mod lateness;
-mod net;
+pub mod net;
 mod runtime;
 mod storage;
 

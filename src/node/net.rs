@@ -153,27 +153,29 @@ async fn store_call<M: Wire>(addr: SocketAddr, frame: &[u8]) -> std::io::Result<
     let mut stream = TcpStream::connect(addr).await?;
     let _ = stream.set_nodelay(true);
     stream.write_all(frame).await?;
+    let mut body = Vec::new();
+    read_frame(&mut stream, &mut body).await?;
+    let (_, msg) = M::decode(&body).map_err(std::io::Error::other)?;
+    Ok(msg)
+}
+
+/// Reads one frame's body (the bytes after its length prefix) into `body`.
+pub async fn read_frame<R: AsyncReadExt + Unpin>(
+    stream: &mut R,
+    body: &mut Vec<u8>,
+) -> std::io::Result<()> {
     let mut prefix = [0u8; 4];
     stream.read_exact(&mut prefix).await?;
     let len = frame::frame_len(prefix).map_err(std::io::Error::other)?;
-    let mut body = vec![0u8; len];
-    stream.read_exact(&mut body).await?;
-    let (_, msg) = M::decode(&body).map_err(std::io::Error::other)?;
-    Ok(msg)
+    body.resize(len, 0);
+    stream.read_exact(body).await?;
+    Ok(())
 }
 
 async fn read_frames<M: Wire>(mut stream: TcpStream, inputs: Sender<Input<M>>) {
     let mut body = Vec::new();
     loop {
-        let mut prefix = [0u8; 4];
-        if stream.read_exact(&mut prefix).await.is_err() {
-            return;
-        }
-        let Ok(len) = frame::frame_len(prefix) else {
-            return;
-        };
-        body.resize(len, 0);
-        if stream.read_exact(&mut body).await.is_err() {
+        if read_frame(&mut stream, &mut body).await.is_err() {
             return;
         }
         match M::decode(&body) {

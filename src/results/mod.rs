@@ -76,8 +76,8 @@ impl TryFrom<PointResultRepr> for PointResult {
     type Error = String;
 
     fn try_from(r: PointResultRepr) -> Result<Self, String> {
-        let timing = PointTiming::try_from(r.timing)
-        .map_err(|e| format!("point {}: {e}", r.index))?;
+        let timing =
+            PointTiming::try_from(r.timing).map_err(|e| format!("point {}: {e}", r.index))?;
         Ok(Self {
             index: r.index,
             timing,

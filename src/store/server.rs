@@ -14,14 +14,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{Store, StoreStats};
 use crate::clock::monotonic_ns;
-use crate::election::frame;
 use crate::election::Wire;
 use crate::event::{Event, EventKind};
+use crate::node::net::read_frame;
 use crate::profile::STORE_NAME;
 use crate::store::{StoreMessage, STORE};
 
@@ -95,15 +95,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Mutex<Shared>>) {
 async fn serve_connection(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) {
     let mut body = Vec::new();
     loop {
-        let mut prefix = [0u8; 4];
-        if stream.read_exact(&mut prefix).await.is_err() {
-            return;
-        }
-        let Ok(len) = frame::frame_len(prefix) else {
-            return;
-        };
-        body.resize(len, 0);
-        if stream.read_exact(&mut body).await.is_err() {
+        if read_frame(&mut stream, &mut body).await.is_err() {
             return;
         }
         let Ok((_, msg)) = StoreMessage::decode(&body) else {

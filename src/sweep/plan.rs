@@ -80,8 +80,8 @@ impl TryFrom<PlannedPointRepr> for PlannedPoint {
     type Error = String;
 
     fn try_from(r: PlannedPointRepr) -> Result<Self, String> {
-        let timing = PointTiming::try_from(r.timing)
-        .map_err(|e| format!("point {}: {e}", r.index))?;
+        let timing =
+            PointTiming::try_from(r.timing).map_err(|e| format!("point {}: {e}", r.index))?;
         Ok(Self {
             index: r.index,
             timing,
