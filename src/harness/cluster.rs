@@ -69,7 +69,7 @@ pub fn link_proxy(prefix: &str, from: &str, to: &str) -> String {
 /// A free port for a node to listen on, chosen *below* the kernel's ephemeral range: a crashed
 /// node's port must still be free when it restarts, and ports in the ephemeral range get taken by
 /// the many outbound connections on loopback meanwhile.
-fn free_port() -> Result<u16, HarnessError> {
+pub(crate) fn free_port() -> Result<u16, HarnessError> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")

@@ -16,12 +16,14 @@ pub use chaos::{
     check_fault_budget, expect_failover, fault_count, plan_faults, resolve_targets, Chaos,
     FaultBudgetError, PlannedFault, Resolved, MAX_FAULTS_PER_RUN,
 };
+pub(crate) use cluster::free_port;
 pub use cluster::{first_leader_timeout, Cluster, ClusterSpec};
 pub use collector::{Collector, LiveState};
 pub use error::HarnessError;
 pub use network::{
     summarize, Approximation, ApproximationSummary, LatencyMs, ProxyEndpoint, ToxiproxyServer,
 };
+pub(crate) use process::die_with_parent;
 pub use process::NodeProcess;
 pub use sink::Sink;
 pub use store::StoreProcess;
