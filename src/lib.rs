@@ -13,6 +13,7 @@ pub mod clock;
 pub mod driver;
 pub mod duration;
 pub mod election;
+pub mod etcd;
 pub mod event;
 pub mod exit;
 pub mod harness;

@@ -1,0 +1,31 @@
+//! A real etcd as the lease store: finding the binary ([`EtcdBinary`]), starting a cluster of
+//! members on loopback with their peer traffic through proxies ([`EtcdCluster`]), and the lease
+//! store client that performs one [`crate::store::StoreRequest`] against etcd's v3 JSON gateway as
+//! the Kubernetes API server would underneath ([`EtcdLeaseStore`]). `--etcd URL` (an etcd the user
+//! runs) is an [`EtcdEndpoint`].
+//!
+//! Wiring, for the process backend:
+//! ```text
+//! let binary = EtcdBinary::find()?;                       // EtcdError::Missing → exit 3
+//! let etcd = EtcdCluster::start(EtcdSpec::new(binary, 3, dir, &prefix), &net).await?;
+//! // a proxy per (node → store member) link, upstream etcd.client_addr(j)
+//! let store = EtcdLeaseStore::new(EtcdEndpoint::from_addr(proxy_listen), "lease-name")?;
+//! match store.execute(&request, timeout).await? { Some(response) => ..., None => /* no answer */ }
+//! // faults: etcd.crash(j).await, etcd.restart(j)?, etcd.pause(j), etcd.resume(j)
+//! etcd.stop(&net).await?;
+//! ```
+//! Nothing here needs protoc or TLS: the gateway is plain HTTP with JSON.
+
+mod binary;
+mod client;
+mod error;
+mod gateway;
+mod member;
+mod record;
+mod server;
+
+pub use binary::{parse_version, EtcdBinary, ETCD_BIN_ENV, MIN_VERSION};
+pub use client::{EtcdEndpoint, EtcdLeaseStore, KEY_PREFIX};
+pub use error::{EtcdError, INSTALL_HINT};
+pub use record::{holder_identity, micro_time};
+pub use server::{peer_proxy_name, EtcdCluster, EtcdSpec};

@@ -1,0 +1,363 @@
+//! An etcd cluster electune starts: 1, 3, 5 or 7 members on 127.0.0.1, each a process of its own
+//! with its data dir and log under the work dir, every byte between members through a proxy.
+//!
+//! # How peer traffic is routed
+//!
+//! As etcd's own functional tester did (`tests/functional/agent/handler.go` `startProxy`, before
+//! its removal in etcd 3.6; members configured in `tests/functional/functional.yaml`, `rpcpb`
+//! `Member` with `EtcdPeerProxy: true`): each member listens for peers on a port of its own
+//! (`--listen-peer-urls`) and *advertises* the address of a proxy in front of it
+//! (`--initial-advertise-peer-urls`, and the same address in everyone's `--initial-cluster`). The
+//! others only ever learn the proxy's address, so everything sent to a member's peer port passes
+//! its proxy, `<prefix>peers_to_e<i>`. The tester blackholed or delayed a member by acting on that
+//! proxy (`handle_BLACKHOLE_PEER_PORT_TX_RX`, `handle_DELAY_PEER_PORT_TX_RX`); electune's fault
+//! scheduler does the same through toxiproxy toxics on it.
+//!
+//! One proxy per member, not per directed link: etcd identifies a member by its advertised peer
+//! URLs, the same for every other member, so the path *into* a member cannot differ by sender.
+//! And rafthttp talks over connections both ends open (each member dials a stream to every other
+//! and sends over the streams dialed to it), so a toxic on one member's proxy slows or cuts the
+//! connections others opened to it, not the ones it opened to them: isolating one member fully
+//! takes the proxies of all members; a crash or a pause needs none.
+//!
+//! # Client traffic
+//!
+//! [`EtcdCluster::client_addr`] is a member's real client address; the harness puts a proxy per
+//! (node → store member) link in front of it, as for the built-in store.
+//!
+//! # Ports
+//!
+//! Chosen as the harness chooses node ports (`crate::harness::free_port`, below the ephemeral
+//! range): never etcd's well-known 2379/2380, where a system etcd may already listen.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::binary::EtcdBinary;
+use super::client::{http_client, EtcdEndpoint};
+use super::error::EtcdError;
+use super::gateway::StatusResponse;
+use super::member::{health, log_tail, EtcdProcess, MemberConfig};
+use crate::harness::{free_port, ToxiproxyServer};
+use crate::toxiproxy::NewProxy;
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct EtcdSpec {
+    pub binary: EtcdBinary,
+    /// 1, 3, 5 or 7.
+    pub members: usize,
+    /// Each member's directory (`e1/data`, `e1/etcd.log`) goes below this.
+    pub work_dir: PathBuf,
+    /// Starts the names of the proxies (unique per cluster; on a shared toxiproxy it must start
+    /// with the server's [`ToxiproxyServer::run_prefix`]) and is the cluster token.
+    pub proxy_prefix: String,
+    /// `--heartbeat-interval`.
+    pub heartbeat: Duration,
+    /// `--election-timeout`.
+    pub election_timeout: Duration,
+    /// How long [`EtcdCluster::start`] waits for every member to be healthy.
+    pub start_timeout: Duration,
+}
+
+impl EtcdSpec {
+    /// `members` members with electune's loopback timing: heartbeat 50 ms, election timeout
+    /// 500 ms (etcd's defaults are 100 ms and 1 s, for real networks). A loopback round trip is
+    /// tens of microseconds, but this machine's cores are shared, and a member's fsync or a Go
+    /// scheduling stall under load reaches tens of milliseconds: 10 × the heartbeat, as etcd's
+    /// tuning guide asks, keeps spurious store elections away while a store-leader crash is
+    /// over in about half a second, short beside the lease timings measured on top of it.
+    pub fn new(binary: EtcdBinary, members: usize, work_dir: PathBuf, proxy_prefix: &str) -> Self {
+        EtcdSpec {
+            binary,
+            members,
+            work_dir,
+            proxy_prefix: proxy_prefix.to_owned(),
+            heartbeat: Duration::from_millis(50),
+            election_timeout: Duration::from_millis(500),
+            start_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+struct Member {
+    config: MemberConfig,
+    proxy: String,
+    process: Option<EtcdProcess>,
+    /// Stopped by [`EtcdCluster::pause`] and not yet continued.
+    paused: bool,
+}
+
+/// A running etcd cluster. Dropping it kills every member by PID; [`EtcdCluster::stop`] also
+/// deletes its proxies.
+pub struct EtcdCluster {
+    spec: EtcdSpec,
+    members: Mutex<Vec<Member>>,
+    proxies: Vec<String>,
+    http: reqwest::Client,
+}
+
+/// The name of the proxy in front of member `name`'s peer listener.
+pub fn peer_proxy_name(prefix: &str, name: &str) -> String {
+    format!("{prefix}peers_to_{name}")
+}
+
+impl EtcdCluster {
+    /// Creates the peer proxies, starts every member and waits until each is healthy (at most
+    /// `spec.start_timeout`). On failure everything started is ended again.
+    pub async fn start(spec: EtcdSpec, net: &ToxiproxyServer) -> Result<Self, EtcdError> {
+        if !matches!(spec.members, 1 | 3 | 5 | 7) {
+            return Err(EtcdError::BadSize(spec.members));
+        }
+        let names: Vec<String> = (1..=spec.members).map(|i| format!("e{i}")).collect();
+        let mut ports = Vec::new();
+        for _ in 0..2 * spec.members {
+            ports.push(free_port().map_err(EtcdError::Proxy)?);
+        }
+        let mut cluster = EtcdCluster {
+            members: Mutex::new(Vec::new()),
+            proxies: Vec::new(),
+            http: http_client(),
+            spec,
+        };
+        let mut advertised = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let proxy = peer_proxy_name(&cluster.spec.proxy_prefix, name);
+            let wanted = NewProxy::new(
+                &proxy,
+                "127.0.0.1:0",
+                format!("127.0.0.1:{}", ports[2 * i + 1]),
+            );
+            let created = net.create(&[wanted]).await;
+            let created = match created {
+                Ok(c) => c,
+                Err(e) => {
+                    cluster.delete_proxies(net).await;
+                    return Err(EtcdError::Proxy(e));
+                }
+            };
+            cluster.proxies.push(proxy);
+            let listen: SocketAddr = created[0].listen.parse().map_err(|_| {
+                EtcdError::io(format!(
+                    "proxy {} listens on {}",
+                    created[0].name, created[0].listen
+                ))(std::io::Error::other("not a socket address"))
+            })?;
+            advertised.push(listen);
+        }
+        let initial_cluster = names
+            .iter()
+            .zip(&advertised)
+            .map(|(n, a)| format!("{n}=http://{a}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let members = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Member {
+                config: MemberConfig {
+                    name: name.clone(),
+                    dir: cluster.spec.work_dir.join(name),
+                    client: SocketAddr::from(([127, 0, 0, 1], ports[2 * i])),
+                    peer: SocketAddr::from(([127, 0, 0, 1], ports[2 * i + 1])),
+                    advertised_peer: advertised[i],
+                    initial_cluster: initial_cluster.clone(),
+                    token: cluster.spec.proxy_prefix.clone(),
+                    heartbeat: cluster.spec.heartbeat,
+                    election_timeout: cluster.spec.election_timeout,
+                },
+                proxy: cluster.proxies[i].clone(),
+                process: None,
+                paused: false,
+            })
+            .collect();
+        *cluster.lock() = members;
+        let started = async {
+            for i in 0..cluster.len() {
+                cluster.restart(i)?;
+            }
+            let deadline = Instant::now() + cluster.spec.start_timeout;
+            for i in 0..cluster.len() {
+                cluster.wait_healthy_until(i, deadline).await?;
+            }
+            Ok(())
+        };
+        if let Err(e) = started.await {
+            cluster.stop(net).await.ok();
+            return Err(e);
+        }
+        Ok(cluster)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Member>> {
+        self.members.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many members.
+    pub fn len(&self) -> usize {
+        self.spec.members
+    }
+
+    /// Always false: a cluster has at least one member.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// `e1`, `e2`, ... (member `i` is `e{i+1}`).
+    pub fn member_name(&self, i: usize) -> String {
+        self.lock()[i].config.name.clone()
+    }
+
+    /// Member `i`'s real client address (put a proxy in front of it for a node's link).
+    pub fn client_addr(&self, i: usize) -> SocketAddr {
+        self.lock()[i].config.client
+    }
+
+    /// Every member's real client address, in member order.
+    pub fn client_addrs(&self) -> Vec<SocketAddr> {
+        self.lock().iter().map(|m| m.config.client).collect()
+    }
+
+    /// The name of the proxy in front of member `i`'s peer listener.
+    pub fn peer_proxy(&self, i: usize) -> String {
+        self.lock()[i].proxy.clone()
+    }
+
+    /// Every proxy this cluster created.
+    pub fn proxies(&self) -> &[String] {
+        &self.proxies
+    }
+
+    /// Member `i`'s log file.
+    pub fn log_path(&self, i: usize) -> PathBuf {
+        self.lock()[i].config.log_path()
+    }
+
+    /// Member `i`'s PID, if it is running (or stopped).
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        let mut members = self.lock();
+        let p = members[i].process.as_mut()?;
+        p.is_running().then(|| p.pid())
+    }
+
+    /// SIGKILL member `i` and reap it; it stays down until [`EtcdCluster::restart`].
+    pub async fn crash(&self, i: usize) {
+        let process = {
+            let mut members = self.lock();
+            members[i].paused = false;
+            members[i].process.take()
+        };
+        if let Some(p) = process {
+            p.kill().await;
+        }
+    }
+
+    /// Starts member `i` from its data dir (killing its current process first, if any). Does
+    /// not wait for it to be healthy: see [`EtcdCluster::wait_healthy`].
+    pub fn restart(&self, i: usize) -> Result<(), EtcdError> {
+        let mut members = self.lock();
+        let m = &mut members[i];
+        // Dropping the old process kills and reaps it.
+        m.process.take();
+        m.paused = false;
+        m.process = Some(EtcdProcess::spawn(&self.spec.binary.path, &m.config)?);
+        Ok(())
+    }
+
+    /// SIGSTOP member `i` if it is running and not paused already; returns whether this call
+    /// paused it (only the pause that stopped a member should continue it).
+    pub fn pause(&self, i: usize) -> bool {
+        let mut members = self.lock();
+        let m = &mut members[i];
+        match (m.process.as_mut(), m.paused) {
+            (Some(p), false) => {
+                if !p.is_running() {
+                    return false;
+                }
+                p.signal(libc::SIGSTOP);
+                m.paused = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// SIGCONT member `i` if [`EtcdCluster::pause`] stopped it.
+    pub fn resume(&self, i: usize) {
+        let mut members = self.lock();
+        let m = &mut members[i];
+        if let (Some(p), true) = (m.process.as_mut(), m.paused) {
+            p.signal(libc::SIGCONT);
+        }
+        m.paused = false;
+    }
+
+    /// Waits until member `i` answers `/health` with `true`, at most `timeout`.
+    pub async fn wait_healthy(&self, i: usize, timeout: Duration) -> Result<(), EtcdError> {
+        self.wait_healthy_until(i, Instant::now() + timeout).await
+    }
+
+    async fn wait_healthy_until(&self, i: usize, deadline: Instant) -> Result<(), EtcdError> {
+        let (client, started) = {
+            let m = &self.lock()[i];
+            (m.config.client, Instant::now())
+        };
+        let mut last = String::from("not asked yet");
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let exited = self.pid(i).is_none();
+            if exited {
+                last = "the process exited".into();
+            }
+            if left.is_zero() || exited {
+                let log = self.log_path(i);
+                return Err(EtcdError::NotHealthy {
+                    member: self.member_name(i),
+                    waited: started.elapsed(),
+                    last,
+                    tail: log_tail(&log, 20, 4000),
+                    log,
+                });
+            }
+            match health(&self.http, client, left.min(Duration::from_millis(500))).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(Duration::from_millis(10).min(left)).await;
+        }
+    }
+
+    /// The member that leads, as the members reachable within `timeout` each say: the one whose
+    /// id is the leader a member reports (`POST /v3/maintenance/status`). `None` if no member
+    /// knows a leader it can be matched with.
+    pub async fn leader(&self, timeout: Duration) -> Option<usize> {
+        let mut ids = Vec::new();
+        for (i, addr) in self.client_addrs().into_iter().enumerate() {
+            let url = format!("{}/v3/maintenance/status", EtcdEndpoint::from_addr(addr));
+            let ask = async {
+                let r = self.http.post(url).body("{}").send().await.ok()?;
+                r.json::<StatusResponse>().await.ok()
+            };
+            if let Ok(Some(status)) = tokio::time::timeout(timeout, ask).await {
+                ids.push((i, status.header.member_id, status.leader));
+            }
+        }
+        let leader = ids.iter().map(|s| s.2).find(|&l| l != 0)?;
+        ids.iter().find(|s| s.1 == leader).map(|s| s.0)
+    }
+
+    /// Kills every member by PID (waiting, bounded, until each is reaped) and deletes the
+    /// proxies.
+    pub async fn stop(&self, net: &ToxiproxyServer) -> Result<(), EtcdError> {
+        for i in 0..self.len() {
+            self.crash(i).await;
+        }
+        net.delete(&self.proxies).await.map_err(EtcdError::Proxy)
+    }
+
+    async fn delete_proxies(&self, net: &ToxiproxyServer) {
+        let _ = net.delete(&self.proxies).await;
+    }
+}
