@@ -8,6 +8,13 @@ cd "$(dirname "$0")/.."
 need_pkgs=()
 dpkg -s libssl-dev >/dev/null 2>&1 || need_pkgs+=(libssl-dev)
 dpkg -s pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
+# The etcd tests (tests/etcd.rs) start real etcd members (3.4 or newer); they fail, not skip,
+# without one. On a machine with systemd the Debian package also enables its own etcd service on
+# 127.0.0.1:2379/2380: electune never uses those ports (its members get ports the way the harness
+# picks node ports, below the ephemeral range) and never talks to that service.
+if [ -z "${ELECTUNE_ETCD_BIN:-}" ] && ! command -v etcd >/dev/null 2>&1 && [ ! -x /usr/bin/etcd ]; then
+  need_pkgs+=(etcd-server)
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "installing ${need_pkgs[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
