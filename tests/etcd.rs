@@ -7,6 +7,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use electune::etcd::{EtcdBinary, EtcdCluster, EtcdEndpoint, EtcdLeaseStore, EtcdSpec};
@@ -33,14 +34,31 @@ fn record(holder: u32, renew: u64) -> LeaseRecord {
     }
 }
 
-async fn start(members: usize, tag: &str, net: &ToxiproxyServer) -> (EtcdCluster, Duration) {
+/// Starts `members` members under a fresh directory named by `tag`; returns the cluster, how
+/// long it took to be healthy, and the directory (removed by [`stop`]).
+async fn start(
+    members: usize,
+    tag: &str,
+    net: &ToxiproxyServer,
+) -> (EtcdCluster, Duration, PathBuf) {
     let dir = common::temp_dir(&format!("etcd-{tag}"));
     let prefix = format!("{}{tag}_", net.run_prefix());
     let began = Instant::now();
-    let cluster = EtcdCluster::start(EtcdSpec::new(etcd(), members, dir, &prefix), net)
+    let spec = EtcdSpec::new(etcd(), members, dir.clone(), &prefix);
+    let cluster = EtcdCluster::start(spec, net)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    (cluster, began.elapsed())
+    (cluster, began.elapsed(), dir)
+}
+
+/// Stops the cluster, checks every member process is gone, removes its directory.
+async fn stop(cluster: EtcdCluster, net: &ToxiproxyServer, dir: PathBuf) {
+    let pids: Vec<u32> = (0..cluster.len()).filter_map(|i| cluster.pid(i)).collect();
+    cluster.stop(net).await.unwrap();
+    for pid in pids {
+        assert!(common::pid_gone(pid), "etcd {pid} still exists");
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A proxy `name` in front of `upstream`, and a store client through it.
@@ -88,9 +106,8 @@ async fn write_within(store: &EtcdLeaseStore, renew: u64, bound: Duration) -> Op
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_member_is_a_compare_and_swap_store_as_the_api_server_uses_it() {
     let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
-    let (cluster, took) = start(1, "cas", &net).await;
+    let (cluster, took, dir) = start(1, "cas", &net).await;
     eprintln!("etcd: 1 member healthy {took:?} after start");
-    let pid = cluster.pid(0).unwrap();
     let proxy = format!("{}cas_n1_to_e1", net.run_prefix());
     tokio::time::timeout(LIMIT, async {
         let store = store_via(&net, &proxy, cluster.client_addr(0)).await;
@@ -181,14 +198,13 @@ async fn one_member_is_a_compare_and_swap_store_as_the_api_server_uses_it() {
     })
     .await
     .expect("bounded");
-    cluster.stop(&net).await.unwrap();
-    assert!(common::pid_gone(pid), "etcd {pid} still exists");
+    stop(cluster, &net, dir).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_link_is_unavailable_and_a_silent_one_is_no_answer() {
     let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
-    let (cluster, _) = start(1, "faults", &net).await;
+    let (cluster, _, dir) = start(1, "faults", &net).await;
     let pid = cluster.pid(0).unwrap();
     let proxy = format!("{}faults_n1_to_e1", net.run_prefix());
     tokio::time::timeout(LIMIT, async {
@@ -267,9 +283,7 @@ async fn a_broken_link_is_unavailable_and_a_silent_one_is_no_answer() {
     })
     .await
     .expect("bounded");
-    let pid = cluster.pid(0).unwrap();
-    cluster.stop(&net).await.unwrap();
-    assert!(common::pid_gone(pid), "etcd {pid} still exists");
+    stop(cluster, &net, dir).await;
 }
 
 /// The peer URLs the members know each other by (`/v3/cluster/member/list`).
@@ -303,7 +317,7 @@ async fn peer_links(net: &ToxiproxyServer, cluster: &EtcdCluster, enabled: bool)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_members_talk_through_proxies_and_need_a_quorum() {
     let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
-    let (cluster, took) = start(3, "trio", &net).await;
+    let (cluster, took, dir) = start(3, "trio", &net).await;
     eprintln!("etcd: 3 members healthy {took:?} after start");
     let pids: Vec<u32> = (0..3).map(|i| cluster.pid(i).unwrap()).collect();
     tokio::time::timeout(LIMIT, async {
@@ -351,6 +365,21 @@ async fn three_members_talk_through_proxies_and_need_a_quorum() {
         );
         let third = 3 - leader - other;
         assert_eq!(lease(ask(&stores[third], StoreRequest::Get).await), written);
+        // A store given every member fails over: one request fails on the dead member, the
+        // next goes to the next member.
+        let endpoints = (0..3)
+            .map(|k| EtcdEndpoint::from_addr(cluster.client_addr((leader + k) % 3)))
+            .collect();
+        let failover = EtcdLeaseStore::with_failover(endpoints, "lease").unwrap();
+        assert_eq!(
+            ask(&failover, StoreRequest::Get).await,
+            Some(StoreResponse::Unavailable)
+        );
+        assert_eq!(lease(ask(&failover, StoreRequest::Get).await), written);
+        assert_eq!(
+            failover.endpoint(),
+            &EtcdEndpoint::from_addr(cluster.client_addr(other))
+        );
         cluster.restart(leader).unwrap();
         cluster
             .wait_healthy(leader, Duration::from_secs(10))
@@ -361,14 +390,25 @@ async fn three_members_talk_through_proxies_and_need_a_quorum() {
             written
         );
 
-        // SIGSTOP two members: the third cannot commit a write.
+        // SIGSTOP two members: the third cannot commit a write. etcd holds the request (raft
+        // takes no proposal without a leader: 3.4 `raft/node.go` sets `propc = nil`) until its
+        // own request timeout, 5 s + 2 election timeouts (`ServerConfig.ReqTimeout`), and then
+        // answers gRPC Unavailable "request timed out", 503 through the gateway.
         let lone = 2;
+        let before = lease(ask(&stores[lone], StoreRequest::Get).await);
         assert!(cluster.pause(0) && cluster.pause(1));
         assert!(!cluster.pause(0), "a paused member is not paused twice");
-        assert_eq!(
-            write_within(&stores[lone], 5, Duration::from_secs(3)).await,
-            None
-        );
+        let update = StoreRequest::Update {
+            resource_version: before.resource_version,
+            record: record(1, 5),
+        };
+        assert_eq!(ask(&stores[lone], update).await, None);
+        let began = Instant::now();
+        let patient = stores[lone].execute(&update, Duration::from_secs(10)).await;
+        let waited = began.elapsed();
+        eprintln!("etcd: without a quorum, {patient:?} after {waited:?}");
+        assert_eq!(patient.unwrap(), Some(StoreResponse::Unavailable));
+        assert!(waited > Duration::from_secs(5), "{waited:?}");
         cluster.resume(0);
         cluster.resume(1);
         let resumed = write_within(&stores[lone], 6, Duration::from_secs(10)).await;
@@ -379,9 +419,5 @@ async fn three_members_talk_through_proxies_and_need_a_quorum() {
     })
     .await
     .expect("bounded");
-    let pids: Vec<u32> = (0..3).filter_map(|i| cluster.pid(i)).collect();
-    cluster.stop(&net).await.unwrap();
-    for pid in pids {
-        assert!(common::pid_gone(pid), "etcd {pid} still exists");
-    }
+    stop(cluster, &net, dir).await;
 }

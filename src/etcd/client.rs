@@ -23,6 +23,8 @@
 //! have been applied, as with the API server.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -114,11 +116,13 @@ pub(crate) fn http_client() -> reqwest::Client {
         .expect("a plain HTTP client builds")
 }
 
-/// One lease kept in etcd, reached through one endpoint.
+/// One lease kept in etcd, reached through one endpoint or, with failover, several.
 #[derive(Debug, Clone)]
 pub struct EtcdLeaseStore {
     http: reqwest::Client,
-    endpoint: EtcdEndpoint,
+    endpoints: Vec<EtcdEndpoint>,
+    /// The endpoint requests go to now (shared by clones).
+    current: Arc<AtomicUsize>,
     name: String,
     key: String,
 }
@@ -127,13 +131,23 @@ impl EtcdLeaseStore {
     /// The store of the lease `name` (`[A-Za-z0-9._-]+`, e.g. one per trial so that trials on a
     /// shared etcd do not meet) at `endpoint`. Nothing is sent until [`EtcdLeaseStore::execute`].
     pub fn new(endpoint: EtcdEndpoint, name: &str) -> Result<Self, EtcdError> {
+        Self::with_failover(vec![endpoint], name)
+    }
+
+    /// The store of the lease `name` at several endpoints (one per etcd member, as an API server
+    /// is given `--etcd-servers`): requests go to one until it answers Unavailable or not at all,
+    /// then the next request goes to the next one, round the list. The request that failed is
+    /// not retried: its caller sees the failure, as client-go sees a failed request.
+    pub fn with_failover(endpoints: Vec<EtcdEndpoint>, name: &str) -> Result<Self, EtcdError> {
         let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
         if name.is_empty() || name.len() > 200 || !name.chars().all(valid) {
             return Err(EtcdError::BadLeaseName(name.to_owned()));
         }
+        assert!(!endpoints.is_empty(), "a lease store needs an endpoint");
         Ok(EtcdLeaseStore {
             http: http_client(),
-            endpoint,
+            endpoints,
+            current: Arc::new(AtomicUsize::new(0)),
             name: name.to_owned(),
             key: format!("{KEY_PREFIX}{name}"),
         })
@@ -144,9 +158,9 @@ impl EtcdLeaseStore {
         &self.key
     }
 
-    /// Where requests go.
+    /// The endpoint the next request goes to.
     pub fn endpoint(&self) -> &EtcdEndpoint {
-        &self.endpoint
+        &self.endpoints[self.current.load(Ordering::SeqCst) % self.endpoints.len()]
     }
 
     /// Performs `request` against etcd: `Ok(Some(answer))`, or `Ok(None)` if no answer came
@@ -157,13 +171,38 @@ impl EtcdLeaseStore {
         request: &StoreRequest,
         timeout: Duration,
     ) -> Result<Option<StoreResponse>, EtcdError> {
-        match tokio::time::timeout(timeout, self.execute_unbounded(request)).await {
-            Ok(answer) => answer.map(Some),
-            Err(_elapsed) => Ok(None),
+        let at = self.current.load(Ordering::SeqCst) % self.endpoints.len();
+        let call = Call {
+            http: &self.http,
+            endpoint: &self.endpoints[at],
+            name: &self.name,
+            key: &self.key,
+        };
+        let answer = match tokio::time::timeout(timeout, call.execute(request)).await {
+            Ok(answer) => Some(answer?),
+            Err(_elapsed) => None,
+        };
+        if matches!(answer, None | Some(StoreResponse::Unavailable)) {
+            let next = (at + 1) % self.endpoints.len();
+            // Another request may have moved on already: move only from where this one went.
+            let _ = self
+                .current
+                .compare_exchange(at, next, Ordering::SeqCst, Ordering::SeqCst);
         }
+        Ok(answer)
     }
+}
 
-    async fn execute_unbounded(&self, request: &StoreRequest) -> Result<StoreResponse, EtcdError> {
+/// One request to one endpoint.
+struct Call<'a> {
+    http: &'a reqwest::Client,
+    endpoint: &'a EtcdEndpoint,
+    name: &'a str,
+    key: &'a str,
+}
+
+impl Call<'_> {
+    async fn execute(&self, request: &StoreRequest) -> Result<StoreResponse, EtcdError> {
         match *request {
             StoreRequest::Get => self.get().await,
             StoreRequest::Create(record) => self.create(&record).await,
@@ -252,7 +291,7 @@ impl EtcdLeaseStore {
     fn put(&self, record: &LeaseRecord) -> RequestOp {
         RequestOp::Put {
             key: b64(self.key.as_bytes()),
-            value: b64(&record::encode(&self.name, record)),
+            value: b64(&record::encode(self.name, record)),
         }
     }
 
@@ -275,7 +314,7 @@ impl EtcdLeaseStore {
 
     fn decode_value(&self, value: &str) -> Result<LeaseRecord, EtcdError> {
         let bad = |reason: String| EtcdError::Record {
-            key: self.key.clone(),
+            key: self.key.to_owned(),
             reason,
         };
         let bytes = gateway::unb64(value).ok_or_else(|| bad("not base64".into()))?;
