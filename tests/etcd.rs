@@ -191,6 +191,13 @@ async fn one_member_is_a_compare_and_swap_store_as_the_api_server_uses_it() {
             took.push(began.elapsed());
         }
         took.sort();
+        // Clean-up on an etcd the user keeps: the key goes, once.
+        assert!(store.remove(REQUEST).await.unwrap());
+        assert!(!store.remove(REQUEST).await.unwrap());
+        assert_eq!(
+            ask(&store, StoreRequest::Get).await,
+            Some(StoreResponse::NotFound)
+        );
         eprintln!(
             "etcd: CAS update through the proxy p50 {:?} p90 {:?} max {:?} (n = 200)",
             took[100], took[180], took[199]
@@ -420,4 +427,45 @@ async fn three_members_talk_through_proxies_and_need_a_quorum() {
     .await
     .expect("bounded");
     stop(cluster, &net, dir).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_cannot_start_is_an_error_with_its_log_and_leaves_nothing() {
+    let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
+    let dir = common::temp_dir("etcd-broken");
+    // etcd cannot create its data dir where a file is.
+    std::fs::create_dir_all(dir.join("e1")).unwrap();
+    std::fs::write(dir.join("e1").join("data"), "not a directory").unwrap();
+    let prefix = format!("{}broken_", net.run_prefix());
+    let spec = EtcdSpec::new(etcd(), 1, dir.clone(), &prefix);
+    let began = Instant::now();
+    let err = match tokio::time::timeout(LIMIT, EtcdCluster::start(spec, &net)).await {
+        Ok(Err(e)) => e,
+        Ok(Ok(_)) => panic!("an etcd without a data dir started"),
+        Err(_) => panic!("start was not bounded"),
+    };
+    let text = err.to_string();
+    eprintln!("etcd: {text}");
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    assert!(text.contains("etcd member e1 was not healthy"), "{text}");
+    assert!(text.contains("the process exited"), "{text}");
+    assert!(
+        text.contains("e1/data"),
+        "the log tail names the data dir: {text}"
+    );
+    assert_eq!(err.exit_code(), electune::exit::ENVIRONMENT);
+    let left: Vec<String> = net
+        .client
+        .proxies()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert!(!left.iter().any(|p| p.starts_with(&prefix)), "{left:?}");
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -163,6 +163,32 @@ impl EtcdLeaseStore {
         &self.endpoints[self.current.load(Ordering::SeqCst) % self.endpoints.len()]
     }
 
+    /// Deletes the lease's key, as clean-up after a run on an etcd the user keeps (the lease
+    /// mechanism itself never deletes: client-go releases a lease by emptying its holder).
+    /// Returns whether there was a key; an etcd that does not answer within `timeout`, or answers
+    /// Unavailable, is [`EtcdError::Unreachable`].
+    pub async fn remove(&self, timeout: Duration) -> Result<bool, EtcdError> {
+        let endpoint = self.endpoint();
+        let call = Call {
+            http: &self.http,
+            endpoint,
+            name: &self.name,
+            key: &self.key,
+        };
+        let body = gateway::RangeRequest {
+            key: b64(self.key.as_bytes()),
+        };
+        let sent = call.post::<gateway::DeleteRangeResponse>("/v3/kv/deleterange", &body);
+        match tokio::time::timeout(timeout, sent).await {
+            Ok(Ok(Served::Answer(d))) => Ok(d.deleted > 0),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(Served::Unavailable)) | Err(_) => Err(EtcdError::Unreachable {
+                endpoint: endpoint.to_string(),
+                waited: timeout,
+            }),
+        }
+    }
+
     /// Performs `request` against etcd: `Ok(Some(answer))`, or `Ok(None)` if no answer came
     /// within `timeout`. An `Err` is a request etcd refused as malformed or an answer electune
     /// cannot read: a bug or a foreign value under the key, never a network condition.

@@ -67,6 +67,9 @@ pub enum EtcdError {
     /// electune built wrong) or a body that is not the gateway's JSON.
     #[error("etcd at {endpoint} answered {what}")]
     Protocol { endpoint: String, what: String },
+    /// An etcd that did not serve a clean-up request (refused, reset, 5xx, or silent).
+    #[error("etcd at {endpoint} did not serve the request within {waited:?}")]
+    Unreachable { endpoint: String, waited: Duration },
     /// The value under the lease key is not a record electune wrote.
     #[error("the value of {key} is not an electune lease record: {reason}")]
     Record { key: String, reason: String },

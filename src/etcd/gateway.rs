@@ -22,7 +22,7 @@ pub fn unb64(text: &str) -> Option<Vec<u8>> {
     STANDARD.decode(text).ok()
 }
 
-/// `RangeRequest` (only a single key).
+/// `RangeRequest` and `DeleteRangeRequest` (only a single key).
 #[derive(Debug, Serialize)]
 pub struct RangeRequest {
     pub key: String,
@@ -33,6 +33,14 @@ pub struct RangeRequest {
 #[serde(default)]
 pub struct RangeResponse {
     pub kvs: Vec<KeyValue>,
+}
+
+/// `DeleteRangeResponse`: how many keys went.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DeleteRangeResponse {
+    #[serde(deserialize_with = "num_string::deserialize")]
+    pub deleted: i64,
 }
 
 /// `mvccpb.KeyValue`.

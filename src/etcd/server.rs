@@ -99,6 +99,10 @@ pub struct EtcdCluster {
     http: reqwest::Client,
 }
 
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
 /// The name of the proxy in front of member `name`'s peer listener.
 pub fn peer_proxy_name(prefix: &str, name: &str) -> String {
     format!("{prefix}peers_to_{name}")
@@ -111,41 +115,41 @@ impl EtcdCluster {
         if !matches!(spec.members, 1 | 3 | 5 | 7) {
             return Err(EtcdError::BadSize(spec.members));
         }
-        let names: Vec<String> = (1..=spec.members).map(|i| format!("e{i}")).collect();
-        let mut ports = Vec::new();
-        for _ in 0..2 * spec.members {
-            ports.push(free_port().map_err(EtcdError::Proxy)?);
-        }
         let mut cluster = EtcdCluster {
             members: Mutex::new(Vec::new()),
             proxies: Vec::new(),
             http: http_client(),
             spec,
         };
+        if let Err(e) = cluster.boot(net).await {
+            let _ = cluster.stop(net).await;
+            return Err(e);
+        }
+        Ok(cluster)
+    }
+
+    /// Everything [`EtcdCluster::start`] does but the clean-up on failure.
+    async fn boot(&mut self, net: &ToxiproxyServer) -> Result<(), EtcdError> {
+        let n = self.spec.members;
+        let names: Vec<String> = (1..=n).map(|i| format!("e{i}")).collect();
+        let mut client = Vec::new();
+        let mut peer = Vec::new();
+        for _ in 0..n {
+            client.push(loopback(free_port().map_err(EtcdError::Proxy)?));
+            peer.push(loopback(free_port().map_err(EtcdError::Proxy)?));
+        }
         let mut advertised = Vec::new();
-        for (i, name) in names.iter().enumerate() {
-            let proxy = peer_proxy_name(&cluster.spec.proxy_prefix, name);
-            let wanted = NewProxy::new(
-                &proxy,
-                "127.0.0.1:0",
-                format!("127.0.0.1:{}", ports[2 * i + 1]),
-            );
-            let created = net.create(&[wanted]).await;
-            let created = match created {
-                Ok(c) => c,
-                Err(e) => {
-                    cluster.delete_proxies(net).await;
-                    return Err(EtcdError::Proxy(e));
-                }
-            };
-            cluster.proxies.push(proxy);
-            let listen: SocketAddr = created[0].listen.parse().map_err(|_| {
-                EtcdError::io(format!(
-                    "proxy {} listens on {}",
-                    created[0].name, created[0].listen
-                ))(std::io::Error::other("not a socket address"))
-            })?;
-            advertised.push(listen);
+        for (name, peer) in names.iter().zip(&peer) {
+            let proxy = peer_proxy_name(&self.spec.proxy_prefix, name);
+            let wanted = NewProxy::new(&proxy, "127.0.0.1:0", peer.to_string());
+            let created = net.create(&[wanted]).await.map_err(EtcdError::Proxy)?;
+            self.proxies.push(proxy);
+            let listen = &created[0].listen;
+            advertised.push(listen.parse::<SocketAddr>().map_err(|_| {
+                EtcdError::io(format!("proxy {} listens on {listen}", created[0].name))(
+                    std::io::Error::other("not a socket address"),
+                )
+            })?);
         }
         let initial_cluster = names
             .iter()
@@ -153,42 +157,32 @@ impl EtcdCluster {
             .map(|(n, a)| format!("{n}=http://{a}"))
             .collect::<Vec<_>>()
             .join(",");
-        let members = names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| Member {
-                config: MemberConfig {
-                    name: name.clone(),
-                    dir: cluster.spec.work_dir.join(name),
-                    client: SocketAddr::from(([127, 0, 0, 1], ports[2 * i])),
-                    peer: SocketAddr::from(([127, 0, 0, 1], ports[2 * i + 1])),
-                    advertised_peer: advertised[i],
-                    initial_cluster: initial_cluster.clone(),
-                    token: cluster.spec.proxy_prefix.clone(),
-                    heartbeat: cluster.spec.heartbeat,
-                    election_timeout: cluster.spec.election_timeout,
-                },
-                proxy: cluster.proxies[i].clone(),
-                process: None,
-                paused: false,
-            })
-            .collect();
-        *cluster.lock() = members;
-        let started = async {
-            for i in 0..cluster.len() {
-                cluster.restart(i)?;
-            }
-            let deadline = Instant::now() + cluster.spec.start_timeout;
-            for i in 0..cluster.len() {
-                cluster.wait_healthy_until(i, deadline).await?;
-            }
-            Ok(())
-        };
-        if let Err(e) = started.await {
-            cluster.stop(net).await.ok();
-            return Err(e);
+        let members = (0..n).map(|i| Member {
+            config: MemberConfig {
+                name: names[i].clone(),
+                dir: self.spec.work_dir.join(&names[i]),
+                client: client[i],
+                peer: peer[i],
+                advertised_peer: advertised[i],
+                initial_cluster: initial_cluster.clone(),
+                token: self.spec.proxy_prefix.clone(),
+                heartbeat: self.spec.heartbeat,
+                election_timeout: self.spec.election_timeout,
+            },
+            proxy: self.proxies[i].clone(),
+            process: None,
+            paused: false,
+        });
+        *self.lock() = members.collect();
+        for i in 0..n {
+            self.restart(i)?;
         }
-        Ok(cluster)
+        let began = Instant::now();
+        let deadline = began + self.spec.start_timeout;
+        for i in 0..n {
+            self.wait_healthy_until(i, began, deadline).await?;
+        }
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Member>> {
@@ -296,14 +290,19 @@ impl EtcdCluster {
 
     /// Waits until member `i` answers `/health` with `true`, at most `timeout`.
     pub async fn wait_healthy(&self, i: usize, timeout: Duration) -> Result<(), EtcdError> {
-        self.wait_healthy_until(i, Instant::now() + timeout).await
+        let began = Instant::now();
+        self.wait_healthy_until(i, began, began + timeout).await
     }
 
-    async fn wait_healthy_until(&self, i: usize, deadline: Instant) -> Result<(), EtcdError> {
-        let (client, started) = {
-            let m = &self.lock()[i];
-            (m.config.client, Instant::now())
-        };
+    /// Waits for member `i`'s health until `deadline`; `began` is when the wait began, for the
+    /// error.
+    async fn wait_healthy_until(
+        &self,
+        i: usize,
+        began: Instant,
+        deadline: Instant,
+    ) -> Result<(), EtcdError> {
+        let client = self.client_addr(i);
         let mut last = String::from("not asked yet");
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -315,7 +314,7 @@ impl EtcdCluster {
                 let log = self.log_path(i);
                 return Err(EtcdError::NotHealthy {
                     member: self.member_name(i),
-                    waited: started.elapsed(),
+                    waited: began.elapsed(),
                     last,
                     tail: log_tail(&log, 20, 4000),
                     log,
@@ -351,13 +350,11 @@ impl EtcdCluster {
     /// Kills every member by PID (waiting, bounded, until each is reaped) and deletes the
     /// proxies.
     pub async fn stop(&self, net: &ToxiproxyServer) -> Result<(), EtcdError> {
-        for i in 0..self.len() {
+        // Fewer than `len()` if the cluster failed to start.
+        let started = self.lock().len();
+        for i in 0..started {
             self.crash(i).await;
         }
         net.delete(&self.proxies).await.map_err(EtcdError::Proxy)
-    }
-
-    async fn delete_proxies(&self, net: &ToxiproxyServer) {
-        let _ = net.delete(&self.proxies).await;
     }
 }
