@@ -41,7 +41,15 @@ use super::error::EtcdError;
 use super::gateway::StatusResponse;
 use super::member::{health, log_tail, EtcdProcess, MemberConfig};
 use crate::harness::{free_port, ToxiproxyServer};
-use crate::toxiproxy::NewProxy;
+use crate::toxiproxy::{NewProxy, ToxicAttributes};
+
+/// The toxic that answers the bootstrap check at once (see `EtcdCluster::set_bootstrap_reset`).
+const BOOTSTRAP_TOXIC: &str = "electune_bootstrap";
+/// What a member logs once past the bootstrap check (etcd 3.4 `etcdserver/raft.go`
+/// `startNode`; the same words in 3.5 and 3.6).
+const BOOTSTRAPPED: &str = "\"starting local member\"";
+/// How long to wait for that before letting the check take its slow course.
+const BOOTSTRAP_BOUND: Duration = Duration::from_secs(5);
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -97,6 +105,11 @@ pub struct EtcdCluster {
     members: Mutex<Vec<Member>>,
     proxies: Vec<String>,
     http: reqwest::Client,
+}
+
+/// The length of a file, 0 if there is none.
+fn log_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 fn loopback(port: u16) -> SocketAddr {
@@ -174,15 +187,63 @@ impl EtcdCluster {
             paused: false,
         });
         *self.lock() = members.collect();
+        let began = Instant::now();
+        let deadline = began + self.spec.start_timeout;
+        if n > 1 {
+            self.set_bootstrap_reset(net, true).await?;
+        }
+        let offsets: Vec<u64> = (0..n).map(|i| log_len(&self.log_path(i))).collect();
         for i in 0..n {
             self.restart(i)?;
         }
-        let began = Instant::now();
-        let deadline = began + self.spec.start_timeout;
+        if n > 1 {
+            self.wait_bootstrapped(&offsets, deadline.min(began + BOOTSTRAP_BOUND))
+                .await;
+            self.set_bootstrap_reset(net, false).await?;
+        }
         for i in 0..n {
             self.wait_healthy_until(i, began, deadline).await?;
         }
         Ok(())
+    }
+
+    /// Adds or removes a `reset_peer` toxic on every peer proxy, for the bootstrap check.
+    ///
+    /// A new member of a multi-member cluster first asks each peer whether the cluster already
+    /// runs (etcd 3.4 `etcdserver/server.go` `NewServer` → `isMemberBootstrapped` →
+    /// `getClusterFromRemotePeers`: `GET <peer>/members` with `bootstrapTimeout()`, 1 s). Peers
+    /// started at the same moment have bound their peer listeners but serve them only after this
+    /// very check, so each question waits out its second: 2 s more per start of three members,
+    /// about half the time on this machine. Resetting the connections instead answers "not
+    /// bootstrapped" at once, which is the truth for a new cluster.
+    async fn set_bootstrap_reset(&self, net: &ToxiproxyServer, on: bool) -> Result<(), EtcdError> {
+        for p in &self.proxies {
+            let done = if on {
+                let reset = ToxicAttributes::ResetPeer { timeout: 0 };
+                net.add_toxic(p, BOOTSTRAP_TOXIC, reset).await.map(|_| ())
+            } else {
+                net.remove_toxic(p, BOOTSTRAP_TOXIC).await
+            };
+            done.map_err(EtcdError::Proxy)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every member has logged that it starts its raft node (past the bootstrap
+    /// check), has exited, or `until` passes; whichever comes first. A member that takes longer
+    /// only costs time: with the toxic gone it completes the check the slow way.
+    async fn wait_bootstrapped(&self, offsets: &[u64], until: Instant) {
+        let started = |i: usize| {
+            let text = std::fs::read(self.log_path(i)).unwrap_or_default();
+            let new = text.get(offsets[i] as usize..).unwrap_or_default();
+            String::from_utf8_lossy(new).contains(BOOTSTRAPPED)
+        };
+        while Instant::now() < until {
+            if (0..offsets.len()).all(|i| self.pid(i).is_none() || started(i)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Member>> {
