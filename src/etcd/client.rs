@@ -10,10 +10,12 @@
 //!   (409 AlreadyExists); the new `resourceVersion` is the put's `Header.Revision`.
 //! - `Update` is `store.GuaranteedUpdate` for an object carrying the `resourceVersion` it was
 //!   read at: `Txn().If(Compare(ModRevision(key), "=", rv)).Then(OpPut).Else(OpGet(key))`. When
-//!   the txn fails the API server retries with the state the else-branch read, and the registry's
-//!   `rest.Update` then refuses the stale `resourceVersion` with 409 Conflict, or 404 if the key
-//!   is gone; electune answers that at once, from the same else-branch read, without the retry
-//!   round trip that could only end the same way.
+//!   the txn fails the API server retries with the state the else-branch read, and the
+//!   registry's `Store.Update` (`pkg/registry/generic/registry/store.go`) then refuses the stale
+//!   `resourceVersion` with 409 Conflict, or 404 if the key is gone; electune answers that at
+//!   once, from the same else-branch read, without the retry round trip that could only end the
+//!   same way. electune adds `version(key) > 0` to the compare: an Update naming version 0 (which
+//!   the API server never sends) must not create a missing key.
 //!
 //! What is *not* an answer: a connection refused or reset, an HTTP 5xx (etcd without a leader or
 //! timing a proposal out answers gRPC `Unavailable`, 503 through the gateway), 408 or 429 are

@@ -1,12 +1,13 @@
 //! The JSON of etcd's v3 gRPC gateway, as much of it as the lease store uses.
 //!
-//! The gateway (`api/etcdserverpb/gw/rpc.pb.gw.go`, registered by `embed/serve.go`
-//! `registerGateway` on the client port) maps `POST /v3/kv/range` and `POST /v3/kv/txn` onto the
-//! `KV` service of `rpc.proto`. It marshals with grpc-gateway v1's default `JSONPb{OrigName:
-//! true}`: field names as in the `.proto` (`mod_revision`, `response_put`), `int64`/`uint64` as
-//! JSON strings, enums by name (`"MOD"`, `"EQUAL"`), `bytes` as standard base64, and fields at
-//! their zero value left out (a failed `TxnResponse` has no `succeeded`, an empty range no
-//! `kvs`). Checked against etcd 3.4.23 (`etcd-server` in Debian).
+//! The gateway (`etcdserver/etcdserverpb/gw/rpc.pb.gw.go` in 3.4, `api/etcdserverpb/gw/` from
+//! 3.5; registered by `embed/serve.go` `registerGateway` on the client port) maps
+//! `POST /v3/kv/range`, `/v3/kv/txn` and `/v3/kv/deleterange` onto the `KV` service of
+//! `rpc.proto`, `/v3/maintenance/status` onto `Maintenance`. It marshals with grpc-gateway v1's
+//! default `JSONPb{OrigName: true}`: field names as in the `.proto` (`mod_revision`,
+//! `response_put`), `int64`/`uint64` as JSON strings, enums by name (`"MOD"`, `"EQUAL"`), `bytes`
+//! as standard base64, and fields at their zero value left out (a failed `TxnResponse` has no
+//! `succeeded`, an empty range no `kvs`). Checked against etcd 3.4.23 (`etcd-server` in Debian).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;

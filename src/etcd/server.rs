@@ -213,8 +213,8 @@ impl EtcdCluster {
     /// runs (etcd 3.4 `etcdserver/server.go` `NewServer` → `isMemberBootstrapped` →
     /// `getClusterFromRemotePeers`: `GET <peer>/members` with `bootstrapTimeout()`, 1 s). Peers
     /// started at the same moment have bound their peer listeners but serve them only after this
-    /// very check, so each question waits out its second: 2 s more per start of three members,
-    /// about half the time on this machine. Resetting the connections instead answers "not
+    /// very check, so each question waits out its second: up to 2 s more per start of three
+    /// members (7 starts in 11 on this machine). Resetting the connections instead answers "not
     /// bootstrapped" at once, which is the truth for a new cluster.
     async fn set_bootstrap_reset(&self, net: &ToxiproxyServer, on: bool) -> Result<(), EtcdError> {
         for p in &self.proxies {
