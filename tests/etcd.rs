@@ -358,6 +358,20 @@ async fn three_members_talk_through_proxies_and_need_a_quorum() {
             "no write within 10 s after the peer links came back"
         );
 
+        // Cutting the leader's own peer proxy does not isolate it: what it sends over streams
+        // passes there, but rafthttp falls back to POSTing through the receivers' proxies.
+        let leader = cluster.leader(REQUEST).await.expect("a leader");
+        let own = cluster.peer_proxy(leader);
+        let cut = ProxyUpdate::enabled(false);
+        net.client.update_proxy(&own, &cut).await.unwrap();
+        let through = write_within(&stores[leader], 3, Duration::from_secs(5)).await;
+        let healed = ProxyUpdate::enabled(true);
+        net.client.update_proxy(&own, &healed).await.unwrap();
+        assert!(
+            through.is_some(),
+            "the leader was isolated by its own peer proxy alone"
+        );
+
         // SIGKILL the leader: the other two elect one and take writes.
         let leader = cluster.leader(REQUEST).await.expect("a leader");
         cluster.crash(leader).await;

@@ -15,9 +15,13 @@
 //!
 //! One proxy per member, not per directed link: etcd identifies a member by its advertised peer
 //! URLs, the same for every other member, so the path *into* a member cannot differ by sender.
-//! And rafthttp talks over connections both ends open (each member dials a stream to every other
-//! and sends over the streams dialed to it), so a toxic on one member's proxy slows or cuts the
-//! connections others opened to it, not the ones it opened to them: isolating one member fully
+//! What passes member i's proxy (etcd 3.4 `etcdserver/api/rafthttp`): every other member dials
+//! i's URL to *receive* i's messages (`streamReader.dial`), and i writes its raft messages down
+//! those streams, so i's outgoing stream traffic leaves through i's own proxy; when a stream is
+//! down, `peer.pick` falls back to POSTing the message to the receiver's URL (`pipeline`), through
+//! the receiver's proxy. So a toxic on i's proxy delays or cuts what i sends over streams and what
+//! others POST to i, and every message crosses exactly one proxy; but cutting i's proxy alone does
+//! not silence i (its pipeline POSTs still pass the others' proxies): isolating one member fully
 //! takes the proxies of all members; a crash or a pause needs none.
 //!
 //! # Client traffic
