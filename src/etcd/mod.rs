@@ -10,7 +10,9 @@
 //! let etcd = EtcdCluster::start(EtcdSpec::new(binary, 3, dir, &prefix), &net).await?;
 //! // a proxy per (node → store member) link, upstream etcd.client_addr(j)
 //! let store = EtcdLeaseStore::new(EtcdEndpoint::from_addr(proxy_listen), "lease-name")?;
+//! //   or EtcdLeaseStore::with_failover(one endpoint per member, "lease-name")?
 //! match store.execute(&request, timeout).await? { Some(response) => ..., None => /* no answer */ }
+//! // --etcd URL: EtcdLeaseStore::new(EtcdEndpoint::parse(url)?, name)?, store.remove(t) after
 //! // faults: etcd.crash(j).await, etcd.restart(j)?, etcd.pause(j), etcd.resume(j)
 //! etcd.stop(&net).await?;
 //! ```
