@@ -19,8 +19,13 @@ const RETRY: u64 = 200 * MS;
 const SLACK: u64 = 300 * MS;
 
 fn lease_profile(fencing: bool, faults: &str) -> electune::profile::Profile {
+    lease_profile_on("builtin", fencing, faults)
+}
+
+/// A lease profile on the store `kind` (`builtin`, or `etcd` started by the harness).
+fn lease_profile_on(kind: &str, fencing: bool, faults: &str) -> electune::profile::Profile {
     profile(&format!(
-        "name: lease\nseed: 5\ncluster:\n  protocol: lease\n  lease: {{ lease_duration: 1.5s, renew_deadline: 1s, retry_period: 200ms }}\n  nodes: 3\nnetwork:\n  default: {{ latency: 0.5ms, jitter: 0.2ms }}\nsink: {{ fencing: {fencing}, write_interval: 100ms }}\nfaults:\n{faults}"
+        "name: lease\nseed: 5\ncluster:\n  protocol: lease\n  lease: {{ lease_duration: 1.5s, renew_deadline: 1s, retry_period: 200ms }}\n  store: {{ kind: {kind} }}\n  nodes: 3\nnetwork:\n  default: {{ latency: 0.5ms, jitter: 0.2ms }}\nsink: {{ fencing: {fencing}, write_interval: 100ms }}\nfaults:\n{faults}"
     ))
 }
 
@@ -59,12 +64,24 @@ fn step_downs(events: &[Event]) -> Vec<(u64, String)> {
 
 #[test]
 fn lease_on_processes_a_crashed_holder_is_replaced_and_a_short_store_outage_changes_nothing() {
-    let p = lease_profile(
+    crash_and_short_outage("builtin");
+}
+
+/// The same on a real etcd (started by the harness: etcd-server from Debian, which
+/// `scripts/test.sh` installs), the record kept by compare-and-swap on its mod_revision.
+#[test]
+fn lease_on_a_real_etcd_a_crashed_holder_is_replaced_and_a_short_store_outage_changes_nothing() {
+    crash_and_short_outage("etcd");
+}
+
+fn crash_and_short_outage(kind: &str) {
+    let p = lease_profile_on(
+        kind,
         true,
         "  - { kind: crash, target: leader, at: [3s], restart_after: 3s }\n\
          \x20 - { kind: store-outage, target: store, at: [9s], duration: 300ms }\n",
     );
-    let out = run(&p, Duration::from_secs(12), "lease_crash");
+    let out = run(&p, Duration::from_secs(12), &format!("lease_crash_{kind}"));
     assert!(
         out.metrics.violations.is_empty(),
         "{:?}",
@@ -98,7 +115,11 @@ fn lease_on_processes_a_crashed_holder_is_replaced_and_a_short_store_outage_chan
     );
     assert!(!step_downs(&out.events).iter().any(|s| s.0 > o0));
     assert!(o1 - o0 >= 300 * MS);
-    // The store reported its load over the measured window: about one renewal per RetryPeriod.
+    // The store reported its load over the measured window: about one renewal per RetryPeriod
+    // (the built-in store counts it; etcd's load is not read).
+    if kind != "builtin" {
+        return;
+    }
     let load = store_load(&out.events, &out.context).expect("the store reported its load");
     assert!(
         (2.0..6.0).contains(&load.writes_per_second),
@@ -108,11 +129,21 @@ fn lease_on_processes_a_crashed_holder_is_replaced_and_a_short_store_outage_chan
 
 #[test]
 fn lease_on_processes_a_store_outage_longer_than_renew_deadline_makes_the_leader_give_up() {
-    let p = lease_profile(
+    long_outage("builtin");
+}
+
+#[test]
+fn lease_on_a_real_etcd_a_store_outage_longer_than_renew_deadline_makes_the_leader_give_up() {
+    long_outage("etcd");
+}
+
+fn long_outage(kind: &str) {
+    let p = lease_profile_on(
+        kind,
         true,
         "  - { kind: store-outage, target: store, at: [3s], duration: 2s }\n",
     );
-    let out = run(&p, Duration::from_secs(8), "lease_outage");
+    let out = run(&p, Duration::from_secs(8), &format!("lease_outage_{kind}"));
     assert!(out.metrics.violations.is_empty());
     let (t0, t1, hard) = fault(&out.events, "store-outage");
     assert!(hard, "a 2 s outage is longer than RenewDeadline (1 s)");
@@ -160,4 +191,135 @@ fn lease_on_processes_without_fencing_a_fast_clock_takeover_shows_as_accepted_st
         "the fast clock took over {} ms after the cut",
         (t2 - t0) / MS
     );
+}
+
+/// Without an etcd binary, a profile whose store is an etcd the harness must start exits 3 and
+/// says how to install one or where to point electune instead; `--etcd` is checked (exit 2).
+#[test]
+fn etcd_profiles_without_etcd_exit_3_with_the_install_hint() {
+    let cli = |args: &[&str], env: Option<(&str, &str)>| {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let missing = Some(("ELECTUNE_ETCD_BIN", "/nonexistent/etcd"));
+    for args in [
+        &[
+            "run",
+            "profiles/k8s-controller-etcd.yaml",
+            "--duration",
+            "5s",
+        ][..],
+        &[
+            "sweep",
+            "profiles/k8s-controller-etcd.yaml",
+            "--quick",
+            "--out",
+            "/nonexistent/x",
+        ][..],
+    ] {
+        let (code, err) = cli(args, missing);
+        assert_eq!(code, 3, "{args:?}: {err}");
+        assert!(err.contains("apt-get install etcd-server"), "{err}");
+        assert!(err.contains("--etcd http://HOST:PORT"), "{err}");
+    }
+    // The simulator models the store and needs no etcd.
+    let (code, err) = cli(
+        &[
+            "run",
+            "profiles/k8s-controller-etcd.yaml",
+            "--backend",
+            "sim",
+            "--duration",
+            "1m",
+            "--out",
+            &temp_dir("etcd-sim").to_string_lossy(),
+        ],
+        missing,
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = cli(
+        &[
+            "run",
+            "profiles/lan.yaml",
+            "--etcd",
+            "http://127.0.0.1:2379",
+        ],
+        None,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no lease store"), "{err}");
+    let (code, err) = cli(
+        &[
+            "run",
+            "profiles/k8s-controller.yaml",
+            "--etcd",
+            "https://127.0.0.1:1",
+        ],
+        None,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("plain http"), "{err}");
+}
+
+/// `--etcd URL`: the lease runs against an etcd the user runs (here one started by the test),
+/// reached through each member's proxy; electune starts no etcd of its own.
+#[test]
+fn lease_on_processes_against_a_users_etcd_given_by_url() {
+    use electune::etcd::{EtcdBinary, EtcdCluster, EtcdSpec};
+    use electune::harness::ToxiproxyServer;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = temp_dir("users-etcd");
+    let (net, etcd) = rt.block_on(async {
+        let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
+        let spec = EtcdSpec::new(
+            EtcdBinary::find().expect("scripts/test.sh installs etcd-server"),
+            1,
+            dir.join("etcd"),
+            &format!("{}users_", net.run_prefix()),
+        );
+        let etcd = EtcdCluster::start(spec, &net).await.expect("etcd starts");
+        (net, etcd)
+    });
+    let url = format!("http://{}", etcd.client_addr(0));
+    let profile_file = dir.join("lease.yaml");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        &profile_file,
+        "name: users-etcd\nseed: 3\ncluster:\n  protocol: lease\n  lease: { lease_duration: 1.5s, renew_deadline: 1s, retry_period: 200ms }\n  nodes: 3\nsink: { write_interval: 100ms }\nfaults:\n  - { kind: crash, target: leader, at: [2s], restart_after: 2s }\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let out = std::process::Command::new(bin())
+        .args([
+            "run",
+            &profile_file.to_string_lossy(),
+            "--duration",
+            "6s",
+            "--etcd",
+            &url,
+            "--out",
+        ])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("1 failovers complete"), "{stdout}");
+    // The run kept its Lease in this etcd, and started none of its own.
+    assert!(!out_dir.join("nodes").join("etcd").exists());
+    let text = std::fs::read_to_string(out_dir.join("events.jsonl")).unwrap();
+    assert!(text.contains("\"leader\""));
+    rt.block_on(async {
+        etcd.stop(&net).await.unwrap();
+    });
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -114,6 +114,8 @@ fn sweep_each(
         let mut a = args.clone();
         a.out = None;
         a.resume = None;
+        // The narrowed profiles already carry `--etcd` where it applies.
+        a.etcd = None;
         if resume && sub.join("sweep.json").is_file() {
             a.profile = None;
             a.resume = Some(sub);

@@ -33,6 +33,58 @@ impl Failure {
     }
 }
 
+/// `--etcd URL`: the profile's lease store becomes the etcd the user runs (checked: a plain
+/// `http://HOST:PORT`, and only for a profile with a lease).
+pub fn use_etcd(
+    profile: &mut electune::profile::Profile,
+    url: Option<&str>,
+) -> Result<(), Failure> {
+    let Some(url) = url else {
+        return Ok(());
+    };
+    electune::etcd::EtcdEndpoint::parse(url).map_err(Failure::bad_input)?;
+    let has_lease = profile
+        .cluster
+        .protocol
+        .all()
+        .contains(&electune::profile::Protocol::Lease);
+    if !has_lease {
+        return Err(Failure::bad_input(anyhow::anyhow!(
+            "--etcd: this profile runs {}, which has no lease store; --etcd applies to `protocol: lease`",
+            profile.cluster.protocol.name()
+        )));
+    }
+    profile.cluster.store = electune::profile::StoreSpec {
+        kind: electune::profile::StoreKind::Etcd,
+        members: 1,
+        url: Some(url.to_string()),
+    };
+    Ok(())
+}
+
+/// Before anything starts on processes: a profile whose lease store is an etcd the harness must
+/// start needs an etcd binary; without one, exit 3 with how to install it or where to point
+/// electune instead.
+pub fn require_etcd(profile: &electune::profile::Profile) -> Result<(), Failure> {
+    let store = &profile.cluster.store;
+    let needs = store.kind == electune::profile::StoreKind::Etcd
+        && store.url.is_none()
+        && profile
+            .cluster
+            .protocol
+            .all()
+            .contains(&electune::profile::Protocol::Lease);
+    if !needs {
+        return Ok(());
+    }
+    electune::etcd::EtcdBinary::find()
+        .map(|_| ())
+        .map_err(|e| Failure {
+            code: e.exit_code(),
+            error: e.into(),
+        })
+}
+
 /// A multi-threaded tokio runtime for the harness.
 pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()

@@ -47,6 +47,11 @@ pub struct RunArgs {
     /// Use a running toxiproxy server instead of the built-in one.
     #[arg(long, env = "TOXIPROXY_URL")]
     pub toxiproxy: Option<String>,
+    /// The lease store is an etcd you run (`http://HOST:PORT`; plain HTTP, v3 JSON gateway):
+    /// electune starts none and reaches this one through each member's proxy.
+    #[arg(long, value_name = "URL")]
+    pub etcd: Option<String>,
+
     /// Where the cluster runs: `process` (one OS process per member, traffic through toxiproxy)
     /// or `sim` (the same members in virtual time, costs from `electune calibrate`).
     #[arg(long, value_enum, default_value = "process")]
@@ -74,7 +79,11 @@ impl From<BackendArg> for BackendKind {
 }
 
 pub fn run(args: RunArgs) -> Result<i32, Failure> {
-    let profile = profile::load(&args.profile).map_err(Failure::bad_input)?;
+    let mut profile = profile::load(&args.profile).map_err(Failure::bad_input)?;
+    super::use_etcd(&mut profile, args.etcd.as_deref())?;
+    if args.backend == BackendArg::Process {
+        super::require_etcd(&profile)?;
+    }
     if profile.cluster.protocol.is_comparison() {
         return Err(Failure::bad_input(anyhow::anyhow!(
             "{}: cluster.protocol lists {} mechanisms to compare; `electune run` runs one. Sweep the comparison with `electune sweep {}`, or set `cluster.protocol` to one of them",

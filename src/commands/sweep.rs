@@ -73,6 +73,11 @@ pub struct SweepArgs {
     /// Use a running toxiproxy server instead of the built-in one.
     #[arg(long, env = "TOXIPROXY_URL")]
     pub toxiproxy: Option<String>,
+    /// The lease store is an etcd you run (`http://HOST:PORT`; plain HTTP, v3 JSON gateway):
+    /// electune starts none and reaches this one through each member's proxy.
+    #[arg(long, value_name = "URL")]
+    pub etcd: Option<String>,
+
     /// Where trials run: `process` (real node processes through toxiproxy; the default) or
     /// `sim` (the same election code in virtual time, with costs from `electune calibrate`; to
     /// screen a grid fast, then confirm the chosen point on processes).
@@ -244,7 +249,14 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
             let path = args.profile.as_ref().ok_or_else(|| {
                 Failure::bad_input(anyhow::anyhow!("give a profile to sweep, or --resume DIR"))
             })?;
-            let profile = profile::load(path).map_err(Failure::bad_input)?;
+            let mut profile = profile::load(path).map_err(Failure::bad_input)?;
+            super::use_etcd(&mut profile, args.etcd.as_deref())?;
+            if args
+                .backend
+                .is_none_or(|b| b == super::run::BackendArg::Process)
+            {
+                super::require_etcd(&profile)?;
+            }
             for w in profile.warnings() {
                 eprintln!("warning: {}: {w}", path.display());
             }

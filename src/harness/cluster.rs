@@ -12,9 +12,9 @@ use super::error::HarnessError;
 use super::network::{latency, Approximation, ToxiproxyServer};
 use super::process::NodeProcess;
 use super::sink::Sink;
-use super::store::StoreProcess;
+use super::store::StoreService;
 use crate::election::NodeId;
-use crate::node::{LeaseMember, NodeConfig, PeerAddr};
+use crate::node::{EtcdAccess, LeaseMember, NodeConfig, PeerAddr};
 use crate::profile::{Profile, Timing, STORE_NAME};
 use crate::toxiproxy::{NewProxy, Stream, ToxicAttributes};
 
@@ -54,7 +54,9 @@ pub struct Cluster {
     members: Mutex<Vec<Member>>,
     sink: Sink,
     /// The lease store (`protocol: lease`).
-    store: Mutex<Option<StoreProcess>>,
+    store: Mutex<Option<StoreService>>,
+    /// Store members each member has a proxy to (0 without a store).
+    store_members: usize,
     proxies: Vec<String>,
     events: tokio::sync::mpsc::UnboundedSender<crate::event::Event>,
     /// Latencies the toxiproxy server could not take as asked, on this cluster's links.
@@ -115,12 +117,8 @@ impl Cluster {
             .iter()
             .map(|_| free_port())
             .collect::<Result<_, _>>()?;
-        let store = match spec.profile.is_lease() {
-            true => Some(
-                StoreProcess::start(&spec.node_binary, free_port()?, collector.sender()).await?,
-            ),
-            false => None,
-        };
+        let store = StoreService::start(&spec, net, collector.sender()).await?;
+        let upstreams = store.as_ref().map_or(Vec::new(), |s| s.upstreams());
 
         let mut wanted = Vec::new();
         for (i, (from, _)) in members.iter().enumerate() {
@@ -138,13 +136,13 @@ impl Cluster {
                 "127.0.0.1:0",
                 sink.addr().to_string(),
             ));
-            if let Some(store) = &store {
-                // Requests flow upstream, answers downstream: the `store → nX` link is this
-                // proxy's downstream direction.
+            // Requests flow upstream, answers downstream: the `store → nX` link is the
+            // downstream direction of nX's proxies to the store (one per store member).
+            for (k, upstream) in upstreams.iter().enumerate() {
                 wanted.push(NewProxy::new(
-                    link_proxy(&spec.proxy_prefix, from, STORE_NAME),
+                    store_proxy(&spec.proxy_prefix, from, k),
                     "127.0.0.1:0",
-                    store.addr().to_string(),
+                    upstream.clone(),
                 ));
             }
         }
@@ -179,15 +177,19 @@ impl Cluster {
             // The sink and the store sit on `network.default`, as in the simulator.
             let link = spec.profile.network.default;
             if !link.latency.0.is_zero() {
-                let mut paths = vec![("sink", Stream::Upstream)];
-                if store.is_some() {
-                    paths.push((STORE_NAME, Stream::Upstream));
-                    paths.push((STORE_NAME, Stream::Downstream));
+                let mut paths = vec![(
+                    link_proxy(&spec.proxy_prefix, from, "sink"),
+                    Stream::Upstream,
+                )];
+                for k in 0..upstreams.len() {
+                    for stream in [Stream::Upstream, Stream::Downstream] {
+                        paths.push((store_proxy(&spec.proxy_prefix, from, k), stream));
+                    }
                 }
-                for (to, stream) in paths {
+                for (proxy, stream) in paths {
                     let a = net
                         .add_toxic_on(
-                            &link_proxy(&spec.proxy_prefix, from, to),
+                            &proxy,
                             stream,
                             &toxic_name("baseline", stream),
                             latency(link.latency.0, link.jitter.0),
@@ -225,7 +227,14 @@ impl Cluster {
                 clock_rate: 1.0,
                 lease: spec.profile.cluster.lease.map(|timing| LeaseMember {
                     timing,
-                    store: listen_of(&link_proxy(&spec.proxy_prefix, name, STORE_NAME)),
+                    store: listen_of(&store_proxy(&spec.proxy_prefix, name, 0)),
+                    etcd: store.as_ref().filter(|s| s.is_etcd()).map(|_| EtcdAccess {
+                        endpoints: (0..upstreams.len())
+                            .map(|k| listen_of(&store_proxy(&spec.proxy_prefix, name, k)))
+                            .collect(),
+                        // One Lease object per trial, so trials on a user's etcd never meet.
+                        lease_name: format!("{}lease", spec.proxy_prefix).replace('_', "-"),
+                    }),
                 }),
             };
             list.push(Member {
@@ -243,6 +252,7 @@ impl Cluster {
             spec,
             members: Mutex::new(list),
             sink,
+            store_members: upstreams.len(),
             store: Mutex::new(store),
             proxies,
             events: collector.sender(),
@@ -398,10 +408,21 @@ impl Cluster {
         name: &str,
         attributes: ToxicAttributes,
     ) -> Result<(), HarnessError> {
-        let (proxy, stream) = self.proxy_of(from, to);
-        let a = net
-            .add_toxic_on(&proxy, stream, &toxic_name(name, stream), attributes)
-            .await?;
+        for (proxy, stream) in self.proxies_of(from, to) {
+            let a = net
+                .add_toxic_on(
+                    &proxy,
+                    stream,
+                    &toxic_name(name, stream),
+                    attributes.clone(),
+                )
+                .await?;
+            self.note_approximation(a);
+        }
+        Ok(())
+    }
+
+    fn note_approximation(&self, a: Option<Approximation>) {
         if let Some(a) = a {
             let mut all = self
                 .approximations
@@ -412,7 +433,6 @@ impl Cluster {
                 all.push(a);
             }
         }
-        Ok(())
     }
 
     /// Removes a toxic from the `from → to` link.
@@ -423,22 +443,27 @@ impl Cluster {
         to: &str,
         name: &str,
     ) -> Result<(), HarnessError> {
-        let (proxy, stream) = self.proxy_of(from, to);
-        net.remove_toxic(&proxy, &toxic_name(name, stream)).await
+        for (proxy, stream) in self.proxies_of(from, to) {
+            net.remove_toxic(&proxy, &toxic_name(name, stream)).await?;
+        }
+        Ok(())
     }
 
-    /// The proxy and direction carrying `from → to`: the `store → nX` link is the downstream of
-    /// `nX`'s proxy to the store.
-    fn proxy_of(&self, from: &str, to: &str) -> (String, Stream) {
-        match from == STORE_NAME {
-            true => (
-                link_proxy(&self.spec.proxy_prefix, to, from),
-                Stream::Downstream,
-            ),
-            false => (
-                link_proxy(&self.spec.proxy_prefix, from, to),
-                Stream::Upstream,
-            ),
+    /// The proxies and direction carrying `from → to`: a member's link to the store is its
+    /// proxies to every store member, and the `store → nX` link is their downstream.
+    fn proxies_of(&self, from: &str, to: &str) -> Vec<(String, Stream)> {
+        let prefix = &self.spec.proxy_prefix;
+        let store = |node: &str, stream| {
+            (0..self.store_members)
+                .map(|k| (store_proxy(prefix, node, k), stream))
+                .collect()
+        };
+        if from == STORE_NAME {
+            store(to, Stream::Downstream)
+        } else if to == STORE_NAME {
+            store(from, Stream::Upstream)
+        } else {
+            vec![(link_proxy(prefix, from, to), Stream::Upstream)]
         }
     }
 
@@ -500,10 +525,20 @@ impl Cluster {
             }
         }
         drop(members);
-        if let Some(s) = self.store.lock().await.take() {
-            s.stop().await;
-        }
-        net.delete(&self.proxies).await
+        let stopped = match self.store.lock().await.take() {
+            Some(s) => s.stop(net).await,
+            None => Ok(()),
+        };
+        net.delete(&self.proxies).await?;
+        stopped
+    }
+}
+
+/// Name of member `from`'s proxy to store member `k`: `nX_to_store`, `nX_to_store2`, ...
+pub fn store_proxy(prefix: &str, from: &str, k: usize) -> String {
+    match k {
+        0 => link_proxy(prefix, from, STORE_NAME),
+        _ => link_proxy(prefix, from, &format!("{STORE_NAME}{}", k + 1)),
     }
 }
 

@@ -32,6 +32,8 @@ pub enum HarnessError {
     },
     #[error("no vote was exchanged within {0:?}; is the proxy forwarding traffic?")]
     NoLeader(std::time::Duration),
+    #[error("the etcd lease store")]
+    Etcd(#[from] Box<crate::etcd::EtcdError>),
 }
 
 impl HarnessError {

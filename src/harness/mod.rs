@@ -26,5 +26,5 @@ pub use network::{
 pub(crate) use process::die_with_parent;
 pub use process::NodeProcess;
 pub use sink::Sink;
-pub use store::StoreProcess;
+pub use store::{StoreProcess, StoreService};
 pub use trial::{run_trial, TrialOutcome, TrialSpec};

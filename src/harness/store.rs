@@ -76,3 +76,95 @@ impl StoreProcess {
         self.process.stop().await;
     }
 }
+
+/// The lease store a cluster runs against, as the harness started (or found) it.
+pub enum StoreService {
+    /// `electune store`.
+    Builtin(StoreProcess),
+    /// A real etcd the harness started (1 or 3 members, peer traffic through proxies).
+    Etcd(crate::etcd::EtcdCluster),
+    /// An etcd the user runs (`--etcd URL`): started and ended by them.
+    External(String),
+}
+
+impl StoreService {
+    /// Starts the store `spec` asks for (none unless the profile runs a lease).
+    pub async fn start(
+        spec: &super::ClusterSpec,
+        net: &super::ToxiproxyServer,
+        events: UnboundedSender<Event>,
+    ) -> Result<Option<Self>, HarnessError> {
+        use crate::profile::StoreKind;
+        if !spec.profile.is_lease() {
+            return Ok(None);
+        }
+        let store = &spec.profile.cluster.store;
+        let service = match (store.kind, &store.url) {
+            (StoreKind::Builtin, _) => {
+                let port = super::cluster::free_port()?;
+                Self::Builtin(StoreProcess::start(&spec.node_binary, port, events).await?)
+            }
+            (StoreKind::Etcd, Some(url)) => {
+                let endpoint = crate::etcd::EtcdEndpoint::parse(url).map_err(Box::new)?;
+                Self::External(endpoint.as_str().trim_start_matches("http://").to_string())
+            }
+            (StoreKind::Etcd, None) => {
+                let binary = crate::etcd::EtcdBinary::find().map_err(Box::new)?;
+                let etcd_spec = crate::etcd::EtcdSpec::new(
+                    binary,
+                    store.members as usize,
+                    spec.work_dir.join("etcd"),
+                    &format!("{}etcd_", spec.proxy_prefix),
+                );
+                Self::Etcd(
+                    crate::etcd::EtcdCluster::start(etcd_spec, net)
+                        .await
+                        .map_err(Box::new)?,
+                )
+            }
+        };
+        Ok(Some(service))
+    }
+
+    /// Where the members' store proxies forward to: one address per store member.
+    pub fn upstreams(&self) -> Vec<String> {
+        match self {
+            Self::Builtin(s) => vec![s.addr().to_string()],
+            Self::Etcd(c) => c.client_addrs().iter().map(|a| a.to_string()).collect(),
+            Self::External(host_port) => vec![host_port.clone()],
+        }
+    }
+
+    /// Whether members speak etcd's JSON gateway (else the built-in store's frames).
+    pub fn is_etcd(&self) -> bool {
+        !matches!(self, Self::Builtin(_))
+    }
+
+    /// The measured window starts (the built-in store counts its load; etcd's is not read).
+    pub async fn measure(&mut self) {
+        if let Self::Builtin(s) = self {
+            s.measure().await;
+        }
+    }
+
+    /// Asks the built-in store to report its load; `false` when this store reports none.
+    pub async fn report(&mut self) -> bool {
+        match self {
+            Self::Builtin(s) => {
+                s.report().await;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ends what the harness started (by PID) and deletes the etcd peer proxies.
+    pub async fn stop(self, net: &super::ToxiproxyServer) -> Result<(), HarnessError> {
+        match self {
+            Self::Builtin(s) => s.stop().await,
+            Self::Etcd(c) => c.stop(net).await.map_err(Box::new)?,
+            Self::External(_) => {}
+        }
+        Ok(())
+    }
+}

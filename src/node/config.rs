@@ -52,6 +52,20 @@ pub struct LeaseMember {
     pub timing: LeaseTiming,
     /// The listen address of this member's proxy to the store (`nX_to_store`).
     pub store: SocketAddr,
+    /// When the store is etcd: the member speaks etcd's JSON gateway instead of the built-in
+    /// store's frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<EtcdAccess>,
+}
+
+/// How a lease member reaches an etcd.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EtcdAccess {
+    /// This member's proxies, one per etcd member (`nX_to_store`, `nX_to_store2`, ...), tried in
+    /// turn after a failure as an API server tries its `--etcd-servers`.
+    pub endpoints: Vec<SocketAddr>,
+    /// The Lease object's name (the key below [`crate::etcd::KEY_PREFIX`]).
+    pub lease_name: String,
 }
 
 impl NodeConfig {

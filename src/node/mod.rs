@@ -9,6 +9,6 @@ pub mod net;
 mod runtime;
 mod storage;
 
-pub use config::{LeaseMember, NodeConfig, PeerAddr};
+pub use config::{EtcdAccess, LeaseMember, NodeConfig, PeerAddr};
 pub use runtime::run;
 pub use storage::{Storage, StorageError};

@@ -86,7 +86,7 @@ pub struct Cluster {
 }
 
 /// Which store a lease election runs against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSpec {
     /// `builtin` or `etcd`.
@@ -95,6 +95,10 @@ pub struct StoreSpec {
     /// etcd members the harness starts (1 or 3); the built-in store is one process.
     #[serde(default = "one_member")]
     pub members: u32,
+    /// An etcd the user runs (`http://HOST:PORT`, `kind: etcd` only; `--etcd URL` sets it): the
+    /// harness starts none and reaches this one through each member's proxy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 fn one_member() -> u32 {
@@ -106,6 +110,7 @@ impl Default for StoreSpec {
         Self {
             kind: StoreKind::Builtin,
             members: 1,
+            url: None,
         }
     }
 }

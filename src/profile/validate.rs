@@ -157,7 +157,17 @@ fn validate_comparison(p: &Profile) -> Result<(), FieldError> {
 /// ([`crate::election::lease::LeaseConfig::validate`]), each error on the field to change.
 fn validate_lease(p: &Profile) -> Result<(), FieldError> {
     use crate::election::lease::LeaseConfigError as E;
-    let store = p.cluster.store;
+    let store = &p.cluster.store;
+    if let Some(url) = &store.url {
+        if store.kind != StoreKind::Etcd {
+            return Err(FieldError::new(
+                "cluster.store.url",
+                "names an etcd the user runs; it needs `kind: etcd`",
+            ));
+        }
+        crate::etcd::EtcdEndpoint::parse(url)
+            .map_err(|e| FieldError::new("cluster.store.url", e.to_string()))?;
+    }
     match (store.kind, store.members) {
         (StoreKind::Builtin, 1) | (StoreKind::Etcd, 1 | 3) => {}
         (StoreKind::Builtin, _) => {
