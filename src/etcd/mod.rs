@@ -23,6 +23,7 @@ mod client;
 mod error;
 mod gateway;
 mod member;
+pub mod metrics;
 mod record;
 mod server;
 

@@ -81,10 +81,37 @@ impl StoreProcess {
 pub enum StoreService {
     /// `electune store`.
     Builtin(StoreProcess),
-    /// A real etcd the harness started (1 or 3 members, peer traffic through proxies).
-    Etcd(crate::etcd::EtcdCluster),
-    /// An etcd the user runs (`--etcd URL`): started and ended by them.
-    External(String),
+    /// An etcd: its load is read from its own counters ([`crate::etcd::metrics`]).
+    Etcd(EtcdStore),
+}
+
+/// An etcd the harness started (1 or 3 members, peer traffic through proxies), or one the user
+/// runs (`--etcd URL`; started and ended by them).
+pub struct EtcdStore {
+    cluster: Option<crate::etcd::EtcdCluster>,
+    /// Client addresses (`host:port`), one per member.
+    addrs: Vec<String>,
+    events: UnboundedSender<Event>,
+    /// The counters when the measured window opened.
+    baseline: crate::etcd::metrics::EtcdLoad,
+}
+
+/// How long a counter scrape may take per member.
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl EtcdStore {
+    fn new(
+        cluster: Option<crate::etcd::EtcdCluster>,
+        addrs: Vec<String>,
+        events: UnboundedSender<Event>,
+    ) -> Self {
+        Self {
+            cluster,
+            addrs,
+            events,
+            baseline: Default::default(),
+        }
+    }
 }
 
 impl StoreService {
@@ -106,7 +133,8 @@ impl StoreService {
             }
             (StoreKind::Etcd, Some(url)) => {
                 let endpoint = crate::etcd::EtcdEndpoint::parse(url).map_err(Box::new)?;
-                Self::External(endpoint.as_str().trim_start_matches("http://").to_string())
+                let addr = endpoint.as_str().trim_start_matches("http://").to_string();
+                Self::Etcd(EtcdStore::new(None, vec![addr], events))
             }
             (StoreKind::Etcd, None) => {
                 let binary = crate::etcd::EtcdBinary::find().map_err(Box::new)?;
@@ -116,11 +144,11 @@ impl StoreService {
                     spec.work_dir.join("etcd"),
                     &format!("{}etcd_", spec.proxy_prefix),
                 );
-                Self::Etcd(
-                    crate::etcd::EtcdCluster::start(etcd_spec, net)
-                        .await
-                        .map_err(Box::new)?,
-                )
+                let cluster = crate::etcd::EtcdCluster::start(etcd_spec, net)
+                    .await
+                    .map_err(Box::new)?;
+                let addrs = crate::etcd::metrics::addrs(&cluster.client_addrs());
+                Self::Etcd(EtcdStore::new(Some(cluster), addrs, events))
             }
         };
         Ok(Some(service))
@@ -130,8 +158,7 @@ impl StoreService {
     pub fn upstreams(&self) -> Vec<String> {
         match self {
             Self::Builtin(s) => vec![s.addr().to_string()],
-            Self::Etcd(c) => c.client_addrs().iter().map(|a| a.to_string()).collect(),
-            Self::External(host_port) => vec![host_port.clone()],
+            Self::Etcd(e) => e.addrs.clone(),
         }
     }
 
@@ -140,21 +167,32 @@ impl StoreService {
         !matches!(self, Self::Builtin(_))
     }
 
-    /// The measured window starts (the built-in store counts its load; etcd's is not read).
+    /// The measured window starts: the store counts its load from now on.
     pub async fn measure(&mut self) {
-        if let Self::Builtin(s) = self {
-            s.measure().await;
+        match self {
+            Self::Builtin(s) => s.measure().await,
+            Self::Etcd(e) => {
+                e.baseline = crate::etcd::metrics::scrape(&e.addrs, SCRAPE_TIMEOUT).await;
+            }
         }
     }
 
-    /// Asks the built-in store to report its load; `false` when this store reports none.
-    pub async fn report(&mut self) -> bool {
+    /// Has the store report its load since [`StoreService::measure`] as a `StoreLoad` event.
+    pub async fn report(&mut self) {
         match self {
-            Self::Builtin(s) => {
-                s.report().await;
-                true
+            Self::Builtin(s) => s.report().await,
+            Self::Etcd(e) => {
+                let now = crate::etcd::metrics::scrape(&e.addrs, SCRAPE_TIMEOUT).await;
+                let (requests, reads, writes, refused_writes) = e.baseline.since(&now);
+                let kind = crate::event::EventKind::StoreLoad {
+                    requests,
+                    reads,
+                    writes,
+                    refused_writes,
+                };
+                let t = crate::clock::monotonic_ns();
+                let _ = e.events.send(Event::new(t, STORE_NAME, kind));
             }
-            _ => false,
         }
     }
 
@@ -162,8 +200,10 @@ impl StoreService {
     pub async fn stop(self, net: &super::ToxiproxyServer) -> Result<(), HarnessError> {
         match self {
             Self::Builtin(s) => s.stop().await,
-            Self::Etcd(c) => c.stop(net).await.map_err(Box::new)?,
-            Self::External(_) => {}
+            Self::Etcd(EtcdStore {
+                cluster: Some(c), ..
+            }) => c.stop(net).await.map_err(Box::new)?,
+            Self::Etcd(_) => {}
         }
         Ok(())
     }
