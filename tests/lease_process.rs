@@ -320,3 +320,37 @@ fn lease_on_processes_against_a_users_etcd_given_by_url() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A three-member etcd as the store loses a member (SIGKILL, then a restart from its data dir)
+/// and has another stopped (SIGSTOP): the store stays up, so the lease stays where it was.
+#[test]
+fn lease_on_a_three_member_etcd_rides_out_a_store_member_crash_and_pause() {
+    let p = profile(
+        "name: lease\nseed: 5\ncluster:\n  protocol: lease\n  lease: { lease_duration: 4s, renew_deadline: 3s, retry_period: 200ms }\n  store: { kind: etcd, members: 3 }\n  nodes: 3\nsink: { write_interval: 100ms }\nfaults:\n  - { kind: crash, target: store-member(e1), at: [2s], restart_after: 2s }\n  - { kind: pause, target: store-member(e2), at: [6s], duration: 1s }\n",
+    );
+    let out = run(&p, Duration::from_secs(9), "lease_etcd_members");
+    assert!(out.metrics.violations.is_empty());
+    for (kind, member) in [("crash", "e1"), ("pause", "e2")] {
+        let start = out
+            .events
+            .iter()
+            .find_map(|e| match &e.kind {
+                EventKind::FaultStart {
+                    kind: k,
+                    targets,
+                    expect_failover,
+                    ..
+                } if k == kind => Some((targets.clone(), *expect_failover)),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no {kind} of a store member"));
+        assert_eq!(start, (vec![member.to_string()], false));
+        fault(&out.events, kind);
+    }
+    let all = leaders(&out.events);
+    assert_eq!(all.len(), 1, "the lease moved: {all:?}");
+    assert!(step_downs(&out.events).is_empty());
+    // Renewals went on through the faults: the store kept taking writes.
+    let load = store_load(&out.events, &out.context).expect("etcd's counters were read");
+    assert!(load.writes_per_second > 2.0, "{load:?}");
+}

@@ -186,6 +186,11 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         faults,
         dir: &dir,
     };
+    if args.backend == BackendArg::Sim {
+        for w in electune::sim::unmodelled_faults(&profile) {
+            eprintln!("warning: {}: {w}", args.profile.display());
+        }
+    }
     let (timeline, approximations) = match args.backend {
         BackendArg::Process => rt.block_on(run_process(&args, &trial))?,
         BackendArg::Sim => rt.block_on(run_sim(&args, &trial))?,

@@ -159,6 +159,11 @@ fn asked_manifest(
             eprintln!("warning: {w}");
         }
     }
+    if backend == BackendKind::Sim && print_warnings {
+        for w in electune::sim::unmodelled_faults(&profile) {
+            eprintln!("warning: {profile_file}: {w}");
+        }
+    }
     // Virtual time needs no speeding up: the simulator runs the profile's own durations.
     let time_scale = if backend == BackendKind::Sim {
         1.0

@@ -288,6 +288,50 @@ impl Chaos {
     }
 }
 
+/// A crash or pause of one etcd member of the lease store (`store-member`): what the members'
+/// elections see is whatever etcd makes of losing that member (nothing, or an etcd election
+/// when it led), so it never counts as a hard fault on the leader.
+async fn store_member_fault(
+    f: &PlannedFault,
+    k: Option<u32>,
+    cluster: &Cluster,
+    collector: &Collector,
+    rng: &mut ChaCha8Rng,
+) -> Result<(), HarnessError> {
+    let Some(members) = cluster.store_member_count().await.filter(|n| *n > 0) else {
+        return Ok(());
+    };
+    let j = match k {
+        Some(k) => (k as usize - 1).min(members - 1),
+        None => rng.gen_range(0..members),
+    };
+    let emit = |kind| collector.emit(Event::new(monotonic_ns(), "harness", kind));
+    let name = f.spec.kind.name().to_string();
+    let crash = f.spec.kind == FaultKind::Crash;
+    if !crash && !cluster.store_member_pause(j).await {
+        return Ok(());
+    }
+    if crash {
+        cluster.store_member_crash(j).await;
+    }
+    emit(EventKind::FaultStart {
+        id: f.id,
+        kind: name.clone(),
+        targets: vec![format!("e{}", j + 1)],
+        expect_failover: f.spec.expect_failover.unwrap_or(false),
+    });
+    tokio::time::sleep(f.duration).await;
+    match crash {
+        true => cluster.store_member_restart(j).await?,
+        false => cluster.store_member_resume(j).await,
+    }
+    emit(EventKind::FaultEnd {
+        id: f.id,
+        kind: name,
+    });
+    Ok(())
+}
+
 async fn run_fault(
     f: &PlannedFault,
     cluster: &Cluster,
@@ -297,6 +341,9 @@ async fn run_fault(
 ) -> Result<(), HarnessError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let timing = cluster.spec().timing;
+    if let Ok(Target::StoreMember(k)) = Target::parse(&f.spec.target) {
+        return store_member_fault(f, k, cluster, collector, &mut rng).await;
+    }
     let Some(r) = resolve(f, cluster, collector, &mut rng).await else {
         return Ok(());
     };
@@ -455,6 +502,8 @@ pub fn resolve_targets(
         v
     };
     let nodes: Vec<String> = match &target {
+        // Drawn when the fault runs, among the store's members (`store-member` until then).
+        Target::StoreMember(k) => vec![k.map_or("store-member".into(), |k| format!("e{k}"))],
         Target::Leader => vec![leader.clone()?],
         Target::Follower => {
             let others: Vec<String> = names

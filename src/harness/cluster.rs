@@ -498,6 +498,69 @@ impl Cluster {
         Ok(())
     }
 
+    /// Members of the store (etcd members; 1 for the built-in store; `None` without a store).
+    pub async fn store_member_count(&self) -> Option<usize> {
+        self.store
+            .lock()
+            .await
+            .as_ref()
+            .map(|s| s.upstreams().len())
+    }
+
+    /// SIGKILL etcd member `j` of the store (nothing for other stores).
+    pub async fn store_member_crash(&self, j: usize) {
+        if let Some(c) = self
+            .store
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|s| s.etcd_cluster())
+        {
+            c.crash(j).await;
+        }
+    }
+
+    /// Restarts etcd member `j` from its data dir.
+    pub async fn store_member_restart(&self, j: usize) -> Result<(), HarnessError> {
+        match self
+            .store
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|s| s.etcd_cluster())
+        {
+            Some(c) => c.restart(j).map_err(|e| HarnessError::Etcd(Box::new(e))),
+            None => Ok(()),
+        }
+    }
+
+    /// SIGSTOP etcd member `j`; whether this call stopped it.
+    pub async fn store_member_pause(&self, j: usize) -> bool {
+        match self
+            .store
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|s| s.etcd_cluster())
+        {
+            Some(c) => c.pause(j),
+            None => false,
+        }
+    }
+
+    /// SIGCONT etcd member `j`.
+    pub async fn store_member_resume(&self, j: usize) {
+        if let Some(c) = self
+            .store
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|s| s.etcd_cluster())
+        {
+            c.resume(j);
+        }
+    }
+
     /// The measured window starts: the store (if any) counts its load from now on.
     pub async fn store_measure(&self) {
         if let Some(s) = self.store.lock().await.as_mut() {

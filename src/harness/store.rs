@@ -162,6 +162,14 @@ impl StoreService {
         }
     }
 
+    /// The etcd the harness started, if that is the store.
+    pub fn etcd_cluster(&self) -> Option<&crate::etcd::EtcdCluster> {
+        match self {
+            Self::Etcd(e) => e.cluster.as_ref(),
+            Self::Builtin(_) => None,
+        }
+    }
+
     /// Whether members speak etcd's JSON gateway (else the built-in store's frames).
     pub fn is_etcd(&self) -> bool {
         !matches!(self, Self::Builtin(_))

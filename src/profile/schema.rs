@@ -697,6 +697,9 @@ pub enum Target {
     Links(String, String),
     /// The lease store's links: every member's (`store`), or one member's (`store(leader)`).
     Store(Option<Box<Target>>),
+    /// One member of an etcd the harness runs as the lease store: `store-member` (one drawn at
+    /// random) or `store-member(e2)`; for crashes and pauses.
+    StoreMember(Option<u32>),
 }
 
 /// The name the lease store goes by in fault targets and link names.
@@ -715,6 +718,20 @@ impl Target {
             _ => {
                 if t == STORE_NAME {
                     return Ok(Target::Store(None));
+                }
+                if t == "store-member" {
+                    return Ok(Target::StoreMember(None));
+                }
+                if let Some(inner) = t
+                    .strip_prefix("store-member(")
+                    .and_then(|r| r.strip_suffix(')'))
+                {
+                    return match inner.trim().strip_prefix('e').map(str::parse::<u32>) {
+                        Some(Ok(k)) if k >= 1 => Ok(Target::StoreMember(Some(k))),
+                        _ => Err(format!(
+                            "`{t}`: write store-member(eK) with K an etcd member from 1, such as store-member(e2), or `store-member` for one drawn at random"
+                        )),
+                    };
                 }
                 if let Some(inner) = t.strip_prefix("store(").and_then(|r| r.strip_suffix(')')) {
                     return match Target::parse(inner)? {
@@ -736,7 +753,7 @@ impl Target {
                     Target::Node(t.into())
                 } else {
                     return Err(format!(
-                        "`{t}` is not a target; valid: leader, follower, random, minority, majority, a node such as n2, links(REGION, REGION), or (lease profiles) store or store(WHO)"
+                        "`{t}` is not a target; valid: leader, follower, random, minority, majority, a node such as n2, links(REGION, REGION), or (lease profiles) store, store(WHO), store-member or store-member(eK)"
                     ));
                 }
             }

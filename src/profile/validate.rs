@@ -699,6 +699,31 @@ fn validate_store_fault(
 ) -> Result<(), FieldError> {
     let field = |name: &str| format!("faults[{i}].{name}");
     let kind = f.kind.name();
+    if let Target::StoreMember(k) = target {
+        let store = &p.cluster.store;
+        let runs_etcd = p.is_lease() && store.kind == StoreKind::Etcd && store.url.is_none();
+        if !runs_etcd {
+            return Err(FieldError::new(
+                field("target"),
+                "store members are the etcd members the harness starts: this needs `protocol: \
+                 lease` with `cluster.store: { kind: etcd }` (and no `url`: an etcd you run is \
+                 yours to crash)",
+            ));
+        }
+        if let Some(k) = k.filter(|k| *k > store.members) {
+            return Err(FieldError::new(
+                field("target"),
+                format!("no store member e{k}; the store has e1..e{}", store.members),
+            ));
+        }
+        if !matches!(f.kind, FaultKind::Crash | FaultKind::Pause) {
+            return Err(FieldError::new(
+                field("kind"),
+                format!("a {kind} cannot aim at a store member; store members take a crash or a pause (a slow or cut store is a latency-spike or partition on `store`)"),
+            ));
+        }
+        return Ok(());
+    }
     let store_target = matches!(target, Target::Store(_));
     if (store_target || f.kind == FaultKind::StoreOutage) && !p.has_store() {
         let name = if store_target { "target" } else { "kind" };
@@ -737,4 +762,54 @@ fn validate_store_fault(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod store_member_tests {
+    use crate::profile::parse;
+
+    fn profile(store: &str, fault: &str) -> String {
+        format!(
+            "name: x\ncluster:\n  protocol: lease\n  lease: {{ lease_duration: 4s, renew_deadline: 3s, retry_period: 500ms }}\n  store: {store}\n  nodes: 3\nfaults:\n  - {{ {fault} }}\n"
+        )
+    }
+
+    #[test]
+    fn store_member_faults_need_an_etcd_the_harness_runs_and_name_a_member_it_has() {
+        let etcd3 = "{ kind: etcd, members: 3 }";
+        let crash = "kind: crash, target: store-member(e3), at: [1s], restart_after: 1s";
+        assert!(parse(&profile(etcd3, crash), "p.yaml").is_ok());
+        let pause = "kind: pause, target: store-member, at: [1s], duration: 1s";
+        assert!(parse(&profile(etcd3, pause), "p.yaml").is_ok());
+        let err = |store: &str, fault: &str| {
+            parse(&profile(store, fault), "p.yaml")
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("{ kind: builtin }", crash);
+        assert!(
+            e.contains("field `faults[0].target`") && e.contains("kind: etcd"),
+            "{e}"
+        );
+        let e = err("{ kind: etcd, url: \"http://127.0.0.1:2379\" }", crash);
+        assert!(e.contains("an etcd you run is yours to crash"), "{e}");
+        let e = err(etcd3, &crash.replace("e3", "e4"));
+        assert!(
+            e.contains("no store member e4; the store has e1..e3"),
+            "{e}"
+        );
+        let e = err(
+            etcd3,
+            "kind: partition, target: store-member, at: [1s], duration: 1s",
+        );
+        assert!(
+            e.contains("field `faults[0].kind`") && e.contains("crash or a pause"),
+            "{e}"
+        );
+        let e = err(
+            etcd3,
+            "kind: crash, target: store-member(x2), at: [1s], restart_after: 1s",
+        );
+        assert!(e.contains("store-member(eK)"), "{e}");
+    }
 }

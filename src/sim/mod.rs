@@ -65,6 +65,33 @@ fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
+fn is_store_member(f: &Fault) -> bool {
+    matches!(
+        crate::profile::Target::parse(&f.target),
+        Ok(crate::profile::Target::StoreMember(_))
+    )
+}
+
+/// What the simulator leaves out of a profile's faults, in sentences for a warning: it models the
+/// store as one linearizable store, so crashes and pauses of etcd members (`store-member`) are
+/// not run.
+pub fn unmodelled_faults(profile: &Profile) -> Vec<String> {
+    profile
+        .faults
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| is_store_member(f))
+        .map(|(i, f)| {
+            format!(
+                "faults[{i}] ({} of {}) is not simulated: the simulator models the store as one \
+                 linearizable store, not etcd's members; run on processes to measure it",
+                f.kind.name(),
+                f.target
+            )
+        })
+        .collect()
+}
+
 /// Builds the simulated Raft cluster of `spec` (members started, nothing run yet).
 pub fn build(spec: &SimSpec) -> World<Raft> {
     let p = &spec.profile;
@@ -215,8 +242,15 @@ pub fn run_world<C: ElectionCore>(
     };
     // The store's load is reported over the measured window, as every other rate.
     let load_at_start = w.store_load().unwrap_or_default();
+    // The simulator has one store, not etcd's members (see `unmodelled_faults`).
+    let modelled: Vec<Fault> = spec
+        .faults
+        .iter()
+        .filter(|f| !is_store_member(f))
+        .cloned()
+        .collect();
     let plan = plan_faults(
-        &spec.faults,
+        &modelled,
         spec.duration,
         spec.seed,
         spec.timing.election_timeout.max,
