@@ -133,13 +133,25 @@ pub fn plan_faults(
                 if spec.kind != FaultKind::Crash && !settle.is_zero() {
                     t = t.max(free_at);
                 }
-                if t >= run {
+                // A fixed period keeps its cadence but not its phase: each instance starts at a
+                // moment drawn uniformly within the first tenth of its period, so that faults do
+                // not lock onto the members' own periodic timers (heartbeat ticks, renewals,
+                // keep-alives), as no real crash or pause does. Without this, a crash every 2 s
+                // against 50 ms ticks struck at one tick phase in virtual time, and at whatever
+                // phase scheduling noise gave on processes.
+                let at = match every {
+                    Every::Fixed(period) if !(period / 10).is_zero() => {
+                        t + Duration::from_nanos(rng.gen_range(0..(period / 10).as_nanos() as u64))
+                    }
+                    _ => t,
+                };
+                if at >= run {
                     break;
                 }
                 let d = draw_duration(&mut rng);
                 // a margin over the settle time: a fault ends a few ms after its planned end
-                free_at = t + d + settle + (settle / 10).max(Duration::from_millis(50));
-                push(t, d);
+                free_at = at + d + settle + (settle / 10).max(Duration::from_millis(50));
+                push(at, d);
             }
         }
     }
