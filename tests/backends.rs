@@ -28,8 +28,8 @@ fn simulated(p: &electune::profile::Profile, duration: Duration) -> Distribution
 /// One real cluster at a time: the comparison needs the machine's cores for the cluster.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Relative bounds on the p50 and p90: generous, and wider for etcd's tick-quantized timeouts,
-/// whose failover times fall in modes 50 ms apart so that a median sits at a mode boundary.
+/// Relative bounds on the p50 and p90: generous, for a loaded CI machine (on a quiet one lan
+/// agrees within 7% and 8%; `cargo bench --bench backends`).
 fn close(what: &str, real: &Distribution, sim: &Distribution, bounds: (f64, f64)) {
     assert!(
         real.count >= 20 && sim.count >= 100,
@@ -68,7 +68,7 @@ fn lan_failover_agrees_between_processes_and_the_simulator() {
         "lan",
         &real.metrics.summary.failover.failover,
         &sim,
-        (0.45, 0.6),
+        (0.3, 0.4),
     );
 }
 
