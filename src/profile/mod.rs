@@ -3,12 +3,14 @@
 //! file, the field, the line and column, and what would be valid.
 
 mod error;
+mod fault_checks;
 mod locate;
 mod mechanisms;
 mod schema;
 mod session;
 #[cfg(test)]
 mod session_tests;
+mod sweep_checks;
 mod validate;
 
 pub use error::{FieldError, ProfileError};
