@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::error::FieldError;
+use super::fault::*;
 use super::schema::*;
 
 /// One fault: its target, its schedule, and the fields its kind needs or refuses.

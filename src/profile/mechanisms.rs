@@ -8,7 +8,8 @@ use std::fmt;
 use serde::de::{self, IntoDeserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::schema::{FaultKind, Profile, Protocol, RaftOptions, Target};
+use super::fault::{FaultKind, Target};
+use super::schema::{Profile, Protocol, RaftOptions};
 
 /// One mechanism, or several in the order written (never empty, never repeated once validated).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +152,7 @@ impl Profile {
 }
 
 /// A fault that acts on the lease store (an outage, or a cut or slow link to it).
-fn needs_store(f: &super::schema::Fault) -> bool {
+fn needs_store(f: &super::fault::Fault) -> bool {
     f.kind == FaultKind::StoreOutage || matches!(Target::parse(&f.target), Ok(Target::Store(_)))
 }
 

@@ -3,6 +3,7 @@
 //! file, the field, the line and column, and what would be valid.
 
 mod error;
+mod fault;
 mod fault_checks;
 mod locate;
 mod mechanisms;
@@ -14,6 +15,7 @@ mod sweep_checks;
 mod validate;
 
 pub use error::{FieldError, ProfileError};
+pub use fault::*;
 pub use mechanisms::Mechanisms;
 pub use schema::*;
 pub use session::SessionTiming;
