@@ -12,9 +12,9 @@ use super::error::HarnessError;
 use super::network::{latency, Approximation, ToxiproxyServer};
 use super::process::NodeProcess;
 use super::sink::Sink;
-use super::store::StoreProcess;
+use super::store::{StoreKind, StoreProcess};
 use crate::election::NodeId;
-use crate::node::{LeaseMember, NodeConfig, PeerAddr};
+use crate::node::{EtcdMember, LeaseMember, NodeConfig, PeerAddr};
 use crate::profile::{Profile, Timing, STORE_NAME};
 use crate::toxiproxy::{NewProxy, Stream, ToxicAttributes};
 
@@ -53,8 +53,11 @@ pub struct Cluster {
     spec: ClusterSpec,
     members: Mutex<Vec<Member>>,
     sink: Sink,
-    /// The lease store (`protocol: lease`).
+    /// The store (`protocol: lease`, `etcd-election`).
     store: Mutex<Option<StoreProcess>>,
+    /// Store outages under way (their toxic names): the store is told when the first starts
+    /// and the last ends.
+    outages: Mutex<std::collections::BTreeSet<String>>,
     proxies: Vec<String>,
     events: tokio::sync::mpsc::UnboundedSender<crate::event::Event>,
     /// Latencies the toxiproxy server could not take as asked, on this cluster's links.
@@ -115,11 +118,12 @@ impl Cluster {
             .iter()
             .map(|_| free_port())
             .collect::<Result<_, _>>()?;
-        let store = match spec.profile.is_lease() {
-            true => Some(
-                StoreProcess::start(&spec.node_binary, free_port()?, collector.sender()).await?,
+        let store = match StoreKind::of(&spec.profile) {
+            Some(kind) => Some(
+                StoreProcess::start(&spec.node_binary, free_port()?, kind, collector.sender())
+                    .await?,
             ),
-            false => None,
+            None => None,
         };
 
         let mut wanted = Vec::new();
@@ -223,10 +227,24 @@ impl Cluster {
                 data_dir: spec.work_dir.join(name).join("data"),
                 seed: spec.seed.wrapping_mul(1_000_003).wrapping_add(id as u64),
                 clock_rate: 1.0,
-                lease: spec.profile.cluster.lease.map(|timing| LeaseMember {
-                    timing,
-                    store: listen_of(&link_proxy(&spec.proxy_prefix, name, STORE_NAME)),
-                }),
+                lease: spec
+                    .profile
+                    .cluster
+                    .lease
+                    .filter(|_| spec.profile.is_lease())
+                    .map(|timing| LeaseMember {
+                        timing,
+                        store: listen_of(&link_proxy(&spec.proxy_prefix, name, STORE_NAME)),
+                    }),
+                etcd: spec
+                    .profile
+                    .cluster
+                    .session
+                    .filter(|_| spec.profile.is_etcd_election())
+                    .map(|session| EtcdMember {
+                        session,
+                        store: listen_of(&link_proxy(&spec.proxy_prefix, name, STORE_NAME)),
+                    }),
             };
             list.push(Member {
                 name: name.clone(),
@@ -244,6 +262,7 @@ impl Cluster {
             members: Mutex::new(list),
             sink,
             store: Mutex::new(store),
+            outages: Mutex::new(Default::default()),
             proxies,
             events: collector.sender(),
             approximations: std::sync::Mutex::new(approximations),
@@ -443,15 +462,27 @@ impl Cluster {
     }
 
     /// Starts (`down`) or ends a store outage: every request that reaches the store's side of a
-    /// member's proxy meanwhile is lost (a `timeout` toxic that never closes), so it hangs until
+    /// member's proxy meanwhile is held (a `timeout` toxic that never closes), so it hangs until
     /// the member's client gives it up, as in the simulator; answers already on their way still
-    /// arrive.
+    /// arrive. The store hears when the first outage starts (before the toxics go on) and when
+    /// the last ends (after they are off), as the simulator's store does: the etcd-like store
+    /// stops expiring leases meanwhile (`lessor.Demote`) and extends them after (`Promote`).
     pub async fn store_outage(
         &self,
         net: &ToxiproxyServer,
         toxic: &str,
         down: bool,
     ) -> Result<(), HarnessError> {
+        let mut outages = self.outages.lock().await;
+        let was_down = !outages.is_empty();
+        match down {
+            true => outages.insert(toxic.to_string()),
+            false => outages.remove(toxic),
+        };
+        let is_down = !outages.is_empty();
+        if down && !was_down {
+            self.store_available(false).await;
+        }
         for name in self.node_names() {
             match down {
                 true => {
@@ -470,7 +501,16 @@ impl Cluster {
                 }
             }
         }
+        if was_down && !is_down {
+            self.store_available(true).await;
+        }
         Ok(())
+    }
+
+    async fn store_available(&self, available: bool) {
+        if let Some(s) = self.store.lock().await.as_mut() {
+            s.set_available(available).await;
+        }
     }
 
     /// The measured window starts: the store (if any) counts its load from now on.

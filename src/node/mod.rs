@@ -8,7 +8,8 @@ mod lateness;
 mod net;
 mod runtime;
 mod storage;
+mod store_stream;
 
-pub use config::{LeaseMember, NodeConfig, PeerAddr};
+pub use config::{EtcdMember, LeaseMember, NodeConfig, PeerAddr};
 pub use runtime::run;
 pub use storage::{Storage, StorageError};
