@@ -14,11 +14,14 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use electune::analysis::store_load;
 use electune::event::{Event, EventKind};
+use electune::harness::ToxiproxyServer;
+use electune::toxiproxy::ToxicAttributes;
 
 const MS: u64 = 1_000_000;
 const S: u64 = 1_000 * MS;
@@ -32,8 +35,12 @@ const CHECK: u64 = 500 * MS;
 const SLACK: u64 = 500 * MS;
 
 fn etcd_profile(fencing: bool, faults: &str) -> electune::profile::Profile {
+    etcd_cluster(3, 2, fencing, faults)
+}
+
+fn etcd_cluster(nodes: u32, ttl_s: u64, fencing: bool, faults: &str) -> electune::profile::Profile {
     profile(&format!(
-        "name: etcd\nseed: 7\ncluster:\n  protocol: etcd-election\n  session: {{ ttl: 2s, etcd_election_timeout: 500ms }}\n  nodes: 3\nnetwork:\n  default: {{ latency: 0.5ms, jitter: 0.2ms }}\nsink: {{ fencing: {fencing}, write_interval: 100ms }}\nfaults:\n{faults}"
+        "name: etcd\nseed: 7\ncluster:\n  protocol: etcd-election\n  session: {{ ttl: {ttl_s}s, etcd_election_timeout: 500ms }}\n  nodes: {nodes}\nnetwork:\n  default: {{ latency: 0.5ms, jitter: 0.2ms }}\nsink: {{ fencing: {fencing}, write_interval: 100ms }}\nfaults:\n{faults}"
     ))
 }
 
@@ -222,4 +229,73 @@ fn etcd_on_processes_a_leader_cut_from_the_store_acts_until_its_own_deadline_and
     let dual = &out.metrics.summary.dual_leadership;
     assert!(dual.total_ms > 0.0, "{dual:?}");
     assert!(dual.stale_writes.accepted_conflicts > 0, "{dual:?}");
+}
+
+#[test]
+fn etcd_on_processes_a_member_whose_store_connection_broke_watches_again_and_takes_over() {
+    // Two members, TTL 3 s: the follower waits on a watch of the leader's key. Both members'
+    // connections to the store are closed by their proxies (a `timeout` toxic of 200 ms, gone
+    // at 300 ms: the connection a member makes again at once survives it). The store ends
+    // their watches with the connections; the follower, as clientv3's watcher resumes a broken
+    // stream, watches again from the same revision, and both keep their sessions (a keep-alive
+    // gap of at most 1.5 s + 0.3 s + the 500 ms retryConnWait is within 3 s). When the leader
+    // then crashes, the follower takes over in the usual window. A member that did not watch
+    // again would wait forever on a watch the store no longer has.
+    let p = etcd_cluster(
+        2,
+        3,
+        true,
+        "  - { kind: crash, target: leader, at: [6s], restart_after: 6s }\n",
+    );
+    let close = |net: Arc<ToxiproxyServer>, prefix: String| async move {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let proxies = ["n1", "n2"].map(|n| format!("{prefix}{n}_to_store"));
+        for p in &proxies {
+            let attrs = ToxicAttributes::Timeout { timeout: 200 };
+            net.add_toxic(p, "close", attrs)
+                .await
+                .expect("timeout toxic");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for p in &proxies {
+            net.remove_toxic(p, "close").await.expect("toxic removed");
+        }
+    };
+    let out = run_with(&p, Duration::from_secs(11), "etcd_reconnect", close);
+    assert_store_process(&out.events);
+    assert!(out.metrics.violations.is_empty());
+    let all = leaders(&out.events);
+    let t0 = out
+        .events
+        .iter()
+        .find(|e| matches!(&e.kind, EventKind::FaultStart { kind, .. } if kind == "crash"))
+        .expect("the crash")
+        .t;
+    assert_eq!(
+        all.iter().filter(|l| l.0 < t0).count(),
+        1,
+        "closed connections change no leader: {all:?}"
+    );
+    assert!(
+        !out.events.iter().any(|e| e.t < t0
+            && matches!(
+                e.kind,
+                EventKind::StepDown { .. } | EventKind::Follower { .. }
+            )
+            && e.t > all[0].0 + S),
+        "both sessions survive the reconnect"
+    );
+    let old = all[0].1.clone();
+    let (t2, new, _) = all
+        .iter()
+        .find(|l| l.0 > t0)
+        .cloned()
+        .expect("the follower takes over");
+    assert_ne!(new, old);
+    let ttl = 3 * S;
+    assert!(
+        (ttl - 3 * S / 2..=ttl + CHECK + SLACK).contains(&(t2 - t0)),
+        "led {} ms after the crash",
+        (t2 - t0) / MS
+    );
 }

@@ -2,9 +2,11 @@
 //! etcd client keeps one gRPC connection with every stream on it (etcd-election). Requests go out
 //! in order on it, answers and watch events come back on it. Frames sent while it is down wait
 //! for the next connection (clientv3's `defaultWaitForReady`). When it breaks, the core is told
-//! ([`Input::StoreLost`]) and the connection is made again: at once after a break, then with
-//! grpc-go's reconnect backoff between failed attempts (`backoff.DefaultConfig`: 1 s, × 1.6 per
-//! failure, ± 20 % jitter, at most 120 s).
+//! ([`Input::StoreLost`]) and the connection is made again: at once after a connection that had
+//! worked, with grpc-go's reconnect backoff after one that failed (`backoff.DefaultConfig`: 1 s,
+//! × 1.6 per failure in a row, ± 20 % jitter, at most 120 s). As grpc-go counts a transport as
+//! up only once the server's preface arrived, a connection counts as having worked once the
+//! store sent something on it: one refused, or reset before any answer, is a failed attempt.
 
 use std::net::SocketAddr;
 use std::sync::mpsc::Sender;
@@ -55,12 +57,13 @@ pub(super) async fn run<M: Wire + Send + 'static>(
                 continue;
             }
         };
-        failures = 0;
         let _ = stream.set_nodelay(true);
         let (mut reader, writer) = stream.into_split();
+        let mut worked = false;
         let read = async {
             let mut body = Vec::new();
             while read_frame(&mut reader, &mut body).await.is_ok() {
+                worked = true;
                 let Ok((_, msg)) = M::decode(&body) else {
                     return;
                 };
@@ -75,6 +78,12 @@ pub(super) async fn run<M: Wire + Send + 'static>(
         };
         if core_gone || inputs.send(Input::StoreLost).is_err() {
             return;
+        }
+        if worked {
+            failures = 0;
+        } else {
+            failures += 1;
+            tokio::time::sleep(reconnect_delay(failures, rng.gen())).await;
         }
     }
 }
