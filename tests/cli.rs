@@ -538,7 +538,13 @@ fn mechanisms_sim_sweep_compares_raft_and_lease_side_by_side() {
 /// process backend runs it (tests/etcd_election_process.rs).
 #[test]
 fn etcd_lock_sim_sweep_reports_the_session_ttl_and_time_scale_is_refused() {
-    let args = ["sweep", "profiles/etcd-lock.yaml", "--quick", "--time-scale", "0.5"];
+    let args = [
+        "sweep",
+        "profiles/etcd-lock.yaml",
+        "--quick",
+        "--time-scale",
+        "0.5",
+    ];
     let (code, err, _) = electune(&args);
     assert_eq!(code, 2, "{args:?}: {err}");
     assert!(err.contains("--time-scale does not apply"), "{err}");

@@ -13,6 +13,8 @@ use super::network::{latency, Approximation, ToxiproxyServer};
 use super::process::NodeProcess;
 use super::sink::Sink;
 use super::store::{StoreKind, StoreProcess};
+
+mod store_ops;
 use crate::election::NodeId;
 use crate::node::{EtcdMember, LeaseMember, NodeConfig, PeerAddr};
 use crate::profile::{Profile, Timing, STORE_NAME};
@@ -458,76 +460,6 @@ impl Cluster {
                 link_proxy(&self.spec.proxy_prefix, from, to),
                 Stream::Upstream,
             ),
-        }
-    }
-
-    /// Starts (`down`) or ends a store outage: every request that reaches the store's side of a
-    /// member's proxy meanwhile is held (a `timeout` toxic that never closes), so it hangs until
-    /// the member's client gives it up, as in the simulator; answers already on their way still
-    /// arrive. The store hears when the first outage starts (before the toxics go on) and when
-    /// the last ends (after they are off), as the simulator's store does: the etcd-like store
-    /// stops expiring leases meanwhile (`lessor.Demote`) and extends them after (`Promote`).
-    pub async fn store_outage(
-        &self,
-        net: &ToxiproxyServer,
-        toxic: &str,
-        down: bool,
-    ) -> Result<(), HarnessError> {
-        let mut outages = self.outages.lock().await;
-        let was_down = !outages.is_empty();
-        match down {
-            true => outages.insert(toxic.to_string()),
-            false => outages.remove(toxic),
-        };
-        let is_down = !outages.is_empty();
-        if down && !was_down {
-            self.store_available(false).await;
-        }
-        for name in self.node_names() {
-            match down {
-                true => {
-                    self.add_link_toxic(
-                        net,
-                        &name,
-                        STORE_NAME,
-                        toxic,
-                        ToxicAttributes::Timeout { timeout: 0 },
-                    )
-                    .await?
-                }
-                false => {
-                    self.remove_link_toxic(net, &name, STORE_NAME, toxic)
-                        .await?
-                }
-            }
-        }
-        if was_down && !is_down {
-            self.store_available(true).await;
-        }
-        Ok(())
-    }
-
-    async fn store_available(&self, available: bool) {
-        if let Some(s) = self.store.lock().await.as_mut() {
-            s.set_available(available).await;
-        }
-    }
-
-    /// The measured window starts: the store (if any) counts its load from now on.
-    pub async fn store_measure(&self) {
-        if let Some(s) = self.store.lock().await.as_mut() {
-            s.measure().await;
-        }
-    }
-
-    /// Asks the store (if any) to report its load since [`Cluster::store_measure`].
-    pub async fn store_report(&self) -> bool {
-        match self.store.lock().await.as_mut() {
-            Some(s) => {
-                s.report().await;
-                true
-            }
-            None => false,
         }
     }
 
