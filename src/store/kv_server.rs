@@ -220,3 +220,101 @@ async fn control_loop(inputs: UnboundedSender<Input>) {
     }
     let _ = inputs.send(Input::Quit);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::kv::{EventType, KvRequest, KvResponse};
+
+    fn actor() -> Actor {
+        Actor {
+            store: KvStore::new(KvConfig::default(), 0),
+            baseline: StoreStats::default(),
+            conns: BTreeMap::new(),
+            members: BTreeMap::new(),
+        }
+    }
+
+    fn open(a: &mut Actor, conn: u64) -> UnboundedReceiver<Vec<u8>> {
+        let (tx, rx) = unbounded_channel();
+        a.handle(Input::Opened { conn, tx });
+        rx
+    }
+
+    fn request(a: &mut Actor, conn: u64, id: u64, request: KvRequest) {
+        let msg = KvMessage::Request { id, request };
+        a.handle(Input::Message { conn, from: 1, msg });
+    }
+
+    fn received(rx: &mut UnboundedReceiver<Vec<u8>>) -> Vec<KvMessage> {
+        let mut out = Vec::new();
+        while let Ok(frame) = rx.try_recv() {
+            out.push(KvMessage::decode(&frame[4..]).unwrap().1);
+        }
+        out
+    }
+
+    /// Member 1 watches its key on connection 1, then (restarted) talks on connection 2. The
+    /// old connection closing must not end what lives on the new one; the current one closing
+    /// ends its watches (no event after the key goes). Answers go back on the connection the
+    /// member uses now.
+    #[test]
+    fn only_the_members_current_connection_takes_its_watches_when_it_closes() {
+        for close_current in [false, true] {
+            let mut a = actor();
+            let mut one = open(&mut a, 1);
+            request(&mut a, 1, 1, KvRequest::LeaseGrant { ttl_s: 5 });
+            let lease = match received(&mut one).pop() {
+                Some(KvMessage::Response {
+                    response: KvResponse::Granted { lease, .. },
+                    ..
+                }) => lease,
+                other => panic!("{other:?}"),
+            };
+            let key = "electune/election/1".to_string();
+            let put = KvRequest::PutIfAbsent {
+                key: key.clone(),
+                value: 1,
+                lease,
+            };
+            request(&mut a, 1, 2, put);
+            let watch = KvRequest::Watch {
+                key,
+                start_revision: 3,
+            };
+            request(&mut a, 1, 7, watch);
+            assert_eq!(received(&mut one).len(), 2);
+            let mut two = open(&mut a, 2);
+            request(&mut a, 2, 8, KvRequest::CancelWatch { watch: 99 });
+            assert_eq!(
+                received(&mut two).len(),
+                1,
+                "answered on the new connection"
+            );
+            a.handle(Input::Closed {
+                conn: if close_current { 2 } else { 1 },
+            });
+            if close_current {
+                two = open(&mut a, 3);
+                request(&mut a, 3, 9, KvRequest::LeaseRevoke { lease });
+            } else {
+                request(&mut a, 2, 9, KvRequest::LeaseRevoke { lease });
+            }
+            let events: Vec<_> = received(&mut two)
+                .into_iter()
+                .filter(|m| {
+                    matches!(
+                        m,
+                        KvMessage::Event {
+                            watch: 7,
+                            kind: EventType::Delete,
+                            ..
+                        }
+                    )
+                })
+                .collect();
+            assert_eq!(events.len(), usize::from(!close_current), "{close_current}");
+            assert!(received(&mut one).is_empty());
+        }
+    }
+}
