@@ -13,12 +13,12 @@ use super::network::{latency, Approximation, ToxiproxyServer};
 use super::process::NodeProcess;
 use super::sink::Sink;
 use super::store::{StoreKind, StoreProcess};
-
-mod store_ops;
 use crate::election::NodeId;
 use crate::node::{EtcdMember, LeaseMember, NodeConfig, PeerAddr};
 use crate::profile::{Profile, Timing, STORE_NAME};
 use crate::toxiproxy::{NewProxy, Stream, ToxicAttributes};
+
+mod store_ops;
 
 /// What to start.
 #[derive(Debug, Clone)]
