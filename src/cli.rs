@@ -7,6 +7,16 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::{self, Failure};
 use electune::exit;
+use electune::store::kv::KvConfig;
+
+/// Which store `electune store` serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// The lease store: one Lease record updated by compare-and-swap (`protocol: lease`).
+    Cas,
+    /// The etcd-like key-value store (`protocol: etcd-election`).
+    Kv,
+}
 
 /// Measure and recommend heartbeat and election/lease timeouts for a cluster, by running real
 /// leader elections through toxiproxy under the faults a profile describes.
@@ -73,12 +83,20 @@ pub enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// The built-in lease store (started by the harness for `protocol: lease`).
+    /// The built-in store (started by the harness for `protocol: lease` and `etcd-election`).
     #[command(hide = true)]
     Store {
         /// Address to serve on; keep it on loopback (`127.0.0.1:PORT`).
         #[arg(long)]
         listen: std::net::SocketAddr,
+        /// `cas`: client-go's Lease record by compare-and-swap; `kv`: the etcd-like key-value
+        /// store of etcd's election recipe.
+        #[arg(long, value_enum, default_value_t = StoreKind::Cas)]
+        kind: StoreKind,
+        /// The etcd server's `--election-timeout` the key-value store behaves as (minLeaseTTL =
+        /// ⌈1.5 × it⌉ in seconds; what leases get on top of their TTL after an outage).
+        #[arg(long, default_value = "1s")]
+        etcd_election_timeout: electune::duration::HumanDuration,
     },
 }
 
@@ -99,9 +117,19 @@ pub fn run(cli: Cli) -> i32 {
         Command::Check { profile } => commands::check::run(&profile).map(|()| exit::SUCCESS),
         Command::Proxy { host, port, strict } => commands::proxy::run(&host, port, strict),
         Command::Node { config } => commands::node::run(&config).map(|()| exit::SUCCESS),
-        Command::Store { listen } => electune::store::server::run(listen)
-            .map(|()| exit::SUCCESS)
-            .map_err(commands::Failure::environment),
+        Command::Store {
+            listen,
+            kind,
+            etcd_election_timeout,
+        } => match kind {
+            StoreKind::Cas => electune::store::server::run(listen),
+            StoreKind::Kv => electune::store::kv_server::run(
+                listen,
+                KvConfig::for_election_timeout(etcd_election_timeout.0),
+            ),
+        }
+        .map(|()| exit::SUCCESS)
+        .map_err(commands::Failure::environment),
     };
     match result {
         Ok(code) => code,

@@ -97,3 +97,36 @@ faults:
         (0.25, 0.4),
     );
 }
+
+/// etcd's election recipe: a crashed leader's key goes when its lease expires on the store's
+/// clock and the next member in line leads. Session TTL 1 s (etcd at a 500 ms election timeout
+/// grants it), crashes at Poisson times so that they do not lock onto the 500 ms keep-alive
+/// and expiry-check cadences. Failovers fall between TTL − 500 ms and TTL + 500 ms on both.
+#[test]
+fn etcd_election_failover_agrees_between_processes_and_the_simulator() {
+    let p = profile(
+        r#"
+name: etcd-backends
+seed: 11
+cluster:
+  protocol: etcd-election
+  session: { ttl: 1s, etcd_election_timeout: 500ms }
+  nodes: 3
+network: { default: { latency: 0.5ms, jitter: 0.2ms } }
+sink: { fencing: true, write_interval: 100ms }
+faults:
+  - { kind: crash, target: leader, every: poisson(1s), restart_after: 500ms }
+"#,
+    );
+    let real = {
+        let _alone = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        run(&p, Duration::from_secs(60), "backends-etcd")
+    };
+    let sim = simulated(&p, Duration::from_secs(600));
+    let real = &real.metrics.summary.failover.failover;
+    eprintln!(
+        "etcd-election failover: real p50 {:.1} p90 {:.1} ms (n={}), simulated p50 {:.1} p90 {:.1} ms (n={})",
+        real.p50_ms, real.p90_ms, real.count, sim.p50_ms, sim.p90_ms, sim.count
+    );
+    close("etcd-election", real, &sim, (0.2, 0.25));
+}

@@ -526,17 +526,20 @@ fn mechanisms_sim_sweep_compares_raft_and_lease_side_by_side() {
 
 /// The shipped etcd-election profile sweeps the session TTL in the simulator: one parameter
 /// column, the store's load, and a choice printed as `concurrency.WithTTL`, never in Raft's or
-/// client-go's knobs. The process backend refuses it with exit 2.
+/// client-go's knobs. `--time-scale` is refused with exit 2 (TTLs are whole seconds); the
+/// process backend runs it (tests/etcd_election_process.rs).
 #[test]
-fn etcd_lock_sim_sweep_reports_the_session_ttl_and_process_runs_are_refused() {
-    for args in [
-        &["run", "profiles/etcd-lock.yaml"][..],
-        &["sweep", "profiles/etcd-lock.yaml", "--quick"][..],
-    ] {
-        let (code, err, _) = electune(args);
-        assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(err.contains("runs on --backend sim"), "{err}");
-    }
+fn etcd_lock_sim_sweep_reports_the_session_ttl_and_time_scale_is_refused() {
+    let args = [
+        "sweep",
+        "profiles/etcd-lock.yaml",
+        "--quick",
+        "--time-scale",
+        "0.5",
+    ];
+    let (code, err, _) = electune(&args);
+    assert_eq!(code, 2, "{args:?}: {err}");
+    assert!(err.contains("--time-scale does not apply"), "{err}");
     let dir = common::temp_dir("cli-etcd-sweep");
     let _ = std::fs::remove_dir_all(&dir);
     let out = dir.to_str().unwrap();

@@ -104,25 +104,16 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
             )));
         }
     }
-    if profile.is_etcd_election() {
-        if args.backend == BackendArg::Process {
-            return Err(Failure::bad_input(anyhow::anyhow!(
-                "{}: the etcd-election mechanism runs on --backend sim in this version (members do \
-                 not yet talk to a real etcd or a key-value store process); run it with --backend sim",
-                args.profile.display()
-            )));
-        }
-        if args.heartbeat.is_some() || args.election_timeout.is_some() {
-            return Err(Failure::bad_input(anyhow::anyhow!(
-                "--heartbeat/--election-timeout are Raft's; an etcd-election profile's timing is \
-                 cluster.session (TTL {}): edit the profile",
-                profile
-                    .cluster
-                    .session
-                    .map(|s| s.ttl.to_string())
-                    .unwrap_or_default()
-            )));
-        }
+    if profile.is_etcd_election() && (args.heartbeat.is_some() || args.election_timeout.is_some()) {
+        return Err(Failure::bad_input(anyhow::anyhow!(
+            "--heartbeat/--election-timeout are Raft's; an etcd-election profile's timing is \
+             cluster.session (TTL {}): edit the profile",
+            profile
+                .cluster
+                .session
+                .map(|s| s.ttl.to_string())
+                .unwrap_or_default()
+        )));
     }
     if let Some(h) = args.heartbeat {
         timing.heartbeat = h;

@@ -140,13 +140,6 @@ fn asked_manifest(
             .or(Some(HumanDuration(std::time::Duration::ZERO)));
     }
     let backend = args.backend.map_or(BackendKind::Process, BackendKind::from);
-    if profile.is_etcd_election() && backend == BackendKind::Process {
-        return Err(Failure::bad_input(anyhow::anyhow!(
-            "{profile_file}: the etcd-election mechanism runs on --backend sim in this version \
-             (members do not yet talk to a real etcd or a key-value store process); sweep it \
-             with --backend sim"
-        )));
-    }
     if profile.is_etcd_election() && args.time_scale.is_some_and(|x| x != 1.0) {
         return Err(Failure::bad_input(anyhow::anyhow!(
             "{profile_file}: --time-scale does not apply to etcd-election (session TTLs are whole \

@@ -126,6 +126,13 @@ impl<C: ElectionCore> Driver<C> {
         });
     }
 
+    /// The connection to the store broke at true time `now`
+    /// ([`ElectionCore::store_connection_lost`]).
+    pub fn store_connection_lost(&mut self, now: u64) {
+        let local = self.clock.local(now);
+        self.core.store_connection_lost(local);
+    }
+
     /// Changes the member's clock rate from true time `now` on.
     pub fn set_clock_rate(&mut self, now: u64, rate: f64) {
         self.clock.set_rate(now, rate);

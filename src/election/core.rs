@@ -104,6 +104,12 @@ pub trait ElectionCore {
     fn request_write(&mut self, now: u64) -> Option<(u64, u64)>;
     /// Takes everything the driver must persist, report and send.
     fn poll(&mut self) -> Ready<Self::Message, Self::Persist>;
+    /// The runtime's long-lived connection to the mechanism's store broke at `now`: requests in
+    /// flight on it are lost (they will not be answered) and the store ended what lived on it
+    /// (watches). Requests sent from now on wait for the runtime's next connection. A mechanism
+    /// whose requests each use a connection of their own (the lease elector, which gets
+    /// [`Wire::unreachable_reply`] instead) keeps the default: nothing.
+    fn store_connection_lost(&mut self, _now: u64) {}
 }
 
 /// A mechanism's wire format: complete frames (length prefix included) between processes.

@@ -14,9 +14,11 @@ use super::process::NodeProcess;
 use super::sink::Sink;
 use super::store::StoreService;
 use crate::election::NodeId;
-use crate::node::{EtcdAccess, LeaseMember, NodeConfig, PeerAddr};
+use crate::node::{EtcdAccess, EtcdMember, LeaseMember, NodeConfig, PeerAddr};
 use crate::profile::{Profile, Timing, STORE_NAME};
 use crate::toxiproxy::{NewProxy, Stream, ToxicAttributes};
+
+mod store_ops;
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -57,6 +59,9 @@ pub struct Cluster {
     store: Mutex<Option<StoreService>>,
     /// Store members each member has a proxy to (0 without a store).
     store_members: usize,
+    /// Store outages under way (their toxic names): the store is told when the first starts
+    /// and the last ends.
+    outages: Mutex<std::collections::BTreeSet<String>>,
     proxies: Vec<String>,
     events: tokio::sync::mpsc::UnboundedSender<crate::event::Event>,
     /// Latencies the toxiproxy server could not take as asked, on this cluster's links.
@@ -225,17 +230,31 @@ impl Cluster {
                 data_dir: spec.work_dir.join(name).join("data"),
                 seed: spec.seed.wrapping_mul(1_000_003).wrapping_add(id as u64),
                 clock_rate: 1.0,
-                lease: spec.profile.cluster.lease.map(|timing| LeaseMember {
-                    timing,
-                    store: listen_of(&store_proxy(&spec.proxy_prefix, name, 0)),
-                    etcd: store.as_ref().filter(|s| s.is_etcd()).map(|_| EtcdAccess {
-                        endpoints: (0..upstreams.len())
-                            .map(|k| listen_of(&store_proxy(&spec.proxy_prefix, name, k)))
-                            .collect(),
-                        // One Lease object per trial, so trials on a user's etcd never meet.
-                        lease_name: format!("{}lease", spec.proxy_prefix).replace('_', "-"),
+                lease: spec
+                    .profile
+                    .cluster
+                    .lease
+                    .filter(|_| spec.profile.is_lease())
+                    .map(|timing| LeaseMember {
+                        timing,
+                        store: listen_of(&store_proxy(&spec.proxy_prefix, name, 0)),
+                        etcd: store.as_ref().filter(|s| s.is_etcd()).map(|_| EtcdAccess {
+                            endpoints: (0..upstreams.len())
+                                .map(|k| listen_of(&store_proxy(&spec.proxy_prefix, name, k)))
+                                .collect(),
+                            // One Lease object per trial, so trials on a user's etcd never meet.
+                            lease_name: format!("{}lease", spec.proxy_prefix).replace('_', "-"),
+                        }),
                     }),
-                }),
+                etcd: spec
+                    .profile
+                    .cluster
+                    .session
+                    .filter(|_| spec.profile.is_etcd_election())
+                    .map(|session| EtcdMember {
+                        session,
+                        store: listen_of(&store_proxy(&spec.proxy_prefix, name, 0)),
+                    }),
             };
             list.push(Member {
                 name: name.clone(),
@@ -254,6 +273,7 @@ impl Cluster {
             sink,
             store_members: upstreams.len(),
             store: Mutex::new(store),
+            outages: Mutex::new(Default::default()),
             proxies,
             events: collector.sender(),
             approximations: std::sync::Mutex::new(approximations),
@@ -464,118 +484,6 @@ impl Cluster {
             store(from, Stream::Upstream)
         } else {
             vec![(link_proxy(prefix, from, to), Stream::Upstream)]
-        }
-    }
-
-    /// Starts (`down`) or ends a store outage: every request that reaches the store's side of a
-    /// member's proxy meanwhile is lost (a `timeout` toxic that never closes), so it hangs until
-    /// the member's client gives it up, as in the simulator; answers already on their way still
-    /// arrive.
-    pub async fn store_outage(
-        &self,
-        net: &ToxiproxyServer,
-        toxic: &str,
-        down: bool,
-    ) -> Result<(), HarnessError> {
-        for name in self.node_names() {
-            match down {
-                true => {
-                    self.add_link_toxic(
-                        net,
-                        &name,
-                        STORE_NAME,
-                        toxic,
-                        ToxicAttributes::Timeout { timeout: 0 },
-                    )
-                    .await?
-                }
-                false => {
-                    self.remove_link_toxic(net, &name, STORE_NAME, toxic)
-                        .await?
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Members of the store (etcd members; 1 for the built-in store; `None` without a store).
-    pub async fn store_member_count(&self) -> Option<usize> {
-        self.store
-            .lock()
-            .await
-            .as_ref()
-            .map(|s| s.upstreams().len())
-    }
-
-    /// SIGKILL etcd member `j` of the store (nothing for other stores).
-    pub async fn store_member_crash(&self, j: usize) {
-        if let Some(c) = self
-            .store
-            .lock()
-            .await
-            .as_ref()
-            .and_then(|s| s.etcd_cluster())
-        {
-            c.crash(j).await;
-        }
-    }
-
-    /// Restarts etcd member `j` from its data dir.
-    pub async fn store_member_restart(&self, j: usize) -> Result<(), HarnessError> {
-        match self
-            .store
-            .lock()
-            .await
-            .as_ref()
-            .and_then(|s| s.etcd_cluster())
-        {
-            Some(c) => c.restart(j).map_err(|e| HarnessError::Etcd(Box::new(e))),
-            None => Ok(()),
-        }
-    }
-
-    /// SIGSTOP etcd member `j`; whether this call stopped it.
-    pub async fn store_member_pause(&self, j: usize) -> bool {
-        match self
-            .store
-            .lock()
-            .await
-            .as_ref()
-            .and_then(|s| s.etcd_cluster())
-        {
-            Some(c) => c.pause(j),
-            None => false,
-        }
-    }
-
-    /// SIGCONT etcd member `j`.
-    pub async fn store_member_resume(&self, j: usize) {
-        if let Some(c) = self
-            .store
-            .lock()
-            .await
-            .as_ref()
-            .and_then(|s| s.etcd_cluster())
-        {
-            c.resume(j);
-        }
-    }
-
-    /// The measured window starts: the store (if any) counts its load from now on.
-    pub async fn store_measure(&self) {
-        if let Some(s) = self.store.lock().await.as_mut() {
-            s.measure().await;
-        }
-    }
-
-    /// Asks the store (if any) to report its load since [`Cluster::store_measure`].
-    pub async fn store_report(&self) -> bool {
-        match self.store.lock().await.as_mut() {
-            Some(s) => {
-                s.report().await;
-                true
-            }
-            None => false,
         }
     }
 

@@ -1,6 +1,7 @@
-//! The built-in lease store as a process of the process backend (`electune store`): started
-//! before the members, reached by each member through its own proxy (`nX_to_store`), ended by
-//! PID with the cluster.
+//! The built-in store as a process of the process backend (`electune store`): the lease store
+//! for `protocol: lease`, the etcd-like key-value store for `etcd-election`; started before the
+//! members, reached by each member through its own proxy (`nX_to_store`), ended by PID with the
+//! cluster.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,6 +17,46 @@ use crate::profile::STORE_NAME;
 /// How long the store may take to accept connections after it was spawned.
 const START_LIMIT: Duration = Duration::from_secs(5);
 
+/// Which store a profile's mechanism needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StoreKind {
+    /// The lease store (`--kind cas`).
+    Cas,
+    /// The key-value store of an etcd server run with this `--election-timeout` (`--kind kv`).
+    Kv { etcd_election_timeout: Duration },
+}
+
+impl StoreKind {
+    /// The store `profile` runs against (`None`: Raft, no store).
+    pub fn of(profile: &crate::profile::Profile) -> Option<Self> {
+        if profile.is_lease() {
+            return Some(Self::Cas);
+        }
+        let session = profile
+            .cluster
+            .session
+            .filter(|_| profile.is_etcd_election())?;
+        Some(Self::Kv {
+            etcd_election_timeout: session.etcd_election_timeout.0,
+        })
+    }
+
+    /// The command-line arguments after `store --listen ADDR`.
+    fn args(&self) -> Vec<String> {
+        match self {
+            Self::Cas => vec!["--kind".into(), "cas".into()],
+            Self::Kv {
+                etcd_election_timeout,
+            } => vec![
+                "--kind".into(),
+                "kv".into(),
+                "--etcd-election-timeout".into(),
+                crate::duration::format_duration(*etcd_election_timeout),
+            ],
+        }
+    }
+}
+
 /// The running store.
 pub struct StoreProcess {
     addr: SocketAddr,
@@ -23,16 +64,18 @@ pub struct StoreProcess {
 }
 
 impl StoreProcess {
-    /// Starts `binary store --listen 127.0.0.1:PORT` and waits (bounded) until it accepts
-    /// connections; what it prints flows into `events`.
+    /// Starts `binary store --listen 127.0.0.1:PORT --kind ...` and waits (bounded) until it
+    /// accepts connections; what it prints flows into `events`.
     pub async fn start(
         binary: &Path,
         port: u16,
+        kind: StoreKind,
         events: UnboundedSender<Event>,
     ) -> Result<Self, HarnessError> {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let listen = addr.to_string();
-        let args = ["store".as_ref(), "--listen".as_ref(), listen.as_ref()];
+        let mut args = vec!["store".to_string(), "--listen".into(), addr.to_string()];
+        args.extend(kind.args());
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
         let process = NodeProcess::spawn_args(STORE_NAME, binary, &args, events)?;
         let until = Instant::now() + START_LIMIT;
         loop {
@@ -41,7 +84,7 @@ impl StoreProcess {
             }
             if !process.is_alive() || Instant::now() > until {
                 return Err(HarnessError::io(format!(
-                    "starting the lease store on {addr} (pid {})",
+                    "starting the store on {addr} (pid {})",
                     process.pid
                 ))(std::io::Error::from(
                     std::io::ErrorKind::TimedOut,
@@ -69,6 +112,15 @@ impl StoreProcess {
     /// Asks the store to print its load since [`StoreProcess::measure`] as a `StoreLoad` event.
     pub async fn report(&mut self) {
         self.process.control(r#"{"cmd":"report"}"#).await;
+    }
+
+    /// A store outage starts (`false`) or ends (`true`): see `Cluster::store_outage`.
+    pub async fn set_available(&mut self, available: bool) {
+        self.process
+            .control(&format!(
+                r#"{{"cmd":"set_available","available":{available}}}"#
+            ))
+            .await;
     }
 
     /// Kills the store by PID and waits (bounded) until it is reaped.
@@ -115,28 +167,28 @@ impl EtcdStore {
 }
 
 impl StoreService {
-    /// Starts the store `spec` asks for (none unless the profile runs a lease).
+    /// Starts the store `spec` asks for (none for Raft).
     pub async fn start(
         spec: &super::ClusterSpec,
         net: &super::ToxiproxyServer,
         events: UnboundedSender<Event>,
     ) -> Result<Option<Self>, HarnessError> {
-        use crate::profile::StoreKind;
-        if !spec.profile.is_lease() {
+        use crate::profile::StoreKind as Store;
+        let Some(kind) = StoreKind::of(&spec.profile) else {
             return Ok(None);
-        }
+        };
         let store = &spec.profile.cluster.store;
-        let service = match (store.kind, &store.url) {
-            (StoreKind::Builtin, _) => {
+        let service = match (kind, store.kind, &store.url) {
+            (StoreKind::Kv { .. }, ..) | (StoreKind::Cas, Store::Builtin, _) => {
                 let port = super::cluster::free_port()?;
-                Self::Builtin(StoreProcess::start(&spec.node_binary, port, events).await?)
+                Self::Builtin(StoreProcess::start(&spec.node_binary, port, kind, events).await?)
             }
-            (StoreKind::Etcd, Some(url)) => {
+            (StoreKind::Cas, Store::Etcd, Some(url)) => {
                 let endpoint = crate::etcd::EtcdEndpoint::parse(url).map_err(Box::new)?;
                 let addr = endpoint.as_str().trim_start_matches("http://").to_string();
                 Self::Etcd(EtcdStore::new(None, vec![addr], events))
             }
-            (StoreKind::Etcd, None) => {
+            (StoreKind::Cas, Store::Etcd, None) => {
                 let binary = crate::etcd::EtcdBinary::find().map_err(Box::new)?;
                 let etcd_spec = crate::etcd::EtcdSpec::new(
                     binary,
@@ -201,6 +253,15 @@ impl StoreService {
                 let t = crate::clock::monotonic_ns();
                 let _ = e.events.send(Event::new(t, STORE_NAME, kind));
             }
+        }
+    }
+
+    /// A store outage starts (`false`) or ends (`true`): the built-in store hears of it (the
+    /// key-value store freezes lease expiry meanwhile, as etcd's lessor does without a leader);
+    /// a real etcd lives through the outage as it really does.
+    pub async fn set_available(&mut self, available: bool) {
+        if let Self::Builtin(s) = self {
+            s.set_available(available).await;
         }
     }
 

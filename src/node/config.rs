@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::DurationRange;
 use crate::election::raft::Config;
 use crate::election::NodeId;
-use crate::profile::{LeaseTiming, RaftOptions};
+use crate::profile::{LeaseTiming, RaftOptions, SessionTiming};
 
 /// How to reach one peer: the listen address of the proxy for the directed link to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +43,10 @@ pub struct NodeConfig {
     /// for Raft members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<LeaseMember>,
+    /// An etcd-election member (`protocol: etcd-election`): its session and the way to the
+    /// key-value store. Absent for other mechanisms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<EtcdMember>,
 }
 
 /// What a lease member needs besides the common fields.
@@ -66,6 +70,16 @@ pub struct EtcdAccess {
     pub endpoints: Vec<SocketAddr>,
     /// The Lease object's name (the key below [`crate::etcd::KEY_PREFIX`]).
     pub lease_name: String,
+}
+
+/// What an etcd-election member needs besides the common fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EtcdMember {
+    /// The session TTL (`concurrency.WithTTL`) and the etcd server it runs against.
+    pub session: SessionTiming,
+    /// The listen address of this member's proxy to the store (`nX_to_store`): one long-lived
+    /// connection through it, as an etcd client keeps one gRPC connection.
+    pub store: SocketAddr,
 }
 
 impl NodeConfig {

@@ -8,7 +8,8 @@ mod lateness;
 pub mod net;
 mod runtime;
 mod storage;
+mod store_stream;
 
-pub use config::{EtcdAccess, LeaseMember, NodeConfig, PeerAddr};
+pub use config::{EtcdAccess, EtcdMember, LeaseMember, NodeConfig, PeerAddr};
 pub use runtime::run;
 pub use storage::{Storage, StorageError};

@@ -26,6 +26,8 @@ pub enum Input<M> {
     Control(Control),
     /// The harness closed our stdin: it is gone, so are we.
     StdinClosed,
+    /// The long-lived connection to the store broke (etcd-election); it is being made again.
+    StoreLost,
 }
 
 /// Commands the harness sends as JSON lines on stdin.
@@ -42,7 +44,15 @@ pub enum Control {
 pub struct Outbound<M> {
     peers: Vec<(NodeId, UnboundedSender<Vec<u8>>)>,
     sink: Option<UnboundedSender<Vec<u8>>>,
-    store: Option<UnboundedSender<StoreCall<M>>>,
+    store: Option<StoreLink<M>>,
+}
+
+/// How a member reaches its store.
+enum StoreLink<M> {
+    /// A connection per request (the lease elector, as an HTTP/1.1 client without keep-alive).
+    PerRequest(UnboundedSender<StoreCall<M>>),
+    /// One long-lived connection for everything (etcd-election, as a gRPC client).
+    Stream(UnboundedSender<Vec<u8>>),
 }
 
 /// One request to the store: its frame, and what the core gets if the store cannot be reached.
@@ -54,14 +64,20 @@ struct StoreCall<M> {
 impl<M: Wire> Outbound<M> {
     /// Sends a message from `from` to `to`: a peer's frame is queued on its link (frames queued
     /// while the link is down are dropped, as a network would), a request to the store goes out
-    /// on a connection of its own.
+    /// on a connection of its own or on the store connection (waiting for it while it is down).
     pub fn send(&self, from: NodeId, to: NodeId, msg: &M) {
         if to == STORE {
-            if let Some(tx) = &self.store {
-                let _ = tx.send(StoreCall {
-                    frame: msg.encode(from),
-                    unreachable: msg.unreachable_reply(),
-                });
+            match &self.store {
+                Some(StoreLink::PerRequest(tx)) => {
+                    let _ = tx.send(StoreCall {
+                        frame: msg.encode(from),
+                        unreachable: msg.unreachable_reply(),
+                    });
+                }
+                Some(StoreLink::Stream(tx)) => {
+                    let _ = tx.send(msg.encode(from));
+                }
+                None => {}
             }
         } else if let Some((_, tx)) = self.peers.iter().find(|(id, _)| *id == to) {
             let _ = tx.send(msg.encode(from));
@@ -109,7 +125,7 @@ pub fn start<M: Wire + Send + 'static>(
         rt.spawn(pump(addr, rx));
         tx
     });
-    let store = cfg.lease.as_ref().map(|l| {
+    let per_request = cfg.lease.as_ref().map(|l| {
         let (tx, rx) = unbounded_channel();
         // The store client's HTTP timeout: a request unanswered this long is given up.
         let timeout = l.timing.config(cfg.id).request_timeout;
@@ -117,8 +133,19 @@ pub fn start<M: Wire + Send + 'static>(
             Some(access) => rt.spawn(etcd_client(access.clone(), timeout, rx, inputs.clone())),
             None => rt.spawn(store_client(l.store, timeout, rx, inputs.clone())),
         };
-        tx
+        StoreLink::PerRequest(tx)
     });
+    let stream = cfg.etcd.as_ref().map(|e| {
+        let (tx, rx) = unbounded_channel();
+        rt.spawn(super::store_stream::run(
+            e.store,
+            rx,
+            inputs.clone(),
+            cfg.seed,
+        ));
+        StoreLink::Stream(tx)
+    });
+    let store = per_request.or(stream);
     rt.spawn(read_stdin(inputs));
     Ok(Outbound { peers, sink, store })
 }

@@ -12,6 +12,7 @@ use super::net::{self, Control, Input};
 use super::storage::{Storage, StorageError};
 use crate::clock::monotonic_ns;
 use crate::driver::{DriftClock, Driver};
+use crate::election::etcd_election::EtcdElection;
 use crate::election::lease::{LeaseElector, NoPersist};
 use crate::election::raft::Raft;
 use crate::election::{node_name, ElectionCore, Persist};
@@ -24,6 +25,8 @@ pub enum NodeError {
     Config(#[from] crate::election::raft::ConfigError),
     #[error("invalid lease configuration")]
     Lease(#[from] crate::election::lease::LeaseConfigError),
+    #[error("invalid etcd session configuration")]
+    Session(#[from] crate::election::etcd_election::SessionConfigError),
     #[error("durable state")]
     Storage(#[from] StorageError),
     #[error("cannot listen on {addr}")]
@@ -70,6 +73,15 @@ pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
         elector_cfg.validate()?;
         let clock = DriftClock::new(monotonic_ns(), cfg.clock_rate);
         let core = LeaseElector::new(elector_cfg, clock.local(monotonic_ns()), cfg.seed);
+        let driver = Driver::new(cfg.id, core, clock, cfg.write_interval);
+        return drive(&cfg, driver, NothingDurable);
+    }
+    if let Some(etcd) = &cfg.etcd {
+        // Nothing on disk either: the session's lease lives in the store.
+        let session = etcd.session.config(cfg.id);
+        session.validate()?;
+        let clock = DriftClock::new(monotonic_ns(), cfg.clock_rate);
+        let core = EtcdElection::new(session, clock.local(monotonic_ns()), cfg.seed);
         let driver = Driver::new(cfg.id, core, clock, cfg.write_interval);
         return drive(&cfg, driver, NothingDurable);
     }
@@ -133,6 +145,7 @@ where
             Ok(Input::Control(Control::Stopped { from_ns, to_ns })) => {
                 lateness.stopped(from_ns, to_ns);
             }
+            Ok(Input::StoreLost) => driver.store_connection_lost(monotonic_ns()),
             Ok(Input::StdinClosed) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {
                 let now = monotonic_ns();

@@ -20,6 +20,7 @@
 //! and takes over a lease its holder still believes valid.
 
 pub mod kv;
+pub mod kv_server;
 mod record;
 pub mod server;
 mod state;

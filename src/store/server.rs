@@ -1,5 +1,6 @@
 //! `electune store`: the built-in lease store as a process of the process backend, a thin tokio
-//! shell around the sans-IO [`Store`]. Members reach it through their own proxies
+//! shell around the sans-IO [`Store`] (`--kind cas`, the default; `--kind kv` serves the etcd-like
+//! key-value store instead, see [`super::kv_server`]). Members reach it through their own proxies
 //! (`nX_to_store`), one connection per request, as an HTTP/1.1 client without keep-alive would
 //! reach the API server: a request whose connection is cut or blackholed by a toxic takes only
 //! that request with it, and the next one starts on a clean stream.
@@ -38,14 +39,52 @@ pub enum StoreServerError {
     Runtime(#[source] std::io::Error),
 }
 
+/// Builds the store's single-worker I/O runtime.
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, StoreServerError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(StoreServerError::Runtime)
+}
+
+/// Binds `listen`.
+pub(super) async fn bind(listen: SocketAddr) -> Result<TcpListener, StoreServerError> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|source| StoreServerError::Listen {
+            addr: listen,
+            source,
+        })
+}
+
 /// What the harness tells the store on stdin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
-enum Command {
+pub(super) enum Command {
     /// The measured window starts: count the load from here.
     Measure,
     /// Print the load since `Measure` (or since the start) as a `StoreLoad` event.
     Report,
+    /// A store outage starts (`available: false`: the first of overlapping ones) or ends (the
+    /// last one), as the simulator tells its store. The lease store has no clock and ignores it;
+    /// the key-value store stops and restarts lease expiry (`lessor.Demote`/`Promote`).
+    SetAvailable { available: bool },
+}
+
+/// Prints the load between `base` and `now` as a `StoreLoad` event line on stdout.
+pub(super) fn report_load(now: StoreStats, base: StoreStats) {
+    let kind = EventKind::StoreLoad {
+        requests: now.requests - base.requests,
+        reads: now.reads - base.reads,
+        writes: now.writes - base.writes,
+        refused_writes: now.refused_writes - base.refused_writes,
+    };
+    let line = Event::new(monotonic_ns(), STORE_NAME, kind).to_json_line();
+    let mut out = std::io::stdout().lock();
+    // A closed stdout means the harness is gone; stdin closing ends us next.
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 struct Shared {
@@ -56,19 +95,8 @@ struct Shared {
 
 /// Serves the store on `listen` (127.0.0.1) until stdin closes.
 pub fn run(listen: SocketAddr) -> Result<(), StoreServerError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(StoreServerError::Runtime)?;
-    rt.block_on(async move {
-        let listener =
-            TcpListener::bind(listen)
-                .await
-                .map_err(|source| StoreServerError::Listen {
-                    addr: listen,
-                    source,
-                })?;
+    runtime()?.block_on(async move {
+        let listener = bind(listen).await?;
         let shared = Arc::new(Mutex::new(Shared {
             store: Store::new(),
             baseline: StoreStats::default(),
@@ -123,20 +151,9 @@ async fn control_loop(shared: Arc<Mutex<Shared>>) {
         let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
         match cmd {
             Command::Measure => s.baseline = s.store.stats(),
-            Command::Report => {
-                let (now, base) = (s.store.stats(), s.baseline);
-                let kind = EventKind::StoreLoad {
-                    requests: now.requests - base.requests,
-                    reads: now.reads - base.reads,
-                    writes: now.writes - base.writes,
-                    refused_writes: now.refused_writes - base.refused_writes,
-                };
-                let line = Event::new(monotonic_ns(), STORE_NAME, kind).to_json_line();
-                let mut out = std::io::stdout().lock();
-                // A closed stdout means the harness is gone; stdin closing ends us next.
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
-            }
+            Command::Report => report_load(s.store.stats(), s.baseline),
+            // No clock, nothing expires: an outage only loses what reaches the store.
+            Command::SetAvailable { .. } => {}
         }
     }
 }

@@ -43,6 +43,17 @@ pub struct Measured {
 /// Runs a trial with the profile's faults for `duration`, bounded by a generous timeout, and
 /// asserts every node process it started is gone afterwards.
 pub fn run(profile: &Profile, duration: Duration, tag: &str) -> Measured {
+    run_with(profile, duration, tag, |_, _| async {})
+}
+
+/// [`run`], with `side` running alongside the trial from its start: it gets the proxy server
+/// and the trial's proxy prefix (a member's proxy to the store is `{prefix}n1_to_store`), for
+/// what the profile cannot say.
+pub fn run_with<F, Fut>(profile: &Profile, duration: Duration, tag: &str, side: F) -> Measured
+where
+    F: FnOnce(Arc<ToxiproxyServer>, String) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -63,14 +74,17 @@ pub fn run(profile: &Profile, duration: Duration, tag: &str) -> Measured {
                 .await
                 .expect("built-in proxy"),
         );
+        let side = tokio::spawn(side(net.clone(), spec.proxy_prefix.clone()));
         let (_tx, rx) = tokio::sync::watch::channel(false);
-        tokio::time::timeout(
+        let outcome = tokio::time::timeout(
             duration + Duration::from_secs(60),
             run_trial(&spec, net, rx),
         )
         .await
         .expect("trial finished in time")
-        .expect("trial ran")
+        .expect("trial ran");
+        side.abort();
+        outcome
     });
     assert!(!outcome.pids.is_empty());
     for pid in &outcome.pids {

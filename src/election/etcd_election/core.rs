@@ -9,6 +9,8 @@ use crate::election::{CoreEvent, ElectionCore, NodeId, Ready};
 use crate::store::kv::{EventType, KeyValue, KvMessage, KvRequest, KvResponse, RangeOrder};
 use crate::store::STORE;
 
+mod reconnect;
+
 /// A request of the campaign waiting for its answer.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
@@ -24,11 +26,13 @@ enum Campaign {
     Txn(Pending),
     /// `waitDeletes`' get of the last key created before its own.
     Range { pending: Pending, rev: u64 },
-    /// `waitDelete`: watching the predecessor's key (watch id = request id).
+    /// `waitDelete`: watching the predecessor's key (watch id = request id) from revision
+    /// `from` (the get's revision, `clientv3.WithRev`).
     Watch {
         watch: u64,
         rev: u64,
         pred: KeyValue,
+        from: u64,
     },
     /// No earlier key remains: it leads, with its key's create revision as token.
     Leading { rev: u64 },
@@ -367,7 +371,12 @@ impl EtcdElection {
                         key,
                         start_revision: revision,
                     });
-                    self.set_campaign(Campaign::Watch { watch, rev, pred });
+                    self.set_campaign(Campaign::Watch {
+                        watch,
+                        rev,
+                        pred,
+                        from: revision,
+                    });
                 }
             },
             (
@@ -382,7 +391,10 @@ impl EtcdElection {
 
     /// `waitDelete` returns on a DELETE of the watched key; `waitDeletes` then gets again.
     fn on_event(&mut self, now: u64, watch_id: u64, kind: EventType, kv: KeyValue) {
-        let Some(Campaign::Watch { watch, rev, pred }) = self.campaign_state().cloned() else {
+        let Some(Campaign::Watch {
+            watch, rev, pred, ..
+        }) = self.campaign_state().cloned()
+        else {
             return;
         };
         if watch != watch_id || kind != EventType::Delete || kv.key != pred.key {
@@ -492,5 +504,8 @@ impl ElectionCore for EtcdElection {
     }
     fn poll(&mut self) -> Ready<KvMessage, NoPersist> {
         EtcdElection::poll(self)
+    }
+    fn store_connection_lost(&mut self, now: u64) {
+        EtcdElection::store_connection_lost(self, now)
     }
 }

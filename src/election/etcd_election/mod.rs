@@ -45,7 +45,10 @@
 //! - **Requests** that go unanswered for [`SessionConfig::request_timeout`] are retried: a grant
 //!   as a new `NewSession`, a campaign request by starting `Campaign` over (its transaction then
 //!   finds its key and reads its create revision, as the real `Else` branch does). An established
-//!   watch has no timeout (the client's watcher re-establishes a broken stream on its own).
+//!   watch has no timeout. When the runtime's connection to the store breaks, the member does
+//!   what clientv3 does on a broken gRPC connection (`core/reconnect.rs`): it resends a pending
+//!   grant or get, campaigns again after a failed transaction, watches again from the same
+//!   revision, and resumes keep-alives after `retryConnWait`.
 //!   Request ids start at a seeded random value, so a restarted member never takes an answer or
 //!   a watch event meant for its previous incarnation as its own.
 //!

@@ -254,3 +254,34 @@ fn a_leader_cut_from_the_store_acts_until_its_own_deadline_is_seen_to_pass() {
     // the store expired the lease at its last refresh + TTL (at most a check later)
     assert!(t < deadline + 500 * MS + 5 * LATENCY);
 }
+
+/// A waiting member's connection breaks: the store ends its watch with the connection. Told so,
+/// the member watches again from the same revision (as clientv3's watcher resumes a broken
+/// stream) and takes over when the crashed leader's lease expires; a member that was not told
+/// waits on a watch that no longer exists and never leads.
+#[test]
+fn a_member_whose_connection_broke_watches_again_and_takes_over() {
+    for told in [true, false] {
+        let mut net = Net::new(2, 2);
+        net.run_until(10 * S);
+        let (_, old, _) = net.became_leader()[0];
+        let waiting = if old == 1 { 2 } else { 1 };
+        // The connection goes: what was in flight on it is lost, the store ends its watches.
+        net.flying
+            .retain(|_, (to, from, _)| *to != waiting && *from != waiting);
+        net.store.disconnect(waiting);
+        if told {
+            let now = net.now;
+            net.members
+                .get_mut(&waiting)
+                .unwrap()
+                .store_connection_lost(now);
+            net.flush(waiting);
+        }
+        net.members.remove(&old);
+        let crash = net.now;
+        net.run_until(crash + 6 * S);
+        let took_over = net.became_leader().iter().any(|l| l.1 == waiting);
+        assert_eq!(took_over, told, "told of the broken connection: {told}");
+    }
+}

@@ -1,0 +1,305 @@
+//! etcd's election recipe on real processes: three `electune node` members, each with one
+//! long-lived connection through its proxy to the key-value store, itself a process
+//! (`electune store --kind kv`). Session TTL 2 s against an etcd with a 500 ms election timeout
+//! (minLeaseTTL 1 s, so 2 s is granted as asked). Loopback only, bounded in time, every process
+//! (the store's included) checked gone by PID (see `common`).
+//!
+//! The windows, from the recipe (`election::etcd_election`, `store::kv`): a member's keep-alive
+//! is due TTL/3 after the last response and goes out at the client's next 500 ms pass, so at
+//! most `KA_GAP` = 1 s apart at TTL 2 s; the store deletes a key TTL after the last keep-alive
+//! that reached it, found by its next 500 ms expiry check; the next member in line hears of the
+//! DELETE on its watch and leads after one get. A member stops leading when its own deadline
+//! (TTL after its last keep-alive response, on its own clock) is seen passed by its
+//! `deadlineLoop`, which runs every second.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use electune::analysis::store_load;
+use electune::event::{Event, EventKind};
+use electune::harness::ToxiproxyServer;
+use electune::toxiproxy::ToxicAttributes;
+
+const MS: u64 = 1_000_000;
+const S: u64 = 1_000 * MS;
+const TTL: u64 = 2 * S;
+/// The longest time between two keep-alives of a member at TTL 2 s: due TTL/3 after a response,
+/// sent at the next 500 ms pass.
+const KA_GAP: u64 = S;
+/// The store's expiry check period (`lessor.runLoop`).
+const CHECK: u64 = 500 * MS;
+/// Process start, timer lateness, proxy hops and a loaded CI machine, with room to spare.
+const SLACK: u64 = 500 * MS;
+/// A late keep-alive pass stretches the gap between keep-alives a little past `KA_GAP`.
+const LATE: u64 = 50 * MS;
+
+fn etcd_profile(fencing: bool, faults: &str) -> electune::profile::Profile {
+    etcd_cluster(3, 2, fencing, faults)
+}
+
+fn etcd_cluster(nodes: u32, ttl_s: u64, fencing: bool, faults: &str) -> electune::profile::Profile {
+    profile(&format!(
+        "name: etcd\nseed: 7\ncluster:\n  protocol: etcd-election\n  session: {{ ttl: {ttl_s}s, etcd_election_timeout: 500ms }}\n  nodes: {nodes}\nnetwork:\n  default: {{ latency: 0.5ms, jitter: 0.2ms }}\nsink: {{ fencing: {fencing}, write_interval: 100ms }}\nfaults:\n{faults}"
+    ))
+}
+
+fn fault(events: &[Event], kind: &str) -> (u64, u64, bool) {
+    let (t0, id, hard) = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::FaultStart {
+                id,
+                kind: k,
+                expect_failover,
+                ..
+            } if k == kind => Some((e.t, *id, *expect_failover)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no {kind} started"));
+    let end = events
+        .iter()
+        .find_map(|e| match e.kind {
+            EventKind::FaultEnd { id: i, .. } if i == id => Some(e.t),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("the {kind} never ended"));
+    (t0, end, hard)
+}
+
+fn step_downs(events: &[Event], who: &str) -> Vec<u64> {
+    events
+        .iter()
+        .filter(|e| e.src == who && matches!(e.kind, EventKind::StepDown { .. }))
+        .map(|e| e.t)
+        .collect()
+}
+
+/// The store ran as a process of its own (and `run` checked its PID gone with the members').
+fn assert_store_process(events: &[Event]) {
+    assert!(
+        events
+            .iter()
+            .any(|e| e.src == "store" && matches!(e.kind, EventKind::ProcessStart { .. })),
+        "the key-value store ran as a process"
+    );
+}
+
+#[test]
+fn etcd_on_processes_a_crashed_leader_is_followed_and_a_short_store_outage_changes_nothing() {
+    let p = etcd_profile(
+        true,
+        "  - { kind: crash, target: leader, at: [3s], restart_after: 3s }\n\
+         \x20 - { kind: store-outage, target: store, at: [9s], duration: 300ms }\n",
+    );
+    let out = run(&p, Duration::from_secs(12), "etcd_crash");
+    assert_store_process(&out.events);
+    assert!(
+        out.metrics.violations.is_empty(),
+        "{:?}",
+        out.metrics.violations
+    );
+    let all = leaders(&out.events);
+    let (t0, _, hard) = fault(&out.events, "crash");
+    assert!(hard);
+    let (old, old_token) = (all[0].1.clone(), all[0].2);
+    let (t2, new, token) = all
+        .iter()
+        .find(|l| l.0 > t0)
+        .cloned()
+        .expect("a takeover after the crash");
+    assert_ne!(new, old);
+    assert!(
+        token > old_token,
+        "create revisions grow: {old_token} then {token}"
+    );
+    // The dead leader's last keep-alive reached the store at most KA_GAP before the crash; its
+    // key goes TTL after it, at the store's next expiry check; the next in line then leads.
+    let failover = t2 - t0;
+    assert!(
+        (TTL - KA_GAP - LATE..=TTL + CHECK + SLACK).contains(&failover),
+        "led {} ms after the crash",
+        failover / MS
+    );
+    // 300 ms is within what the leader tolerates (TTL − TTL/3 − 500 ms = 834 ms).
+    let (o0, o1, hard) = fault(&out.events, "store-outage");
+    assert!(!hard);
+    assert!(o1 - o0 >= 300 * MS);
+    assert!(
+        !all.iter().any(|l| l.0 > o0),
+        "a leader changed after a 300 ms outage: {all:?}"
+    );
+    assert!(!out.events.iter().any(|e| e.t > o0
+        && e.src.starts_with('n')
+        && matches!(e.kind, EventKind::StepDown { .. })));
+    // The load over the measured window is keep-alives (a request per member per second at TTL
+    // 2 s), a few campaign requests, and the writes of the restart: no lease writes in between.
+    let load = store_load(&out.events, &out.context).expect("the store reported its load");
+    assert!(
+        (2.0..5.0).contains(&load.requests_per_second),
+        "{load:?} (three members keep alive once a second)"
+    );
+    assert!(load.writes_per_second < 1.0, "{load:?}");
+}
+
+#[test]
+fn etcd_on_processes_a_store_outage_past_the_ttl_freezes_leases_until_it_ends() {
+    // Twice the TTL: every member's own deadline passes and its session ends, but the
+    // store, told it is unavailable, expires no lease meanwhile (`lessor.Demote`) and gives each
+    // a full TTL (plus its election timeout) when it is back (`Promote`): the old keys stay in
+    // line and nobody leads before they run out.
+    let p = etcd_profile(
+        true,
+        "  - { kind: store-outage, target: store, at: [3s], duration: 4s }\n",
+    );
+    let out = run(&p, Duration::from_secs(10), "etcd_outage");
+    assert_store_process(&out.events);
+    assert!(out.metrics.violations.is_empty());
+    let (t0, end, hard) = fault(&out.events, "store-outage");
+    assert!(hard, "4 s is more than the leader tolerates");
+    let old = leaders(&out.events)[0].1.clone();
+    // Its deadline is TTL after its last response (at most KA_GAP before the outage), seen by
+    // the next deadline pass (1 s): 3 s into the outage at the latest.
+    let stepped = *step_downs(&out.events, &old)
+        .first()
+        .expect("the leader stops");
+    assert!(
+        (t0..end).contains(&stepped),
+        "stopped {} ms into the outage",
+        (stepped as i64 - t0 as i64) / MS as i64
+    );
+    let (t2, ..) = leaders(&out.events)
+        .into_iter()
+        .find(|l| l.0 > t0)
+        .expect("someone leads again after the outage");
+    // A keep-alive held through the outage may reach the store after it and refresh the lease
+    // to TTL from then, so TTL after the end is the earliest.
+    assert!(
+        t2 + 50 * MS >= end + TTL,
+        "led {} ms after the outage: the frozen leases had not run out",
+        (t2 as i64 - end as i64) / MS as i64
+    );
+    assert!(t2 <= end + TTL + CHECK + CHECK + SLACK);
+}
+
+#[test]
+fn etcd_on_processes_a_leader_cut_from_the_store_acts_until_its_own_deadline_and_writes_stale() {
+    // The leader's clock runs at 0.7 (its keep-alives still reach the store within the TTL),
+    // then it is cut from the store: the store deletes its key TTL after its last keep-alive,
+    // another member leads, and the old one acts until its own deadline, which its slow clock
+    // puts later. The protected resource does not check the create revision (fencing off): its
+    // writes in between are accepted.
+    let p = etcd_profile(
+        false,
+        "  - { kind: clock-drift, target: leader, drift: 0.7, at: [2s], duration: 20s }\n\
+         \x20 - { kind: partition, target: store(leader), at: [4s], duration: 5s }\n",
+    );
+    let out = run(&p, Duration::from_secs(11), "etcd_cut");
+    assert_store_process(&out.events);
+    let (t0, _, hard) = fault(&out.events, "partition");
+    assert!(hard, "5 s from the store is more than the leader tolerates");
+    let all = leaders(&out.events);
+    let old = all.iter().rfind(|l| l.0 < t0).expect("a leader").1.clone();
+    let (t2, new, _) = all
+        .iter()
+        .find(|l| l.0 > t0)
+        .cloned()
+        .expect("another member leads");
+    assert_ne!(new, old);
+    // On the store's clock: TTL after the last keep-alive that reached it, at the next check.
+    assert!(
+        t2 - t0 <= TTL + CHECK + SLACK,
+        "led {} ms after the cut",
+        (t2 - t0) / MS
+    );
+    let stepped = *step_downs(&out.events, &old)
+        .iter()
+        .find(|&&s| s > t0)
+        .expect("the cut leader stops");
+    assert!(
+        stepped > t2,
+        "the cut leader acted after the store deleted its key"
+    );
+    // On its clock: TTL after its last response, seen by the next deadline pass (1 s), both
+    // stretched by 1/0.7.
+    let own = (TTL + S) * 10 / 7;
+    assert!(
+        stepped - t0 <= own + SLACK,
+        "stopped {} ms after the cut",
+        (stepped - t0) / MS
+    );
+    let dual = &out.metrics.summary.dual_leadership;
+    assert!(dual.total_ms > 0.0, "{dual:?}");
+    assert!(dual.stale_writes.accepted_conflicts > 0, "{dual:?}");
+}
+
+#[test]
+fn etcd_on_processes_a_member_whose_store_connection_broke_watches_again_and_takes_over() {
+    // Two members, TTL 3 s: the follower waits on a watch of the leader's key. Both members'
+    // connections to the store are closed by their proxies (a `timeout` toxic of 200 ms, gone
+    // at 300 ms: the connection a member makes again at once survives it). The store ends
+    // their watches with the connections; the follower, as clientv3's watcher resumes a broken
+    // stream, watches again from the same revision, and both keep their sessions (a keep-alive
+    // gap of at most 1.5 s + 0.3 s + the 500 ms retryConnWait is within 3 s). When the leader
+    // then crashes, the follower takes over in the usual window. A member that did not watch
+    // again would wait forever on a watch the store no longer has.
+    let p = etcd_cluster(
+        2,
+        3,
+        true,
+        "  - { kind: crash, target: leader, at: [6s], restart_after: 6s }\n",
+    );
+    let close = |net: Arc<ToxiproxyServer>, prefix: String| async move {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let proxies = ["n1", "n2"].map(|n| format!("{prefix}{n}_to_store"));
+        for p in &proxies {
+            let attrs = ToxicAttributes::Timeout { timeout: 200 };
+            net.add_toxic(p, "close", attrs)
+                .await
+                .expect("timeout toxic");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for p in &proxies {
+            net.remove_toxic(p, "close").await.expect("toxic removed");
+        }
+    };
+    let out = run_with(&p, Duration::from_secs(11), "etcd_reconnect", close);
+    assert_store_process(&out.events);
+    assert!(out.metrics.violations.is_empty());
+    let all = leaders(&out.events);
+    let t0 = out
+        .events
+        .iter()
+        .find(|e| matches!(&e.kind, EventKind::FaultStart { kind, .. } if kind == "crash"))
+        .expect("the crash")
+        .t;
+    assert_eq!(
+        all.iter().filter(|l| l.0 < t0).count(),
+        1,
+        "closed connections change no leader: {all:?}"
+    );
+    assert!(
+        !out.events.iter().any(|e| e.t < t0
+            && matches!(
+                e.kind,
+                EventKind::StepDown { .. } | EventKind::Follower { .. }
+            )
+            && e.t > all[0].0 + S),
+        "both sessions survive the reconnect"
+    );
+    let old = all[0].1.clone();
+    let (t2, new, _) = all
+        .iter()
+        .find(|l| l.0 > t0)
+        .cloned()
+        .expect("the follower takes over");
+    assert_ne!(new, old);
+    let ttl = 3 * S;
+    assert!(
+        (ttl - 3 * S / 2 - LATE..=ttl + CHECK + SLACK).contains(&(t2 - t0)),
+        "led {} ms after the crash",
+        (t2 - t0) / MS
+    );
+}
