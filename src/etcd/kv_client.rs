@@ -1,0 +1,531 @@
+//! The etcd election recipe's store requests on a real etcd: one [`KvRequest`] in, one call to
+//! etcd's v3 JSON gateway out, the [`KvResponse`] the sans-IO [`crate::store::kv::KvStore`]
+//! would give back; or no answer, if etcd does not give one in time. Watch events are pushed as
+//! the model pushes them ([`KvPush`]).
+//!
+//! Each request is what clientv3 sends for the recipe (`client/v3/concurrency/{session,
+//! election,key}.go`, `client/v3/lease.go`, `api/etcdserverpb/rpc.proto`), checked against
+//! etcd 3.4.23:
+//!
+//! | request | gateway call | answer |
+//! | --- | --- | --- |
+//! | `LeaseGrant { ttl_s }` | `POST /v3/lease/grant {"TTL":"n"}` (`lessor.Grant`) | `ID`, `TTL` (raised to `minLeaseTTL`), `header.revision` |
+//! | `LeaseKeepAlive` | `POST /v3/lease/keepalive {"ID":"id"}`, one message on the stream (`lessor.keepAliveOnce`) | `result.TTL`; left out = 0 = the lease is gone (`v3rpc.leaseKeepAlive` turns `ErrLeaseNotFound` into TTL 0) |
+//! | `LeaseRevoke` | `POST /v3/lease/revoke {"ID":"id"}` (3.4 also binds `/v3/kv/lease/revoke`) | `header.revision`; HTTP 404, gRPC 5 for a lease that does not exist |
+//! | `PutIfAbsent` | `POST /v3/kv/txn`: compare `CREATE` `EQUAL` `create_revision` "0", success `request_put` with `lease`, failure `request_range` (`Election.Campaign`) | `succeeded`, `header.revision`, the else-branch's kv; HTTP 404, gRPC 5 "requested lease not found" for a missing lease |
+//! | `Range` | `POST /v3/kv/range`: `range_end` = prefix + 1, `sort_target` `CREATE`, `sort_order` `ASCEND`/`DESCEND`, `limit` 1, `max_create_revision` (`withTop`, `WithMaxCreateRev`) | the kv, `count`, `header.revision` |
+//! | `Watch` | `POST /v3/watch {"create_request":{...,"prev_kv":true}}`: a stream (`waitDelete`) | `created` with `header.revision`, then `events` |
+//! | `CancelWatch` | closes the watch's stream | `WatchCanceled` |
+//!
+//! What is not an answer: refused, reset, HTTP 5xx, 408 or 429 are [`KvResponse::Unavailable`];
+//! a request that has not completed within the caller's timeout is `None`. A broken watch stream
+//! is [`KvPush::WatchLost`].
+//!
+//! Where real etcd differs from the sans-IO model (see the tests in `tests/etcd_kv.rs`):
+//! - `Range`'s `count` is the number of keys under the prefix *before* the `max_create_revision`
+//!   filter (`txn.executeRange`: `resp.Count = rr.Count`, only `rr.KVs` are pruned); the model
+//!   counts after it. This client passes etcd's count on unchanged.
+//! - A revoke of a missing lease is an error without a header: `Revoked { found: false }` gets
+//!   revision 0 (the model answers its current revision).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use super::client::http_client;
+use super::error::EtcdError;
+use super::gateway::{self, b64, Compare, RequestOp, TxnRequest, TxnResponse};
+use super::kv_watch::{next_item, rev_i64, EtcdWatch, Lines, WatchLost};
+use super::EtcdEndpoint;
+use crate::election::NodeId;
+use crate::store::kv::{KeyValue, KvMessage, KvRequest, KvResponse, RangeOrder};
+
+/// gRPC's `NotFound`, which etcd answers for a lease that does not exist.
+const GRPC_NOT_FOUND: i32 = 5;
+
+/// What the store pushes to the member, unasked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvPush {
+    /// A [`KvMessage::Event`] of a watch created through [`EtcdKvClient::execute`].
+    Message(KvMessage),
+    /// The watch's stream broke; no more of its events will come.
+    WatchLost(WatchLost),
+}
+
+/// One member's connection to etcd (a clientv3 client): the requests of the election recipe,
+/// with failover over the endpoints as [`super::EtcdLeaseStore`] does. Clones share the current
+/// endpoint, the watches and the push channel.
+#[derive(Debug, Clone)]
+pub struct EtcdKvClient {
+    http: reqwest::Client,
+    endpoints: Vec<EtcdEndpoint>,
+    current: Arc<AtomicUsize>,
+    watches: Arc<Mutex<HashMap<u64, tokio::task::AbortHandle>>>,
+    pushes: UnboundedSender<KvPush>,
+}
+
+/// What etcd made of a request before its body was read.
+pub(crate) enum Sent {
+    Answer(reqwest::Response),
+    Unavailable,
+    /// A 4xx with the gRPC error in its body.
+    Refused {
+        code: i32,
+        message: String,
+    },
+}
+
+/// POSTs `body` to `path` at `endpoint`.
+pub(crate) async fn send(
+    http: &reqwest::Client,
+    endpoint: &EtcdEndpoint,
+    path: &str,
+    body: &impl Serialize,
+) -> Result<Sent, EtcdError> {
+    let url = format!("{}{path}", endpoint.as_str());
+    let Ok(response) = http.post(url).json(body).send().await else {
+        return Ok(Sent::Unavailable); // refused, reset, closed before the answer
+    };
+    let status = response.status();
+    if status.is_success() {
+        return Ok(Sent::Answer(response));
+    }
+    if status.is_server_error() || matches!(status.as_u16(), 408 | 429) {
+        return Ok(Sent::Unavailable);
+    }
+    let Ok(bytes) = response.bytes().await else {
+        return Ok(Sent::Unavailable);
+    };
+    match serde_json::from_slice::<gateway::ErrorBody>(&bytes) {
+        Ok(e) => Ok(Sent::Refused {
+            code: e.code,
+            message: e.message,
+        }),
+        Err(_) => Err(EtcdError::Protocol {
+            endpoint: endpoint.to_string(),
+            what: format!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
+        }),
+    }
+}
+
+/// A gateway kv as the model's: the value is the campaigning member's id in decimal.
+pub(crate) fn from_gateway_kv(
+    kv: &gateway::KeyValue,
+    endpoint: &EtcdEndpoint,
+) -> Result<KeyValue, EtcdError> {
+    let bad = |what: String| EtcdError::Protocol {
+        endpoint: endpoint.to_string(),
+        what,
+    };
+    let key = gateway::unb64(&kv.key).and_then(|k| String::from_utf8(k).ok());
+    let key = key.ok_or_else(|| bad(format!("a key that is not base64 UTF-8: {:?}", kv.key)))?;
+    let value = gateway::unb64(&kv.value).unwrap_or_default();
+    let value: NodeId = match std::str::from_utf8(&value).ok() {
+        Some("") => 0,
+        Some(v) => v
+            .parse()
+            .map_err(|_| bad(format!("the value of {key} is not a member id: {v:?}")))?,
+        None => return Err(bad(format!("the value of {key} is not UTF-8"))),
+    };
+    let u = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(KeyValue {
+        key,
+        value,
+        create_revision: u(kv.create_revision),
+        mod_revision: u(kv.mod_revision),
+        lease: u(kv.lease),
+    })
+}
+
+impl EtcdKvClient {
+    /// A client of the etcd at `endpoints` (one per member, or one proxy per member), and the
+    /// receiver of the events of the watches it creates. Nothing is sent until asked.
+    pub fn new(endpoints: Vec<EtcdEndpoint>) -> (Self, UnboundedReceiver<KvPush>) {
+        assert!(!endpoints.is_empty(), "an etcd client needs an endpoint");
+        let (pushes, rx) = unbounded_channel();
+        let client = EtcdKvClient {
+            http: http_client(),
+            endpoints,
+            current: Arc::new(AtomicUsize::new(0)),
+            watches: Arc::default(),
+            pushes,
+        };
+        (client, rx)
+    }
+
+    /// The endpoint the next request goes to.
+    pub fn endpoint(&self) -> &EtcdEndpoint {
+        &self.endpoints[self.current.load(Ordering::SeqCst) % self.endpoints.len()]
+    }
+
+    /// Performs `request` (request `id` of the member; a `Watch` is named by it) against etcd:
+    /// `Ok(Some(answer))`, or `Ok(None)` if no answer came within `timeout`. A `Watch` answered
+    /// `WatchCreated` streams its events to the push receiver until `CancelWatch { watch: id }`,
+    /// [`EtcdKvClient::cancel_watches`], or its stream breaks ([`KvPush::WatchLost`]). An `Err`
+    /// is a request etcd refused as malformed or an answer electune cannot read, never a network
+    /// condition. After no answer or Unavailable the next request goes to the next endpoint; the
+    /// failed one is not retried.
+    pub async fn execute(
+        &self,
+        id: u64,
+        request: &KvRequest,
+        timeout: Duration,
+    ) -> Result<Option<KvResponse>, EtcdError> {
+        let at = self.current.load(Ordering::SeqCst) % self.endpoints.len();
+        let call = Call {
+            http: &self.http,
+            endpoint: &self.endpoints[at],
+        };
+        let answer = match tokio::time::timeout(timeout, self.perform(&call, id, request)).await {
+            Ok(answer) => Some(answer?),
+            Err(_elapsed) => None,
+        };
+        if matches!(answer, None | Some(KvResponse::Unavailable)) {
+            self.fail_over(at);
+        }
+        Ok(answer)
+    }
+
+    /// Opens a watch of `key` from `start_revision` on the current endpoint, for a caller that
+    /// reads its events itself ([`EtcdWatch::next`]; dropping it cancels the watch).
+    /// `Ok(None)`: etcd did not create it within `timeout` (or refused to serve it).
+    pub async fn watch(
+        &self,
+        id: u64,
+        key: &str,
+        start_revision: u64,
+        timeout: Duration,
+    ) -> Result<Option<EtcdWatch>, EtcdError> {
+        let at = self.current.load(Ordering::SeqCst) % self.endpoints.len();
+        let endpoint = &self.endpoints[at];
+        let open = EtcdWatch::open(&self.http, endpoint, id, key, start_revision);
+        let watch = tokio::time::timeout(timeout, open).await.ok().transpose()?;
+        let watch = watch.flatten();
+        if watch.is_none() {
+            self.fail_over(at);
+        }
+        Ok(watch)
+    }
+
+    /// Ends every watch created through [`EtcdKvClient::execute`] (the member's connection
+    /// closed).
+    pub fn cancel_watches(&self) {
+        for (_, w) in self.watches.lock().expect("not poisoned").drain() {
+            w.abort();
+        }
+    }
+
+    /// Another request may have moved on already: move only from where this one went.
+    fn fail_over(&self, at: usize) {
+        let next = (at + 1) % self.endpoints.len();
+        let _ = self
+            .current
+            .compare_exchange(at, next, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    async fn perform(
+        &self,
+        call: &Call<'_>,
+        id: u64,
+        request: &KvRequest,
+    ) -> Result<KvResponse, EtcdError> {
+        match request {
+            KvRequest::LeaseGrant { ttl_s } => call.grant(*ttl_s).await,
+            KvRequest::LeaseKeepAlive { lease } => call.keep_alive(*lease).await,
+            KvRequest::LeaseRevoke { lease } => call.revoke(*lease).await,
+            KvRequest::PutIfAbsent { key, value, lease } => {
+                call.put_if_absent(key, *value, *lease).await
+            }
+            KvRequest::Range {
+                prefix,
+                max_create_revision,
+                order,
+            } => call.range(prefix, *max_create_revision, *order).await,
+            KvRequest::Watch {
+                key,
+                start_revision,
+            } => {
+                let open = EtcdWatch::open(call.http, call.endpoint, id, key, *start_revision);
+                match open.await? {
+                    None => Ok(KvResponse::Unavailable),
+                    Some(w) => Ok(self.forward(w)),
+                }
+            }
+            KvRequest::CancelWatch { watch } => {
+                if let Some(w) = self.watches.lock().expect("not poisoned").remove(watch) {
+                    w.abort();
+                }
+                Ok(KvResponse::WatchCanceled)
+            }
+        }
+    }
+
+    /// Streams `w`'s events to the push channel from a task of its own, until it is cancelled
+    /// or lost.
+    fn forward(&self, mut w: EtcdWatch) -> KvResponse {
+        let revision = w.created_revision();
+        let watch = w.id();
+        let pushes = self.pushes.clone();
+        let watches = self.watches.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match w.next().await {
+                    Ok(events) => {
+                        for e in events {
+                            if pushes.send(KvPush::Message(e)).is_err() {
+                                return; // nobody listens any more
+                            }
+                        }
+                    }
+                    Err(lost) => {
+                        watches.lock().expect("not poisoned").remove(&watch);
+                        let _ = pushes.send(KvPush::WatchLost(lost));
+                        return;
+                    }
+                }
+            }
+        });
+        let old = self
+            .watches
+            .lock()
+            .expect("not poisoned")
+            .insert(watch, task.abort_handle());
+        if let Some(old) = old {
+            old.abort(); // a watch id reused: the newer one wins
+        }
+        KvResponse::WatchCreated { revision }
+    }
+}
+
+/// One request to one endpoint.
+struct Call<'a> {
+    http: &'a reqwest::Client,
+    endpoint: &'a EtcdEndpoint,
+}
+
+/// A parsed answer, or what stood in for one.
+enum Reply<T> {
+    Answer(T),
+    Unavailable,
+    Refused { code: i32, message: String },
+}
+
+impl Call<'_> {
+    /// `lessor.Grant` via `Lease.Grant`: the TTL etcd grants may exceed the one asked for.
+    async fn grant(&self, ttl_s: u64) -> Result<KvResponse, EtcdError> {
+        let body = gateway::LeaseGrantRequest {
+            ttl: rev_i64(ttl_s),
+        };
+        let g: gateway::LeaseResponse = match self.post("/v3/lease/grant", &body).await? {
+            Reply::Answer(g) => g,
+            Reply::Unavailable => return Ok(KvResponse::Unavailable),
+            Reply::Refused { code, message } => return Err(self.refused(code, &message)),
+        };
+        if !g.error.is_empty() {
+            return Err(self.protocol(&format!("a grant failed: {}", g.error)));
+        }
+        Ok(KvResponse::Granted {
+            lease: self.positive(g.id)?,
+            ttl_s: self.positive(g.ttl)?,
+            revision: self.positive(g.header.revision)?,
+        })
+    }
+
+    /// One request on a `LeaseKeepAlive` stream (`lessor.keepAliveOnce` sends one and reads
+    /// one answer): the body holds one request, so the gateway closes the stream after it and
+    /// etcd answers once.
+    async fn keep_alive(&self, lease: u64) -> Result<KvResponse, EtcdError> {
+        let body = gateway::LeaseIdRequest { id: rev_i64(lease) };
+        let mut response =
+            match send(self.http, self.endpoint, "/v3/lease/keepalive", &body).await? {
+                Sent::Answer(r) => r,
+                Sent::Unavailable => return Ok(KvResponse::Unavailable),
+                Sent::Refused { code, message } => return Err(self.refused(code, &message)),
+            };
+        let mut lines = Lines::default();
+        let item = next_item::<gateway::LeaseResponse>(&mut response, &mut lines, self.endpoint);
+        match item.await? {
+            Some(gateway::StreamItem {
+                result: Some(k), ..
+            }) => Ok(KvResponse::KeepAlive {
+                lease,
+                ttl_s: u64::try_from(k.ttl).unwrap_or(0),
+            }),
+            Some(gateway::StreamItem { error: Some(e), .. })
+                if e.http_code >= 500 || e.http_code == 0 =>
+            {
+                Ok(KvResponse::Unavailable)
+            }
+            Some(gateway::StreamItem { error: Some(e), .. }) => {
+                Err(self.refused(e.grpc_code, &e.message))
+            }
+            // The stream ended (or broke) before the answer.
+            _ => Ok(KvResponse::Unavailable),
+        }
+    }
+
+    /// `lessor.Revoke`: the lease and its keys go in one transaction.
+    async fn revoke(&self, lease: u64) -> Result<KvResponse, EtcdError> {
+        let body = gateway::LeaseIdRequest { id: rev_i64(lease) };
+        match self
+            .post::<gateway::LeaseResponse>("/v3/lease/revoke", &body)
+            .await?
+        {
+            Reply::Answer(r) => Ok(KvResponse::Revoked {
+                found: true,
+                revision: self.positive(r.header.revision)?,
+            }),
+            Reply::Unavailable => Ok(KvResponse::Unavailable),
+            // `ErrLeaseNotFound` (`rpctypes.ErrGRPCLeaseNotFound`): no header comes with it.
+            Reply::Refused { code, .. } if code == GRPC_NOT_FOUND => Ok(KvResponse::Revoked {
+                found: false,
+                revision: 0,
+            }),
+            Reply::Refused { code, message } => Err(self.refused(code, &message)),
+        }
+    }
+
+    /// `Election.Campaign`'s transaction: `If(CreateRevision(k) = 0)`,
+    /// `Then(OpPut(k, val, WithLease(lease)))`, `Else(OpGet(k))`.
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: NodeId,
+        lease: u64,
+    ) -> Result<KvResponse, EtcdError> {
+        let k = b64(key.as_bytes());
+        let txn = TxnRequest {
+            compare: vec![Compare {
+                result: "EQUAL",
+                target: "CREATE",
+                key: k.clone(),
+                version: None,
+                mod_revision: None,
+                create_revision: Some(0),
+            }],
+            success: vec![RequestOp::Put {
+                key: k.clone(),
+                value: b64(value.to_string().as_bytes()),
+                lease: Some(rev_i64(lease)),
+            }],
+            failure: vec![RequestOp::Range { key: k }],
+        };
+        let t: TxnResponse = match self.post("/v3/kv/txn", &txn).await? {
+            Reply::Answer(t) => t,
+            Reply::Unavailable => return Ok(KvResponse::Unavailable),
+            // `checkRequestPut` on the path the compare chose: the lease is looked up only when
+            // the put runs, as in the model.
+            Reply::Refused { code, message }
+                if code == GRPC_NOT_FOUND && message.contains("lease not found") =>
+            {
+                return Ok(KvResponse::LeaseNotFound)
+            }
+            Reply::Refused { code, message } => return Err(self.refused(code, &message)),
+        };
+        let revision = self.positive(t.header.revision)?;
+        if t.succeeded {
+            // The put's revision is the key's create and mod revision.
+            let kv = KeyValue {
+                key: key.to_owned(),
+                value,
+                create_revision: revision,
+                mod_revision: revision,
+                lease,
+            };
+            return Ok(KvResponse::Txn {
+                succeeded: true,
+                revision,
+                kv: Some(kv),
+            });
+        }
+        let range = t.responses.first().and_then(|r| r.response_range.as_ref());
+        let range = range.ok_or_else(|| self.protocol("a failed txn without its else range"))?;
+        let kv = range
+            .kvs
+            .first()
+            .map(|kv| from_gateway_kv(kv, self.endpoint));
+        Ok(KvResponse::Txn {
+            succeeded: false,
+            revision,
+            kv: kv.transpose()?,
+        })
+    }
+
+    /// `withTop(SortByCreateRevision, order)` = `WithPrefix()`, `WithSort`, `WithLimit(1)`,
+    /// plus `WithMaxCreateRev` when given (`waitDeletes`).
+    async fn range(
+        &self,
+        prefix: &str,
+        max_create_revision: u64,
+        order: RangeOrder,
+    ) -> Result<KvResponse, EtcdError> {
+        let body = gateway::PrefixRangeRequest {
+            key: b64(prefix.as_bytes()),
+            range_end: b64(&gateway::prefix_range_end(prefix.as_bytes())),
+            limit: 1,
+            sort_order: match order {
+                RangeOrder::FirstCreate => "ASCEND",
+                RangeOrder::LastCreate => "DESCEND",
+            },
+            sort_target: "CREATE",
+            max_create_revision: (max_create_revision > 0).then(|| rev_i64(max_create_revision)),
+        };
+        let r: gateway::RangeResponse = match self.post("/v3/kv/range", &body).await? {
+            Reply::Answer(r) => r,
+            Reply::Unavailable => return Ok(KvResponse::Unavailable),
+            Reply::Refused { code, message } => return Err(self.refused(code, &message)),
+        };
+        let kv = r.kvs.first().map(|kv| from_gateway_kv(kv, self.endpoint));
+        Ok(KvResponse::Range {
+            revision: self.positive(r.header.revision)?,
+            count: u64::try_from(r.count).unwrap_or(0),
+            kv: kv.transpose()?,
+        })
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<Reply<T>, EtcdError> {
+        let response = match send(self.http, self.endpoint, path, body).await? {
+            Sent::Answer(r) => r,
+            Sent::Unavailable => return Ok(Reply::Unavailable),
+            Sent::Refused { code, message } => return Ok(Reply::Refused { code, message }),
+        };
+        let Ok(bytes) = response.bytes().await else {
+            return Ok(Reply::Unavailable);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Reply::Answer)
+            .map_err(|e| {
+                self.protocol(&format!(
+                    "{path}: {e} in {}",
+                    String::from_utf8_lossy(&bytes)
+                ))
+            })
+    }
+
+    fn positive(&self, v: i64) -> Result<u64, EtcdError> {
+        u64::try_from(v)
+            .ok()
+            .filter(|&v| v > 0)
+            .ok_or_else(|| self.protocol(&format!("{v} where a positive number belongs")))
+    }
+
+    fn refused(&self, code: i32, message: &str) -> EtcdError {
+        self.protocol(&format!("an error: {message} (gRPC code {code})"))
+    }
+
+    fn protocol(&self, what: &str) -> EtcdError {
+        EtcdError::Protocol {
+            endpoint: self.endpoint.to_string(),
+            what: what.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,593 @@
+//! The etcd election recipe's requests (`crate::store::kv::KvRequest`) on a real etcd through
+//! `EtcdKvClient`: the same requests given to the sans-IO `KvStore` and to a one-member etcd
+//! started here answer the same (where they differ, the test says how), watches see deletes on
+//! revoke and on expiry, faults through an electune proxy, and three `EtcdElection` cores elect
+//! one leader on etcd. Loopback only, every wait bounded, etcd ended by PID.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use electune::clock::monotonic_ns;
+use electune::election::etcd_election::{EtcdElection, SessionConfig, ELECTION_PREFIX};
+use electune::election::{CoreEvent, NodeId};
+use electune::etcd::{EtcdBinary, EtcdCluster, EtcdEndpoint, EtcdKvClient, EtcdSpec, KvPush};
+use electune::harness::ToxiproxyServer;
+use electune::store::kv::{
+    EventType, KvConfig, KvMessage, KvRequest, KvResponse, KvStore, RangeOrder,
+};
+use electune::store::STORE;
+use electune::toxiproxy::{NewProxy, ProxyUpdate, ToxicAttributes};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+
+const LIMIT: Duration = Duration::from_secs(60);
+const REQUEST: Duration = Duration::from_secs(1);
+
+/// Starts a one-member etcd; `election_timeout` None keeps EtcdSpec's loopback timing.
+async fn start(
+    tag: &str,
+    net: &ToxiproxyServer,
+    election_timeout: Option<Duration>,
+) -> (EtcdCluster, PathBuf) {
+    let etcd = EtcdBinary::find().unwrap_or_else(|e| panic!("the etcd tests need an etcd: {e}"));
+    let dir = common::temp_dir(&format!("etcd-kv-{tag}"));
+    let mut spec = EtcdSpec::new(etcd, 1, dir.clone(), &format!("{}{tag}_", net.run_prefix()));
+    if let Some(t) = election_timeout {
+        spec.election_timeout = t;
+        spec.heartbeat = t / 10;
+    }
+    let cluster = EtcdCluster::start(spec, net)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (cluster, dir)
+}
+
+async fn stop(cluster: EtcdCluster, net: &ToxiproxyServer, dir: PathBuf) {
+    let pid = cluster.pid(0).unwrap();
+    cluster.stop(net).await.unwrap();
+    assert!(common::pid_gone(pid), "etcd {pid} still exists");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn client(addr: SocketAddr) -> (EtcdKvClient, UnboundedReceiver<KvPush>) {
+    EtcdKvClient::new(vec![EtcdEndpoint::from_addr(addr)])
+}
+
+async fn ask(c: &EtcdKvClient, request: KvRequest) -> KvResponse {
+    c.execute(0, &request, REQUEST)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no answer to {request:?}"))
+}
+
+/// The model's answer with its lease ids written as etcd's (leases are granted in the same
+/// order in both).
+fn as_etcd(r: KvResponse, ids: &[(u64, u64)]) -> KvResponse {
+    let map = |l: u64| ids.iter().find(|(m, _)| *m == l).map_or(l, |(_, e)| *e);
+    match r {
+        KvResponse::Granted {
+            lease,
+            ttl_s,
+            revision,
+        } => KvResponse::Granted {
+            lease: map(lease),
+            ttl_s,
+            revision,
+        },
+        KvResponse::KeepAlive { lease, ttl_s } => KvResponse::KeepAlive {
+            lease: map(lease),
+            ttl_s,
+        },
+        KvResponse::Txn {
+            succeeded,
+            revision,
+            kv,
+        } => KvResponse::Txn {
+            succeeded,
+            revision,
+            kv: kv.map(|mut kv| {
+                kv.lease = map(kv.lease);
+                kv
+            }),
+        },
+        KvResponse::Range {
+            revision,
+            count,
+            kv,
+        } => KvResponse::Range {
+            revision,
+            count,
+            kv: kv.map(|mut kv| {
+                kv.lease = map(kv.lease);
+                kv
+            }),
+        },
+        other => other,
+    }
+}
+
+/// The request as sent to etcd: the model's lease ids written as etcd's.
+fn to_etcd(r: KvRequest, ids: &[(u64, u64)]) -> KvRequest {
+    let map = |l: u64| ids.iter().find(|(m, _)| *m == l).map_or(l, |(_, e)| *e);
+    match r {
+        KvRequest::LeaseKeepAlive { lease } => KvRequest::LeaseKeepAlive { lease: map(lease) },
+        KvRequest::LeaseRevoke { lease } => KvRequest::LeaseRevoke { lease: map(lease) },
+        KvRequest::PutIfAbsent { key, value, lease } => KvRequest::PutIfAbsent {
+            key,
+            value,
+            lease: map(lease),
+        },
+        other => other,
+    }
+}
+
+fn put(key: &str, value: NodeId, lease: u64) -> KvRequest {
+    KvRequest::PutIfAbsent {
+        key: format!("{ELECTION_PREFIX}{key}"),
+        value,
+        lease,
+    }
+}
+
+fn range(max_create_revision: u64, order: RangeOrder) -> KvRequest {
+    KvRequest::Range {
+        prefix: ELECTION_PREFIX.to_owned(),
+        max_create_revision,
+        order,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_txn_and_range_answer_as_the_model_except_where_etcd_differs() {
+    let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
+    // etcd's default election timeout (1 s): minimum TTL 2 s, as KvConfig::default() says.
+    let (cluster, dir) = start("model", &net, Some(Duration::from_secs(1))).await;
+    let (c, _pushes) = client(cluster.client_addr(0));
+    let mut model = KvStore::new(KvConfig::default(), 0);
+    tokio::time::timeout(LIMIT, async {
+        // Leases: the model's ids are its own; map them to etcd's as they are granted.
+        let mut ids: Vec<(u64, u64)> = Vec::new();
+        let mut both = |request: KvRequest, ids: &[(u64, u64)]| {
+            let m = model.handle(0, 1, 0, &request);
+            (as_etcd(m, ids), to_etcd(request, ids))
+        };
+        for ttl_s in [1, 5] {
+            let (m, request) = both(KvRequest::LeaseGrant { ttl_s }, &ids);
+            let e = ask(&c, request).await;
+            let (KvResponse::Granted { lease: ml, .. }, KvResponse::Granted { lease: el, .. }) =
+                (&m, &e)
+            else {
+                panic!("{m:?} / {e:?}");
+            };
+            ids.push((*ml, *el));
+            assert_eq!(as_etcd(m, &ids), e);
+        }
+        assert!(matches!(ask(&c, KvRequest::LeaseGrant { ttl_s: 1 }).await,
+            KvResponse::Granted { ttl_s: 2, .. }));
+        let (a, b) = (ids[0].0, ids[1].0);
+        let ea = ids[0].1;
+        let script = [
+            put("a", 1, a),                         // created at revision 2
+            put("a", 2, b),                         // exists: the Else get
+            put("b", 2, b),                         // revision 3
+            put("c", 3, 0x7777),                    // no such lease
+            KvRequest::LeaseKeepAlive { lease: a }, // TTL 2
+            range(0, RangeOrder::FirstCreate),      // a
+            KvRequest::LeaseRevoke { lease: a },    // deletes a: revision 4
+            KvRequest::LeaseKeepAlive { lease: a }, // gone: TTL 0
+            range(0, RangeOrder::FirstCreate),      // b
+            put("c", 3, b),                         // revision 5
+        ];
+        for request in script {
+            let (m, request) = both(request, &ids);
+            let e = ask(&c, request.clone()).await;
+            assert_eq!(m, e, "{request:?}");
+        }
+        // The key of `c` was created at 5; the last key created before it is `b` (3).
+        let (m, _) = both(range(4, RangeOrder::LastCreate), &ids);
+        let e = ask(&c, range(4, RangeOrder::LastCreate)).await;
+        let KvResponse::Range { kv: Some(pred), count, revision } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!((pred.key.as_str(), pred.create_revision, pred.value), ("electune/election/b", 3, 2));
+        // Difference 1: etcd counts every key under the prefix before the max_create_revision
+        // filter (b and c: 2); the model counts the keys the filter kept (b: 1).
+        assert_eq!(*count, 2);
+        assert_eq!(
+            m,
+            KvResponse::Range { kv: Some(pred.clone()), count: 1, revision: *revision }
+        );
+        // Difference 2: a revoke of a missing lease is an error without a header in etcd.
+        let (m, request) = both(KvRequest::LeaseRevoke { lease: a }, &ids);
+        assert_eq!(request, KvRequest::LeaseRevoke { lease: ea });
+        let e = ask(&c, request).await;
+        assert_eq!(m, KvResponse::Revoked { found: false, revision: 5 });
+        assert_eq!(e, KvResponse::Revoked { found: false, revision: 0 });
+
+        // A request round trip, direct to etcd (keep-alive: no raft proposal; txn: one).
+        let mut keepalive = Vec::new();
+        let mut txn = Vec::new();
+        for i in 0..100 {
+            let began = Instant::now();
+            ask(&c, KvRequest::LeaseKeepAlive { lease: ids[1].1 }).await;
+            keepalive.push(began.elapsed());
+            let began = Instant::now();
+            let r = ask(&c, put(&format!("rt{i}"), 9, ids[1].1)).await;
+            assert!(matches!(r, KvResponse::Txn { succeeded: true, .. }), "{r:?}");
+            txn.push(began.elapsed());
+        }
+        keepalive.sort();
+        txn.sort();
+        eprintln!(
+            "etcd kv: keep-alive p50 {:?} p90 {:?} max {:?}; campaign txn p50 {:?} p90 {:?} max {:?} (n = 100)",
+            keepalive[50], keepalive[90], keepalive[99], txn[50], txn[90], txn[99]
+        );
+    })
+    .await
+    .expect("bounded");
+    stop(cluster, &net, dir).await;
+}
+
+/// Waits (bounded) for the next push.
+async fn next_push(rx: &mut UnboundedReceiver<KvPush>, bound: Duration) -> Option<KvPush> {
+    tokio::time::timeout(bound, rx.recv()).await.ok().flatten()
+}
+
+/// Grants a lease of `ttl_s` and puts `key` under it; returns (lease, the key's create revision).
+async fn campaign(c: &EtcdKvClient, key: &str, value: NodeId, ttl_s: u64) -> (u64, u64) {
+    let KvResponse::Granted { lease, .. } = ask(c, KvRequest::LeaseGrant { ttl_s }).await else {
+        panic!("no lease");
+    };
+    match ask(c, put(key, value, lease)).await {
+        KvResponse::Txn {
+            succeeded: true,
+            revision,
+            ..
+        } => (lease, revision),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Watches the key of `key` from `from` (request id `watch`), expects the DELETE; returns how
+/// long after `trigger` (which causes it) it came.
+async fn delete_seen(
+    c: &EtcdKvClient,
+    rx: &mut UnboundedReceiver<KvPush>,
+    watch: u64,
+    key: &str,
+    create_revision: u64,
+) -> (KvMessage, Instant) {
+    let full = format!("{ELECTION_PREFIX}{key}");
+    let request = KvRequest::Watch {
+        key: full.clone(),
+        start_revision: create_revision,
+    };
+    let created = c.execute(watch, &request, REQUEST).await.unwrap();
+    assert!(
+        matches!(created, Some(KvResponse::WatchCreated { .. })),
+        "{created:?}"
+    );
+    // From the key's create revision on, the PUT that created it comes first.
+    match next_push(rx, REQUEST).await {
+        Some(KvPush::Message(KvMessage::Event {
+            watch: w,
+            kind: EventType::Put,
+            kv,
+            revision,
+        })) => {
+            assert_eq!(
+                (w, kv.key.as_str(), revision),
+                (watch, full.as_str(), create_revision)
+            );
+        }
+        other => panic!("expected the PUT, got {other:?}"),
+    }
+    match next_push(rx, Duration::from_secs(5)).await {
+        Some(KvPush::Message(m)) => (m, Instant::now()),
+        other => panic!("expected the DELETE, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_sees_the_predecessors_delete_on_revoke_and_on_expiry() {
+    let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
+    let (cluster, dir) = start("watch", &net, None).await;
+    let (c, mut rx) = client(cluster.client_addr(0));
+    let (other, _) = client(cluster.client_addr(0));
+    tokio::time::timeout(LIMIT, async {
+        // Revoked: the DELETE carries the key as it was, at the revoke's revision.
+        let (lease, rev) = campaign(&c, "p", 4, 10).await;
+        let revoker = other.clone();
+        let revoked = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let began = Instant::now();
+            let r = ask(&revoker, KvRequest::LeaseRevoke { lease }).await;
+            (r, began)
+        });
+        let (event, seen) = delete_seen(&c, &mut rx, 71, "p", rev).await;
+        let (r, began) = revoked.await.unwrap();
+        let KvResponse::Revoked {
+            found: true,
+            revision,
+        } = r
+        else {
+            panic!("{r:?}")
+        };
+        let KvMessage::Event {
+            watch,
+            revision: at,
+            kind,
+            kv,
+        } = event
+        else {
+            panic!()
+        };
+        assert_eq!((watch, at, kind), (71, revision, EventType::Delete));
+        assert_eq!(
+            (kv.value, kv.create_revision, kv.mod_revision, kv.lease),
+            (4, rev, revision, lease)
+        );
+        eprintln!(
+            "etcd kv: DELETE delivered {:?} after the revoke was sent",
+            seen - began
+        );
+
+        // Expired: TTL 2 s and no keep-alive; etcd's lessor finds it within its 500 ms check.
+        let granted = Instant::now();
+        let (_, rev) = campaign(&c, "q", 5, 2).await;
+        let (event, seen) = delete_seen(&c, &mut rx, 72, "q", rev).await;
+        assert!(
+            matches!(
+                event,
+                KvMessage::Event {
+                    watch: 72,
+                    kind: EventType::Delete,
+                    ..
+                }
+            ),
+            "{event:?}"
+        );
+        let after = seen - granted;
+        eprintln!("etcd kv: an unrenewed TTL 2 s lease's key deleted {after:?} after the grant");
+        assert!(after >= Duration::from_secs(2), "{after:?}");
+        assert!(after < Duration::from_millis(3500), "{after:?}");
+
+        // A cancelled watch delivers nothing more.
+        let (lease, rev) = campaign(&c, "r", 6, 10).await;
+        let request = KvRequest::Watch {
+            key: format!("{ELECTION_PREFIX}r"),
+            start_revision: rev + 1,
+        };
+        assert!(matches!(
+            ask(&c, request).await,
+            KvResponse::WatchCreated { .. }
+        ));
+        let cancel = c
+            .execute(0, &KvRequest::CancelWatch { watch: 0 }, REQUEST)
+            .await
+            .unwrap();
+        assert_eq!(cancel, Some(KvResponse::WatchCanceled));
+        ask(&other, KvRequest::LeaseRevoke { lease }).await;
+        assert_eq!(next_push(&mut rx, Duration::from_millis(500)).await, None);
+    })
+    .await
+    .expect("bounded");
+    stop(cluster, &net, dir).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_proxy_reset_is_unavailable_silence_no_answer_and_a_cut_watch_is_lost() {
+    let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
+    let (cluster, dir) = start("kvfaults", &net, None).await;
+    let proxy = format!("{}kvfaults_n1_to_e1", net.run_prefix());
+    let p = NewProxy::new(&proxy, "127.0.0.1:0", cluster.client_addr(0).to_string());
+    let listen: SocketAddr = net.create(&[p]).await.unwrap()[0].listen.parse().unwrap();
+    let (c, mut rx) = client(listen);
+    tokio::time::timeout(LIMIT, async {
+        let (lease, rev) = campaign(&c, "x", 1, 10).await;
+
+        let reset = ToxicAttributes::ResetPeer { timeout: 0 };
+        net.add_toxic(&proxy, "reset", reset).await.unwrap();
+        let began = Instant::now();
+        assert_eq!(
+            ask(&c, KvRequest::LeaseKeepAlive { lease }).await,
+            KvResponse::Unavailable
+        );
+        assert_eq!(
+            ask(&c, range(0, RangeOrder::FirstCreate)).await,
+            KvResponse::Unavailable
+        );
+        assert!(began.elapsed() < REQUEST, "{:?}", began.elapsed());
+        net.remove_toxic(&proxy, "reset").await.unwrap();
+
+        let silent = ToxicAttributes::Timeout { timeout: 0 };
+        net.add_toxic(&proxy, "silent", silent).await.unwrap();
+        let began = Instant::now();
+        let r = c
+            .execute(1, &put("y", 2, lease), Duration::from_millis(300))
+            .await
+            .unwrap();
+        assert_eq!(r, None);
+        let waited = began.elapsed();
+        assert!(
+            waited >= Duration::from_millis(300) && waited < REQUEST,
+            "{waited:?}"
+        );
+        net.remove_toxic(&proxy, "silent").await.unwrap();
+        assert!(matches!(
+            ask(&c, KvRequest::LeaseKeepAlive { lease }).await,
+            KvResponse::KeepAlive { ttl_s: 10, .. }
+        ));
+
+        // A watch whose link goes down is lost, and says so.
+        let request = KvRequest::Watch {
+            key: format!("{ELECTION_PREFIX}x"),
+            start_revision: rev + 1,
+        };
+        assert!(matches!(
+            ask(&c, request).await,
+            KvResponse::WatchCreated { .. }
+        ));
+        net.client
+            .update_proxy(&proxy, &ProxyUpdate::enabled(false))
+            .await
+            .unwrap();
+        match next_push(&mut rx, Duration::from_secs(2)).await {
+            Some(KvPush::WatchLost(lost)) => assert_eq!(lost.watch, 0, "{lost:?}"),
+            other => panic!("expected the watch lost, got {other:?}"),
+        }
+        assert_eq!(
+            ask(&c, KvRequest::LeaseKeepAlive { lease }).await,
+            KvResponse::Unavailable
+        );
+        net.client
+            .update_proxy(&proxy, &ProxyUpdate::enabled(true))
+            .await
+            .unwrap();
+
+        // Failover: a dead endpoint first; the request after its failure goes to the next.
+        let dead = EtcdEndpoint::from_addr("127.0.0.1:9".parse().unwrap());
+        let (f, _) = EtcdKvClient::new(vec![dead, EtcdEndpoint::from_addr(listen)]);
+        assert_eq!(
+            ask(&f, KvRequest::LeaseKeepAlive { lease }).await,
+            KvResponse::Unavailable
+        );
+        assert!(matches!(
+            ask(&f, KvRequest::LeaseKeepAlive { lease }).await,
+            KvResponse::KeepAlive { ttl_s: 10, .. }
+        ));
+    })
+    .await
+    .expect("bounded");
+    net.delete(&[proxy]).await.unwrap();
+    stop(cluster, &net, dir).await;
+}
+
+/// (true time ns, member, event).
+type Timeline = Arc<Mutex<Vec<(u64, NodeId, CoreEvent)>>>;
+static ERRORS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// What the node runtime does with an `EtcdElection` core: feeds it deadlines, store answers and
+/// watch events; performs its requests on etcd (no answer within the timeout: nothing comes).
+async fn run_member(id: NodeId, addr: SocketAddr, timeline: Timeline) {
+    let config = SessionConfig::new(id, Duration::from_secs(2));
+    config.validate().unwrap();
+    let timeout = config.request_timeout;
+    let mut core = EtcdElection::new(config, monotonic_ns(), u64::from(id));
+    let (c, mut pushes) = client(addr);
+    let (tx, mut answers) = unbounded_channel::<KvMessage>();
+    loop {
+        let ready = core.poll();
+        for event in ready.events {
+            timeline.lock().unwrap().push((monotonic_ns(), id, event));
+        }
+        for (to, msg) in ready.messages {
+            assert_eq!(to, STORE);
+            let KvMessage::Request { id, request } = msg else {
+                panic!("{msg:?}")
+            };
+            let (c, tx) = (c.clone(), tx.clone());
+            tokio::spawn(async move {
+                match c.execute(id, &request, timeout).await {
+                    Ok(Some(response)) => drop(tx.send(KvMessage::Response { id, response })),
+                    Ok(None) => {}
+                    Err(e) => ERRORS.lock().unwrap().push(e.to_string()),
+                }
+            });
+        }
+        let wait = core.next_deadline().saturating_sub(monotonic_ns());
+        let wait = Duration::from_nanos(wait).min(Duration::from_millis(50));
+        tokio::select! {
+            Some(m) = answers.recv() => core.handle_message(monotonic_ns(), STORE, m),
+            Some(p) = pushes.recv() => match p {
+                KvPush::Message(m) => core.handle_message(monotonic_ns(), STORE, m),
+                KvPush::WatchLost(l) => ERRORS.lock().unwrap().push(format!("{l:?}")),
+            },
+            _ = tokio::time::sleep(wait) => core.handle_timeout(monotonic_ns()),
+        }
+    }
+}
+
+fn leaders(timeline: &Timeline) -> Vec<(u64, NodeId, u64)> {
+    let t = timeline.lock().unwrap();
+    t.iter()
+        .filter_map(|(at, id, e)| match e {
+            CoreEvent::BecameLeader { term } => Some((*at, *id, *term)),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn until_leaders(
+    timeline: &Timeline,
+    count: usize,
+    bound: Duration,
+) -> Vec<(u64, NodeId, u64)> {
+    let deadline = Instant::now() + bound;
+    loop {
+        let l = leaders(timeline);
+        if l.len() >= count || Instant::now() >= deadline {
+            return l;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_etcd_election_cores_elect_one_leader_and_take_over_after_a_revoke() {
+    let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
+    let (cluster, dir) = start("elect", &net, None).await;
+    let addr = cluster.client_addr(0);
+    let timeline: Timeline = Arc::default();
+    let tasks: Vec<_> = (1..=3)
+        .map(|id| tokio::spawn(run_member(id, addr, timeline.clone())))
+        .collect();
+    let (admin, _) = client(addr);
+    let outcome = tokio::time::timeout(LIMIT, async {
+        let first = until_leaders(&timeline, 1, Duration::from_secs(5)).await;
+        assert_eq!(first.len(), 1, "{first:?}");
+        // Keep-alives every TTL/3 hold it: nobody else leads for two TTLs.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert_eq!(leaders(&timeline).len(), 1, "{:?}", leaders(&timeline));
+        let (_, holder, term) = first[0];
+        // The leader's key is the first created under the prefix; its lease is the session's.
+        let KvResponse::Range {
+            kv: Some(key),
+            count: 3,
+            ..
+        } = ask(&admin, range(0, RangeOrder::FirstCreate)).await
+        else {
+            panic!("three keys expected")
+        };
+        assert_eq!((key.value, key.create_revision), (holder, term));
+        let revoked = monotonic_ns();
+        ask(&admin, KvRequest::LeaseRevoke { lease: key.lease }).await;
+        let next = until_leaders(&timeline, 2, Duration::from_secs(3)).await;
+        assert_eq!(next.len(), 2, "no takeover: {next:?}");
+        let (at, new_holder, new_term) = next[1];
+        assert_ne!(new_holder, holder);
+        assert!(new_term > term, "{new_term} <= {term}");
+        eprintln!(
+            "etcd election: takeover {:?} after the leader's lease was revoked",
+            Duration::from_nanos(at - revoked)
+        );
+        // The old leader learns from its next keep-alive (TTL 0) and steps down.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let t = timeline.lock().unwrap();
+        assert!(
+            t.iter()
+                .any(|(_, id, e)| *id == holder && matches!(e, CoreEvent::SteppedDown { .. })),
+            "the old leader never stepped down"
+        );
+    })
+    .await;
+    for t in &tasks {
+        t.abort();
+    }
+    stop(cluster, &net, dir).await;
+    outcome.expect("bounded");
+    assert_eq!(*ERRORS.lock().unwrap(), Vec::<String>::new());
+}
