@@ -18,8 +18,10 @@
 //! | `CancelWatch` | closes the watch's stream | `WatchCanceled` |
 //!
 //! What is not an answer: refused, reset, HTTP 5xx, 408 or 429 are [`KvResponse::Unavailable`];
-//! a request that has not completed within the caller's timeout is `None`. A broken watch stream
-//! is [`KvPush::WatchLost`].
+//! a request that has not completed within the caller's timeout is `None`. A watch whose stream
+//! breaks is opened again from where it stopped, as clientv3's watcher does (the recipe's
+//! `waitDelete` never sees the break); one that etcd cancels is [`KvPush::WatchLost`]. A watch
+//! read directly ([`EtcdKvClient::watch`]) reports every break as a [`WatchLost`].
 //!
 //! Where real etcd differs from the sans-IO model (see the tests in `tests/etcd_kv.rs`):
 //! - `Range`'s `count` is the number of keys under the prefix *before* the `max_create_revision`
@@ -29,7 +31,7 @@
 //!   revision 0 (the model answers its current revision).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,20 +42,20 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use super::client::http_client;
 use super::error::EtcdError;
 use super::gateway::{self, b64, Compare, RequestOp, TxnRequest, TxnResponse};
-use super::kv_watch::{next_item, rev_i64, EtcdWatch, Lines, WatchLost};
+use super::kv_http::{from_gateway_kv, rev_i64, send, Endpoints, Sent, GRPC_NOT_FOUND};
+use super::kv_watch::{next_item, EtcdWatch, Follow, Lines, WatchLost};
 use super::EtcdEndpoint;
 use crate::election::NodeId;
 use crate::store::kv::{KeyValue, KvMessage, KvRequest, KvResponse, RangeOrder};
-
-/// gRPC's `NotFound`, which etcd answers for a lease that does not exist.
-const GRPC_NOT_FOUND: i32 = 5;
 
 /// What the store pushes to the member, unasked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KvPush {
     /// A [`KvMessage::Event`] of a watch created through [`EtcdKvClient::execute`].
     Message(KvMessage),
-    /// The watch's stream broke; no more of its events will come.
+    /// The watch is gone for good: etcd cancelled it (a compacted start revision) or streamed
+    /// what electune cannot read. A stream that merely broke is resumed instead, as clientv3
+    /// resumes it ([`EtcdKvClient::watch_resumes`] counts those).
     WatchLost(WatchLost),
 }
 
@@ -63,96 +65,22 @@ pub enum KvPush {
 #[derive(Debug, Clone)]
 pub struct EtcdKvClient {
     http: reqwest::Client,
-    endpoints: Vec<EtcdEndpoint>,
-    current: Arc<AtomicUsize>,
+    endpoints: Endpoints,
     watches: Arc<Mutex<HashMap<u64, tokio::task::AbortHandle>>>,
+    resumes: Arc<AtomicU64>,
     pushes: UnboundedSender<KvPush>,
-}
-
-/// What etcd made of a request before its body was read.
-pub(crate) enum Sent {
-    Answer(reqwest::Response),
-    Unavailable,
-    /// A 4xx with the gRPC error in its body.
-    Refused {
-        code: i32,
-        message: String,
-    },
-}
-
-/// POSTs `body` to `path` at `endpoint`.
-pub(crate) async fn send(
-    http: &reqwest::Client,
-    endpoint: &EtcdEndpoint,
-    path: &str,
-    body: &impl Serialize,
-) -> Result<Sent, EtcdError> {
-    let url = format!("{}{path}", endpoint.as_str());
-    let Ok(response) = http.post(url).json(body).send().await else {
-        return Ok(Sent::Unavailable); // refused, reset, closed before the answer
-    };
-    let status = response.status();
-    if status.is_success() {
-        return Ok(Sent::Answer(response));
-    }
-    if status.is_server_error() || matches!(status.as_u16(), 408 | 429) {
-        return Ok(Sent::Unavailable);
-    }
-    let Ok(bytes) = response.bytes().await else {
-        return Ok(Sent::Unavailable);
-    };
-    match serde_json::from_slice::<gateway::ErrorBody>(&bytes) {
-        Ok(e) => Ok(Sent::Refused {
-            code: e.code,
-            message: e.message,
-        }),
-        Err(_) => Err(EtcdError::Protocol {
-            endpoint: endpoint.to_string(),
-            what: format!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
-        }),
-    }
-}
-
-/// A gateway kv as the model's: the value is the campaigning member's id in decimal.
-pub(crate) fn from_gateway_kv(
-    kv: &gateway::KeyValue,
-    endpoint: &EtcdEndpoint,
-) -> Result<KeyValue, EtcdError> {
-    let bad = |what: String| EtcdError::Protocol {
-        endpoint: endpoint.to_string(),
-        what,
-    };
-    let key = gateway::unb64(&kv.key).and_then(|k| String::from_utf8(k).ok());
-    let key = key.ok_or_else(|| bad(format!("a key that is not base64 UTF-8: {:?}", kv.key)))?;
-    let value = gateway::unb64(&kv.value).unwrap_or_default();
-    let value: NodeId = match std::str::from_utf8(&value).ok() {
-        Some("") => 0,
-        Some(v) => v
-            .parse()
-            .map_err(|_| bad(format!("the value of {key} is not a member id: {v:?}")))?,
-        None => return Err(bad(format!("the value of {key} is not UTF-8"))),
-    };
-    let u = |v: i64| u64::try_from(v).unwrap_or(0);
-    Ok(KeyValue {
-        key,
-        value,
-        create_revision: u(kv.create_revision),
-        mod_revision: u(kv.mod_revision),
-        lease: u(kv.lease),
-    })
 }
 
 impl EtcdKvClient {
     /// A client of the etcd at `endpoints` (one per member, or one proxy per member), and the
     /// receiver of the events of the watches it creates. Nothing is sent until asked.
     pub fn new(endpoints: Vec<EtcdEndpoint>) -> (Self, UnboundedReceiver<KvPush>) {
-        assert!(!endpoints.is_empty(), "an etcd client needs an endpoint");
         let (pushes, rx) = unbounded_channel();
         let client = EtcdKvClient {
             http: http_client(),
-            endpoints,
-            current: Arc::new(AtomicUsize::new(0)),
+            endpoints: Endpoints::new(endpoints),
             watches: Arc::default(),
+            resumes: Arc::default(),
             pushes,
         };
         (client, rx)
@@ -160,40 +88,51 @@ impl EtcdKvClient {
 
     /// The endpoint the next request goes to.
     pub fn endpoint(&self) -> &EtcdEndpoint {
-        &self.endpoints[self.current.load(Ordering::SeqCst) % self.endpoints.len()]
+        self.endpoints.get(self.endpoints.at())
+    }
+
+    /// How many times a broken watch stream was opened again.
+    pub fn watch_resumes(&self) -> u64 {
+        self.resumes.load(Ordering::SeqCst)
     }
 
     /// Performs `request` (request `id` of the member; a `Watch` is named by it) against etcd:
-    /// `Ok(Some(answer))`, or `Ok(None)` if no answer came within `timeout`. A `Watch` answered
-    /// `WatchCreated` streams its events to the push receiver until `CancelWatch { watch: id }`,
-    /// [`EtcdKvClient::cancel_watches`], or its stream breaks ([`KvPush::WatchLost`]). An `Err`
-    /// is a request etcd refused as malformed or an answer electune cannot read, never a network
+    /// `Ok(Some(answer))`, or `Ok(None)` if no answer came within `timeout`. An `Err` is a
+    /// request etcd refused as malformed or an answer electune cannot read, never a network
     /// condition. After no answer or Unavailable the next request goes to the next endpoint; the
     /// failed one is not retried.
+    ///
+    /// A `Watch` answered `WatchCreated` streams its events to the push receiver until
+    /// `CancelWatch { watch: id }` or [`EtcdKvClient::cancel_watches`]. When its stream breaks
+    /// it is opened again from the revision after the last one it delivered, on the next
+    /// endpoint, every 1–100 ms until it is back (clientv3's `watchGrpcStream`: `nextRev`,
+    /// `openWatchClient`, `backoffIfUnavailable`); a watch etcd cancels is
+    /// [`KvPush::WatchLost`].
     pub async fn execute(
         &self,
         id: u64,
         request: &KvRequest,
         timeout: Duration,
     ) -> Result<Option<KvResponse>, EtcdError> {
-        let at = self.current.load(Ordering::SeqCst) % self.endpoints.len();
+        let at = self.endpoints.at();
         let call = Call {
             http: &self.http,
-            endpoint: &self.endpoints[at],
+            endpoint: self.endpoints.get(at),
         };
         let answer = match tokio::time::timeout(timeout, self.perform(&call, id, request)).await {
             Ok(answer) => Some(answer?),
             Err(_elapsed) => None,
         };
         if matches!(answer, None | Some(KvResponse::Unavailable)) {
-            self.fail_over(at);
+            self.endpoints.fail_over(at);
         }
         Ok(answer)
     }
 
     /// Opens a watch of `key` from `start_revision` on the current endpoint, for a caller that
-    /// reads its events itself ([`EtcdWatch::next`]; dropping it cancels the watch).
-    /// `Ok(None)`: etcd did not create it within `timeout` (or refused to serve it).
+    /// reads its events itself ([`EtcdWatch::next`], which does not resume a broken stream;
+    /// dropping it cancels the watch). `Ok(None)`: etcd did not create it within `timeout`, or
+    /// refused to serve it.
     pub async fn watch(
         &self,
         id: u64,
@@ -201,13 +140,12 @@ impl EtcdKvClient {
         start_revision: u64,
         timeout: Duration,
     ) -> Result<Option<EtcdWatch>, EtcdError> {
-        let at = self.current.load(Ordering::SeqCst) % self.endpoints.len();
-        let endpoint = &self.endpoints[at];
-        let open = EtcdWatch::open(&self.http, endpoint, id, key, start_revision);
+        let at = self.endpoints.at();
+        let open = EtcdWatch::open(&self.http, self.endpoints.get(at), id, key, start_revision);
         let watch = tokio::time::timeout(timeout, open).await.ok().transpose()?;
         let watch = watch.flatten();
         if watch.is_none() {
-            self.fail_over(at);
+            self.endpoints.fail_over(at);
         }
         Ok(watch)
     }
@@ -218,14 +156,6 @@ impl EtcdKvClient {
         for (_, w) in self.watches.lock().expect("not poisoned").drain() {
             w.abort();
         }
-    }
-
-    /// Another request may have moved on already: move only from where this one went.
-    fn fail_over(&self, at: usize) {
-        let next = (at + 1) % self.endpoints.len();
-        let _ = self
-            .current
-            .compare_exchange(at, next, Ordering::SeqCst, Ordering::SeqCst);
     }
 
     async fn perform(
@@ -265,30 +195,21 @@ impl EtcdKvClient {
         }
     }
 
-    /// Streams `w`'s events to the push channel from a task of its own, until it is cancelled
-    /// or lost.
-    fn forward(&self, mut w: EtcdWatch) -> KvResponse {
+    /// Streams `w`'s events to the push channel from a task of its own, resuming it when its
+    /// stream breaks, until it is cancelled or lost.
+    fn forward(&self, w: EtcdWatch) -> KvResponse {
         let revision = w.created_revision();
         let watch = w.id();
-        let pushes = self.pushes.clone();
+        let follow = Follow {
+            http: self.http.clone(),
+            endpoints: self.endpoints.clone(),
+            resumes: self.resumes.clone(),
+            pushes: self.pushes.clone(),
+        };
         let watches = self.watches.clone();
         let task = tokio::spawn(async move {
-            loop {
-                match w.next().await {
-                    Ok(events) => {
-                        for e in events {
-                            if pushes.send(KvPush::Message(e)).is_err() {
-                                return; // nobody listens any more
-                            }
-                        }
-                    }
-                    Err(lost) => {
-                        watches.lock().expect("not poisoned").remove(&watch);
-                        let _ = pushes.send(KvPush::WatchLost(lost));
-                        return;
-                    }
-                }
-            }
+            follow.run(w).await;
+            watches.lock().expect("not poisoned").remove(&watch);
         });
         let old = self
             .watches

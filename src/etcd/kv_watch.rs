@@ -3,20 +3,31 @@
 //! arrives. Dropping an [`EtcdWatch`] closes the HTTP stream; the gateway then cancels the
 //! request's context and etcd ends its gRPC watch stream and the watchers on it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+
 use super::error::EtcdError;
 use super::gateway::{self, b64, StreamItem, WatchCreateRequest, WatchRequest, WatchResponse};
-use super::kv_client::{from_gateway_kv, send, Sent};
+use super::kv_client::KvPush;
+use super::kv_http::{from_gateway_kv, rev_i64, send, Endpoints, Sent};
 use super::EtcdEndpoint;
 use crate::store::kv::{EventType, KvMessage};
 
-/// A watch stream ended: broken (reset, closed, an error line) or cancelled by etcd (a compacted
-/// start revision). Its events can no longer arrive; the caller decides what "watch lost" means.
+/// A watch stream ended: broken (reset, closed, an error line), or cancelled by etcd (a
+/// compacted start revision) or unreadable. Its events no longer arrive on this stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchLost {
     /// The watch (the id of the request that created it).
     pub watch: u64,
     /// What ended it.
     pub reason: String,
+    /// etcd cancelled it, or sent what electune cannot read: opening it again cannot help
+    /// (clientv3's halt errors). Otherwise the stream broke and may be opened again from
+    /// [`EtcdWatch::next_revision`].
+    pub for_good: bool,
 }
 
 /// Splits a chunked body into its lines (grpc-gateway v1 ends each streamed message with `\n`;
@@ -71,7 +82,10 @@ pub(crate) async fn next_item<T: serde::de::DeserializeOwned>(
 #[derive(Debug)]
 pub struct EtcdWatch {
     watch: u64,
+    key: String,
     revision: u64,
+    /// The revision to open it again from (clientv3 `serveSubstream`'s `nextRev`).
+    next_rev: u64,
     endpoint: EtcdEndpoint,
     response: reqwest::Response,
     lines: Lines,
@@ -112,7 +126,14 @@ impl EtcdWatch {
                 result: Some(w), ..
             }) if w.created && !w.canceled => Ok(Some(EtcdWatch {
                 watch,
+                key: key.to_owned(),
                 revision: u64::try_from(w.header.revision).unwrap_or(0),
+                // A watch "from now" resumes at the store revision it was created at.
+                next_rev: if start_revision > 0 {
+                    start_revision
+                } else {
+                    u64::try_from(w.header.revision).unwrap_or(0)
+                },
                 endpoint: endpoint.clone(),
                 response,
                 lines,
@@ -138,23 +159,37 @@ impl EtcdWatch {
         self.revision
     }
 
+    /// The revision a new watch must start at to miss nothing and repeat nothing: after the
+    /// last event delivered, or after the last progress report.
+    pub fn next_revision(&self) -> u64 {
+        self.next_rev
+    }
+
     /// The events of the next message etcd streams (several events of one revision come in one
     /// message). Waits as long as etcd sends nothing: a silent link is not detected here, as
     /// clientv3 without gRPC keep-alives does not detect it either.
     pub async fn next(&mut self) -> Result<Vec<KvMessage>, WatchLost> {
         loop {
-            let lost = |reason: String| WatchLost {
+            let lost = |reason: String, for_good: bool| WatchLost {
                 watch: self.watch,
                 reason,
+                for_good,
             };
             let item =
                 next_item::<WatchResponse>(&mut self.response, &mut self.lines, &self.endpoint)
                     .await
-                    .map_err(|e| lost(e.to_string()))?;
+                    .map_err(|e| lost(e.to_string(), true))?;
             let w = match item {
-                None => return Err(lost(format!("the stream from {} ended", self.endpoint))),
+                None => {
+                    let why = format!("the stream from {} ended", self.endpoint);
+                    return Err(lost(why, false));
+                }
                 Some(StreamItem { error: Some(e), .. }) => {
-                    return Err(lost(format!("{} (gRPC code {})", e.message, e.grpc_code)))
+                    // etcd unavailable (5xx, or no status) is worth another try; anything else
+                    // would fail again (clientv3 `isHaltErr`).
+                    let again = e.http_code == 0 || e.http_code >= 500;
+                    let why = format!("{} (gRPC code {})", e.message, e.grpc_code);
+                    return Err(lost(why, !again));
                 }
                 Some(StreamItem { result: None, .. }) => continue,
                 Some(StreamItem {
@@ -166,17 +201,20 @@ impl EtcdWatch {
                     "etcd cancelled it: {:?}, compact revision {}",
                     w.cancel_reason, w.compact_revision
                 );
-                return Err(lost(why));
+                return Err(lost(why, true));
             }
-            if w.events.is_empty() {
-                continue; // a progress notification
-            }
-            return w
-                .events
-                .into_iter()
-                .map(|e| self.event(e))
+            let Some(last) = w.events.last() else {
+                // A progress notification: everything up to its revision was delivered.
+                self.next_rev = u64::try_from(w.header.revision + 1).unwrap_or(self.next_rev);
+                continue;
+            };
+            let next_rev = u64::try_from(last.kv.mod_revision + 1).unwrap_or(self.next_rev);
+            let events = w.events.into_iter().map(|e| self.event(e));
+            let events = events
                 .collect::<Result<_, _>>()
-                .map_err(|e| lost(e.to_string()));
+                .map_err(|e| lost(e.to_string(), true))?;
+            self.next_rev = next_rev;
+            return Ok(events);
         }
     }
 
@@ -212,9 +250,81 @@ impl EtcdWatch {
     }
 }
 
-/// A revision or lease id as etcd's `int64` (none exceeds `i64::MAX`; -1 matches nothing).
-pub(crate) fn rev_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(-1)
+/// Follows a watch for [`super::EtcdKvClient`]: pushes its events, and opens it again when its
+/// stream breaks, as clientv3's watcher does.
+pub(crate) struct Follow {
+    pub(crate) http: reqwest::Client,
+    pub(crate) endpoints: Endpoints,
+    pub(crate) resumes: Arc<AtomicU64>,
+    pub(crate) pushes: UnboundedSender<KvPush>,
+}
+
+/// clientv3 `maxBackoff`: the longest wait between two attempts to open a broken watch again.
+const MAX_BACKOFF: Duration = Duration::from_millis(100);
+/// How long one attempt may wait for `created` before it counts as failed.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl Follow {
+    /// Runs until the watch is lost for good or nobody listens (or the task is aborted).
+    pub(crate) async fn run(&self, mut w: EtcdWatch) {
+        loop {
+            let lost = match w.next().await {
+                Ok(events) => {
+                    for e in events {
+                        if self.pushes.send(KvPush::Message(e)).is_err() {
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                Err(lost) => lost,
+            };
+            if lost.for_good {
+                let _ = self.pushes.send(KvPush::WatchLost(lost));
+                return;
+            }
+            match self.reopen(&w).await {
+                Ok(again) => w = again,
+                Err(e) => {
+                    let reason = format!("{}; opening it again: {e}", lost.reason);
+                    let lost = WatchLost {
+                        reason,
+                        for_good: true,
+                        ..lost
+                    };
+                    let _ = self.pushes.send(KvPush::WatchLost(lost));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// `openWatchClient`: tries the next endpoint, then every endpoint in turn, waiting 1 ms
+    /// more by a quarter each time up to [`MAX_BACKOFF`], until one creates the watch again
+    /// from where it stopped.
+    async fn reopen(&self, w: &EtcdWatch) -> Result<EtcdWatch, EtcdError> {
+        let mut backoff = Duration::from_millis(1);
+        loop {
+            let at = self.endpoints.at();
+            self.endpoints.fail_over(at);
+            let at = self.endpoints.at();
+            let open = EtcdWatch::open(
+                &self.http,
+                self.endpoints.get(at),
+                w.watch,
+                &w.key,
+                w.next_rev,
+            );
+            if let Ok(again) = tokio::time::timeout(OPEN_TIMEOUT, open).await {
+                if let Some(again) = again? {
+                    self.resumes.fetch_add(1, Ordering::SeqCst);
+                    return Ok(again);
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff + backoff / 4).min(MAX_BACKOFF);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod client;
 mod error;
 mod gateway;
 mod kv_client;
+mod kv_http;
 mod kv_watch;
 mod member;
 pub mod metrics;
