@@ -154,7 +154,8 @@ async fn leases_txn_and_range_answer_as_the_model_except_where_etcd_differs() {
             let m = model.handle(0, 1, 0, &request);
             (as_etcd(m, ids), to_etcd(request, ids))
         };
-        for ttl_s in [1, 5] {
+        // TTL 1 is raised to the minimum, 2 s, by both.
+        for ttl_s in [1, 5, 5] {
             let (m, request) = both(KvRequest::LeaseGrant { ttl_s }, &ids);
             let e = ask(&c, request).await;
             let (KvResponse::Granted { lease: ml, .. }, KvResponse::Granted { lease: el, .. }) =
@@ -165,12 +166,11 @@ async fn leases_txn_and_range_answer_as_the_model_except_where_etcd_differs() {
             ids.push((*ml, *el));
             assert_eq!(as_etcd(m, &ids), e);
         }
-        assert!(matches!(ask(&c, KvRequest::LeaseGrant { ttl_s: 1 }).await,
-            KvResponse::Granted { ttl_s: 2, .. }));
-        let (a, b) = (ids[0].0, ids[1].0);
+        let (a, b, keyless) = (ids[0].0, ids[1].0, ids[2].0);
         let ea = ids[0].1;
         let script = [
             put("a", 1, a),                         // created at revision 2
+            KvRequest::LeaseRevoke { lease: keyless }, // no key deleted: still revision 2
             put("a", 2, b),                         // exists: the Else get
             put("b", 2, b),                         // revision 3
             put("c", 3, 0x7777),                    // no such lease
@@ -298,6 +298,14 @@ async fn a_watch_sees_the_predecessors_delete_on_revoke_and_on_expiry() {
     let (c, mut rx) = client(cluster.client_addr(0));
     let (other, _) = client(cluster.client_addr(0));
     tokio::time::timeout(LIMIT, async {
+        // EtcdSpec's election timeout (500 ms) makes the minimum TTL 1 s, as the model computes.
+        let min = KvConfig::for_election_timeout(Duration::from_millis(500)).min_ttl_s;
+        assert_eq!(min, 1);
+        let granted = ask(&c, KvRequest::LeaseGrant { ttl_s: 1 }).await;
+        assert!(
+            matches!(granted, KvResponse::Granted { ttl_s: 1, .. }),
+            "{granted:?}"
+        );
         // Revoked: the DELETE carries the key as it was, at the revoke's revision.
         let (lease, rev) = campaign(&c, "p", 4, 10).await;
         let revoker = other.clone();
@@ -611,6 +619,24 @@ async fn three_etcd_election_cores_elect_one_leader_and_take_over_after_a_revoke
         // The old leader learns from its next keep-alive (TTL 0) and steps down.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let t = timeline.lock().unwrap();
+        // The gap etcd's range count opens: a waiting member names the leader when the range
+        // of waitDeletes says `count == 1`, which the model counts after max_create_revision
+        // and etcd before it (its own key included, so never 1). On real etcd no member names
+        // the leader; when the core reads the count as etcd defines it, this flips.
+        let named = t.iter().filter(|(_, _, e)| {
+            matches!(
+                e,
+                CoreEvent::BecameFollower {
+                    leader: Some(_),
+                    ..
+                }
+            )
+        });
+        assert_eq!(
+            named.count(),
+            0,
+            "the core now names leaders on etcd: update this test"
+        );
         assert!(
             t.iter()
                 .any(|(_, id, e)| *id == holder && matches!(e, CoreEvent::SteppedDown { .. })),
