@@ -46,9 +46,11 @@ async fn start(
 }
 
 async fn stop(cluster: EtcdCluster, net: &ToxiproxyServer, dir: PathBuf) {
-    let pid = cluster.pid(0).unwrap();
+    let pids: Vec<u32> = (0..cluster.len()).filter_map(|i| cluster.pid(i)).collect();
     cluster.stop(net).await.unwrap();
-    assert!(common::pid_gone(pid), "etcd {pid} still exists");
+    for pid in pids {
+        assert!(common::pid_gone(pid), "etcd {pid} still exists");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -174,6 +176,7 @@ async fn leases_txn_and_range_answer_as_the_model_except_where_etcd_differs() {
             put("a", 2, b),                         // exists: the Else get
             put("b", 2, b),                         // revision 3
             put("c", 3, 0x7777),                    // no such lease
+            put("a", 3, 0x7777),                    // exists: the lease is not looked at
             KvRequest::LeaseKeepAlive { lease: a }, // TTL 2
             range(0, RangeOrder::FirstCreate),      // a
             KvRequest::LeaseRevoke { lease: a },    // deletes a: revision 4
@@ -506,6 +509,79 @@ async fn through_a_proxy_reset_is_unavailable_silence_no_answer_and_a_cut_watch_
 async fn set_link(net: &ToxiproxyServer, proxy: &str, enabled: bool) {
     let update = ProxyUpdate::enabled(enabled);
     net.client.update_proxy(proxy, &update).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_three_members_requests_and_a_watch_fail_over_when_a_member_crashes() {
+    let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
+    let etcd = EtcdBinary::find().unwrap_or_else(|e| panic!("the etcd tests need an etcd: {e}"));
+    let dir = common::temp_dir("etcd-kv-three");
+    let prefix = format!("{}kvthree_", net.run_prefix());
+    let cluster = EtcdCluster::start(EtcdSpec::new(etcd, 3, dir.clone(), &prefix), &net)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = cluster
+        .client_addrs()
+        .into_iter()
+        .map(EtcdEndpoint::from_addr);
+    let (c, mut rx) = EtcdKvClient::new(endpoints.collect());
+    let (survivor, _) = client(cluster.client_addr(1));
+    tokio::time::timeout(LIMIT, async {
+        let (lease, rev) = campaign(&c, "m", 7, 10).await;
+        let key = format!("{ELECTION_PREFIX}m");
+        let request = KvRequest::Watch {
+            key: key.clone(),
+            start_revision: rev + 1,
+        };
+        assert!(matches!(
+            ask(&c, request).await,
+            KvResponse::WatchCreated { .. }
+        ));
+        assert_eq!(
+            c.endpoint().to_string(),
+            format!("http://{}", cluster.client_addr(0))
+        );
+
+        // The member the client (and its watch) talks to dies: the watch moves to another
+        // member and still sees the DELETE; the next request after one failure goes elsewhere.
+        cluster.crash(0).await;
+        let crashed = Instant::now();
+        let revoked = loop {
+            match ask(&survivor, KvRequest::LeaseRevoke { lease }).await {
+                KvResponse::Revoked {
+                    found: true,
+                    revision,
+                } => break revision,
+                KvResponse::Unavailable => tokio::time::sleep(Duration::from_millis(20)).await,
+                other => panic!("{other:?}"),
+            }
+        };
+        match next_push(&mut rx, Duration::from_secs(5)).await {
+            Some(KvPush::Message(KvMessage::Event {
+                watch: 0,
+                kind: EventType::Delete,
+                revision,
+                ..
+            })) => {
+                assert_eq!(revision, revoked);
+            }
+            other => panic!("expected the DELETE on another member, got {other:?}"),
+        }
+        eprintln!(
+            "etcd kv: watch moved to a live member, DELETE seen {:?} after the crash",
+            crashed.elapsed()
+        );
+        assert!(c.watch_resumes() >= 1);
+        assert_ne!(
+            c.endpoint().to_string(),
+            format!("http://{}", cluster.client_addr(0))
+        );
+        let r = ask(&c, range(0, RangeOrder::FirstCreate)).await;
+        assert!(matches!(r, KvResponse::Range { kv: None, .. }), "{r:?}");
+    })
+    .await
+    .expect("bounded");
+    stop(cluster, &net, dir).await;
 }
 
 /// (true time ns, member, event).
