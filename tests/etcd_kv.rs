@@ -294,6 +294,26 @@ async fn delete_seen(
     }
 }
 
+/// etcd's count of watchers (`etcd_debugging_mvcc_watcher_total`), once it equals `wanted` or
+/// when `bound` has passed.
+async fn watchers_within(addr: SocketAddr, wanted: u64, bound: Duration) -> u64 {
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let deadline = Instant::now() + bound;
+    loop {
+        let text = http.get(format!("http://{addr}/metrics")).send().await;
+        let text = text.unwrap().text().await.unwrap();
+        let n = text
+            .lines()
+            .find_map(|l| l.strip_prefix("etcd_debugging_mvcc_watcher_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .expect("etcd reports its watchers") as u64;
+        if n == wanted || Instant::now() >= deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watch_sees_the_predecessors_delete_on_revoke_and_on_expiry() {
     let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
@@ -366,7 +386,13 @@ async fn a_watch_sees_the_predecessors_delete_on_revoke_and_on_expiry() {
         assert!(after >= Duration::from_secs(2), "{after:?}");
         assert!(after < Duration::from_millis(3500), "{after:?}");
 
-        // A cancelled watch delivers nothing more.
+        // A cancelled watch delivers nothing more, and etcd drops its watcher.
+        for watch in [71, 72] {
+            let cancel = KvRequest::CancelWatch { watch };
+            assert_eq!(ask(&c, cancel).await, KvResponse::WatchCanceled);
+        }
+        let addr = cluster.client_addr(0);
+        assert_eq!(watchers_within(addr, 0, REQUEST).await, 0);
         let (lease, rev) = campaign(&c, "r", 6, 10).await;
         let request = KvRequest::Watch {
             key: format!("{ELECTION_PREFIX}r"),
@@ -376,11 +402,13 @@ async fn a_watch_sees_the_predecessors_delete_on_revoke_and_on_expiry() {
             ask(&c, request).await,
             KvResponse::WatchCreated { .. }
         ));
+        assert_eq!(watchers_within(addr, 1, REQUEST).await, 1);
         let cancel = c
             .execute(0, &KvRequest::CancelWatch { watch: 0 }, REQUEST)
             .await
             .unwrap();
         assert_eq!(cancel, Some(KvResponse::WatchCanceled));
+        assert_eq!(watchers_within(addr, 0, REQUEST).await, 0);
         ask(&other, KvRequest::LeaseRevoke { lease }).await;
         assert_eq!(next_push(&mut rx, Duration::from_millis(500)).await, None);
     })
@@ -520,13 +548,13 @@ async fn on_three_members_requests_and_a_watch_fail_over_when_a_member_crashes()
     let cluster = EtcdCluster::start(EtcdSpec::new(etcd, 3, dir.clone(), &prefix), &net)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let endpoints = cluster
-        .client_addrs()
-        .into_iter()
-        .map(EtcdEndpoint::from_addr);
-    let (c, mut rx) = EtcdKvClient::new(endpoints.collect());
-    let (survivor, _) = client(cluster.client_addr(1));
     tokio::time::timeout(LIMIT, async {
+        // The client talks to the cluster's leader first: its crash also costs an election.
+        let leader = cluster.leader(REQUEST).await.expect("a leader");
+        let order = (0..3).map(|i| (leader + i) % 3);
+        let endpoints = order.map(|i| EtcdEndpoint::from_addr(cluster.client_addr(i)));
+        let (c, mut rx) = EtcdKvClient::new(endpoints.collect());
+        let (survivor, _) = client(cluster.client_addr((leader + 1) % 3));
         let (lease, rev) = campaign(&c, "m", 7, 10).await;
         let key = format!("{ELECTION_PREFIX}m");
         let request = KvRequest::Watch {
@@ -537,22 +565,28 @@ async fn on_three_members_requests_and_a_watch_fail_over_when_a_member_crashes()
             ask(&c, request).await,
             KvResponse::WatchCreated { .. }
         ));
-        assert_eq!(
-            c.endpoint().to_string(),
-            format!("http://{}", cluster.client_addr(0))
-        );
+        let first = format!("http://{}", cluster.client_addr(leader));
+        assert_eq!(c.endpoint().to_string(), first);
 
         // The member the client (and its watch) talks to dies: the watch moves to another
-        // member and still sees the DELETE; the next request after one failure goes elsewhere.
-        cluster.crash(0).await;
+        // member and still sees the DELETE; requests go elsewhere.
+        cluster.crash(leader).await;
         let crashed = Instant::now();
+        // The survivors elect a new leader first: a revoke meanwhile is Unavailable or unanswered (and may still have been applied).
+        let revoke = KvRequest::LeaseRevoke { lease };
+        let mut attempts = 0;
         let revoked = loop {
-            match ask(&survivor, KvRequest::LeaseRevoke { lease }).await {
-                KvResponse::Revoked {
+            attempts += 1;
+            let attempt = Duration::from_millis(200);
+            match survivor.execute(0, &revoke, attempt).await.unwrap() {
+                Some(KvResponse::Revoked {
                     found: true,
                     revision,
-                } => break revision,
-                KvResponse::Unavailable => tokio::time::sleep(Duration::from_millis(20)).await,
+                }) => break Some(revision),
+                Some(KvResponse::Revoked { found: false, .. }) => break None,
+                Some(KvResponse::Unavailable) | None => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
                 other => panic!("{other:?}"),
             }
         };
@@ -561,21 +595,23 @@ async fn on_three_members_requests_and_a_watch_fail_over_when_a_member_crashes()
                 watch: 0,
                 kind: EventType::Delete,
                 revision,
-                ..
+                kv,
             })) => {
-                assert_eq!(revision, revoked);
+                assert_eq!(kv.key, key);
+                assert!(
+                    revoked.is_none_or(|r| r == revision),
+                    "{revoked:?} {revision}"
+                );
             }
             other => panic!("expected the DELETE on another member, got {other:?}"),
         }
         eprintln!(
-            "etcd kv: watch moved to a live member, DELETE seen {:?} after the crash",
+            "etcd kv: leader crashed; revoke answered ({revoked:?}) at attempt {attempts}, \
+             DELETE seen through another member {:?} after the crash",
             crashed.elapsed()
         );
         assert!(c.watch_resumes() >= 1);
-        assert_ne!(
-            c.endpoint().to_string(),
-            format!("http://{}", cluster.client_addr(0))
-        );
+        assert_ne!(c.endpoint().to_string(), first);
         let r = ask(&c, range(0, RangeOrder::FirstCreate)).await;
         assert!(matches!(r, KvResponse::Range { kv: None, .. }), "{r:?}");
     })
