@@ -527,6 +527,45 @@ async fn through_a_proxy_reset_is_unavailable_silence_no_answer_and_a_cut_watch_
             "etcd kv: missed DELETE delivered {:?} after the link came back",
             back.elapsed()
         );
+
+        // A watch asked for while the link is down is answered Unavailable, and still opened
+        // once the link is back, from the revision asked for (clientv3's Watch never fails).
+        let (lease, rev) = campaign(&direct, "z", 3, 10).await;
+        let key = format!("{ELECTION_PREFIX}z");
+        set_link(&net, &proxy, false).await;
+        let request = KvRequest::Watch {
+            key: key.clone(),
+            start_revision: rev + 1,
+        };
+        assert_eq!(
+            c.execute(8, &request, REQUEST).await.unwrap(),
+            Some(KvResponse::Unavailable)
+        );
+        let KvResponse::Revoked {
+            found: true,
+            revision,
+        } = ask(&direct, KvRequest::LeaseRevoke { lease }).await
+        else {
+            panic!("not revoked")
+        };
+        assert_eq!(next_push(&mut rx, Duration::from_millis(300)).await, None);
+        set_link(&net, &proxy, true).await;
+        match next_push(&mut rx, Duration::from_secs(2)).await {
+            Some(KvPush::Message(KvMessage::Event {
+                watch: 8,
+                kind: EventType::Delete,
+                revision: at,
+                kv,
+            })) => {
+                assert_eq!((at, kv.key.as_str()), (revision, key.as_str()));
+            }
+            other => panic!("expected the DELETE of the late watch, got {other:?}"),
+        }
+        for watch in [6, 8] {
+            let cancel = KvRequest::CancelWatch { watch };
+            assert_eq!(ask(&c, cancel).await, KvResponse::WatchCanceled);
+        }
+        assert_eq!(watchers_within(cluster.client_addr(0), 0, REQUEST).await, 0);
     })
     .await
     .expect("bounded");

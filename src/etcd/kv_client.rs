@@ -38,6 +38,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
 
 use super::client::http_client;
 use super::error::EtcdError;
@@ -102,11 +103,15 @@ impl EtcdKvClient {
     /// condition. After no answer or Unavailable the next request goes to the next endpoint; the
     /// failed one is not retried.
     ///
-    /// A `Watch` answered `WatchCreated` streams its events to the push receiver until
-    /// `CancelWatch { watch: id }` or [`EtcdKvClient::cancel_watches`]. When its stream breaks
-    /// it is opened again from the revision after the last one it delivered, on the next
-    /// endpoint, every 1–100 ms until it is back (clientv3's `watchGrpcStream`: `nextRev`,
-    /// `openWatchClient`, `backoffIfUnavailable`); a watch etcd cancels is
+    /// A `Watch` streams its events to the push receiver until `CancelWatch { watch: id }` or
+    /// [`EtcdKvClient::cancel_watches`]; it is answered `WatchCreated` when etcd created it in
+    /// time. If etcd could not be reached (Unavailable) or did not answer in time (`None`), the
+    /// watch is still opened as soon as a member can be, from the requested revision: clientv3's
+    /// `Watch` never fails to its caller (`waitDelete` has no error path for it), and the
+    /// recipe's core, which has no timeout on a watch, would otherwise wait forever. When its
+    /// stream breaks it is opened again from the revision after the last one it delivered, on
+    /// the next endpoint, every 1–100 ms until it is back (clientv3's `watchGrpcStream`:
+    /// `nextRev`, `openWatchClient`, `backoffIfUnavailable`); a watch etcd cancels is
     /// [`KvPush::WatchLost`].
     pub async fn execute(
         &self,
@@ -119,7 +124,8 @@ impl EtcdKvClient {
             http: &self.http,
             endpoint: self.endpoints.get(at),
         };
-        let answer = match tokio::time::timeout(timeout, self.perform(&call, id, request)).await {
+        let performed = self.perform(&call, id, request, timeout);
+        let answer = match tokio::time::timeout(timeout, performed).await {
             Ok(answer) => Some(answer?),
             Err(_elapsed) => None,
         };
@@ -163,6 +169,7 @@ impl EtcdKvClient {
         call: &Call<'_>,
         id: u64,
         request: &KvRequest,
+        timeout: Duration,
     ) -> Result<KvResponse, EtcdError> {
         match request {
             KvRequest::LeaseGrant { ttl_s } => call.grant(*ttl_s).await,
@@ -180,11 +187,8 @@ impl EtcdKvClient {
                 key,
                 start_revision,
             } => {
-                let open = EtcdWatch::open(call.http, call.endpoint, id, key, *start_revision);
-                match open.await? {
-                    None => Ok(KvResponse::Unavailable),
-                    Some(w) => Ok(self.forward(w)),
-                }
+                let request = (id, key.as_str(), *start_revision);
+                self.open_watch(call.endpoint, request, timeout).await
             }
             KvRequest::CancelWatch { watch } => {
                 if let Some(w) = self.watches.lock().expect("not poisoned").remove(watch) {
@@ -195,21 +199,33 @@ impl EtcdKvClient {
         }
     }
 
-    /// Streams `w`'s events to the push channel from a task of its own, resuming it when its
-    /// stream breaks, until it is cancelled or lost.
-    fn forward(&self, w: EtcdWatch) -> KvResponse {
-        let revision = w.created_revision();
-        let watch = w.id();
+    /// Opens watch `watch` from a task of its own ([`Follow::start`]) that streams its events
+    /// to the push channel until it is cancelled or lost; answers what the first attempt to
+    /// open it came to.
+    async fn open_watch(
+        &self,
+        endpoint: &EtcdEndpoint,
+        (watch, key, start_revision): (u64, &str, u64),
+        timeout: Duration,
+    ) -> Result<KvResponse, EtcdError> {
         let follow = Follow {
             http: self.http.clone(),
             endpoints: self.endpoints.clone(),
             resumes: self.resumes.clone(),
             pushes: self.pushes.clone(),
         };
+        let (endpoint, key) = (endpoint.clone(), key.to_owned());
+        let (created, first) = oneshot::channel();
         let watches = self.watches.clone();
         let task = tokio::spawn(async move {
-            follow.run(w).await;
-            watches.lock().expect("not poisoned").remove(&watch);
+            let request = (watch, key.as_str(), start_revision);
+            follow.start(&endpoint, request, timeout, created).await;
+            // Gone for good: forget it, unless a newer watch took its id.
+            let me = tokio::task::id();
+            watches
+                .lock()
+                .expect("not poisoned")
+                .retain(|&w, t| w != watch || t.id() != me);
         });
         let old = self
             .watches
@@ -219,7 +235,11 @@ impl EtcdKvClient {
         if let Some(old) = old {
             old.abort(); // a watch id reused: the newer one wins
         }
-        KvResponse::WatchCreated { revision }
+        match first.await {
+            Ok(Ok(Some(revision))) => Ok(KvResponse::WatchCreated { revision }),
+            Ok(Ok(None)) | Err(_) => Ok(KvResponse::Unavailable),
+            Ok(Err(e)) => Err(e),
+        }
     }
 }
 

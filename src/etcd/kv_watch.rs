@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
 
 use super::error::EtcdError;
 use super::gateway::{self, b64, StreamItem, WatchCreateRequest, WatchRequest, WatchResponse};
@@ -283,7 +284,10 @@ impl Follow {
                 let _ = self.pushes.send(KvPush::WatchLost(lost));
                 return;
             }
-            match self.reopen(&w).await {
+            match self
+                .reopen((w.watch, &w.key, w.next_rev), &w.endpoint)
+                .await
+            {
                 Ok(again) => w = again,
                 Err(e) => {
                     let reason = format!("{}; opening it again: {e}", lost.reason);
@@ -299,28 +303,73 @@ impl Follow {
         }
     }
 
+    /// Opens watch `watch` of `key` from `start_revision` at `endpoint` and follows it. The
+    /// first attempt's outcome goes to `created` (the revision etcd created it at, `None` if
+    /// etcd could not be reached or did not answer within `timeout`, an error for a request
+    /// etcd refused); after a failed first attempt it keeps trying, as clientv3's `Watch`,
+    /// which never fails to its caller, keeps opening its stream (`openWatchClient`).
+    pub(crate) async fn start(
+        &self,
+        endpoint: &EtcdEndpoint,
+        (watch, key, start_revision): (u64, &str, u64),
+        timeout: Duration,
+        created: oneshot::Sender<Result<Option<u64>, EtcdError>>,
+    ) {
+        let first = EtcdWatch::open(&self.http, endpoint, watch, key, start_revision);
+        let w = match tokio::time::timeout(timeout, first).await {
+            Ok(Ok(Some(w))) => {
+                let _ = created.send(Ok(Some(w.created_revision())));
+                w
+            }
+            Ok(Err(e)) => {
+                let _ = created.send(Err(e));
+                return;
+            }
+            Ok(Ok(None)) | Err(_) => {
+                let _ = created.send(Ok(None));
+                match self.reopen((watch, key, start_revision), endpoint).await {
+                    Ok(w) => w,
+                    Err(e) => {
+                        let reason = format!("opening it: {e}");
+                        let lost = WatchLost {
+                            watch,
+                            reason,
+                            for_good: true,
+                        };
+                        let _ = self.pushes.send(KvPush::WatchLost(lost));
+                        return;
+                    }
+                }
+            }
+        };
+        self.run(w).await;
+    }
+
     /// `openWatchClient`: tries the next endpoint, then every endpoint in turn, waiting 1 ms
-    /// more by a quarter each time up to [`MAX_BACKOFF`], until one creates the watch again
-    /// from where it stopped.
-    async fn reopen(&self, w: &EtcdWatch) -> Result<EtcdWatch, EtcdError> {
+    /// more by a quarter each time up to [`MAX_BACKOFF`], until one creates the watch from
+    /// `from` on.
+    async fn reopen(
+        &self,
+        (watch, key, from): (u64, &str, u64),
+        failed: &EtcdEndpoint,
+    ) -> Result<EtcdWatch, EtcdError> {
+        let mut failed = failed.clone();
         let mut backoff = Duration::from_millis(1);
         loop {
+            // Move on from the endpoint that failed, unless a request moved on already.
             let at = self.endpoints.at();
-            self.endpoints.fail_over(at);
-            let at = self.endpoints.at();
-            let open = EtcdWatch::open(
-                &self.http,
-                self.endpoints.get(at),
-                w.watch,
-                &w.key,
-                w.next_rev,
-            );
+            if *self.endpoints.get(at) == failed {
+                self.endpoints.fail_over(at);
+            }
+            let endpoint = self.endpoints.get(self.endpoints.at()).clone();
+            let open = EtcdWatch::open(&self.http, &endpoint, watch, key, from);
             if let Ok(again) = tokio::time::timeout(OPEN_TIMEOUT, open).await {
                 if let Some(again) = again? {
                     self.resumes.fetch_add(1, Ordering::SeqCst);
                     return Ok(again);
                 }
             }
+            failed = endpoint;
             tokio::time::sleep(backoff).await;
             backoff = (backoff + backoff / 4).min(MAX_BACKOFF);
         }
