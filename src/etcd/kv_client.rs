@@ -18,10 +18,14 @@
 //! | `CancelWatch` | closes the watch's stream | `WatchCanceled` |
 //!
 //! What is not an answer: refused, reset, HTTP 5xx, 408 or 429 are [`KvResponse::Unavailable`];
-//! a request that has not completed within the caller's timeout is `None`. A watch whose stream
-//! breaks is opened again from where it stopped, as clientv3's watcher does (the recipe's
-//! `waitDelete` never sees the break); one that etcd cancels is [`KvPush::WatchLost`]. A watch
-//! read directly ([`EtcdKvClient::watch`]) reports every break as a [`WatchLost`].
+//! a request that has not completed within the caller's timeout is `None`. A `Watch` that gets
+//! either is still opened as soon as etcd can be reached, and a watch whose stream breaks is
+//! opened again from where it stopped, as clientv3's watcher does (the recipe's `waitDelete`
+//! sees neither); one that etcd cancels is [`KvPush::WatchLost`]. A watch read directly
+//! ([`EtcdKvClient::watch`]) reports every break as a [`WatchLost`].
+//!
+//! A client is one member's connection, so `execute` takes no `from`: the model's `from` only
+//! says whose connection a watch lives on.
 //!
 //! Where real etcd differs from the sans-IO model (see the tests in `tests/etcd_kv.rs`):
 //! - `Range`'s `count` is the number of keys under the prefix *before* the `max_create_revision`
@@ -29,6 +33,9 @@
 //!   counts after it. This client passes etcd's count on unchanged.
 //! - A revoke of a missing lease is an error without a header: `Revoked { found: false }` gets
 //!   revision 0 (the model answers its current revision).
+//! - A DELETE event carries only the key and its `mod_revision`; the model's carries the deleted
+//!   key whole. The watch asks for `prev_kv` and rebuilds the model's event from it.
+//! - The model ends a watch with its member's connection; clientv3 resumes it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
