@@ -142,92 +142,139 @@ fn range(max_create_revision: u64, order: RangeOrder) -> KvRequest {
     }
 }
 
+/// The same requests to the model and to etcd; leases are granted in the same order by both,
+/// and the model's lease ids are written as etcd's.
+struct Both {
+    model: KvStore,
+    /// (the model's lease id, etcd's).
+    ids: Vec<(u64, u64)>,
+    etcd: EtcdKvClient,
+}
+
+impl Both {
+    /// (the model's answer, etcd's).
+    async fn ask(&mut self, request: KvRequest) -> (KvResponse, KvResponse) {
+        let m = self.model.handle(0, 1, 0, &request);
+        let e = ask(&self.etcd, to_etcd(request, &self.ids)).await;
+        if let (KvResponse::Granted { lease: ml, .. }, KvResponse::Granted { lease: el, .. }) =
+            (&m, &e)
+        {
+            self.ids.push((*ml, *el));
+        }
+        (as_etcd(m, &self.ids), e)
+    }
+}
+
+/// Request round trips, direct to etcd (keep-alive: no raft proposal; txn: one).
+async fn round_trips(c: &EtcdKvClient, lease: u64) {
+    let mut keepalive = Vec::new();
+    let mut txn = Vec::new();
+    for i in 0..100 {
+        let began = Instant::now();
+        ask(c, KvRequest::LeaseKeepAlive { lease }).await;
+        keepalive.push(began.elapsed());
+        let began = Instant::now();
+        let r = ask(c, put(&format!("rt{i}"), 9, lease)).await;
+        assert!(
+            matches!(
+                r,
+                KvResponse::Txn {
+                    succeeded: true,
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
+        txn.push(began.elapsed());
+    }
+    keepalive.sort();
+    txn.sort();
+    eprintln!(
+        "etcd kv: keep-alive p50 {:?} p90 {:?} max {:?}; campaign txn p50 {:?} p90 {:?} max {:?} (n = 100)",
+        keepalive[50], keepalive[90], keepalive[99], txn[50], txn[90], txn[99]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leases_txn_and_range_answer_as_the_model_except_where_etcd_differs() {
     let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
     // etcd's default election timeout (1 s): minimum TTL 2 s, as KvConfig::default() says.
     let (cluster, dir) = start("model", &net, Some(Duration::from_secs(1))).await;
     let (c, _pushes) = client(cluster.client_addr(0));
-    let mut model = KvStore::new(KvConfig::default(), 0);
     tokio::time::timeout(LIMIT, async {
-        // Leases: the model's ids are its own; map them to etcd's as they are granted.
-        let mut ids: Vec<(u64, u64)> = Vec::new();
-        let mut both = |request: KvRequest, ids: &[(u64, u64)]| {
-            let m = model.handle(0, 1, 0, &request);
-            (as_etcd(m, ids), to_etcd(request, ids))
+        let mut both = Both {
+            model: KvStore::new(KvConfig::default(), 0),
+            ids: Vec::new(),
+            etcd: c.clone(),
         };
         // TTL 1 is raised to the minimum, 2 s, by both.
         for ttl_s in [1, 5, 5] {
-            let (m, request) = both(KvRequest::LeaseGrant { ttl_s }, &ids);
-            let e = ask(&c, request).await;
-            let (KvResponse::Granted { lease: ml, .. }, KvResponse::Granted { lease: el, .. }) =
-                (&m, &e)
-            else {
-                panic!("{m:?} / {e:?}");
-            };
-            ids.push((*ml, *el));
-            assert_eq!(as_etcd(m, &ids), e);
+            let (m, e) = both.ask(KvRequest::LeaseGrant { ttl_s }).await;
+            assert!(matches!(e, KvResponse::Granted { .. }), "{e:?}");
+            assert_eq!(m, e);
         }
+        let ids = both.ids.clone();
         let (a, b, keyless) = (ids[0].0, ids[1].0, ids[2].0);
-        let ea = ids[0].1;
         let script = [
-            put("a", 1, a),                         // created at revision 2
+            put("a", 1, a),                            // created at revision 2
             KvRequest::LeaseRevoke { lease: keyless }, // no key deleted: still revision 2
-            put("a", 2, b),                         // exists: the Else get
-            put("b", 2, b),                         // revision 3
-            put("c", 3, 0x7777),                    // no such lease
-            put("a", 3, 0x7777),                    // exists: the lease is not looked at
-            KvRequest::LeaseKeepAlive { lease: a }, // TTL 2
-            range(0, RangeOrder::FirstCreate),      // a
-            KvRequest::LeaseRevoke { lease: a },    // deletes a: revision 4
-            KvRequest::LeaseKeepAlive { lease: a }, // gone: TTL 0
-            range(0, RangeOrder::FirstCreate),      // b
-            put("c", 3, b),                         // revision 5
+            put("a", 2, b),                            // exists: the Else get
+            put("b", 2, b),                            // revision 3
+            put("c", 3, 0x7777),                       // no such lease
+            put("a", 3, 0x7777),                       // exists: the lease is not looked at
+            KvRequest::LeaseKeepAlive { lease: a },    // TTL 2
+            range(0, RangeOrder::FirstCreate),         // a
+            KvRequest::LeaseRevoke { lease: a },       // deletes a: revision 4
+            KvRequest::LeaseKeepAlive { lease: a },    // gone: TTL 0
+            range(0, RangeOrder::FirstCreate),         // b
+            put("c", 3, b),                            // revision 5
         ];
         for request in script {
-            let (m, request) = both(request, &ids);
-            let e = ask(&c, request.clone()).await;
+            let (m, e) = both.ask(request.clone()).await;
             assert_eq!(m, e, "{request:?}");
         }
         // The key of `c` was created at 5; the last key created before it is `b` (3).
-        let (m, _) = both(range(4, RangeOrder::LastCreate), &ids);
-        let e = ask(&c, range(4, RangeOrder::LastCreate)).await;
-        let KvResponse::Range { kv: Some(pred), count, revision } = &e else {
+        let (m, e) = both.ask(range(4, RangeOrder::LastCreate)).await;
+        let KvResponse::Range {
+            kv: Some(pred),
+            count,
+            revision,
+        } = &e
+        else {
             panic!("{e:?}");
         };
-        assert_eq!((pred.key.as_str(), pred.create_revision, pred.value), ("electune/election/b", 3, 2));
+        let found = (pred.key.as_str(), pred.create_revision, pred.value);
+        assert_eq!(found, ("electune/election/b", 3, 2));
         // Difference 1: etcd counts every key under the prefix before the max_create_revision
         // filter (b and c: 2); the model counts the keys the filter kept (b: 1).
         assert_eq!(*count, 2);
+        let kv = Some(pred.clone());
         assert_eq!(
             m,
-            KvResponse::Range { kv: Some(pred.clone()), count: 1, revision: *revision }
+            KvResponse::Range {
+                kv,
+                count: 1,
+                revision: *revision
+            }
         );
         // Difference 2: a revoke of a missing lease is an error without a header in etcd.
-        let (m, request) = both(KvRequest::LeaseRevoke { lease: a }, &ids);
-        assert_eq!(request, KvRequest::LeaseRevoke { lease: ea });
-        let e = ask(&c, request).await;
-        assert_eq!(m, KvResponse::Revoked { found: false, revision: 5 });
-        assert_eq!(e, KvResponse::Revoked { found: false, revision: 0 });
-
-        // A request round trip, direct to etcd (keep-alive: no raft proposal; txn: one).
-        let mut keepalive = Vec::new();
-        let mut txn = Vec::new();
-        for i in 0..100 {
-            let began = Instant::now();
-            ask(&c, KvRequest::LeaseKeepAlive { lease: ids[1].1 }).await;
-            keepalive.push(began.elapsed());
-            let began = Instant::now();
-            let r = ask(&c, put(&format!("rt{i}"), 9, ids[1].1)).await;
-            assert!(matches!(r, KvResponse::Txn { succeeded: true, .. }), "{r:?}");
-            txn.push(began.elapsed());
-        }
-        keepalive.sort();
-        txn.sort();
-        eprintln!(
-            "etcd kv: keep-alive p50 {:?} p90 {:?} max {:?}; campaign txn p50 {:?} p90 {:?} max {:?} (n = 100)",
-            keepalive[50], keepalive[90], keepalive[99], txn[50], txn[90], txn[99]
+        let (m, e) = both.ask(KvRequest::LeaseRevoke { lease: a }).await;
+        assert_eq!(
+            m,
+            KvResponse::Revoked {
+                found: false,
+                revision: 5
+            }
         );
+        assert_eq!(
+            e,
+            KvResponse::Revoked {
+                found: false,
+                revision: 0
+            }
+        );
+
+        round_trips(&c, ids[1].1).await;
     })
     .await
     .expect("bounded");
@@ -314,6 +361,39 @@ async fn watchers_within(addr: SocketAddr, wanted: u64, bound: Duration) -> u64 
     }
 }
 
+/// A cancelled watch delivers nothing more, and etcd drops its watcher (watches 71 and 72 of
+/// the test are still open).
+async fn a_cancelled_watch_is_gone(
+    c: &EtcdKvClient,
+    other: &EtcdKvClient,
+    rx: &mut UnboundedReceiver<KvPush>,
+    addr: SocketAddr,
+) {
+    for watch in [71, 72] {
+        let cancel = KvRequest::CancelWatch { watch };
+        assert_eq!(ask(c, cancel).await, KvResponse::WatchCanceled);
+    }
+    assert_eq!(watchers_within(addr, 0, REQUEST).await, 0);
+    let (lease, rev) = campaign(&c, "r", 6, 10).await;
+    let request = KvRequest::Watch {
+        key: format!("{ELECTION_PREFIX}r"),
+        start_revision: rev + 1,
+    };
+    assert!(matches!(
+        ask(c, request).await,
+        KvResponse::WatchCreated { .. }
+    ));
+    assert_eq!(watchers_within(addr, 1, REQUEST).await, 1);
+    let cancel = c
+        .execute(0, &KvRequest::CancelWatch { watch: 0 }, REQUEST)
+        .await
+        .unwrap();
+    assert_eq!(cancel, Some(KvResponse::WatchCanceled));
+    assert_eq!(watchers_within(addr, 0, REQUEST).await, 0);
+    ask(other, KvRequest::LeaseRevoke { lease }).await;
+    assert_eq!(next_push(rx, Duration::from_millis(500)).await, None);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watch_sees_the_predecessors_delete_on_revoke_and_on_expiry() {
     let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
@@ -386,47 +466,29 @@ async fn a_watch_sees_the_predecessors_delete_on_revoke_and_on_expiry() {
         assert!(after >= Duration::from_secs(2), "{after:?}");
         assert!(after < Duration::from_millis(3500), "{after:?}");
 
-        // A cancelled watch delivers nothing more, and etcd drops its watcher.
-        for watch in [71, 72] {
-            let cancel = KvRequest::CancelWatch { watch };
-            assert_eq!(ask(&c, cancel).await, KvResponse::WatchCanceled);
-        }
-        let addr = cluster.client_addr(0);
-        assert_eq!(watchers_within(addr, 0, REQUEST).await, 0);
-        let (lease, rev) = campaign(&c, "r", 6, 10).await;
-        let request = KvRequest::Watch {
-            key: format!("{ELECTION_PREFIX}r"),
-            start_revision: rev + 1,
-        };
-        assert!(matches!(
-            ask(&c, request).await,
-            KvResponse::WatchCreated { .. }
-        ));
-        assert_eq!(watchers_within(addr, 1, REQUEST).await, 1);
-        let cancel = c
-            .execute(0, &KvRequest::CancelWatch { watch: 0 }, REQUEST)
-            .await
-            .unwrap();
-        assert_eq!(cancel, Some(KvResponse::WatchCanceled));
-        assert_eq!(watchers_within(addr, 0, REQUEST).await, 0);
-        ask(&other, KvRequest::LeaseRevoke { lease }).await;
-        assert_eq!(next_push(&mut rx, Duration::from_millis(500)).await, None);
+        a_cancelled_watch_is_gone(&c, &other, &mut rx, cluster.client_addr(0)).await;
     })
     .await
     .expect("bounded");
     stop(cluster, &net, dir).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn through_a_proxy_reset_is_unavailable_silence_no_answer_and_a_cut_watch_resumes() {
+/// A one-member etcd with an electune proxy `<tag>_n1_to_e1` in front of it.
+async fn behind_a_proxy(tag: &str) -> (ToxiproxyServer, EtcdCluster, PathBuf, String, SocketAddr) {
     let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
-    let (cluster, dir) = start("kvfaults", &net, None).await;
-    let proxy = format!("{}kvfaults_n1_to_e1", net.run_prefix());
+    let (cluster, dir) = start(tag, &net, None).await;
+    let proxy = format!("{}{tag}_n1_to_e1", net.run_prefix());
     let p = NewProxy::new(&proxy, "127.0.0.1:0", cluster.client_addr(0).to_string());
     let listen: SocketAddr = net.create(&[p]).await.unwrap()[0].listen.parse().unwrap();
-    let (c, mut rx) = client(listen);
+    (net, cluster, dir, proxy, listen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_proxy_reset_is_unavailable_silence_is_no_answer_and_requests_fail_over() {
+    let (net, cluster, dir, proxy, listen) = behind_a_proxy("kvfaults").await;
+    let (c, _) = client(listen);
     tokio::time::timeout(LIMIT, async {
-        let (lease, rev) = campaign(&c, "x", 1, 10).await;
+        let (lease, _) = campaign(&c, "x", 1, 10).await;
 
         let reset = ToxicAttributes::ResetPeer { timeout: 0 };
         net.add_toxic(&proxy, "reset", reset).await.unwrap();
@@ -472,6 +534,68 @@ async fn through_a_proxy_reset_is_unavailable_silence_no_answer_and_a_cut_watch_
             ask(&f, KvRequest::LeaseKeepAlive { lease }).await,
             KvResponse::KeepAlive { ttl_s: 10, .. }
         ));
+    })
+    .await
+    .expect("bounded");
+    net.delete(&[proxy]).await.unwrap();
+    stop(cluster, &net, dir).await;
+}
+
+/// A watch asked for while the link is down is answered Unavailable, and still opened once the
+/// link is back, from the revision asked for (clientv3's Watch never fails). Watch 6 of the test
+/// is still open.
+async fn late_watch(
+    net: &ToxiproxyServer,
+    proxy: &str,
+    c: &EtcdKvClient,
+    rx: &mut UnboundedReceiver<KvPush>,
+    addr: SocketAddr,
+) {
+    let (direct, _) = client(addr);
+    let (lease, rev) = campaign(&direct, "z", 3, 10).await;
+    let key = format!("{ELECTION_PREFIX}z");
+    set_link(net, proxy, false).await;
+    let request = KvRequest::Watch {
+        key: key.clone(),
+        start_revision: rev + 1,
+    };
+    assert_eq!(
+        c.execute(8, &request, REQUEST).await.unwrap(),
+        Some(KvResponse::Unavailable)
+    );
+    let KvResponse::Revoked {
+        found: true,
+        revision,
+    } = ask(&direct, KvRequest::LeaseRevoke { lease }).await
+    else {
+        panic!("not revoked")
+    };
+    assert_eq!(next_push(rx, Duration::from_millis(300)).await, None);
+    set_link(net, proxy, true).await;
+    match next_push(rx, Duration::from_secs(2)).await {
+        Some(KvPush::Message(KvMessage::Event {
+            watch: 8,
+            kind: EventType::Delete,
+            revision: at,
+            kv,
+        })) => {
+            assert_eq!((at, kv.key.as_str()), (revision, key.as_str()));
+        }
+        other => panic!("expected the DELETE of the late watch, got {other:?}"),
+    }
+    for watch in [6, 8] {
+        let cancel = KvRequest::CancelWatch { watch };
+        assert_eq!(ask(c, cancel).await, KvResponse::WatchCanceled);
+    }
+    assert_eq!(watchers_within(addr, 0, REQUEST).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_proxy_a_cut_watch_resumes_and_a_watch_asked_for_while_cut_still_opens() {
+    let (net, cluster, dir, proxy, listen) = behind_a_proxy("kvcut").await;
+    let (c, mut rx) = client(listen);
+    tokio::time::timeout(LIMIT, async {
+        let (lease, rev) = campaign(&c, "x", 1, 10).await;
 
         // A watch read directly says when its link goes down, and where to start again.
         let key = format!("{ELECTION_PREFIX}x");
@@ -528,44 +652,7 @@ async fn through_a_proxy_reset_is_unavailable_silence_no_answer_and_a_cut_watch_
             back.elapsed()
         );
 
-        // A watch asked for while the link is down is answered Unavailable, and still opened
-        // once the link is back, from the revision asked for (clientv3's Watch never fails).
-        let (lease, rev) = campaign(&direct, "z", 3, 10).await;
-        let key = format!("{ELECTION_PREFIX}z");
-        set_link(&net, &proxy, false).await;
-        let request = KvRequest::Watch {
-            key: key.clone(),
-            start_revision: rev + 1,
-        };
-        assert_eq!(
-            c.execute(8, &request, REQUEST).await.unwrap(),
-            Some(KvResponse::Unavailable)
-        );
-        let KvResponse::Revoked {
-            found: true,
-            revision,
-        } = ask(&direct, KvRequest::LeaseRevoke { lease }).await
-        else {
-            panic!("not revoked")
-        };
-        assert_eq!(next_push(&mut rx, Duration::from_millis(300)).await, None);
-        set_link(&net, &proxy, true).await;
-        match next_push(&mut rx, Duration::from_secs(2)).await {
-            Some(KvPush::Message(KvMessage::Event {
-                watch: 8,
-                kind: EventType::Delete,
-                revision: at,
-                kv,
-            })) => {
-                assert_eq!((at, kv.key.as_str()), (revision, key.as_str()));
-            }
-            other => panic!("expected the DELETE of the late watch, got {other:?}"),
-        }
-        for watch in [6, 8] {
-            let cancel = KvRequest::CancelWatch { watch };
-            assert_eq!(ask(&c, cancel).await, KvResponse::WatchCanceled);
-        }
-        assert_eq!(watchers_within(cluster.client_addr(0), 0, REQUEST).await, 0);
+        late_watch(&net, &proxy, &c, &mut rx, cluster.client_addr(0)).await;
     })
     .await
     .expect("bounded");
