@@ -374,7 +374,7 @@ async fn a_cancelled_watch_is_gone(
         assert_eq!(ask(c, cancel).await, KvResponse::WatchCanceled);
     }
     assert_eq!(watchers_within(addr, 0, REQUEST).await, 0);
-    let (lease, rev) = campaign(&c, "r", 6, 10).await;
+    let (lease, rev) = campaign(c, "r", 6, 10).await;
     let request = KvRequest::Watch {
         key: format!("{ELECTION_PREFIX}r"),
         start_revision: rev + 1,
