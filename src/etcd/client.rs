@@ -281,6 +281,7 @@ impl Call<'_> {
             key: b64(self.key.as_bytes()),
             version: Some(0),
             mod_revision: None,
+            create_revision: None,
         };
         // No etcd revision exceeds i64::MAX; -1 matches no key.
         let rv = i64::try_from(rv).unwrap_or(-1);
@@ -313,6 +314,7 @@ impl Call<'_> {
             key: b64(self.key.as_bytes()),
             version: None,
             mod_revision: Some(rv),
+            create_revision: None,
         }
     }
 
@@ -320,6 +322,7 @@ impl Call<'_> {
         RequestOp::Put {
             key: b64(self.key.as_bytes()),
             value: b64(&record::encode(self.name, record)),
+            lease: None,
         }
     }
 

@@ -33,7 +33,14 @@ pub struct RangeRequest {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RangeResponse {
+    pub header: ResponseHeader,
     pub kvs: Vec<KeyValue>,
+    /// More keys matched than `limit` returned (counted *after* the revision filters).
+    pub more: bool,
+    /// How many keys the range holds, counted *before* the revision filters
+    /// (`txn.executeRange` sets `resp.Count = rr.Count` and prunes `rr.KVs` only).
+    #[serde(deserialize_with = "num_string::deserialize")]
+    pub count: i64,
 }
 
 /// `DeleteRangeResponse`: how many keys went.
@@ -56,6 +63,9 @@ pub struct KeyValue {
     #[serde(deserialize_with = "num_string::deserialize")]
     pub version: i64,
     pub value: String,
+    /// The lease the key is attached to (0: none).
+    #[serde(deserialize_with = "num_string::deserialize")]
+    pub lease: i64,
 }
 
 /// `Compare` with the fields electune sets: `target` names which of the `*_revision` /
@@ -71,13 +81,21 @@ pub struct Compare {
     pub version: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none", with = "opt_int_string")]
     pub mod_revision: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "opt_int_string")]
+    pub create_revision: Option<i64>,
 }
 
 /// `RequestOp`: a put or a range.
 #[derive(Debug, Serialize)]
 pub enum RequestOp {
     #[serde(rename = "request_put")]
-    Put { key: String, value: String },
+    Put {
+        key: String,
+        value: String,
+        /// `PutRequest.lease` (`WithLease`); left out when `None`.
+        #[serde(skip_serializing_if = "Option::is_none", with = "opt_int_string")]
+        lease: Option<i64>,
+    },
     #[serde(rename = "request_range")]
     Range { key: String },
 }
@@ -95,6 +113,7 @@ pub struct TxnRequest {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct TxnResponse {
+    pub header: ResponseHeader,
     pub succeeded: bool,
     pub responses: Vec<ResponseOp>,
 }
@@ -149,6 +168,124 @@ pub struct ErrorBody {
     pub code: i32,
 }
 
+/// `RangeRequest` over `[key, range_end)`, sorted, limited, filtered by create revision (the
+/// `WithPrefix()` + `WithSort(...)` + `WithLimit(1)` + `WithMaxCreateRev(..)` get of the recipe).
+#[derive(Debug, Serialize)]
+pub struct PrefixRangeRequest {
+    pub key: String,
+    pub range_end: String,
+    #[serde(with = "int_string")]
+    pub limit: i64,
+    /// `ASCEND`, `DESCEND`.
+    pub sort_order: &'static str,
+    /// `KEY`, `VERSION`, `CREATE`, `MOD`, `VALUE`.
+    pub sort_target: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none", with = "opt_int_string")]
+    pub max_create_revision: Option<i64>,
+}
+
+/// `LeaseGrantRequest` (`POST /v3/lease/grant`).
+#[derive(Debug, Serialize)]
+pub struct LeaseGrantRequest {
+    #[serde(rename = "TTL", with = "int_string")]
+    pub ttl: i64,
+}
+
+/// `LeaseRevokeRequest` and `LeaseKeepAliveRequest`: a lease id.
+#[derive(Debug, Serialize)]
+pub struct LeaseIdRequest {
+    #[serde(rename = "ID", with = "int_string")]
+    pub id: i64,
+}
+
+/// `LeaseGrantResponse`; also `LeaseKeepAliveResponse` (same fields but `error`; `TTL` left out
+/// when 0, which a keep-alive answers for a lease that is gone) and `LeaseRevokeResponse` (the
+/// header only).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LeaseResponse {
+    pub header: ResponseHeader,
+    #[serde(rename = "ID", deserialize_with = "num_string::deserialize")]
+    pub id: i64,
+    #[serde(rename = "TTL", deserialize_with = "num_string::deserialize")]
+    pub ttl: i64,
+    pub error: String,
+}
+
+/// One message of a streamed answer (`/v3/lease/keepalive`, `/v3/watch`): grpc-gateway v1
+/// writes each as `{"result": ...}` and a stream error as `{"error": {...}}`, one per line.
+#[derive(Debug, Deserialize)]
+#[serde(bound = "T: Deserialize<'de>")]
+pub struct StreamItem<T> {
+    pub result: Option<T>,
+    pub error: Option<StreamError>,
+}
+
+/// grpc-gateway v1's `StreamError`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StreamError {
+    pub grpc_code: i32,
+    pub http_code: i32,
+    pub message: String,
+}
+
+/// `WatchRequest` with a `create_request` (`POST /v3/watch`).
+#[derive(Debug, Serialize)]
+pub struct WatchRequest {
+    pub create_request: WatchCreateRequest,
+}
+
+/// `WatchCreateRequest` of one key from a revision.
+#[derive(Debug, Serialize)]
+pub struct WatchCreateRequest {
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none", with = "opt_int_string")]
+    pub start_revision: Option<i64>,
+    /// Ask for the key as it was before each event (a DELETE carries only key and
+    /// `mod_revision` otherwise).
+    pub prev_kv: bool,
+}
+
+/// `WatchResponse`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WatchResponse {
+    pub header: ResponseHeader,
+    #[serde(deserialize_with = "num_string::deserialize")]
+    pub watch_id: i64,
+    pub created: bool,
+    pub canceled: bool,
+    #[serde(deserialize_with = "num_string::deserialize")]
+    pub compact_revision: i64,
+    pub cancel_reason: String,
+    pub events: Vec<Event>,
+}
+
+/// `mvccpb.Event`: `type` is left out for `PUT` (the enum's zero).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Event {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub kv: KeyValue,
+    pub prev_kv: Option<KeyValue>,
+}
+
+/// The end of the range of every key starting with `prefix` (clientv3 `GetPrefixRangeEnd`: the
+/// prefix with its last byte below 0xff incremented and what follows dropped; `\0`, "to the
+/// end", if there is none).
+pub fn prefix_range_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
 /// A 64-bit integer as the gateway writes it: a JSON string (`int64` and `uint64` alike, as
 /// proto3's JSON mapping asks); a bare number is accepted too.
 mod num_string {
@@ -188,6 +325,15 @@ mod opt_int_string {
     }
 }
 
+/// An `int64` as a JSON string.
+mod int_string {
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,10 +355,12 @@ mod tests {
                 key: "a2V5".into(),
                 version: None,
                 mod_revision: Some(7),
+                create_revision: None,
             }],
             success: vec![RequestOp::Put {
                 key: "a2V5".into(),
                 value: "dg==".into(),
+                lease: None,
             }],
             failure: vec![RequestOp::Range { key: "a2V5".into() }],
         };

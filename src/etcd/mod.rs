@@ -2,7 +2,8 @@
 //! members on loopback with their peer traffic through proxies ([`EtcdCluster`]), and the lease
 //! store client that performs one [`crate::store::StoreRequest`] against etcd's v3 JSON gateway as
 //! the Kubernetes API server would underneath ([`EtcdLeaseStore`]). `--etcd URL` (an etcd the user
-//! runs) is an [`EtcdEndpoint`].
+//! runs) is an [`EtcdEndpoint`]. The etcd election recipe's requests ([`crate::store::kv`])
+//! go to a real etcd through [`EtcdKvClient`].
 //!
 //! Wiring, for the process backend:
 //! ```text
@@ -22,6 +23,9 @@ mod binary;
 mod client;
 mod error;
 mod gateway;
+mod kv_client;
+mod kv_http;
+mod kv_watch;
 mod member;
 pub mod metrics;
 mod record;
@@ -30,5 +34,7 @@ mod server;
 pub use binary::{parse_version, EtcdBinary, ETCD_BIN_ENV, MIN_VERSION};
 pub use client::{EtcdEndpoint, EtcdLeaseStore, KEY_PREFIX};
 pub use error::{EtcdError, INSTALL_HINT};
+pub use kv_client::{EtcdKvClient, KvPush};
+pub use kv_watch::{EtcdWatch, WatchLost};
 pub use record::{holder_identity, micro_time};
 pub use server::{peer_proxy_name, EtcdCluster, EtcdSpec};
