@@ -143,6 +143,8 @@ pub struct World<C: ElectionCore> {
     store: Option<Box<dyn StoreEndpoint<C::Message>>>,
     /// Store outages under way (fault ids): while any is, the store loses what reaches it.
     store_down: BTreeSet<u64>,
+    /// What reached a store that holds it during an outage: (member index, incarnation, message).
+    store_held: Vec<(usize, u32, C::Message)>,
     /// Messages a partition holds, per link, in order.
     held: Vec<VecDeque<Held<C::Message>>>,
     queue: BinaryHeap<Reverse<Scheduled<C::Message>>>,
@@ -243,6 +245,7 @@ impl<C: ElectionCore> World<C> {
             links,
             store: None,
             store_down: BTreeSet::new(),
+            store_held: Vec::new(),
             queue: BinaryHeap::new(),
             seq: 0,
             sink: FencedSink::new(fencing),

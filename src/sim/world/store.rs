@@ -27,9 +27,16 @@ pub trait StoreEndpoint<M> {
     }
     /// Member `member`'s connection closed (its process died).
     fn disconnect(&mut self, _member: NodeId) {}
-    /// An outage begins (`available` false) or ends at `now`. The world loses what reaches the
-    /// store meanwhile; a store may also change what it does (etcd's leases stop expiring).
+    /// An outage begins (`available` false) or ends at `now`. A store may change what it does
+    /// meanwhile (etcd's leases stop expiring).
     fn set_available(&mut self, _now: u64, _available: bool) {}
+    /// Whether what reaches the store during an outage waits for its end instead of being
+    /// lost: true for a store members reach over one long-lived connection, whose bytes TCP
+    /// holds (and the built-in proxy's `timeout` toxic holds too); false for one reached by a
+    /// connection per request, whose request the client abandons at its timeout.
+    fn holds_during_outage(&self) -> bool {
+        false
+    }
     /// The load so far.
     fn load(&self) -> StoreStats;
 }
@@ -62,6 +69,11 @@ impl StoreEndpoint<KvMessage> for KvStore {
     }
     fn set_available(&mut self, now: u64, available: bool) {
         KvStore::set_available(self, now, available)
+    }
+    /// etcd's clients keep one gRPC stream: a watch or grant sent during an outage is not lost
+    /// but waits in the connection (`clientv3` never times out a `Watch` create).
+    fn holds_during_outage(&self) -> bool {
+        true
     }
     fn load(&self) -> StoreStats {
         self.stats()
@@ -110,6 +122,15 @@ impl<C: ElectionCore> World<C> {
                 s.set_available(now, !is_down);
             }
         }
+        if was_down && !is_down {
+            // What the connections held arrives now, in order; a member restarted meanwhile
+            // lost its connection, and what it held with it.
+            for (from, incarnation, msg) in std::mem::take(&mut self.store_held) {
+                if self.members[from].incarnation == incarnation {
+                    self.at_store(from, incarnation, msg);
+                }
+            }
+        }
     }
 
     /// The store's timers are due: run them and send what they push.
@@ -125,6 +146,9 @@ impl<C: ElectionCore> World<C> {
     /// unless an outage loses it.
     pub(super) fn at_store(&mut self, from: usize, incarnation: u32, msg: C::Message) {
         if !self.store_down.is_empty() {
+            if self.store.as_ref().is_some_and(|s| s.holds_during_outage()) {
+                self.store_held.push((from, incarnation, msg));
+            }
             return;
         }
         let (now, id) = (self.now, self.members[from].id);
