@@ -472,7 +472,7 @@ fn k8s_controller_quick_sim_sweep_reports_lease_columns_and_client_go_knobs() {
 /// A profile listing several mechanisms is swept once per mechanism, each with its own settings,
 /// and the comparison sets their chosen settings side by side; `run` refuses it (it runs one).
 #[test]
-fn mechanisms_sim_sweep_compares_raft_and_lease_side_by_side() {
+fn mechanisms_sim_sweep_compares_raft_lease_and_etcd_election_side_by_side() {
     let dir = common::temp_dir("cli-mechanisms");
     let _ = std::fs::remove_dir_all(&dir);
     let run = run_capturing;
@@ -506,8 +506,10 @@ fn mechanisms_sim_sweep_compares_raft_and_lease_side_by_side() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("comparison.json")).unwrap()).unwrap();
     assert_eq!(json["backend"], "sim");
-    assert_eq!(json["rows"].as_array().unwrap().len(), 2);
-    for m in ["raft", "lease"] {
+    assert_eq!(json["rows"].as_array().unwrap().len(), 3);
+    assert!(row("etcd-election").contains("session TTL "), "{md}");
+    assert!(!row("etcd-election").contains("no store"), "{md}");
+    for m in ["raft", "lease", "etcd-election"] {
         assert!(
             dir.join(m).join("report.md").is_file(),
             "{m} has its own report"
@@ -520,7 +522,7 @@ fn mechanisms_sim_sweep_compares_raft_and_lease_side_by_side() {
     assert!(dir.join("comparison.md").is_file());
     let (code, _, err) = run(&["run", "profiles/mechanisms.yaml"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("lists 2 mechanisms to compare"), "{err}");
+    assert!(err.contains("lists 3 mechanisms to compare"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

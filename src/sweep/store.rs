@@ -363,7 +363,10 @@ impl Store {
                     header.split(',').nth(n).unwrap_or("?")
                 )));
             }
-            let (point, trial) = (cols[3].parse::<usize>(), cols[4].parse::<usize>());
+            // The parameter columns come first, as many as the mechanism has (Raft's and a
+            // lease's three, a session's one): `point` and `trial` follow them.
+            let at = header.split(',').position(|h| h == "point").unwrap_or(3);
+            let (point, trial) = (cols[at].parse::<usize>(), cols[at + 1].parse::<usize>());
             let (Ok(point), Ok(trial)) = (point, trial) else {
                 return Err(corrupt("point and trial must be whole numbers".into()));
             };
