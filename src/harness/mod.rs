@@ -10,11 +10,12 @@ mod network;
 mod process;
 mod sink;
 mod store;
+mod targets;
 mod trial;
 
 pub use chaos::{
-    check_fault_budget, expect_failover, fault_count, plan_faults, resolve_targets, Chaos,
-    FaultBudgetError, PlannedFault, Resolved, MAX_FAULTS_PER_RUN,
+    check_fault_budget, fault_count, plan_faults, Chaos, FaultBudgetError, PlannedFault,
+    MAX_FAULTS_PER_RUN,
 };
 pub(crate) use cluster::free_port;
 pub use cluster::{first_leader_timeout, Cluster, ClusterSpec};
@@ -27,4 +28,5 @@ pub(crate) use process::die_with_parent;
 pub use process::NodeProcess;
 pub use sink::Sink;
 pub use store::{StoreProcess, StoreService};
+pub use targets::{expect_failover, resolve_targets, Resolved};
 pub use trial::{run_trial, TrialOutcome, TrialSpec};

@@ -19,9 +19,9 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::net::read_frame;
 use super::net::Input;
 use crate::election::Wire;
-use crate::store::kv_server::read_frame;
 use crate::store::STORE;
 
 /// grpc-go's `backoff.DefaultConfig`.

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -28,7 +28,8 @@ use super::kv::{KvConfig, KvMessage, KvStore};
 use super::server::{bind, report_load, runtime, Command, StoreServerError};
 use super::{StoreStats, STORE};
 use crate::clock::monotonic_ns;
-use crate::election::{frame, NodeId, Wire};
+use crate::election::{NodeId, Wire};
+use crate::node::net::read_frame;
 
 /// What the actor hears about.
 enum Input {
@@ -162,19 +163,6 @@ async fn accept_loop(listener: TcpListener, inputs: UnboundedSender<Input>) {
         next += 1;
         tokio::spawn(serve_connection(next, stream, inputs.clone()));
     }
-}
-
-/// Reads one frame's body into `body`.
-pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
-    r: &mut R,
-    body: &mut Vec<u8>,
-) -> std::io::Result<()> {
-    let mut prefix = [0u8; 4];
-    r.read_exact(&mut prefix).await?;
-    let len = frame::frame_len(prefix).map_err(std::io::Error::other)?;
-    body.resize(len, 0);
-    r.read_exact(body).await?;
-    Ok(())
 }
 
 /// Feeds one connection's requests to the actor and writes what the actor sends it, until
