@@ -46,29 +46,6 @@ fn etcd_cluster(nodes: u32, ttl_s: u64, fencing: bool, faults: &str) -> electune
     ))
 }
 
-fn fault(events: &[Event], kind: &str) -> (u64, u64, bool) {
-    let (t0, id, hard) = events
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::FaultStart {
-                id,
-                kind: k,
-                expect_failover,
-                ..
-            } if k == kind => Some((e.t, *id, *expect_failover)),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no {kind} started"));
-    let end = events
-        .iter()
-        .find_map(|e| match e.kind {
-            EventKind::FaultEnd { id: i, .. } if i == id => Some(e.t),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("the {kind} never ended"));
-    (t0, end, hard)
-}
-
 fn step_downs(events: &[Event], who: &str) -> Vec<u64> {
     events
         .iter()
@@ -102,7 +79,7 @@ fn etcd_on_processes_a_crashed_leader_is_followed_and_a_short_store_outage_chang
         out.metrics.violations
     );
     let all = leaders(&out.events);
-    let (t0, _, hard) = fault(&out.events, "crash");
+    let (t0, _, hard) = fault_window(&out.events, "crash");
     assert!(hard);
     let (old, old_token) = (all[0].1.clone(), all[0].2);
     let (t2, new, token) = all
@@ -124,7 +101,7 @@ fn etcd_on_processes_a_crashed_leader_is_followed_and_a_short_store_outage_chang
         failover / MS
     );
     // 300 ms is within what the leader tolerates (TTL − TTL/3 − 500 ms = 834 ms).
-    let (o0, o1, hard) = fault(&out.events, "store-outage");
+    let (o0, o1, hard) = fault_window(&out.events, "store-outage");
     assert!(!hard);
     assert!(o1 - o0 >= 300 * MS);
     assert!(
@@ -157,7 +134,7 @@ fn etcd_on_processes_a_store_outage_past_the_ttl_freezes_leases_until_it_ends() 
     let out = run(&p, Duration::from_secs(10), "etcd_outage");
     assert_store_process(&out.events);
     assert!(out.metrics.violations.is_empty());
-    let (t0, end, hard) = fault(&out.events, "store-outage");
+    let (t0, end, hard) = fault_window(&out.events, "store-outage");
     assert!(hard, "4 s is more than the leader tolerates");
     let old = leaders(&out.events)[0].1.clone();
     // Its deadline is TTL after its last response (at most KA_GAP before the outage), seen by
@@ -198,7 +175,7 @@ fn etcd_on_processes_a_leader_cut_from_the_store_acts_until_its_own_deadline_and
     );
     let out = run(&p, Duration::from_secs(11), "etcd_cut");
     assert_store_process(&out.events);
-    let (t0, _, hard) = fault(&out.events, "partition");
+    let (t0, _, hard) = fault_window(&out.events, "partition");
     assert!(hard, "5 s from the store is more than the leader tolerates");
     let all = leaders(&out.events);
     let old = all.iter().rfind(|l| l.0 < t0).expect("a leader").1.clone();

@@ -18,38 +18,11 @@ const RETRY: u64 = 200 * MS;
 /// Process start, timer lateness, proxy hops and a loaded CI machine, with room to spare.
 const SLACK: u64 = 300 * MS;
 
-fn lease_profile(fencing: bool, faults: &str) -> electune::profile::Profile {
-    lease_profile_on("builtin", fencing, faults)
-}
-
 /// A lease profile on the store `kind` (`builtin`, or `etcd` started by the harness).
 fn lease_profile_on(kind: &str, fencing: bool, faults: &str) -> electune::profile::Profile {
     profile(&format!(
         "name: lease\nseed: 5\ncluster:\n  protocol: lease\n  lease: {{ lease_duration: 1.5s, renew_deadline: 1s, retry_period: 200ms }}\n  store: {{ kind: {kind} }}\n  nodes: 3\nnetwork:\n  default: {{ latency: 0.5ms, jitter: 0.2ms }}\nsink: {{ fencing: {fencing}, write_interval: 100ms }}\nfaults:\n{faults}"
     ))
-}
-
-fn fault(events: &[Event], kind: &str) -> (u64, u64, bool) {
-    let (t0, id, hard) = events
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::FaultStart {
-                id,
-                kind: k,
-                expect_failover,
-                ..
-            } if k == kind => Some((e.t, *id, *expect_failover)),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no {kind} started"));
-    let end = events
-        .iter()
-        .find_map(|e| match e.kind {
-            EventKind::FaultEnd { id: i, .. } if i == id => Some(e.t),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("the {kind} never ended"));
-    (t0, end, hard)
 }
 
 fn step_downs(events: &[Event]) -> Vec<(u64, String)> {
@@ -88,7 +61,7 @@ fn crash_and_short_outage(kind: &str) {
         out.metrics.violations
     );
     let all = leaders(&out.events);
-    let (t0, _, hard) = fault(&out.events, "crash");
+    let (t0, _, hard) = fault_window(&out.events, "crash");
     assert!(hard);
     let old = all[0].1.clone();
     let (t2, new, term) = all
@@ -107,7 +80,7 @@ fn crash_and_short_outage(kind: &str) {
         failover / MS
     );
     // The outage is shorter than RenewDeadline: nobody gives up, nobody takes over.
-    let (o0, o1, hard) = fault(&out.events, "store-outage");
+    let (o0, o1, hard) = fault_window(&out.events, "store-outage");
     assert!(!hard);
     assert!(
         !all.iter().any(|l| l.0 > o0),
@@ -142,7 +115,7 @@ fn long_outage(kind: &str) {
     );
     let out = run(&p, Duration::from_secs(8), &format!("lease_outage_{kind}"));
     assert!(out.metrics.violations.is_empty());
-    let (t0, t1, hard) = fault(&out.events, "store-outage");
+    let (t0, t1, hard) = fault_window(&out.events, "store-outage");
     assert!(hard, "a 2 s outage is longer than RenewDeadline (1 s)");
     let old = leaders(&out.events)[0].1.clone();
     let (gave_up, who) = step_downs(&out.events)
@@ -165,16 +138,26 @@ fn long_outage(kind: &str) {
 
 #[test]
 fn lease_on_processes_without_fencing_a_fast_clock_takeover_shows_as_accepted_stale_writes() {
+    fast_clock_takeover("builtin");
+}
+
+#[test]
+fn lease_on_a_real_etcd_without_fencing_a_fast_clock_takeover_shows_as_accepted_stale_writes() {
+    fast_clock_takeover("etcd");
+}
+
+fn fast_clock_takeover(kind: &str) {
     // A follower's clock runs at twice the rate, so it counts LeaseDuration out in half the
     // time; the leader, cut from the store, keeps acting until its RenewDeadline while the
     // follower has already taken over: client-go has no fencing.
-    let p = lease_profile(
+    let p = lease_profile_on(
+        kind,
         false,
         "  - { kind: clock-drift, target: follower, drift: 2.0, at: [2s], duration: 20s }\n\
          \x20 - { kind: partition, target: store(leader), at: [4s], duration: 3s }\n",
     );
-    let out = run(&p, Duration::from_secs(9), "lease_stale");
-    let (t0, _, hard) = fault(&out.events, "partition");
+    let out = run(&p, Duration::from_secs(9), &format!("lease_stale_{kind}"));
+    let (t0, _, hard) = fault_window(&out.events, "partition");
     assert!(hard);
     let dual = &out.metrics.summary.dual_leadership;
     assert!(dual.total_ms > 0.0, "{dual:?}");
@@ -345,7 +328,7 @@ fn lease_on_a_three_member_etcd_rides_out_a_store_member_crash_and_pause() {
             })
             .unwrap_or_else(|| panic!("no {kind} of a store member"));
         assert_eq!(start, (vec![member.to_string()], false));
-        fault(&out.events, kind);
+        fault_window(&out.events, kind);
     }
     let all = leaders(&out.events);
     assert_eq!(all.len(), 1, "the lease moved: {all:?}");

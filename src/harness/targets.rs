@@ -85,25 +85,9 @@ pub fn resolve_targets(
         v.sort();
         v
     };
-    let nodes: Vec<String> = match &target {
-        // Drawn when the fault runs, among the store's members (`store-member` until then).
-        Target::StoreMember(k) => vec![k.map_or("store-member".into(), |k| format!("e{k}"))],
-        Target::Leader => vec![leader.clone()?],
-        Target::Follower => {
-            let others: Vec<String> = names
-                .iter()
-                .filter(|x| Some(*x) != leader.as_ref())
-                .cloned()
-                .collect();
-            vec![others.choose(rng)?.clone()]
-        }
-        Target::Random => vec![names.choose(rng)?.clone()],
-        Target::Minority => pick((n - 1) / 2, rng),
-        Target::Majority => pick(n / 2 + 1, rng),
-        Target::Node(x) => vec![x.clone()],
-        Target::Links(..) => Vec::new(),
-        Target::Store(None) => names.clone(),
-        Target::Store(Some(who)) => match who.as_ref() {
+    // One member: the leader, a follower, one drawn at random, or a named node.
+    let one = |who: &Target, rng: &mut ChaCha8Rng| -> Option<Vec<String>> {
+        Some(match who {
             Target::Leader => vec![leader.clone()?],
             Target::Follower => {
                 let others: Vec<String> = names
@@ -116,7 +100,17 @@ pub fn resolve_targets(
             Target::Random => vec![names.choose(rng)?.clone()],
             Target::Node(x) => vec![x.clone()],
             _ => return None,
-        },
+        })
+    };
+    let nodes: Vec<String> = match &target {
+        // Drawn when the fault runs, among the store's members (`store-member` until then).
+        Target::StoreMember(k) => vec![k.map_or("store-member".into(), |k| format!("e{k}"))],
+        Target::Minority => pick((n - 1) / 2, rng),
+        Target::Majority => pick(n / 2 + 1, rng),
+        Target::Links(..) => Vec::new(),
+        Target::Store(None) => names.clone(),
+        Target::Store(Some(who)) => one(who, rng)?,
+        member => one(member, rng)?,
     };
     let mut links = Vec::new();
     if f.spec.kind == FaultKind::StoreOutage {

@@ -109,3 +109,27 @@ pub fn leaders(events: &[Event]) -> Vec<(u64, String, u64)> {
         })
         .collect()
 }
+
+/// The first fault of `kind`: when it started and ended, and whether it was a hard fault.
+pub fn fault_window(events: &[Event], kind: &str) -> (u64, u64, bool) {
+    let (t0, id, hard) = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::FaultStart {
+                id,
+                kind: k,
+                expect_failover,
+                ..
+            } if k == kind => Some((e.t, *id, *expect_failover)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no {kind} started"));
+    let end = events
+        .iter()
+        .find_map(|e| match e.kind {
+            EventKind::FaultEnd { id: i, .. } if i == id => Some(e.t),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("the {kind} never ended"));
+    (t0, end, hard)
+}
