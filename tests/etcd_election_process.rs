@@ -1,8 +1,10 @@
-//! etcd's election recipe on real processes: three `electune node` members, each with one
-//! long-lived connection through its proxy to the key-value store, itself a process
-//! (`electune store --kind kv`). Session TTL 2 s against an etcd with a 500 ms election timeout
-//! (minLeaseTTL 1 s, so 2 s is granted as asked). Loopback only, bounded in time, every process
-//! (the store's included) checked gone by PID (see `common`).
+//! etcd's election recipe on real processes: three `electune node` members against the built-in
+//! key-value store, itself a process (`electune store --kind kv`), each member with one
+//! long-lived connection through its proxy; and the same against a real etcd (etcd-server,
+//! which `scripts/test.sh` installs, started by the harness with its traffic through proxies),
+//! each member speaking etcd's JSON gateway. Session TTL 2 s against an etcd with a 500 ms
+//! election timeout (minLeaseTTL 1 s, so 2 s is granted as asked). Loopback only, bounded in
+//! time, every process (the store's and etcd's included) checked gone (see `common`).
 //!
 //! The windows, from the recipe (`election::etcd_election`, `store::kv`): a member's keep-alive
 //! is due TTL/3 after the last response and goes out at the client's next 500 ms pass, so at
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use electune::analysis::leadership_intervals;
 use electune::analysis::store_load;
 use electune::event::{Event, EventKind};
 use electune::harness::ToxiproxyServer;
@@ -36,14 +39,36 @@ const SLACK: u64 = 500 * MS;
 /// A late keep-alive pass stretches the gap between keep-alives a little past `KA_GAP`.
 const LATE: u64 = 50 * MS;
 
-fn etcd_profile(fencing: bool, faults: &str) -> electune::profile::Profile {
-    etcd_cluster(3, 2, fencing, faults)
+/// The store: the built-in key-value store, or a real etcd the harness starts.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Store {
+    Builtin,
+    Etcd,
 }
 
-fn etcd_cluster(nodes: u32, ttl_s: u64, fencing: bool, faults: &str) -> electune::profile::Profile {
+fn etcd_profile(store: Store, fencing: bool, faults: &str) -> electune::profile::Profile {
+    etcd_cluster(store, 3, 2, fencing, faults)
+}
+
+fn etcd_cluster(
+    store: Store,
+    nodes: u32,
+    ttl_s: u64,
+    fencing: bool,
+    faults: &str,
+) -> electune::profile::Profile {
+    let kind = match store {
+        Store::Builtin => "builtin",
+        Store::Etcd => "etcd",
+    };
     profile(&format!(
-        "name: etcd\nseed: 7\ncluster:\n  protocol: etcd-election\n  session: {{ ttl: {ttl_s}s, etcd_election_timeout: 500ms }}\n  nodes: {nodes}\nnetwork:\n  default: {{ latency: 0.5ms, jitter: 0.2ms }}\nsink: {{ fencing: {fencing}, write_interval: 100ms }}\nfaults:\n{faults}"
+        "name: etcd\nseed: 7\ncluster:\n  protocol: etcd-election\n  session: {{ ttl: {ttl_s}s, etcd_election_timeout: 500ms }}\n  store: {{ kind: {kind} }}\n  nodes: {nodes}\nnetwork:\n  default: {{ latency: 0.5ms, jitter: 0.2ms }}\nsink: {{ fencing: {fencing}, write_interval: 100ms }}\nfaults:\n{faults}"
     ))
+}
+
+/// A tag for the trial's directory and proxies.
+fn tag(name: &str, store: Store) -> String {
+    format!("{name}_{store:?}").to_lowercase()
 }
 
 fn step_downs(events: &[Event], who: &str) -> Vec<u64> {
@@ -54,25 +79,44 @@ fn step_downs(events: &[Event], who: &str) -> Vec<u64> {
         .collect()
 }
 
-/// The store ran as a process of its own (and `run` checked its PID gone with the members').
-fn assert_store_process(events: &[Event]) {
+/// The built-in store ran as a process of its own (and `run` checked its PID gone with the
+/// members'); an etcd reported its load from its own counters.
+fn assert_store_process(events: &[Event], store: Store) {
+    let started = events
+        .iter()
+        .any(|e| e.src == "store" && matches!(e.kind, EventKind::ProcessStart { .. }));
+    assert_eq!(
+        started,
+        store == Store::Builtin,
+        "the built-in store runs as a process, etcd as etcd"
+    );
     assert!(
         events
             .iter()
-            .any(|e| e.src == "store" && matches!(e.kind, EventKind::ProcessStart { .. })),
-        "the key-value store ran as a process"
+            .any(|e| e.src == "store" && matches!(e.kind, EventKind::StoreLoad { .. })),
+        "the store reported its load"
     );
 }
 
 #[test]
 fn etcd_on_processes_a_crashed_leader_is_followed_and_a_short_store_outage_changes_nothing() {
+    crash_and_short_outage(Store::Builtin);
+}
+
+#[test]
+fn etcd_on_a_real_etcd_a_crashed_leader_is_followed_and_a_short_store_outage_changes_nothing() {
+    crash_and_short_outage(Store::Etcd);
+}
+
+fn crash_and_short_outage(store: Store) {
     let p = etcd_profile(
+        store,
         true,
         "  - { kind: crash, target: leader, at: [3s], restart_after: 3s }\n\
          \x20 - { kind: store-outage, target: store, at: [9s], duration: 300ms }\n",
     );
-    let out = run(&p, Duration::from_secs(12), "etcd_crash");
-    assert_store_process(&out.events);
+    let out = run(&p, Duration::from_secs(12), &tag("etcd_crash", store));
+    assert_store_process(&out.events, store);
     assert!(
         out.metrics.violations.is_empty(),
         "{:?}",
@@ -128,11 +172,12 @@ fn etcd_on_processes_a_store_outage_past_the_ttl_freezes_leases_until_it_ends() 
     // a full TTL (plus its election timeout) when it is back (`Promote`): the old keys stay in
     // line and nobody leads before they run out.
     let p = etcd_profile(
+        Store::Builtin,
         true,
         "  - { kind: store-outage, target: store, at: [3s], duration: 4s }\n",
     );
     let out = run(&p, Duration::from_secs(10), "etcd_outage");
-    assert_store_process(&out.events);
+    assert_store_process(&out.events, Store::Builtin);
     assert!(out.metrics.violations.is_empty());
     let (t0, end, hard) = fault_window(&out.events, "store-outage");
     assert!(hard, "4 s is more than the leader tolerates");
@@ -162,19 +207,75 @@ fn etcd_on_processes_a_store_outage_past_the_ttl_freezes_leases_until_it_ends() 
 }
 
 #[test]
+fn etcd_on_a_real_etcd_a_store_outage_past_the_ttl_ends_every_session_and_a_new_one_leads_after_it()
+{
+    // On a real etcd the outage cuts the members from an etcd that keeps running: its lessor
+    // goes on expiring leases (it keeps its leader, so nothing demotes them), unlike the
+    // built-in store, which takes an outage as etcd unable to serve at all. Every member's
+    // session ends at its own deadline, every key goes at the store's, and when the members
+    // reach etcd again they start new sessions: someone leads within a grant, a campaign and a
+    // get of the outage's end, not TTL after it.
+    let p = etcd_profile(
+        Store::Etcd,
+        true,
+        "  - { kind: store-outage, target: store, at: [3s], duration: 4s }\n",
+    );
+    let out = run(&p, Duration::from_secs(10), "etcd_outage_real");
+    assert_store_process(&out.events, Store::Etcd);
+    assert!(out.metrics.violations.is_empty());
+    let (t0, end, hard) = fault_window(&out.events, "store-outage");
+    assert!(hard, "4 s is more than the leader tolerates");
+    let all = leaders(&out.events);
+    let (old, old_token) = (all[0].1.clone(), all[0].2);
+    let stepped = *step_downs(&out.events, &old)
+        .first()
+        .expect("the leader stops");
+    assert!(
+        (t0..end).contains(&stepped),
+        "stopped {} ms into the outage",
+        (stepped as i64 - t0 as i64) / MS as i64
+    );
+    let (t2, _, token) = all
+        .iter()
+        .find(|l| l.0 > t0)
+        .cloned()
+        .expect("someone leads again after the outage");
+    assert!(t2 >= end, "nobody reaches etcd during the outage");
+    assert!(
+        t2 <= end + TTL + SLACK,
+        "led {} ms after the outage",
+        (t2 - end) / MS
+    );
+    assert!(
+        token > old_token,
+        "a new session's key: {old_token} then {token}"
+    );
+}
+
+#[test]
 fn etcd_on_processes_a_leader_cut_from_the_store_acts_until_its_own_deadline_and_writes_stale() {
+    cut_leader_writes_stale(Store::Builtin);
+}
+
+#[test]
+fn etcd_on_a_real_etcd_a_leader_cut_from_the_store_acts_until_its_own_deadline_and_writes_stale() {
+    cut_leader_writes_stale(Store::Etcd);
+}
+
+fn cut_leader_writes_stale(store: Store) {
     // The leader's clock runs at 0.7 (its keep-alives still reach the store within the TTL),
     // then it is cut from the store: the store deletes its key TTL after its last keep-alive,
     // another member leads, and the old one acts until its own deadline, which its slow clock
     // puts later. The protected resource does not check the create revision (fencing off): its
     // writes in between are accepted.
     let p = etcd_profile(
+        store,
         false,
         "  - { kind: clock-drift, target: leader, drift: 0.7, at: [2s], duration: 20s }\n\
          \x20 - { kind: partition, target: store(leader), at: [4s], duration: 5s }\n",
     );
-    let out = run(&p, Duration::from_secs(11), "etcd_cut");
-    assert_store_process(&out.events);
+    let out = run(&p, Duration::from_secs(11), &tag("etcd_cut", store));
+    assert_store_process(&out.events, store);
     let (t0, _, hard) = fault_window(&out.events, "partition");
     assert!(hard, "5 s from the store is more than the leader tolerates");
     let all = leaders(&out.events);
@@ -214,6 +315,17 @@ fn etcd_on_processes_a_leader_cut_from_the_store_acts_until_its_own_deadline_and
 
 #[test]
 fn etcd_on_processes_a_member_whose_store_connection_broke_watches_again_and_takes_over() {
+    broken_connections(Store::Builtin);
+}
+
+/// On a real etcd the gateway's connections are the ones closed: requests in flight fail, and
+/// the client opens the broken watch stream again from the revision after its last event.
+#[test]
+fn etcd_on_a_real_etcd_a_member_whose_store_connection_broke_watches_again_and_takes_over() {
+    broken_connections(Store::Etcd);
+}
+
+fn broken_connections(store: Store) {
     // Two members, TTL 3 s: the follower waits on a watch of the leader's key. Both members'
     // connections to the store are closed by their proxies (a `timeout` toxic of 200 ms, gone
     // at 300 ms: the connection a member makes again at once survives it). The store ends
@@ -223,6 +335,7 @@ fn etcd_on_processes_a_member_whose_store_connection_broke_watches_again_and_tak
     // then crashes, the follower takes over in the usual window. A member that did not watch
     // again would wait forever on a watch the store no longer has.
     let p = etcd_cluster(
+        store,
         2,
         3,
         true,
@@ -242,8 +355,13 @@ fn etcd_on_processes_a_member_whose_store_connection_broke_watches_again_and_tak
             net.remove_toxic(p, "close").await.expect("toxic removed");
         }
     };
-    let out = run_with(&p, Duration::from_secs(11), "etcd_reconnect", close);
-    assert_store_process(&out.events);
+    let out = run_with(
+        &p,
+        Duration::from_secs(11),
+        &tag("etcd_reconnect", store),
+        close,
+    );
+    assert_store_process(&out.events, store);
     assert!(out.metrics.violations.is_empty());
     let all = leaders(&out.events);
     let t0 = out
@@ -279,4 +397,62 @@ fn etcd_on_processes_a_member_whose_store_connection_broke_watches_again_and_tak
         "led {} ms after the crash",
         (t2 - t0) / MS
     );
+}
+
+/// `--etcd URL` for etcd's election: two runs at once against one etcd the user runs (here one
+/// started by the test). Each run's keys live under a namespace of its own, as clientv3's
+/// `namespace` package keeps applications apart: each elects its own leader and fails over on
+/// its own. Without the namespaces, six members would campaign under one prefix and one run
+/// would never lead.
+#[test]
+fn etcd_election_two_runs_on_one_users_etcd_each_elect_and_fail_over() {
+    let etcd = UsersEtcd::start("users-etcd-election");
+    let yaml = "name: users-etcd\nseed: 3\ncluster:\n  protocol: etcd-election\n  session: { ttl: 2s, etcd_election_timeout: 500ms }\n  nodes: 3\nsink: { write_interval: 100ms }\nfaults:\n  - { kind: crash, target: leader, at: [2s], restart_after: 2s }\n";
+    let runs: Vec<_> = ["a", "b"]
+        .map(|name| {
+            let mut c = etcd.command(name, yaml, "7s");
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .into_iter()
+        .collect();
+    let mut intervals = Vec::new();
+    for (run, name) in runs.into_iter().zip(["a", "b"]) {
+        let out = run.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "run {name}: {stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("1 failovers complete"),
+            "run {name}: {stdout}"
+        );
+        let dir = etcd.dir.join(name);
+        assert!(!dir.join("nodes").join("etcd").exists(), "run {name}");
+        let text = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+        let events: Vec<Event> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let end = events.iter().map(|e| e.t).max().unwrap();
+        let refs: Vec<&Event> = events.iter().collect();
+        intervals.push(leadership_intervals(&refs, end));
+    }
+    // Both runs stamp events with CLOCK_MONOTONIC: the time both had a leader at once. One
+    // election across both runs would make it (next to) nothing.
+    let both: u64 = intervals[0]
+        .iter()
+        .flat_map(|a| intervals[1].iter().map(move |b| (a, b)))
+        .map(|(a, b)| {
+            let (from, to) = (a.start_ns.max(b.start_ns), a.end_ns.min(b.end_ns));
+            to.saturating_sub(from)
+        })
+        .sum();
+    eprintln!("both runs had a leader for {} ms", both / MS);
+    assert!(
+        both > 3 * S,
+        "both runs led at once for {} ms only",
+        both / MS
+    );
+    etcd.stop();
 }

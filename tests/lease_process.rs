@@ -210,6 +210,19 @@ fn etcd_profiles_without_etcd_exit_3_with_the_install_hint() {
         assert!(err.contains("apt-get install etcd-server"), "{err}");
         assert!(err.contains("--etcd http://HOST:PORT"), "{err}");
     }
+    // etcd's election on an etcd the harness must start needs the binary too.
+    let dir = temp_dir("etcd-election-missing");
+    std::fs::create_dir_all(&dir).unwrap();
+    let election = dir.join("election.yaml");
+    std::fs::write(
+        &election,
+        "name: e\ncluster:\n  protocol: etcd-election\n  session: { ttl: 2s }\n  store: { kind: etcd }\n  nodes: 3\n",
+    )
+    .unwrap();
+    let (code, err) = cli(&["run", &election.to_string_lossy()], missing);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("apt-get install etcd-server"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
     // The simulator models the store and needs no etcd.
     let (code, err) = cli(
         &[
@@ -235,7 +248,7 @@ fn etcd_profiles_without_etcd_exit_3_with_the_install_hint() {
         None,
     );
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("no lease store"), "{err}");
+    assert!(err.contains("keeps no election in a store"), "{err}");
     let (code, err) = cli(
         &[
             "run",
@@ -253,41 +266,13 @@ fn etcd_profiles_without_etcd_exit_3_with_the_install_hint() {
 /// reached through each member's proxy; electune starts no etcd of its own.
 #[test]
 fn lease_on_processes_against_a_users_etcd_given_by_url() {
-    use electune::etcd::{EtcdBinary, EtcdCluster, EtcdSpec};
-    use electune::harness::ToxiproxyServer;
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let dir = temp_dir("users-etcd");
-    let (net, etcd) = rt.block_on(async {
-        let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
-        let spec = EtcdSpec::new(
-            EtcdBinary::find().expect("scripts/test.sh installs etcd-server"),
-            1,
-            dir.join("etcd"),
-            &format!("{}users_", net.run_prefix()),
-        );
-        let etcd = EtcdCluster::start(spec, &net).await.expect("etcd starts");
-        (net, etcd)
-    });
-    let url = format!("http://{}", etcd.client_addr(0));
-    let profile_file = dir.join("lease.yaml");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        &profile_file,
-        "name: users-etcd\nseed: 3\ncluster:\n  protocol: lease\n  lease: { lease_duration: 1.5s, renew_deadline: 1s, retry_period: 200ms }\n  nodes: 3\nsink: { write_interval: 100ms }\nfaults:\n  - { kind: crash, target: leader, at: [2s], restart_after: 2s }\n",
-    )
-    .unwrap();
-    let out_dir = dir.join("out");
-    let out = std::process::Command::new(bin())
-        .args([
-            "run",
-            &profile_file.to_string_lossy(),
-            "--duration",
+    let etcd = UsersEtcd::start("users-etcd");
+    let out = etcd
+        .command(
+            "lease",
+            "name: users-etcd\nseed: 3\ncluster:\n  protocol: lease\n  lease: { lease_duration: 1.5s, renew_deadline: 1s, retry_period: 200ms }\n  nodes: 3\nsink: { write_interval: 100ms }\nfaults:\n  - { kind: crash, target: leader, at: [2s], restart_after: 2s }\n",
             "6s",
-            "--etcd",
-            &url,
-            "--out",
-        ])
-        .arg(&out_dir)
+        )
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -295,13 +280,11 @@ fn lease_on_processes_against_a_users_etcd_given_by_url() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("1 failovers complete"), "{stdout}");
     // The run kept its Lease in this etcd, and started none of its own.
+    let out_dir = etcd.dir.join("lease");
     assert!(!out_dir.join("nodes").join("etcd").exists());
     let text = std::fs::read_to_string(out_dir.join("events.jsonl")).unwrap();
     assert!(text.contains("\"leader\""));
-    rt.block_on(async {
-        etcd.stop(&net).await.unwrap();
-    });
-    let _ = std::fs::remove_dir_all(&dir);
+    etcd.stop();
 }
 
 /// A three-member etcd as the store loses a member (SIGKILL, then a restart from its data dir)

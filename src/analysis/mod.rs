@@ -44,7 +44,7 @@ pub use failover::FailoverEpisode;
 pub use faults::{faults as fault_intervals, target_nodes, Fault};
 pub use flapping::PingPong;
 pub use invariants::Violation;
-pub use leadership::LeadershipInterval;
+pub use leadership::{leadership_intervals, LeadershipInterval};
 pub use promotions::{Promotion, Promotions};
 pub use silences::{silence_model, Silence, SilenceEnd, SilenceModel, SilenceSamples};
 pub use stats::{

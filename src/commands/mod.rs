@@ -33,8 +33,16 @@ impl Failure {
     }
 }
 
-/// `--etcd URL`: the profile's lease store becomes the etcd the user runs (checked: a plain
-/// `http://HOST:PORT`, and only for a profile with a lease).
+/// Whether `profile` runs a mechanism that keeps its election in a store (a lease, or etcd's
+/// election recipe): what `--etcd` and an etcd store apply to.
+fn has_store(profile: &electune::profile::Profile) -> bool {
+    use electune::profile::Protocol;
+    let all = profile.cluster.protocol.all();
+    all.contains(&Protocol::Lease) || all.contains(&Protocol::EtcdElection)
+}
+
+/// `--etcd URL`: the profile's store becomes the etcd the user runs (checked: a plain
+/// `http://HOST:PORT`, and only for a profile with a lease or etcd's election).
 pub fn use_etcd(
     profile: &mut electune::profile::Profile,
     url: Option<&str>,
@@ -43,14 +51,10 @@ pub fn use_etcd(
         return Ok(());
     };
     electune::etcd::EtcdEndpoint::parse(url).map_err(Failure::bad_input)?;
-    let has_lease = profile
-        .cluster
-        .protocol
-        .all()
-        .contains(&electune::profile::Protocol::Lease);
-    if !has_lease {
+    if !has_store(profile) {
         return Err(Failure::bad_input(anyhow::anyhow!(
-            "--etcd: this profile runs {}, which has no lease store; --etcd applies to `protocol: lease`",
+            "--etcd: this profile runs {}, which keeps no election in a store; --etcd applies to \
+             `protocol: lease` and `protocol: etcd-election`",
             profile.cluster.protocol.name()
         )));
     }
@@ -62,18 +66,14 @@ pub fn use_etcd(
     Ok(())
 }
 
-/// Before anything starts on processes: a profile whose lease store is an etcd the harness must
-/// start needs an etcd binary; without one, exit 3 with how to install it or where to point
-/// electune instead.
+/// Before anything starts on processes: a profile whose store is an etcd the harness must start
+/// needs an etcd binary; without one, exit 3 with how to install it or where to point electune
+/// instead.
 pub fn require_etcd(profile: &electune::profile::Profile) -> Result<(), Failure> {
     let store = &profile.cluster.store;
     let needs = store.kind == electune::profile::StoreKind::Etcd
         && store.url.is_none()
-        && profile
-            .cluster
-            .protocol
-            .all()
-            .contains(&electune::profile::Protocol::Lease);
+        && has_store(profile);
     if !needs {
         return Ok(());
     }

@@ -73,8 +73,9 @@ pub struct SweepArgs {
     /// Use a running toxiproxy server instead of the built-in one.
     #[arg(long, env = "TOXIPROXY_URL")]
     pub toxiproxy: Option<String>,
-    /// The lease store is an etcd you run (`http://HOST:PORT`; plain HTTP, v3 JSON gateway):
-    /// electune starts none and reaches this one through each member's proxy.
+    /// The store (of a lease or of etcd-election) is an etcd you run (`http://HOST:PORT`; plain
+    /// HTTP, v3 JSON gateway): electune starts none and reaches this one through each member's
+    /// proxy.
     #[arg(long, value_name = "URL")]
     pub etcd: Option<String>,
 

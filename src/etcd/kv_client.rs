@@ -13,7 +13,7 @@
 //! | `LeaseKeepAlive` | `POST /v3/lease/keepalive {"ID":"id"}`, one message on the stream (`lessor.keepAliveOnce`) | `result.TTL`; left out = 0 = the lease is gone (`v3rpc.leaseKeepAlive` turns `ErrLeaseNotFound` into TTL 0) |
 //! | `LeaseRevoke` | `POST /v3/lease/revoke {"ID":"id"}` (3.4 also binds `/v3/kv/lease/revoke`) | `header.revision`; HTTP 404, gRPC 5 for a lease that does not exist |
 //! | `PutIfAbsent` | `POST /v3/kv/txn`: compare `CREATE` `EQUAL` `create_revision` "0", success `request_put` with `lease`, failure `request_range` (`Election.Campaign`) | `succeeded`, `header.revision`, the else-branch's kv; HTTP 404, gRPC 5 "requested lease not found" for a missing lease |
-//! | `Range` | `POST /v3/kv/range`: `range_end` = prefix + 1, `sort_target` `CREATE`, `sort_order` `ASCEND`/`DESCEND`, `limit` 1, `max_create_revision` (`withTop`, `WithMaxCreateRev`) | the kv, `count`, `header.revision` |
+//! | `Range` | `POST /v3/kv/range`: `range_end` = prefix + 1, `sort_target` `CREATE`, `sort_order` `ASCEND`/`DESCEND`, `limit` 1, `max_create_revision` (`withTop`, `WithMaxCreateRev`) | the kv, `count` (before the filter), `more` (after it), `header.revision` |
 //! | `Watch` | `POST /v3/watch {"create_request":{...,"prev_kv":true}}`: a stream (`waitDelete`) | `created` with `header.revision`, then `events` |
 //! | `CancelWatch` | closes the watch's stream | `WatchCanceled` |
 //!
@@ -27,12 +27,10 @@
 //! A client is one member's connection, so `execute` takes no `from`: the model's `from` only
 //! says whose connection a watch lives on.
 //!
-//! Where real etcd differs from the sans-IO model (see the tests in `tests/etcd_kv.rs`):
-//! - `Range`'s `count` is the number of keys under the prefix *before* the `max_create_revision`
-//!   filter (`txn.executeRange`: `resp.Count = rr.Count`, only `rr.KVs` are pruned); the model
-//!   counts after it. This client passes etcd's count on unchanged.
-//! - A revoke of a missing lease is an error without a header: `Revoked { found: false }` gets
-//!   revision 0 (the model answers its current revision).
+//! Where real etcd differs from the sans-IO model (see the tests in `tests/etcd_kv.rs`; two
+//! differences those tests found, `Range`'s `count` before the `max_create_revision` filter with
+//! `more` after it, and a revoke of a missing lease answered without a header, are now the
+//! model's behaviour too):
 //! - A DELETE event carries only the key and its `mod_revision`; the model's carries the deleted
 //!   key whole. The watch asks for `prev_kv` and rebuilds the model's event from it.
 //! - The model ends a watch with its member's connection; clientv3 resumes it.
@@ -52,6 +50,7 @@ use super::error::EtcdError;
 use super::gateway::{self, b64, Compare, RequestOp, TxnRequest, TxnResponse};
 use super::kv_http::{from_gateway_kv, rev_i64, send, Endpoints, Sent, GRPC_NOT_FOUND};
 use super::kv_watch::{next_item, EtcdWatch, Follow, Lines, WatchLost};
+use super::namespace::Namespace;
 use super::EtcdEndpoint;
 use crate::election::NodeId;
 use crate::store::kv::{KeyValue, KvMessage, KvRequest, KvResponse, RangeOrder};
@@ -77,12 +76,22 @@ pub struct EtcdKvClient {
     watches: Arc<Mutex<HashMap<u64, tokio::task::AbortHandle>>>,
     resumes: Arc<AtomicU64>,
     pushes: UnboundedSender<KvPush>,
+    namespace: Namespace,
 }
 
 impl EtcdKvClient {
     /// A client of the etcd at `endpoints` (one per member, or one proxy per member), and the
     /// receiver of the events of the watches it creates. Nothing is sent until asked.
     pub fn new(endpoints: Vec<EtcdEndpoint>) -> (Self, UnboundedReceiver<KvPush>) {
+        Self::with_namespace(endpoints, Namespace::default())
+    }
+
+    /// The same, with every key below `namespace` in etcd (and without it in what comes back),
+    /// as clientv3's `namespace.NewKV` and `NewWatcher` wrap a client.
+    pub fn with_namespace(
+        endpoints: Vec<EtcdEndpoint>,
+        namespace: Namespace,
+    ) -> (Self, UnboundedReceiver<KvPush>) {
         let (pushes, rx) = unbounded_channel();
         let client = EtcdKvClient {
             http: http_client(),
@@ -90,6 +99,7 @@ impl EtcdKvClient {
             watches: Arc::default(),
             resumes: Arc::default(),
             pushes,
+            namespace,
         };
         (client, rx)
     }
@@ -131,9 +141,10 @@ impl EtcdKvClient {
             http: &self.http,
             endpoint: self.endpoints.get(at),
         };
-        let performed = self.perform(&call, id, request, timeout);
+        let request = self.namespace.request(request);
+        let performed = self.perform(&call, id, &request, timeout);
         let answer = match tokio::time::timeout(timeout, performed).await {
-            Ok(answer) => Some(answer?),
+            Ok(answer) => Some(self.namespace.response(answer?)),
             Err(_elapsed) => None,
         };
         if matches!(answer, None | Some(KvResponse::Unavailable)) {
@@ -220,6 +231,7 @@ impl EtcdKvClient {
             endpoints: self.endpoints.clone(),
             resumes: self.resumes.clone(),
             pushes: self.pushes.clone(),
+            namespace: self.namespace.clone(),
         };
         let (endpoint, key) = (endpoint.clone(), key.to_owned());
         let (created, first) = oneshot::channel();
@@ -432,6 +444,7 @@ impl Call<'_> {
         Ok(KvResponse::Range {
             revision: self.positive(r.header.revision)?,
             count: u64::try_from(r.count).unwrap_or(0),
+            more: r.more,
             kv: kv.transpose()?,
         })
     }

@@ -258,6 +258,8 @@ pub(crate) struct Follow {
     pub(crate) endpoints: Endpoints,
     pub(crate) resumes: Arc<AtomicU64>,
     pub(crate) pushes: UnboundedSender<KvPush>,
+    /// The client's namespace, taken off the keys of the events pushed.
+    pub(crate) namespace: super::namespace::Namespace,
 }
 
 /// clientv3 `maxBackoff`: the longest wait between two attempts to open a broken watch again.
@@ -272,6 +274,7 @@ impl Follow {
             let lost = match w.next().await {
                 Ok(events) => {
                     for e in events {
+                        let e = self.namespace.message(e);
                         if self.pushes.send(KvPush::Message(e)).is_err() {
                             return;
                         }

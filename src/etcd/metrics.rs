@@ -1,23 +1,38 @@
-//! The load a lease puts on etcd, read from etcd's own Prometheus counters (`/metrics` on the
-//! client URL), so that a lease on etcd reports store load as the built-in store does:
-//! requests are the KV calls the gRPC server handled (`grpc_server_handled_total` for Range, Txn
-//! and Put, which the JSON gateway goes through), reads the Range calls, writes the keys stored
-//! (`etcd_mvcc_put_total`, counted once: every member applies every write), and refused writes
-//! the transactions that stored nothing (a compare-and-swap that lost).
+//! The load an election puts on etcd, read from etcd's own Prometheus counters (`/metrics` on
+//! the client URL), so that a store on etcd reports its load as the built-in stores do:
+//! - **requests**: every call of the election's client, as the gRPC server counts the messages
+//!   it received (`grpc_server_msg_received_total`, which the JSON gateway goes through): KV
+//!   Range, Txn, Put; Lease grants, revokes and keep-alives (one message per keep-alive on the
+//!   stream); Watch create requests;
+//! - **reads**: the Range calls;
+//! - **writes**: the consensus proposals applied (`etcd_server_proposals_applied_total`, the
+//!   applied index: every member applies every proposal, so it is read once, from the member
+//!   furthest along) less the refused ones. Grants, revokes (by a client or by expiry) and puts
+//!   are proposals; keep-alives and linearizable reads are not, as in the built-in model;
+//! - **refused writes**: transactions and puts that stored nothing (a compare-and-swap that
+//!   lost, a campaign whose key existed, a put under a missing lease), the calls less the keys
+//!   stored (`etcd_mvcc_put_total`).
 //!
-//! On an etcd the user runs (`--etcd URL`), the counters include every other client's load.
+//! A member restarted in the measured window proposes its own attributes once more (one write
+//! too many). On an etcd the user runs (`--etcd URL`), the counters include every other
+//! client's load.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Counter readings summed over the members scraped.
+/// Counter readings of the members scraped: calls summed over members (each counts the calls
+/// it served), applied proposals and stored keys from the member furthest along.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EtcdLoad {
     pub ranges: u64,
     pub txns: u64,
     pub puts_requests: u64,
+    /// Lease grants, revokes and keep-alive messages, and watch create requests.
+    pub lease_and_watch: u64,
     /// Keys stored, as one member counts them.
     pub stored: u64,
+    /// Consensus proposals applied, as one member counts them.
+    pub proposals: u64,
 }
 
 impl EtcdLoad {
@@ -29,22 +44,29 @@ impl EtcdLoad {
             d(self.txns, later.txns),
             d(self.puts_requests, later.puts_requests),
         );
-        let writes = d(self.stored, later.stored);
-        (
-            ranges + txns + puts,
-            ranges,
-            writes,
-            (txns + puts).saturating_sub(writes),
-        )
+        let others = d(self.lease_and_watch, later.lease_and_watch);
+        let refused = (txns + puts).saturating_sub(d(self.stored, later.stored));
+        let writes = d(self.proposals, later.proposals).saturating_sub(refused);
+        (ranges + txns + puts + others, ranges, writes, refused)
+    }
+
+    /// Adds one member's readings.
+    fn add(&mut self, member: &EtcdLoad) {
+        self.ranges += member.ranges;
+        self.txns += member.txns;
+        self.puts_requests += member.puts_requests;
+        self.lease_and_watch += member.lease_and_watch;
+        self.stored = self.stored.max(member.stored);
+        self.proposals = self.proposals.max(member.proposals);
     }
 }
 
 /// Reads the counters of every member at `addrs` (client addresses); a member that does not
-/// answer within `timeout` (crashed, paused) is left out of the sum.
+/// answer within `timeout` (crashed, paused) is left out.
 pub async fn scrape(addrs: &[String], timeout: Duration) -> EtcdLoad {
     let http = reqwest::Client::new();
     let mut load = EtcdLoad::default();
-    for (i, addr) in addrs.iter().enumerate() {
+    for addr in addrs {
         let url = format!("http://{addr}/metrics");
         let Ok(Ok(resp)) = tokio::time::timeout(timeout, http.get(&url).send()).await else {
             continue;
@@ -52,13 +74,7 @@ pub async fn scrape(addrs: &[String], timeout: Duration) -> EtcdLoad {
         let Ok(Ok(text)) = tokio::time::timeout(timeout, resp.text()).await else {
             continue;
         };
-        let m = parse(&text);
-        load.ranges += m.ranges;
-        load.txns += m.txns;
-        load.puts_requests += m.puts_requests;
-        if i == 0 {
-            load.stored = m.stored;
-        }
+        load.add(&parse(&text));
     }
     load
 }
@@ -74,18 +90,26 @@ pub fn parse(text: &str) -> EtcdLoad {
             continue;
         };
         let v = v as u64;
-        if name == "etcd_mvcc_put_total" {
-            load.stored += v;
-        } else if name.starts_with("grpc_server_handled_total{")
-            && name.contains("grpc_service=\"etcdserverpb.KV\"")
-        {
-            if name.contains("grpc_method=\"Range\"") {
-                load.ranges += v;
-            } else if name.contains("grpc_method=\"Txn\"") {
-                load.txns += v;
-            } else if name.contains("grpc_method=\"Put\"") {
-                load.puts_requests += v;
+        let method = |m: &str| name.contains(&format!("grpc_method=\"{m}\""));
+        let service = |s: &str| name.contains(&format!("grpc_service=\"etcdserverpb.{s}\""));
+        match name {
+            "etcd_mvcc_put_total" => load.stored += v,
+            "etcd_server_proposals_applied_total" => load.proposals += v,
+            _ if name.starts_with("grpc_server_msg_received_total{") => {
+                if service("KV") && method("Range") {
+                    load.ranges += v;
+                } else if service("KV") && method("Txn") {
+                    load.txns += v;
+                } else if service("KV") && method("Put") {
+                    load.puts_requests += v;
+                } else if (service("Lease")
+                    && (method("LeaseGrant") || method("LeaseRevoke") || method("LeaseKeepAlive")))
+                    || (service("Watch") && method("Watch"))
+                {
+                    load.lease_and_watch += v;
+                }
             }
+            _ => {}
         }
     }
     load
@@ -101,23 +125,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counters_are_read_by_method_and_a_lost_compare_and_swap_is_a_refused_write() {
-        let before = parse(
-            "# HELP x\netcd_mvcc_put_total 10\n\
-             grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Range\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"} 5\n\
-             grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Txn\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"} 12\n\
-             grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Range\",grpc_service=\"etcdserverpb.Lease\",grpc_type=\"unary\"} 99\n",
+    fn calls_are_read_by_method_and_a_call_that_stored_nothing_is_a_refused_write() {
+        let received = |method: &str, service: &str, v: u64| {
+            format!(
+                "grpc_server_msg_received_total{{grpc_method=\"{method}\",grpc_service=\"etcdserverpb.{service}\",grpc_type=\"unary\"}} {v}\n"
+            )
+        };
+        let text = format!(
+            "# HELP x\netcd_mvcc_put_total 10\netcd_server_proposals_applied_total 40\n{}{}{}{}{}{}",
+            received("Range", "KV", 5),
+            received("Txn", "KV", 12),
+            received("LeaseGrant", "Lease", 2),
+            received("LeaseKeepAlive", "Lease", 30),
+            received("Watch", "Watch", 3),
+            // not the election's: another service's method of the same name
+            received("Range", "Maintenance", 99),
         );
-        assert_eq!(before.ranges, 5);
-        assert_eq!(before.txns, 12);
-        assert_eq!(before.stored, 10);
+        let before = parse(&text);
+        assert_eq!(
+            (before.ranges, before.txns, before.lease_and_watch),
+            (5, 12, 35)
+        );
+        assert_eq!((before.stored, before.proposals), (10, 40));
         let after = EtcdLoad {
             ranges: 8,
             txns: 20,
             puts_requests: 0,
+            lease_and_watch: 45,
             stored: 16,
+            proposals: 50,
         };
-        // 3 reads and 8 transactions, 6 of which stored the record.
-        assert_eq!(before.since(&after), (11, 3, 6, 2));
+        // 3 reads, 8 transactions (6 stored a key, 2 lost) and 10 keep-alives, grants and
+        // watches; 10 proposals, 2 of them the lost transactions.
+        assert_eq!(before.since(&after), (21, 3, 8, 2));
+    }
+
+    #[test]
+    fn members_sum_their_calls_and_the_member_furthest_along_counts_proposals() {
+        let mut load = EtcdLoad::default();
+        for (calls, proposals) in [(4, 100), (6, 98)] {
+            load.add(&EtcdLoad {
+                ranges: calls,
+                proposals,
+                stored: proposals / 2,
+                ..Default::default()
+            });
+        }
+        assert_eq!((load.ranges, load.proposals, load.stored), (10, 100, 50));
     }
 }

@@ -28,6 +28,7 @@ mod kv_http;
 mod kv_watch;
 mod member;
 pub mod metrics;
+mod namespace;
 mod record;
 mod server;
 
@@ -36,5 +37,6 @@ pub use client::{EtcdEndpoint, EtcdLeaseStore, KEY_PREFIX};
 pub use error::{EtcdError, INSTALL_HINT};
 pub use kv_client::{EtcdKvClient, KvPush};
 pub use kv_watch::{EtcdWatch, WatchLost};
+pub use namespace::Namespace;
 pub use record::{holder_identity, micro_time};
 pub use server::{peer_proxy_name, EtcdCluster, EtcdSpec};

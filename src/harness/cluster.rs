@@ -14,7 +14,7 @@ use super::process::NodeProcess;
 use super::sink::Sink;
 use super::store::StoreService;
 use crate::election::NodeId;
-use crate::node::{EtcdAccess, EtcdMember, LeaseMember, NodeConfig, PeerAddr};
+use crate::node::{EtcdAccess, EtcdKvAccess, EtcdMember, LeaseMember, NodeConfig, PeerAddr};
 use crate::profile::{Profile, Timing, STORE_NAME};
 use crate::toxiproxy::{NewProxy, Stream, ToxicAttributes};
 
@@ -254,6 +254,16 @@ impl Cluster {
                     .map(|session| EtcdMember {
                         session,
                         store: listen_of(&store_proxy(&spec.proxy_prefix, name, 0)),
+                        etcd: store
+                            .as_ref()
+                            .filter(|s| s.is_etcd())
+                            .map(|_| EtcdKvAccess {
+                                endpoints: (0..upstreams.len())
+                                    .map(|k| listen_of(&store_proxy(&spec.proxy_prefix, name, k)))
+                                    .collect(),
+                                // One namespace per trial, so trials on a user's etcd never meet.
+                                namespace: format!("{}/", spec.proxy_prefix.trim_end_matches('_')),
+                            }),
                     }),
             };
             list.push(Member {

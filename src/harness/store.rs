@@ -129,7 +129,8 @@ impl StoreProcess {
     }
 }
 
-/// The lease store a cluster runs against, as the harness started (or found) it.
+/// The store a cluster runs against (a lease's, or etcd-election's key-value store), as the
+/// harness started (or found) it.
 pub enum StoreService {
     /// `electune store`.
     Builtin(StoreProcess),
@@ -178,24 +179,34 @@ impl StoreService {
             return Ok(None);
         };
         let store = &spec.profile.cluster.store;
-        let service = match (kind, store.kind, &store.url) {
-            (StoreKind::Kv { .. }, ..) | (StoreKind::Cas, Store::Builtin, _) => {
+        let service = match (store.kind, &store.url) {
+            (Store::Builtin, _) => {
                 let port = super::cluster::free_port()?;
                 Self::Builtin(StoreProcess::start(&spec.node_binary, port, kind, events).await?)
             }
-            (StoreKind::Cas, Store::Etcd, Some(url)) => {
+            (Store::Etcd, Some(url)) => {
                 let endpoint = crate::etcd::EtcdEndpoint::parse(url).map_err(Box::new)?;
                 let addr = endpoint.as_str().trim_start_matches("http://").to_string();
                 Self::Etcd(EtcdStore::new(None, vec![addr], events))
             }
-            (StoreKind::Cas, Store::Etcd, None) => {
+            (Store::Etcd, None) => {
                 let binary = crate::etcd::EtcdBinary::find().map_err(Box::new)?;
-                let etcd_spec = crate::etcd::EtcdSpec::new(
+                let mut etcd_spec = crate::etcd::EtcdSpec::new(
                     binary,
                     store.members as usize,
                     spec.work_dir.join("etcd"),
                     &format!("{}etcd_", spec.proxy_prefix),
                 );
+                if let StoreKind::Kv {
+                    etcd_election_timeout,
+                } = kind
+                {
+                    // The server the profile's session runs against: its election timeout sets
+                    // the smallest TTL it grants (minLeaseTTL) and the leases' extension when it
+                    // elects a leader again. Heartbeat a tenth of it, as etcd's tuning guide asks.
+                    etcd_spec.election_timeout = etcd_election_timeout;
+                    etcd_spec.heartbeat = etcd_election_timeout / 10;
+                }
                 let cluster = crate::etcd::EtcdCluster::start(etcd_spec, net)
                     .await
                     .map_err(Box::new)?;

@@ -80,6 +80,21 @@ pub struct EtcdMember {
     /// The listen address of this member's proxy to the store (`nX_to_store`): one long-lived
     /// connection through it, as an etcd client keeps one gRPC connection.
     pub store: SocketAddr,
+    /// When the store is a real etcd: the member speaks etcd's JSON gateway instead of the
+    /// built-in store's frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<EtcdKvAccess>,
+}
+
+/// How an etcd-election member reaches a real etcd.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EtcdKvAccess {
+    /// This member's proxies, one per etcd member (`nX_to_store`, `nX_to_store2`, ...), tried in
+    /// turn after a failure as clientv3's balancer moves to the next endpoint.
+    pub endpoints: Vec<SocketAddr>,
+    /// The prefix the trial's keys live under in etcd ([`crate::etcd::Namespace`]), so that
+    /// trials on one etcd never meet.
+    pub namespace: String,
 }
 
 impl NodeConfig {

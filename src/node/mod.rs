@@ -4,12 +4,13 @@
 //! durable state, and events go to stdout as JSON lines stamped with `CLOCK_MONOTONIC`.
 
 mod config;
+mod etcd_kv;
 mod lateness;
 pub mod net;
 mod runtime;
 mod storage;
 mod store_stream;
 
-pub use config::{EtcdAccess, EtcdMember, LeaseMember, NodeConfig, PeerAddr};
+pub use config::{EtcdAccess, EtcdKvAccess, EtcdMember, LeaseMember, NodeConfig, PeerAddr};
 pub use runtime::run;
 pub use storage::{Storage, StorageError};

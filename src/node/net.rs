@@ -51,7 +51,8 @@ pub struct Outbound<M> {
 enum StoreLink<M> {
     /// A connection per request (the lease elector, as an HTTP/1.1 client without keep-alive).
     PerRequest(UnboundedSender<StoreCall<M>>),
-    /// One long-lived connection for everything (etcd-election, as a gRPC client).
+    /// One long-lived connection for everything (etcd-election, as a gRPC client), or the
+    /// requests of an etcd-election member on a real etcd, each on its own gateway request.
     Stream(UnboundedSender<Vec<u8>>),
 }
 
@@ -137,12 +138,20 @@ pub fn start<M: Wire + Send + 'static>(
     });
     let stream = cfg.etcd.as_ref().map(|e| {
         let (tx, rx) = unbounded_channel();
-        rt.spawn(super::store_stream::run(
-            e.store,
-            rx,
-            inputs.clone(),
-            cfg.seed,
-        ));
+        match &e.etcd {
+            Some(access) => {
+                // As the core bounds a campaign request: one TTL.
+                let timeout = e.session.config(cfg.id).request_timeout;
+                let access = access.clone();
+                rt.spawn(super::etcd_kv::run(access, timeout, rx, inputs.clone()))
+            }
+            None => rt.spawn(super::store_stream::run(
+                e.store,
+                rx,
+                inputs.clone(),
+                cfg.seed,
+            )),
+        };
         StoreLink::Stream(tx)
     });
     let store = per_request.or(stream);

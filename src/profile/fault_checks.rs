@@ -166,13 +166,15 @@ fn validate_store_fault(
     let kind = f.kind.name();
     if let Target::StoreMember(k) = target {
         let store = &p.cluster.store;
-        let runs_etcd = p.is_lease() && store.kind == StoreKind::Etcd && store.url.is_none();
+        let runs_etcd = (p.is_lease() || p.is_etcd_election())
+            && store.kind == StoreKind::Etcd
+            && store.url.is_none();
         if !runs_etcd {
             return Err(FieldError::new(
                 field("target"),
                 "store members are the etcd members the harness starts: this needs `protocol: \
-                 lease` with `cluster.store: { kind: etcd }` (and no `url`: an etcd you run is \
-                 yours to crash)",
+                 lease` or `etcd-election` with `cluster.store: { kind: etcd }` (and no `url`: \
+                 an etcd you run is yours to crash)",
             ));
         }
         if let Some(k) = k.filter(|k| *k > store.members) {

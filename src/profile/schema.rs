@@ -79,9 +79,10 @@ pub struct Cluster {
     /// Number of members, all in one region named `local`.
     #[serde(default)]
     pub nodes: Option<u32>,
-    /// The lease store (`protocol: lease`): `{ kind: builtin }` (the default, `electune store`)
-    /// or `{ kind: etcd, members: 1 }` (a real etcd started by the harness, 1 or 3 members, or
-    /// the one `--etcd URL` names). The simulator models either as the built-in store.
+    /// The store of a lease (`protocol: lease`) or of etcd's election (`etcd-election`):
+    /// `{ kind: builtin }` (the default, `electune store`) or `{ kind: etcd, members: 1 }` (a
+    /// real etcd started by the harness, 1 or 3 members, or the one `--etcd URL` names). The
+    /// simulator models either as the built-in store.
     #[serde(default, skip_serializing_if = "StoreSpec::is_default")]
     pub store: StoreSpec,
 }
@@ -122,7 +123,7 @@ impl StoreSpec {
     }
 }
 
-/// The kinds of lease store.
+/// The kinds of store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StoreKind {

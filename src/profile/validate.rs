@@ -66,7 +66,10 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
             }
         }
         Protocol::Lease => validate_lease(p)?,
-        Protocol::EtcdElection => super::session::validate_session(p)?,
+        Protocol::EtcdElection => {
+            validate_store(p)?;
+            super::session::validate_session(p)?
+        }
     }
     if let Some(w) = p.sink.write_interval {
         if w.0.is_zero() {
@@ -155,10 +158,10 @@ fn validate_comparison(p: &Profile) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// A lease profile: `cluster.lease` present and valid as client-go's `NewLeaderElector` checks it
-/// ([`crate::election::lease::LeaseConfig::validate`]), each error on the field to change.
-fn validate_lease(p: &Profile) -> Result<(), FieldError> {
-    use crate::election::lease::LeaseConfigError as E;
+/// `cluster.store` of a mechanism that keeps its election in a store (lease, etcd-election): a
+/// `url` only with `kind: etcd` and a plain `http://HOST:PORT`; one built-in store process, or
+/// an etcd of 1 or 3 members.
+fn validate_store(p: &Profile) -> Result<(), FieldError> {
     let store = &p.cluster.store;
     if let Some(url) = &store.url {
         if store.kind != StoreKind::Etcd {
@@ -185,6 +188,14 @@ fn validate_lease(p: &Profile) -> Result<(), FieldError> {
             ))
         }
     }
+    Ok(())
+}
+
+/// A lease profile: `cluster.lease` present and valid as client-go's `NewLeaderElector` checks it
+/// ([`crate::election::lease::LeaseConfig::validate`]), each error on the field to change.
+fn validate_lease(p: &Profile) -> Result<(), FieldError> {
+    use crate::election::lease::LeaseConfigError as E;
+    validate_store(p)?;
     let Some(l) = p.cluster.lease else {
         return Err(FieldError::new(
             "cluster.protocol",

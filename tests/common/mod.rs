@@ -25,6 +25,26 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// PIDs of live processes whose command line mentions `dir` (zombies, already dead, are left
+/// out).
+pub fn processes_mentioning(dir: &std::path::Path) -> Vec<u32> {
+    let needle = dir.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let zombie = stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+            !zombie && String::from_utf8_lossy(&cmdline).contains(&needle)
+        })
+        .collect()
+}
+
 /// True when no process with this PID exists (reaped and gone).
 pub fn pid_gone(pid: u32) -> bool {
     // SAFETY: kill with signal 0 only checks for existence.
@@ -90,6 +110,10 @@ where
     for pid in &outcome.pids {
         assert!(pid_gone(*pid), "node process {pid} outlived its trial");
     }
+    // Processes the harness started that print no PID to the timeline (etcd members) run with
+    // their data under the trial's directory: none may outlive it either.
+    let left = processes_mentioning(&spec.dir);
+    assert!(left.is_empty(), "processes outlived their trial: {left:?}");
     let _ = std::fs::remove_dir_all(&spec.dir);
     let metrics = outcome.timeline.analyze();
     Measured {
@@ -132,4 +156,69 @@ pub fn fault_window(events: &[Event], kind: &str) -> (u64, u64, bool) {
         })
         .unwrap_or_else(|| panic!("the {kind} never ended"));
     (t0, end, hard)
+}
+
+/// An etcd "the user runs" (`--etcd URL`): one member started by the test on loopback, with its
+/// data in the test's directory, ended by PID in [`UsersEtcd::stop`].
+pub struct UsersEtcd {
+    rt: tokio::runtime::Runtime,
+    net: ToxiproxyServer,
+    etcd: electune::etcd::EtcdCluster,
+    pub dir: PathBuf,
+    pub url: String,
+}
+
+impl UsersEtcd {
+    pub fn start(tag: &str) -> Self {
+        use electune::etcd::{EtcdBinary, EtcdCluster, EtcdSpec};
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let dir = temp_dir(tag);
+        let (net, etcd) = rt.block_on(async {
+            let net = ToxiproxyServer::connect_or_start(None).await.unwrap();
+            let spec = EtcdSpec::new(
+                EtcdBinary::find().expect("scripts/test.sh installs etcd-server"),
+                1,
+                dir.join("etcd"),
+                &format!("{}users_", net.run_prefix()),
+            );
+            let etcd = EtcdCluster::start(spec, &net).await.expect("etcd starts");
+            (net, etcd)
+        });
+        let url = format!("http://{}", etcd.client_addr(0));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self {
+            rt,
+            net,
+            etcd,
+            dir,
+            url,
+        }
+    }
+
+    /// `electune run PROFILE --duration D --etcd URL --out DIR` with `yaml` as the profile,
+    /// bounded in time; its output, and where it wrote.
+    pub fn command(&self, name: &str, yaml: &str, duration: &str) -> std::process::Command {
+        let profile_file = self.dir.join(format!("{name}.yaml"));
+        std::fs::write(&profile_file, yaml).unwrap();
+        let mut c = std::process::Command::new(bin());
+        c.args([
+            "run",
+            &profile_file.to_string_lossy(),
+            "--duration",
+            duration,
+        ])
+        .args(["--etcd", &self.url, "--out"])
+        .arg(self.dir.join(name));
+        c
+    }
+
+    /// Ends etcd by PID and checks it gone.
+    pub fn stop(self) {
+        let pid = self.etcd.pid(0).expect("etcd ran");
+        self.rt.block_on(async {
+            self.etcd.stop(&self.net).await.unwrap();
+        });
+        assert!(pid_gone(pid), "etcd {pid} outlived the test");
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

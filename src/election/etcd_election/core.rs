@@ -139,6 +139,18 @@ impl EtcdElection {
         }
     }
 
+    /// The watch (its request id) and the predecessor's key it waits on to go, while it waits
+    /// (`waitDelete`).
+    pub fn waiting_on(&self) -> Option<(u64, &KeyValue)> {
+        match &self.phase {
+            Phase::Live(Session {
+                campaign: Campaign::Watch { watch, pred, .. },
+                ..
+            }) => Some((*watch, pred)),
+            _ => None,
+        }
+    }
+
     /// This member's election key for `lease` (`Election.Campaign`: `prefix + "%x" of the lease`).
     pub fn key(lease: u64) -> String {
         format!("{ELECTION_PREFIX}{lease:x}")
@@ -352,9 +364,7 @@ impl EtcdElection {
             (
                 Some(Campaign::Range { pending, rev }),
                 KvResponse::Range {
-                    revision,
-                    count,
-                    kv,
+                    revision, more, kv, ..
                 },
             ) if pending.id == id => match kv {
                 None => {
@@ -363,7 +373,9 @@ impl EtcdElection {
                     self.set_campaign(Campaign::Leading { rev });
                 }
                 Some(pred) => {
-                    if count == 1 {
+                    // No other key created before its own but this one: it leads. etcd's
+                    // `count` is taken before the create-revision filter; `more` after it.
+                    if !more {
                         self.report_leader(&pred);
                     }
                     let key = pred.key.clone();
@@ -383,6 +395,11 @@ impl EtcdElection {
                 Some(Campaign::Txn(p) | Campaign::Range { pending: p, .. }),
                 KvResponse::Unavailable,
             ) if p.id == id => {
+                self.set_campaign(Campaign::Retry { at: retry });
+            }
+            // The watch is gone for good (etcd cancelled it): `waitDelete` returns an error,
+            // so does `Campaign`, and the application campaigns again.
+            (Some(Campaign::Watch { watch, .. }), KvResponse::Unavailable) if watch == id => {
                 self.set_campaign(Campaign::Retry { at: retry });
             }
             _ => {}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::election::{CoreEvent, ElectionCore, NodeId};
-use crate::store::kv::{KvConfig, KvMessage, KvRequest, KvStore};
+use crate::store::kv::{KvConfig, KvMessage, KvRequest, KvResponse, KvStore};
 use crate::store::STORE;
 
 const MS: u64 = 1_000_000;
@@ -284,4 +284,33 @@ fn a_member_whose_connection_broke_watches_again_and_takes_over() {
         let took_over = net.became_leader().iter().any(|l| l.1 == waiting);
         assert_eq!(took_over, told, "told of the broken connection: {told}");
     }
+}
+
+#[test]
+fn a_watch_etcd_cancels_for_good_ends_the_campaign_which_starts_again() {
+    let mut net = Net::new(2, 2);
+    net.run_until(10 * S);
+    let (_, old, _) = net.became_leader()[0];
+    let waiting = if old == 1 { 2 } else { 1 };
+    let watch_of = |net: &Net| net.members[&waiting].waiting_on().map(|(w, _)| w);
+    let watch = watch_of(&net).expect("the member next in line watches");
+    // etcd cancels the watch (a compacted revision): the runtime hears it as the watch's
+    // request failing. `waitDelete` errs, `Campaign` returns it, the application campaigns again.
+    net.store.disconnect(waiting);
+    let now = net.now;
+    let cancelled = KvMessage::Response {
+        id: watch,
+        response: KvResponse::Unavailable,
+    };
+    net.deliver(waiting, STORE, cancelled);
+    net.run_until(now + S);
+    let again = watch_of(&net).expect("it watches again");
+    assert_ne!(again, watch);
+    net.members.remove(&old);
+    let crash = net.now;
+    net.run_until(crash + 6 * S);
+    assert!(
+        net.became_leader().iter().any(|l| l.1 == waiting),
+        "the member whose watch was cancelled took over"
+    );
 }

@@ -163,10 +163,12 @@ impl KvStore {
                 }
             }
             KvRequest::LeaseRevoke { lease } => {
+                // etcd answers a revoke of a missing lease with `ErrLeaseNotFound` and no
+                // header (`v3rpc.LeaseServer.LeaseRevoke`): no revision.
                 let found = self.revoke(*lease);
                 KvResponse::Revoked {
                     found,
-                    revision: self.revision,
+                    revision: if found { self.revision } else { 0 },
                 }
             }
             KvRequest::PutIfAbsent { key, value, lease } => self.put_if_absent(key, *value, *lease),
@@ -332,14 +334,19 @@ impl KvStore {
         }
     }
 
+    /// etcd's `executeRange` for `withTop` + `WithMaxCreateRev`: `count` is every key under the
+    /// prefix, taken *before* the create-revision filter (`asembleRangeResponse`: `resp.Count =
+    /// rr.Count`, after `filterRangeResults` pruned only `rr.KVs`); `more` says whether the
+    /// filtered keys were more than the one returned (`Limit` 1).
     fn range(&self, prefix: &str, max_create: u64, order: RangeOrder) -> KvResponse {
-        let matching = self
+        let under = self
             .keys
             .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(_, kv)| kv)
-            .filter(|kv| max_create == 0 || kv.create_revision <= max_create);
-        let (count, kv) = matching.fold((0u64, None::<&KeyValue>), |(n, best), kv| {
+            .map(|(_, kv)| kv);
+        let count = under.clone().count() as u64;
+        let matching = under.filter(|kv| max_create == 0 || kv.create_revision <= max_create);
+        let (filtered, kv) = matching.fold((0u64, None::<&KeyValue>), |(n, best), kv| {
             let better = best.is_none_or(|b| match order {
                 RangeOrder::FirstCreate => kv.create_revision < b.create_revision,
                 RangeOrder::LastCreate => kv.create_revision > b.create_revision,
@@ -349,6 +356,7 @@ impl KvStore {
         KvResponse::Range {
             revision: self.revision,
             count,
+            more: filtered > 1,
             kv: kv.cloned(),
         }
     }

@@ -35,14 +35,17 @@ fn put(s: &mut KvStore, now: u64, key: &str, member: u32, lease: u64) -> KvRespo
     s.handle(now, member, 2, &req)
 }
 
-fn last_below(s: &mut KvStore, max: u64) -> (u64, Option<KeyValue>) {
+/// `(count, more, kv)` of waitDeletes' get below `max`.
+fn last_below(s: &mut KvStore, max: u64) -> (u64, bool, Option<KeyValue>) {
     let req = KvRequest::Range {
         prefix: "e/".into(),
         max_create_revision: max,
         order: RangeOrder::LastCreate,
     };
     match s.handle(T0, 1, 3, &req) {
-        KvResponse::Range { count, kv, .. } => (count, kv),
+        KvResponse::Range {
+            count, more, kv, ..
+        } => (count, more, kv),
         other => panic!("{other:?}"),
     }
 }
@@ -107,10 +110,12 @@ fn revisions_and_the_campaign_transaction() {
     };
     assert_eq!((revision, kv.value, kv.create_revision), (3, 1, 2));
     assert_eq!(put(&mut s, T0, "e/c", 3, 999), KvResponse::LeaseNotFound);
-    // waitDeletes' get: the last key created at or below the maximum
-    assert_eq!(last_below(&mut s, 2), (1, s.get("e/a").cloned()));
-    assert_eq!(last_below(&mut s, 3).1.unwrap().key, "e/b");
-    assert_eq!(last_below(&mut s, 1), (0, None));
+    // waitDeletes' get: the last key created at or below the maximum; as etcd counts, `count`
+    // is every key under the prefix, `more` whether the filter kept more than the one returned
+    assert_eq!(last_below(&mut s, 2), (2, false, s.get("e/a").cloned()));
+    let (count, more, kv) = last_below(&mut s, 3);
+    assert_eq!((count, more, kv.unwrap().key.as_str()), (2, true, "e/b"));
+    assert_eq!(last_below(&mut s, 1), (2, false, None));
     let first = s.handle(
         T0,
         1,
@@ -310,7 +315,8 @@ fn every_message() -> Vec<KvMessage> {
         },
         KvResponse::Range {
             revision: 8,
-            count: 0,
+            count: 3,
+            more: true,
             kv: None,
         },
         KvResponse::WatchCreated { revision: 8 },

@@ -84,10 +84,13 @@ pub enum KvResponse {
         revision: u64,
         kv: Option<KeyValue>,
     },
-    /// A range's answer: how many keys matched, and the one the order selects.
+    /// A range's answer, as etcd gives it: `count` keys under the prefix (before the
+    /// create-revision filter), the one the order selects among those the filter kept, and
+    /// `more` when the filter kept more than that one.
     Range {
         revision: u64,
         count: u64,
+        more: bool,
         kv: Option<KeyValue>,
     },
     /// A watch was created (events follow as [`KvMessage::Event`]).

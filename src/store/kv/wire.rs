@@ -182,11 +182,13 @@ fn put_response(b: &mut Vec<u8>, response: &KvResponse) {
         KvResponse::Range {
             revision,
             count,
+            more,
             kv,
         } => {
             b.push(RANGED);
             put_u64(b, *revision);
             put_u64(b, *count);
+            b.push(u8::from(*more));
             put_opt_kv(b, kv);
         }
         KvResponse::WatchCreated { revision } => {
@@ -230,6 +232,7 @@ fn read_response(r: &mut Reader) -> Result<KvResponse, WireError> {
         RANGED => KvResponse::Range {
             revision: r.u64()?,
             count: r.u64()?,
+            more: read_bool(r)?,
             kv: read_opt_kv(r)?,
         },
         WATCH_CREATED => KvResponse::WatchCreated { revision: r.u64()? },
