@@ -285,6 +285,7 @@ fn main() -> anyhow::Result<()> {
     let results = SweepResults {
         fault_rates: Default::default(),
         raft_flavor: Default::default(),
+        store: None,
         backend: Default::default(),
         profile: "lan".into(),
         requirements: Requirements {

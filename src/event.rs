@@ -113,6 +113,10 @@ pub enum EventKind {
         /// Writes refused (conflict, already exists, not found).
         refused_writes: u64,
     },
+    /// A member's long-lived connection to the store broke (etcd-election on the built-in store:
+    /// what clientv3 sees when its gRPC connection goes); it is being made again, and the member
+    /// resends or resumes what was in flight.
+    StoreConnectionLost,
     /// Timer fidelity of one process over a window: how late its deadlines fired.
     TimerLateness {
         samples: u64,

@@ -503,6 +503,10 @@ fn mechanisms_sim_sweep_compares_raft_lease_and_etcd_election_side_by_side() {
     assert!(row("lease").contains("LeaseDuration "), "{md}");
     assert!(!row("lease").contains("no store"), "{md}");
     assert!(md.contains("faults[2] (store-outage) does not apply: raft has no store"));
+    assert!(
+        md.contains("- etcd-election: measured against electune's model of etcd's key-value store, simulated"),
+        "{md}"
+    );
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("comparison.json")).unwrap()).unwrap();
     assert_eq!(json["backend"], "sim");

@@ -362,6 +362,17 @@ fn broken_connections(store: Store) {
         close,
     );
     assert_store_process(&out.events, store);
+    // The built-in store's long-lived connections broke, and the timeline says so; on etcd the
+    // client resumed its streams itself.
+    let lost = out
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::StoreConnectionLost))
+        .count();
+    match store {
+        Store::Builtin => assert!(lost >= 2, "{lost} broken connections on the timeline"),
+        Store::Etcd => assert_eq!(lost, 0),
+    }
     assert!(out.metrics.violations.is_empty());
     let all = leaders(&out.events);
     let t0 = out

@@ -145,7 +145,15 @@ where
             Ok(Input::Control(Control::Stopped { from_ns, to_ns })) => {
                 lateness.stopped(from_ns, to_ns);
             }
-            Ok(Input::StoreLost) => driver.store_connection_lost(monotonic_ns()),
+            Ok(Input::StoreLost) => {
+                let now = monotonic_ns();
+                out.write(vec![Event::new(
+                    now,
+                    node_name(cfg.id),
+                    EventKind::StoreConnectionLost,
+                )]);
+                driver.store_connection_lost(now);
+            }
             Ok(Input::StdinClosed) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {
                 let now = monotonic_ns();

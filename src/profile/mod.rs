@@ -11,6 +11,7 @@ mod schema;
 mod session;
 #[cfg(test)]
 mod session_tests;
+mod store;
 mod sweep_checks;
 mod validate;
 

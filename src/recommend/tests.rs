@@ -144,6 +144,7 @@ fn sweep(specs: &[Spec]) -> SweepResults {
         backend: Default::default(),
         fault_rates: [("pause".to_string(), 50.0)].into_iter().collect(),
         raft_flavor: Flavor::Etcd,
+        store: None,
         points: specs.iter().map(Spec::build).collect(),
     }
 }

@@ -101,6 +101,9 @@ fn row(s: &MechanismSweep, saved: &SavedSweep, budget: &Budget) -> MechanismRow 
     };
     let point = index.and_then(|i| saved.results.points.iter().find(|p| p.index == i));
     let mut notes = s.notes.clone();
+    if let Some(store) = &saved.results.store {
+        notes.insert(0, format!("measured against {store}"));
+    }
     if saved.results.points.len() < saved.manifest.points.len() {
         notes.push(format!(
             "{} of {} points measured (interrupted: resume it)",

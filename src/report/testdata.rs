@@ -204,6 +204,7 @@ pub fn sweep() -> SweepResults {
         backend: Default::default(),
         fault_rates: Default::default(),
         raft_flavor: Default::default(),
+        store: None,
         points,
     }
 }

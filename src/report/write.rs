@@ -88,6 +88,29 @@ mod tests {
     }
 
     #[test]
+    fn the_store_measured_against_is_named_in_both_reports() {
+        let dir = tmpdir("store");
+        std::fs::create_dir_all(&dir).unwrap();
+        let r = SweepResults {
+            store: Some("a real etcd 3.4.23 of 3 members started by electune on loopback".into()),
+            ..sweep()
+        };
+        let prov = provenance();
+        write_report(&dir, &bare_input(&r, &prov)).unwrap();
+        let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+        assert!(md.contains("**Store:** measured against a real etcd 3.4.23 of 3 members"));
+        let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        assert!(html.contains("<b>Store:</b> measured against a real etcd 3.4.23"));
+        // Raft has no store, and says nothing of one.
+        let dir2 = tmpdir("nostore");
+        write_synthetic(&dir2, false);
+        let md = std::fs::read_to_string(dir2.join("report.md")).unwrap();
+        assert!(!md.contains("**Store:**"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&dir2).unwrap();
+    }
+
+    #[test]
     fn bad_indices_are_refused() {
         let r = sweep();
         let prov = provenance();

@@ -110,6 +110,10 @@ pub struct SweepResults {
     /// stall rule they were measured with.
     #[serde(default)]
     pub raft_flavor: crate::election::raft::Flavor,
+    /// The store a lease or etcd election ran against, in words
+    /// ([`crate::profile::Profile::store_description`]); absent for Raft and older results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     /// Measured points, in plan order.
     pub points: Vec<PointResult>,
 }

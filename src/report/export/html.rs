@@ -139,6 +139,16 @@ fn html_report(input: &ReportInput<'_>, figures: &[Figure]) -> String {
                 .trim_end_matches("</p>")
         );
     }
+    if let Some(store) = &r.store {
+        let _ = writeln!(
+            h,
+            "<p id=\"store\"><b>Store:</b> measured against {}.</p>",
+            md_to_html(store)
+                .trim()
+                .trim_start_matches("<p>")
+                .trim_end_matches("</p>")
+        );
+    }
     let _ = writeln!(
         h,
         "<section id=\"recommendation\">\n<h2>Recommendation</h2>\n<div class=\"recommendation\">\n{}</div>",

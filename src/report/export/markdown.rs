@@ -40,6 +40,9 @@ fn markdown(input: &ReportInput<'_>, figures: &[Figure]) -> String {
             r.backend.describe()
         );
     }
+    if let Some(store) = &r.store {
+        let _ = writeln!(m, "**Store:** measured against {store}.\n");
+    }
     let _ = writeln!(m, "## Recommendation\n");
     let _ = writeln!(m, "{}\n", input.recommendation_markdown.trim_end());
     let (header, rows) = points_table(input);

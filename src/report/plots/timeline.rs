@@ -49,6 +49,8 @@ pub enum MarkKind {
     Start,
     /// A process exited or was killed.
     Exit,
+    /// A member's long-lived connection to the store broke.
+    StoreLost,
 }
 
 /// A point event on a node's lane.
@@ -143,6 +145,9 @@ pub fn timeline_data(events: &[Event], nodes: &[String], window: (u64, u64)) -> 
             }
             let mark = match &e.kind {
                 EventKind::ProcessStart { .. } => Some((MarkKind::Start, "start".to_string())),
+                EventKind::StoreConnectionLost => {
+                    Some((MarkKind::StoreLost, "store conn lost".to_string()))
+                }
                 EventKind::ProcessExit { code, signal, .. } => Some((
                     MarkKind::Exit,
                     match (signal, code) {
@@ -359,6 +364,15 @@ impl Figure for Timeline<'_> {
                         )))
                         .map_err(draw_err)?;
                 }
+                MarkKind::StoreLost => {
+                    chart
+                        .draw_series(std::iter::once(Circle::new(
+                            (x, lo + 0.5),
+                            5,
+                            RGBColor(200, 120, 0).stroke_width(2),
+                        )))
+                        .map_err(draw_err)?;
+                }
             }
             chart
                 .draw_series(std::iter::once(Text::new(
@@ -557,6 +571,7 @@ mod tests {
                 },
             ),
             ev(1500, "n1", ProcessStart { pid: 8 }),
+            ev(1505, "n3", StoreConnectionLost),
             ev(
                 1510,
                 "n1",
@@ -677,7 +692,8 @@ mod tests {
             marks,
             vec![
                 ("n1", MarkKind::Exit, 1000, "kill -9"),
-                ("n1", MarkKind::Start, 1500, "start")
+                ("n1", MarkKind::Start, 1500, "start"),
+                ("n3", MarkKind::StoreLost, 1505, "store conn lost")
             ]
         );
     }
