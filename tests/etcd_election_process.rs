@@ -467,3 +467,33 @@ fn etcd_election_two_runs_on_one_users_etcd_each_elect_and_fail_over() {
     );
     etcd.stop();
 }
+
+/// A three-member etcd loses a member (SIGKILL, then a restart from its data dir) and has
+/// another stopped (SIGSTOP) for less than the TTL: the members' clients move to another etcd
+/// member, keep-alives go on, and the leader stays. A cut or crashed etcd leader is replaced
+/// within its 500 ms election timeout, well inside the 3 s TTL.
+#[test]
+fn etcd_election_on_a_three_member_etcd_rides_out_a_store_member_crash_and_pause() {
+    let p = profile(
+        "name: etcd\nseed: 5\ncluster:\n  protocol: etcd-election\n  session: { ttl: 3s, etcd_election_timeout: 500ms }\n  store: { kind: etcd, members: 3 }\n  nodes: 3\nsink: { write_interval: 100ms }\nfaults:\n  - { kind: crash, target: store-member(e1), at: [2s], restart_after: 2s }\n  - { kind: pause, target: store-member(e2), at: [6s], duration: 1s }\n",
+    );
+    let out = run(&p, Duration::from_secs(9), "etcd_election_members");
+    assert!(out.metrics.violations.is_empty());
+    for kind in ["crash", "pause"] {
+        let (_, _, hard) = fault_window(&out.events, kind);
+        assert!(
+            !hard,
+            "a store member's {kind} is no hard fault on the leader"
+        );
+    }
+    let all = leaders(&out.events);
+    assert_eq!(all.len(), 1, "the leader changed: {all:?}");
+    assert!(
+        !out.events
+            .iter()
+            .any(|e| e.src.starts_with('n') && matches!(e.kind, EventKind::StepDown { .. })),
+        "a session ended"
+    );
+    let load = store_load(&out.events, &out.context).expect("etcd's counters were read");
+    assert!(load.requests_per_second > 1.0, "{load:?}");
+}
