@@ -165,25 +165,22 @@ fn crash_and_short_outage(store: Store) {
     assert!(load.writes_per_second < 1.0, "{load:?}");
 }
 
-#[test]
-fn etcd_on_processes_a_store_outage_past_the_ttl_freezes_leases_until_it_ends() {
-    // Twice the TTL: every member's own deadline passes and its session ends, but the
-    // store, told it is unavailable, expires no lease meanwhile (`lessor.Demote`) and gives each
-    // a full TTL (plus its election timeout) when it is back (`Promote`): the old keys stay in
-    // line and nobody leads before they run out.
+/// A store outage of twice the TTL (3 s into the run, 4 s long): the leader stops within it,
+/// at its own deadline (TTL after its last response, at most KA_GAP before the outage, seen by
+/// the next 1 s deadline pass: 3 s into the outage at the latest). The run, and the outage's
+/// start and end.
+fn outage_past_the_ttl(store: Store) -> (Measured, u64, u64) {
     let p = etcd_profile(
-        Store::Builtin,
+        store,
         true,
         "  - { kind: store-outage, target: store, at: [3s], duration: 4s }\n",
     );
-    let out = run(&p, Duration::from_secs(10), "etcd_outage");
-    assert_store_process(&out.events, Store::Builtin);
+    let out = run(&p, Duration::from_secs(10), &tag("etcd_outage", store));
+    assert_store_process(&out.events, store);
     assert!(out.metrics.violations.is_empty());
     let (t0, end, hard) = fault_window(&out.events, "store-outage");
     assert!(hard, "4 s is more than the leader tolerates");
     let old = leaders(&out.events)[0].1.clone();
-    // Its deadline is TTL after its last response (at most KA_GAP before the outage), seen by
-    // the next deadline pass (1 s): 3 s into the outage at the latest.
     let stepped = *step_downs(&out.events, &old)
         .first()
         .expect("the leader stops");
@@ -192,6 +189,16 @@ fn etcd_on_processes_a_store_outage_past_the_ttl_freezes_leases_until_it_ends() 
         "stopped {} ms into the outage",
         (stepped as i64 - t0 as i64) / MS as i64
     );
+    (out, t0, end)
+}
+
+#[test]
+fn etcd_on_processes_a_store_outage_past_the_ttl_freezes_leases_until_it_ends() {
+    // Twice the TTL: every member's own deadline passes and its session ends, but the
+    // store, told it is unavailable, expires no lease meanwhile (`lessor.Demote`) and gives each
+    // a full TTL (plus its election timeout) when it is back (`Promote`): the old keys stay in
+    // line and nobody leads before they run out.
+    let (out, t0, end) = outage_past_the_ttl(Store::Builtin);
     let (t2, ..) = leaders(&out.events)
         .into_iter()
         .find(|l| l.0 > t0)
@@ -215,26 +222,9 @@ fn etcd_on_a_real_etcd_a_store_outage_past_the_ttl_ends_every_session_and_a_new_
     // session ends at its own deadline, every key goes at the store's, and when the members
     // reach etcd again they start new sessions: someone leads within a grant, a campaign and a
     // get of the outage's end, not TTL after it.
-    let p = etcd_profile(
-        Store::Etcd,
-        true,
-        "  - { kind: store-outage, target: store, at: [3s], duration: 4s }\n",
-    );
-    let out = run(&p, Duration::from_secs(10), "etcd_outage_real");
-    assert_store_process(&out.events, Store::Etcd);
-    assert!(out.metrics.violations.is_empty());
-    let (t0, end, hard) = fault_window(&out.events, "store-outage");
-    assert!(hard, "4 s is more than the leader tolerates");
+    let (out, t0, end) = outage_past_the_ttl(Store::Etcd);
     let all = leaders(&out.events);
-    let (old, old_token) = (all[0].1.clone(), all[0].2);
-    let stepped = *step_downs(&out.events, &old)
-        .first()
-        .expect("the leader stops");
-    assert!(
-        (t0..end).contains(&stepped),
-        "stopped {} ms into the outage",
-        (stepped as i64 - t0 as i64) / MS as i64
-    );
+    let old_token = all[0].2;
     let (t2, _, token) = all
         .iter()
         .find(|l| l.0 > t0)
@@ -438,6 +428,8 @@ fn etcd_election_two_runs_on_one_users_etcd_each_elect_and_fail_over() {
             stdout.contains("1 failovers complete"),
             "run {name}: {stdout}"
         );
+        let store = format!("store: the etcd at {} (run by the user", etcd.url);
+        assert!(stdout.contains(&store), "run {name}: {stdout}");
         let dir = etcd.dir.join(name);
         assert!(!dir.join("nodes").join("etcd").exists(), "run {name}");
         let text = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();

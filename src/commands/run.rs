@@ -216,6 +216,9 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
             s.etcd_election_timeout
         );
     }
+    if let Some(store) = profile.describe_store(args.backend.into()) {
+        println!("store: {store}");
+    }
     if let Some(l) = electune::analysis::store_load(&timeline.events, &timeline.context) {
         println!(
             "store load: {:.2} requests/s, {:.2} writes/s ({} requests, {} writes, {} refused in {:.1} s)",

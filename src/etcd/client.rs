@@ -86,6 +86,11 @@ impl EtcdEndpoint {
         }
     }
 
+    /// One endpoint per address (a member's proxies to each etcd member).
+    pub fn from_addrs(addrs: &[SocketAddr]) -> Vec<Self> {
+        addrs.iter().map(|a| Self::from_addr(*a)).collect()
+    }
+
     /// `http://host:port`.
     pub fn as_str(&self) -> &str {
         &self.base

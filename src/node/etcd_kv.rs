@@ -32,11 +32,7 @@ pub(super) async fn run<M: Wire + Send + 'static>(
     mut frames: UnboundedReceiver<Vec<u8>>,
     inputs: Sender<Input<M>>,
 ) {
-    let endpoints = access
-        .endpoints
-        .iter()
-        .map(|a| EtcdEndpoint::from_addr(*a))
-        .collect();
+    let endpoints = EtcdEndpoint::from_addrs(&access.endpoints);
     let namespace = Namespace::new(&access.namespace);
     let (client, mut pushes) = EtcdKvClient::with_namespace(endpoints, namespace);
     let push_inputs = inputs.clone();

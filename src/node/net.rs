@@ -199,11 +199,7 @@ async fn etcd_client<M: Wire + Send + 'static>(
 ) {
     use crate::etcd::{EtcdEndpoint, EtcdLeaseStore};
     use crate::store::StoreMessage;
-    let endpoints = access
-        .endpoints
-        .iter()
-        .map(|a| EtcdEndpoint::from_addr(*a))
-        .collect();
+    let endpoints = EtcdEndpoint::from_addrs(&access.endpoints);
     let Ok(store) = EtcdLeaseStore::with_failover(endpoints, &access.lease_name) else {
         // The harness names the lease; a name etcd cannot take leaves every request
         // unanswered, and the core's timeouts report it.

@@ -4,6 +4,19 @@
 use super::schema::{Profile, StoreKind};
 
 impl Profile {
+    /// [`Profile::store_description`] for a run on `backend`, with the version of the etcd
+    /// binary when the harness starts one (asked of the binary: `etcd --version`).
+    pub fn describe_store(&self, backend: crate::backend::BackendKind) -> Option<String> {
+        let simulated = backend == crate::backend::BackendKind::Sim;
+        let store = &self.cluster.store;
+        let harness_etcd = !simulated && store.kind == StoreKind::Etcd && store.url.is_none();
+        let version = harness_etcd
+            .then(|| crate::etcd::EtcdBinary::find().ok())
+            .flatten()
+            .map(|b| b.version_string());
+        self.store_description(simulated, version.as_deref())
+    }
+
     /// The store this profile's mechanism ran against, for a report (`None`: Raft, no store).
     /// `simulated`: the simulator's model of the store answered. `etcd_version`: the version of
     /// the etcd binary the harness starts, when it starts one.

@@ -82,21 +82,6 @@ struct Shared {
     error: Option<SweepError>,
 }
 
-/// The store the sweep's points run against, in words for the report; the etcd binary's version
-/// when the harness starts one.
-fn store_description(manifest: &SweepManifest) -> Option<String> {
-    let profile = &manifest.profile;
-    let simulated = manifest.backend == crate::backend::BackendKind::Sim;
-    let harness_etcd = !simulated
-        && profile.cluster.store.kind == crate::profile::StoreKind::Etcd
-        && profile.cluster.store.url.is_none();
-    let version = harness_etcd
-        .then(|| crate::etcd::EtcdBinary::find().ok())
-        .flatten()
-        .map(|b| b.version_string());
-    profile.store_description(simulated, version.as_deref())
-}
-
 /// Runs every trial not already saved in `store`.
 pub async fn run_sweep(
     manifest: &SweepManifest,
@@ -114,7 +99,7 @@ pub async fn run_sweep(
         backend: manifest.backend,
         fault_rates: manifest.profile.fault_rates_per_day(),
         raft_flavor: manifest.profile.cluster.raft.flavor,
-        store: store_description(manifest),
+        store: manifest.profile.describe_store(manifest.backend),
         points: vec![],
     });
     // A saved result counts only for the very point it measured (index and timing).
