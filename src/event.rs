@@ -117,6 +117,12 @@ pub enum EventKind {
     /// what clientv3 sees when its gRPC connection goes); it is being made again, and the member
     /// resends or resumes what was in flight.
     StoreConnectionLost,
+    /// A member's watch stream to a real etcd broke and its client opened it again from the
+    /// revision after its last event, as clientv3 resumes a watch (the recipe sees nothing).
+    StoreWatchResumed {
+        /// The watch (the id of the request that created it).
+        watch: u64,
+    },
     /// Timer fidelity of one process over a window: how late its deadlines fired.
     TimerLateness {
         samples: u64,

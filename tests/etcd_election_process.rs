@@ -353,15 +353,16 @@ fn broken_connections(store: Store) {
     );
     assert_store_process(&out.events, store);
     // The built-in store's long-lived connections broke, and the timeline says so; on etcd the
-    // client resumed its streams itself.
-    let lost = out
-        .events
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::StoreConnectionLost))
-        .count();
+    // follower's client resumed its watch stream itself, and the timeline says that.
+    let count = |f: fn(&EventKind) -> bool| out.events.iter().filter(|e| f(&e.kind)).count();
+    let lost = count(|k| matches!(k, EventKind::StoreConnectionLost));
+    let resumed = count(|k| matches!(k, EventKind::StoreWatchResumed { .. }));
     match store {
         Store::Builtin => assert!(lost >= 2, "{lost} broken connections on the timeline"),
-        Store::Etcd => assert_eq!(lost, 0),
+        Store::Etcd => assert!(
+            lost == 0 && resumed >= 1,
+            "{lost} broken connections, {resumed} resumed watches"
+        ),
     }
     assert!(out.metrics.violations.is_empty());
     let all = leaders(&out.events);
@@ -420,7 +421,7 @@ fn etcd_election_two_runs_on_one_users_etcd_each_elect_and_fail_over() {
         .collect();
     let mut intervals = Vec::new();
     for (run, name) in runs.into_iter().zip(["a", "b"]) {
-        let out = run.wait_with_output().unwrap();
+        let out = wait_bounded(run, Duration::from_secs(120));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "run {name}: {stderr}");
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -452,22 +453,22 @@ fn etcd_election_two_runs_on_one_users_etcd_each_elect_and_fail_over() {
         })
         .sum();
     eprintln!("both runs had a leader for {} ms", both / MS);
-    assert!(
-        both > 3 * S,
-        "both runs led at once for {} ms only",
-        both / MS
-    );
+    // Each run leads most of its 7 s (one failover of about 2 s); started together, they
+    // overlap by seconds (4.6 s measured). Shared keys would make it 0.
+    assert!(both > S, "both runs led at once for {} ms only", both / MS);
     etcd.stop();
 }
 
 /// A three-member etcd loses a member (SIGKILL, then a restart from its data dir) and has
-/// another stopped (SIGSTOP) for less than the TTL: the members' clients move to another etcd
-/// member, keep-alives go on, and the leader stays. A cut or crashed etcd leader is replaced
-/// within its 500 ms election timeout, well inside the 3 s TTL.
+/// another stopped (SIGSTOP) for 1 s: the members' clients move on from the dead member, and a
+/// keep-alive held by the stopped one is answered when it resumes. With TTL 4 s a member's last
+/// answer before the stop is at most 1.8 s old (due at TTL/3, sent at the next 500 ms pass), so
+/// 2 s remain after the stop for the answer, a new etcd leader included (its election timeout is
+/// 500 ms): the leader stays.
 #[test]
 fn etcd_election_on_a_three_member_etcd_rides_out_a_store_member_crash_and_pause() {
     let p = profile(
-        "name: etcd\nseed: 5\ncluster:\n  protocol: etcd-election\n  session: { ttl: 3s, etcd_election_timeout: 500ms }\n  store: { kind: etcd, members: 3 }\n  nodes: 3\nsink: { write_interval: 100ms }\nfaults:\n  - { kind: crash, target: store-member(e1), at: [2s], restart_after: 2s }\n  - { kind: pause, target: store-member(e2), at: [6s], duration: 1s }\n",
+        "name: etcd\nseed: 5\ncluster:\n  protocol: etcd-election\n  session: { ttl: 4s, etcd_election_timeout: 500ms }\n  store: { kind: etcd, members: 3 }\n  nodes: 3\nsink: { write_interval: 100ms }\nfaults:\n  - { kind: crash, target: store-member(e1), at: [2s], restart_after: 2s }\n  - { kind: pause, target: store-member(e2), at: [6s], duration: 1s }\n",
     );
     let out = run(&p, Duration::from_secs(9), "etcd_election_members");
     assert!(out.metrics.violations.is_empty());
@@ -488,4 +489,18 @@ fn etcd_election_on_a_three_member_etcd_rides_out_a_store_member_crash_and_pause
     );
     let load = store_load(&out.events, &out.context).expect("etcd's counters were read");
     assert!(load.requests_per_second > 1.0, "{load:?}");
+}
+
+/// Waits for `child` at most `limit`, killing it (by its PID, through `Child::kill`) if it runs
+/// longer; its output.
+fn wait_bounded(mut child: std::process::Child, limit: Duration) -> std::process::Output {
+    let until = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            panic!("electune run {} outlived {limit:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
 }

@@ -272,9 +272,20 @@ async fn leases_txn_and_range_answer_as_the_model_except_where_etcd_differs() {
     stop(cluster, &net, dir).await;
 }
 
-/// Waits (bounded) for the next push.
+/// Waits (bounded) for the next push that is an event or a lost watch (a resumed stream is
+/// passed over: `watch_resumes` counts those).
 async fn next_push(rx: &mut UnboundedReceiver<KvPush>, bound: Duration) -> Option<KvPush> {
-    tokio::time::timeout(bound, rx.recv()).await.ok().flatten()
+    let until = tokio::time::Instant::now() + bound;
+    loop {
+        match tokio::time::timeout_at(until, rx.recv())
+            .await
+            .ok()
+            .flatten()
+        {
+            Some(KvPush::Resumed { .. }) => continue,
+            other => return other,
+        }
+    }
 }
 
 /// Grants a lease of `ttl_s` and puts `key` under it; returns (lease, the key's create revision).
@@ -776,6 +787,7 @@ async fn run_member(id: NodeId, addr: SocketAddr, timeline: Timeline) {
             Some(p) = pushes.recv() => match p {
                 KvPush::Message(m) => core.handle_message(monotonic_ns(), STORE, m),
                 KvPush::WatchLost(l) => ERRORS.lock().unwrap().push(format!("{l:?}")),
+                KvPush::Resumed { .. } => {}
             },
             _ = tokio::time::sleep(wait) => core.handle_timeout(monotonic_ns()),
         }

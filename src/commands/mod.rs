@@ -35,7 +35,7 @@ impl Failure {
 
 /// Whether `profile` runs a mechanism that keeps its election in a store (a lease, or etcd's
 /// election recipe): what `--etcd` and an etcd store apply to.
-fn has_store(profile: &electune::profile::Profile) -> bool {
+fn any_mechanism_has_store(profile: &electune::profile::Profile) -> bool {
     use electune::profile::Protocol;
     let all = profile.cluster.protocol.all();
     all.contains(&Protocol::Lease) || all.contains(&Protocol::EtcdElection)
@@ -51,7 +51,7 @@ pub fn use_etcd(
         return Ok(());
     };
     electune::etcd::EtcdEndpoint::parse(url).map_err(Failure::bad_input)?;
-    if !has_store(profile) {
+    if !any_mechanism_has_store(profile) {
         return Err(Failure::bad_input(anyhow::anyhow!(
             "--etcd: this profile runs {}, which keeps no election in a store; --etcd applies to \
              `protocol: lease` and `protocol: etcd-election`",
@@ -73,7 +73,7 @@ pub fn require_etcd(profile: &electune::profile::Profile) -> Result<(), Failure>
     let store = &profile.cluster.store;
     let needs = store.kind == electune::profile::StoreKind::Etcd
         && store.url.is_none()
-        && has_store(profile);
+        && any_mechanism_has_store(profile);
     if !needs {
         return Ok(());
     }

@@ -64,6 +64,9 @@ pub enum KvPush {
     /// what electune cannot read. A stream that merely broke is resumed instead, as clientv3
     /// resumes it ([`EtcdKvClient::watch_resumes`] counts those).
     WatchLost(WatchLost),
+    /// The stream of watch `watch` broke and was opened again from the revision after its last
+    /// event, as clientv3 resumes it (the recipe's `waitDelete` sees nothing of it).
+    Resumed { watch: u64 },
 }
 
 /// One member's connection to etcd (a clientv3 client): the requests of the election recipe,
@@ -86,8 +89,9 @@ impl EtcdKvClient {
         Self::with_namespace(endpoints, Namespace::default())
     }
 
-    /// The same, with every key below `namespace` in etcd (and without it in what comes back),
-    /// as clientv3's `namespace.NewKV` and `NewWatcher` wrap a client.
+    /// The same, with every key of [`EtcdKvClient::execute`] below `namespace` in etcd (and
+    /// without it in what comes back), as clientv3's `namespace.NewKV` and `NewWatcher` wrap a
+    /// client. [`EtcdKvClient::watch`] takes keys as etcd stores them.
     pub fn with_namespace(
         endpoints: Vec<EtcdEndpoint>,
         namespace: Namespace,
@@ -174,6 +178,13 @@ impl EtcdKvClient {
         Ok(watch)
     }
 
+    /// Ends watch `watch` (created through [`EtcdKvClient::execute`]) at once; false if no such
+    /// watch is running (never created, not yet registered, or already gone).
+    pub fn cancel_watch(&self, watch: u64) -> bool {
+        let task = self.watches.lock().expect("not poisoned").remove(&watch);
+        task.map(|t| t.abort()).is_some()
+    }
+
     /// Ends every watch created through [`EtcdKvClient::execute`] (the member's connection
     /// closed).
     pub fn cancel_watches(&self) {
@@ -209,9 +220,7 @@ impl EtcdKvClient {
                 self.open_watch(call.endpoint, request, timeout).await
             }
             KvRequest::CancelWatch { watch } => {
-                if let Some(w) = self.watches.lock().expect("not poisoned").remove(watch) {
-                    w.abort();
-                }
+                self.cancel_watch(*watch);
                 Ok(KvResponse::WatchCanceled)
             }
         }

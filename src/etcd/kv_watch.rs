@@ -291,7 +291,16 @@ impl Follow {
                 .reopen((w.watch, &w.key, w.next_rev), &w.endpoint)
                 .await
             {
-                Ok(again) => w = again,
+                Ok(again) => {
+                    w = again;
+                    if self
+                        .pushes
+                        .send(KvPush::Resumed { watch: w.watch })
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
                 Err(e) => {
                     let reason = format!("{}; opening it again: {e}", lost.reason);
                     let lost = WatchLost {

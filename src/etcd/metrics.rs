@@ -5,23 +5,27 @@
 //!   Range, Txn, Put; Lease grants, revokes and keep-alives (one message per keep-alive on the
 //!   stream); Watch create requests;
 //! - **reads**: the Range calls;
-//! - **writes**: the consensus proposals applied (`etcd_server_proposals_applied_total`, the
-//!   applied index: every member applies every proposal, so it is read once, from the member
-//!   furthest along) less the refused ones. Grants, revokes (by a client or by expiry) and puts
-//!   are proposals; keep-alives and linearizable reads are not, as in the built-in model;
-//! - **refused writes**: transactions and puts that stored nothing (a compare-and-swap that
-//!   lost, a campaign whose key existed, a put under a missing lease), the calls less the keys
-//!   stored (`etcd_mvcc_put_total`).
+//! - **writes**: the growth of the applied index (`etcd_server_proposals_applied_total`, a
+//!   gauge: every member applies every entry, so the member furthest along is read) less the
+//!   refused writes. Grants, revokes (by a client or by expiry), transactions and puts are
+//!   entries; keep-alives and linearizable reads are not, as in the built-in model. The index
+//!   also grows by one empty entry per etcd leader election and by membership changes, and a
+//!   member restarted in the window proposes its attributes once more: a store fault adds a
+//!   write or two;
+//! - **refused writes**: transactions and puts that completed (gRPC code OK or NotFound, a put
+//!   under a missing lease) but stored no key (a compare-and-swap that lost, a campaign whose key
+//!   existed), the completed calls less the keys stored (`etcd_mvcc_put_total`). A call that
+//!   never committed (no quorum, 503) is neither.
 //!
-//! A member restarted in the measured window proposes its own attributes once more (one write
-//! too many). On an etcd the user runs (`--etcd URL`), the counters include every other
-//! client's load.
+//! Counters are kept per member: a member restarted in the measured window starts its counters
+//! from zero, and that reading counts from zero (as Prometheus' `increase` does); a member that
+//! does not answer the closing scrape (crashed, paused) is left out. On an etcd the user runs
+//! (`--etcd URL`), the counters include every other client's load.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Counter readings of the members scraped: calls summed over members (each counts the calls
-/// it served), applied proposals and stored keys from the member furthest along.
+/// One member's counter readings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EtcdLoad {
     pub ranges: u64,
@@ -29,54 +33,68 @@ pub struct EtcdLoad {
     pub puts_requests: u64,
     /// Lease grants, revokes and keep-alive messages, and watch create requests.
     pub lease_and_watch: u64,
-    /// Keys stored, as one member counts them.
+    /// Transactions and puts that completed (OK, or NotFound).
+    pub writes_completed: u64,
+    /// Keys stored.
     pub stored: u64,
-    /// Consensus proposals applied, as one member counts them.
+    /// The applied index.
     pub proposals: u64,
 }
 
-impl EtcdLoad {
-    /// `(requests, reads, writes, refused writes)` from `self` to `later`.
-    pub fn since(&self, later: &EtcdLoad) -> (u64, u64, u64, u64) {
-        let d = |a: u64, b: u64| b.saturating_sub(a);
-        let (ranges, txns, puts) = (
-            d(self.ranges, later.ranges),
-            d(self.txns, later.txns),
-            d(self.puts_requests, later.puts_requests),
-        );
-        let others = d(self.lease_and_watch, later.lease_and_watch);
-        let refused = (txns + puts).saturating_sub(d(self.stored, later.stored));
-        let writes = d(self.proposals, later.proposals).saturating_sub(refused);
-        (ranges + txns + puts + others, ranges, writes, refused)
-    }
+/// The readings of every member, in member order (`None`: it did not answer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EtcdLoads(pub Vec<Option<EtcdLoad>>);
 
-    /// Adds one member's readings.
-    fn add(&mut self, member: &EtcdLoad) {
-        self.ranges += member.ranges;
-        self.txns += member.txns;
-        self.puts_requests += member.puts_requests;
-        self.lease_and_watch += member.lease_and_watch;
-        self.stored = self.stored.max(member.stored);
-        self.proposals = self.proposals.max(member.proposals);
+impl EtcdLoads {
+    /// `(requests, reads, writes, refused writes)` from `self` to `later`.
+    pub fn since(&self, later: &EtcdLoads) -> (u64, u64, u64, u64) {
+        // A counter below its baseline was reset by a restart: it counts from zero.
+        let d = |a: u64, b: u64| if b >= a { b - a } else { b };
+        let mut calls = EtcdLoad::default();
+        let mut stored = 0;
+        for (i, after) in later.0.iter().enumerate() {
+            let Some(after) = after else { continue };
+            let before = self.0.get(i).copied().flatten().unwrap_or_default();
+            calls.ranges += d(before.ranges, after.ranges);
+            calls.txns += d(before.txns, after.txns);
+            calls.puts_requests += d(before.puts_requests, after.puts_requests);
+            calls.lease_and_watch += d(before.lease_and_watch, after.lease_and_watch);
+            calls.writes_completed += d(before.writes_completed, after.writes_completed);
+            stored = stored.max(d(before.stored, after.stored));
+        }
+        let applied = |l: &EtcdLoads| l.0.iter().flatten().map(|m| m.proposals).max();
+        let entries = match (applied(self), applied(later)) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => 0,
+        };
+        let refused = calls.writes_completed.saturating_sub(stored);
+        let requests = calls.ranges + calls.txns + calls.puts_requests + calls.lease_and_watch;
+        (
+            requests,
+            calls.ranges,
+            entries.saturating_sub(refused),
+            refused,
+        )
     }
 }
 
 /// Reads the counters of every member at `addrs` (client addresses); a member that does not
-/// answer within `timeout` (crashed, paused) is left out.
-pub async fn scrape(addrs: &[String], timeout: Duration) -> EtcdLoad {
+/// answer within `timeout` (crashed, paused) reads `None`.
+pub async fn scrape(addrs: &[String], timeout: Duration) -> EtcdLoads {
     let http = reqwest::Client::new();
-    let mut load = EtcdLoad::default();
+    let mut loads = Vec::new();
     for addr in addrs {
         let url = format!("http://{addr}/metrics");
-        let Ok(Ok(resp)) = tokio::time::timeout(timeout, http.get(&url).send()).await else {
-            continue;
+        let text = async {
+            let resp = tokio::time::timeout(timeout, http.get(&url).send())
+                .await
+                .ok()?
+                .ok()?;
+            tokio::time::timeout(timeout, resp.text()).await.ok()?.ok()
         };
-        let Ok(Ok(text)) = tokio::time::timeout(timeout, resp.text()).await else {
-            continue;
-        };
-        load.add(&parse(&text));
+        loads.push(text.await.map(|t| parse(&t)));
     }
-    load
+    EtcdLoads(loads)
 }
 
 /// The counters in one member's `/metrics` text.
@@ -90,12 +108,21 @@ pub fn parse(text: &str) -> EtcdLoad {
             continue;
         };
         let v = v as u64;
-        let method = |m: &str| name.contains(&format!("grpc_method=\"{m}\""));
-        let service = |s: &str| name.contains(&format!("grpc_service=\"etcdserverpb.{s}\""));
+        let label = |k: &str, v: &str| name.contains(&format!("{k}=\"{v}\""));
+        let kv_write = label("grpc_service", "etcdserverpb.KV")
+            && (label("grpc_method", "Txn") || label("grpc_method", "Put"));
         match name {
             "etcd_mvcc_put_total" => load.stored += v,
             "etcd_server_proposals_applied_total" => load.proposals += v,
+            _ if name.starts_with("grpc_server_handled_total{")
+                && kv_write
+                && (label("grpc_code", "OK") || label("grpc_code", "NotFound")) =>
+            {
+                load.writes_completed += v;
+            }
             _ if name.starts_with("grpc_server_msg_received_total{") => {
+                let service = |s: &str| label("grpc_service", &format!("etcdserverpb.{s}"));
+                let method = |m: &str| label("grpc_method", m);
                 if service("KV") && method("Range") {
                     load.ranges += v;
                 } else if service("KV") && method("Txn") {
@@ -124,15 +151,35 @@ pub fn addrs(members: &[SocketAddr]) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn counter(name: &str, labels: &[(&str, &str)], v: u64) -> String {
+        let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+        format!("{name}{{{}}} {v}\n", l.join(","))
+    }
+
+    fn received(method: &str, service: &str, v: u64) -> String {
+        let svc = format!("etcdserverpb.{service}");
+        counter(
+            "grpc_server_msg_received_total",
+            &[("grpc_method", method), ("grpc_service", &svc)],
+            v,
+        )
+    }
+
     #[test]
-    fn calls_are_read_by_method_and_a_call_that_stored_nothing_is_a_refused_write() {
-        let received = |method: &str, service: &str, v: u64| {
-            format!(
-                "grpc_server_msg_received_total{{grpc_method=\"{method}\",grpc_service=\"etcdserverpb.{service}\",grpc_type=\"unary\"}} {v}\n"
+    fn calls_are_read_by_method_and_a_completed_call_that_stored_nothing_is_a_refused_write() {
+        let handled = |code: &str, v: u64| {
+            counter(
+                "grpc_server_handled_total",
+                &[
+                    ("grpc_code", code),
+                    ("grpc_method", "Txn"),
+                    ("grpc_service", "etcdserverpb.KV"),
+                ],
+                v,
             )
         };
         let text = format!(
-            "# HELP x\netcd_mvcc_put_total 10\netcd_server_proposals_applied_total 40\n{}{}{}{}{}{}",
+            "# HELP x\netcd_mvcc_put_total 10\netcd_server_proposals_applied_total 40\n{}{}{}{}{}{}{}{}",
             received("Range", "KV", 5),
             received("Txn", "KV", 12),
             received("LeaseGrant", "Lease", 2),
@@ -140,37 +187,54 @@ mod tests {
             received("Watch", "Watch", 3),
             // not the election's: another service's method of the same name
             received("Range", "Maintenance", 99),
+            handled("OK", 11),
+            // no quorum: never committed, neither a write nor a refused one
+            handled("Unavailable", 1),
         );
         let before = parse(&text);
         assert_eq!(
             (before.ranges, before.txns, before.lease_and_watch),
             (5, 12, 35)
         );
+        assert_eq!(before.writes_completed, 11);
         assert_eq!((before.stored, before.proposals), (10, 40));
         let after = EtcdLoad {
             ranges: 8,
             txns: 20,
             puts_requests: 0,
             lease_and_watch: 45,
+            writes_completed: 19,
             stored: 16,
             proposals: 50,
         };
         // 3 reads, 8 transactions (6 stored a key, 2 lost) and 10 keep-alives, grants and
-        // watches; 10 proposals, 2 of them the lost transactions.
-        assert_eq!(before.since(&after), (21, 3, 8, 2));
+        // watches; 10 entries applied, 2 of them the lost transactions.
+        let loads = |l: EtcdLoad| EtcdLoads(vec![Some(l)]);
+        assert_eq!(loads(before).since(&loads(after)), (21, 3, 8, 2));
     }
 
     #[test]
-    fn members_sum_their_calls_and_the_member_furthest_along_counts_proposals() {
-        let mut load = EtcdLoad::default();
-        for (calls, proposals) in [(4, 100), (6, 98)] {
-            load.add(&EtcdLoad {
-                ranges: calls,
+    fn a_restarted_member_counts_from_zero_and_the_member_furthest_along_counts_entries() {
+        let member = |ranges, stored, proposals| {
+            Some(EtcdLoad {
+                ranges,
+                stored,
                 proposals,
-                stored: proposals / 2,
                 ..Default::default()
-            });
-        }
-        assert_eq!((load.ranges, load.proposals, load.stored), (10, 100, 50));
+            })
+        };
+        let before = EtcdLoads(vec![member(100, 50, 300), member(90, 50, 299), None]);
+        // e1 restarted (its counters from zero), e2 went on, e3 (down at the start) came up.
+        let after = EtcdLoads(vec![
+            member(4, 2, 310),
+            member(96, 55, 310),
+            member(7, 1, 305),
+        ]);
+        let (requests, reads, writes, refused) = before.since(&after);
+        assert_eq!((requests, reads), (4 + 6 + 7, 4 + 6 + 7));
+        assert_eq!((writes, refused), (10, 0));
+        // A member that does not answer the closing scrape is left out.
+        let gone = EtcdLoads(vec![None, member(96, 55, 310), None]);
+        assert_eq!(before.since(&gone).0, 6);
     }
 }

@@ -14,10 +14,11 @@ use super::process::NodeProcess;
 use super::sink::Sink;
 use super::store::StoreService;
 use crate::election::NodeId;
-use crate::node::{EtcdAccess, EtcdKvAccess, EtcdMember, LeaseMember, NodeConfig, PeerAddr};
+use crate::node::{NodeConfig, PeerAddr};
 use crate::profile::{Profile, Timing, STORE_NAME};
 use crate::toxiproxy::{NewProxy, Stream, ToxicAttributes};
 
+mod member_config;
 mod store_ops;
 
 /// What to start.
@@ -209,20 +210,25 @@ impl Cluster {
         let mut list = Vec::new();
         for (i, (name, region)) in members.iter().enumerate() {
             let id = (i + 1) as NodeId;
+            let proxy = |to: &str| listen_of(&link_proxy(&spec.proxy_prefix, name, to));
             let peers = members
                 .iter()
                 .enumerate()
                 .filter(|(j, _)| *j != i)
                 .map(|(j, (to, _))| PeerAddr {
                     id: (j + 1) as NodeId,
-                    addr: listen_of(&link_proxy(&spec.proxy_prefix, name, to)),
+                    addr: proxy(to),
                 })
                 .collect();
+            let stores: Vec<SocketAddr> = (0..upstreams.len())
+                .map(|k| listen_of(&store_proxy(&spec.proxy_prefix, name, k)))
+                .collect();
+            let etcd = store.as_ref().is_some_and(|s| s.is_etcd());
             let config = NodeConfig {
                 id,
                 listen: SocketAddr::from(([127, 0, 0, 1], ports[i])),
                 peers,
-                sink: Some(listen_of(&link_proxy(&spec.proxy_prefix, name, "sink"))),
+                sink: Some(proxy("sink")),
                 heartbeat: spec.timing.heartbeat.0,
                 election_timeout: spec.timing.election_timeout,
                 raft: spec.profile.cluster.raft,
@@ -230,41 +236,8 @@ impl Cluster {
                 data_dir: spec.work_dir.join(name).join("data"),
                 seed: spec.seed.wrapping_mul(1_000_003).wrapping_add(id as u64),
                 clock_rate: 1.0,
-                lease: spec
-                    .profile
-                    .cluster
-                    .lease
-                    .filter(|_| spec.profile.is_lease())
-                    .map(|timing| LeaseMember {
-                        timing,
-                        store: listen_of(&store_proxy(&spec.proxy_prefix, name, 0)),
-                        etcd: store.as_ref().filter(|s| s.is_etcd()).map(|_| EtcdAccess {
-                            endpoints: (0..upstreams.len())
-                                .map(|k| listen_of(&store_proxy(&spec.proxy_prefix, name, k)))
-                                .collect(),
-                            // One Lease object per trial, so trials on a user's etcd never meet.
-                            lease_name: format!("{}lease", spec.proxy_prefix).replace('_', "-"),
-                        }),
-                    }),
-                etcd: spec
-                    .profile
-                    .cluster
-                    .session
-                    .filter(|_| spec.profile.is_etcd_election())
-                    .map(|session| EtcdMember {
-                        session,
-                        store: listen_of(&store_proxy(&spec.proxy_prefix, name, 0)),
-                        etcd: store
-                            .as_ref()
-                            .filter(|s| s.is_etcd())
-                            .map(|_| EtcdKvAccess {
-                                endpoints: (0..upstreams.len())
-                                    .map(|k| listen_of(&store_proxy(&spec.proxy_prefix, name, k)))
-                                    .collect(),
-                                // One namespace per trial, so trials on a user's etcd never meet.
-                                namespace: format!("{}/", spec.proxy_prefix.trim_end_matches('_')),
-                            }),
-                    }),
+                lease: member_config::lease_member(&spec, &stores, etcd),
+                etcd: member_config::etcd_member(&spec, &stores, etcd),
             };
             list.push(Member {
                 name: name.clone(),

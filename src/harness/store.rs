@@ -146,7 +146,7 @@ pub struct EtcdStore {
     addrs: Vec<String>,
     events: UnboundedSender<Event>,
     /// The counters when the measured window opened.
-    baseline: crate::etcd::metrics::EtcdLoad,
+    baseline: crate::etcd::metrics::EtcdLoads,
 }
 
 /// How long a counter scrape may take per member.

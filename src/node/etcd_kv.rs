@@ -8,11 +8,14 @@
 //! its own. What the core sees is the same: answers, `Unavailable` for a request that failed,
 //! nothing for one that hung past its timeout (the core's own deadline retries it), and watch
 //! events. A watch whose stream breaks is resumed by the client from the revision after its
-//! last event (clientv3's `watchGrpcStream`), so the core never hears of it; one etcd cancels
+//! last event (clientv3's `watchGrpcStream`), so the core never hears of it (the timeline does:
+//! `store_watch_resumed`); one etcd cancels
 //! for good ends `waitDelete` with an error, which the core hears as `Unavailable` on the watch
 //! and answers by campaigning again, as an application does when `Campaign` returns an error.
 
+use std::collections::HashSet;
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -34,29 +37,34 @@ pub(super) async fn run<M: Wire + Send + 'static>(
 ) {
     let endpoints = EtcdEndpoint::from_addrs(&access.endpoints);
     let namespace = Namespace::new(&access.namespace);
-    let (client, mut pushes) = EtcdKvClient::with_namespace(endpoints, namespace);
-    let push_inputs = inputs.clone();
-    let forward = tokio::spawn(async move {
-        while let Some(push) = pushes.recv().await {
-            let msg = match push {
-                KvPush::Message(m) => m,
-                KvPush::WatchLost(lost) => KvMessage::Response {
-                    id: lost.watch,
-                    response: KvResponse::Unavailable,
-                },
-            };
-            if !deliver(&push_inputs, &msg) {
-                return;
-            }
-        }
-    });
+    let (client, pushes) = EtcdKvClient::with_namespace(endpoints, namespace);
+    let forward = tokio::spawn(forward_pushes(pushes, inputs.clone()));
+    // Watches cancelled before the request that creates them had registered them: each request
+    // runs as a task of its own, and tokio may run a later one first.
+    let cancelled: Arc<Mutex<HashSet<u64>>> = Arc::default();
     while let Some(frame) = frames.recv().await {
         let Ok((_, KvMessage::Request { id, request })) = KvMessage::decode(&frame[4..]) else {
             continue;
         };
-        let (client, inputs) = (client.clone(), inputs.clone());
+        if let KvRequest::CancelWatch { watch } = request {
+            // In order with what came before it, at once: a watch is ended where it runs.
+            if !client.cancel_watch(watch) {
+                cancelled.lock().expect("not poisoned").insert(watch);
+            }
+            let response = KvResponse::WatchCanceled;
+            deliver(&inputs, &KvMessage::Response { id, response });
+            continue;
+        }
+        let (client, inputs, cancelled) = (client.clone(), inputs.clone(), cancelled.clone());
         tokio::spawn(async move {
             let answer = client.execute(id, &request, timeout).await;
+            if matches!(request, KvRequest::Watch { .. })
+                && cancelled.lock().expect("not poisoned").remove(&id)
+            {
+                // Cancelled while it was being created: end it now.
+                client.cancel_watch(id);
+                return;
+            }
             let response = match (answer, &request) {
                 // A watch etcd could not create yet is opened as soon as it can be (clientv3's
                 // `Watch` never fails to `waitDelete`): nothing to tell the core.
@@ -73,6 +81,29 @@ pub(super) async fn run<M: Wire + Send + 'static>(
     }
     client.cancel_watches();
     forward.abort();
+}
+
+/// Feeds what etcd pushes to the core: watch events; a watch lost for good as `Unavailable` on
+/// it; a resumed watch stream as a note for the timeline.
+async fn forward_pushes<M: Wire>(mut pushes: UnboundedReceiver<KvPush>, inputs: Sender<Input<M>>) {
+    while let Some(push) = pushes.recv().await {
+        let msg = match push {
+            KvPush::Message(m) => m,
+            KvPush::WatchLost(lost) => KvMessage::Response {
+                id: lost.watch,
+                response: KvResponse::Unavailable,
+            },
+            KvPush::Resumed { watch } => {
+                if inputs.send(Input::WatchResumed { watch }).is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        if !deliver(&inputs, &msg) {
+            return;
+        }
+    }
 }
 
 /// Hands `msg` to the core in its own message type; false when the core is gone.

@@ -28,6 +28,9 @@ pub enum Input<M> {
     StdinClosed,
     /// The long-lived connection to the store broke (etcd-election); it is being made again.
     StoreLost,
+    /// A watch stream to a real etcd broke and the client opened it again (for the timeline;
+    /// the core is not told, as `waitDelete` is not).
+    WatchResumed { watch: u64 },
 }
 
 /// Commands the harness sends as JSON lines on stdin.

@@ -154,6 +154,10 @@ where
                 )]);
                 driver.store_connection_lost(now);
             }
+            Ok(Input::WatchResumed { watch }) => {
+                let kind = EventKind::StoreWatchResumed { watch };
+                out.write(vec![Event::new(monotonic_ns(), node_name(cfg.id), kind)]);
+            }
             Ok(Input::StdinClosed) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {
                 let now = monotonic_ns();

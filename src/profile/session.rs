@@ -27,6 +27,12 @@ pub struct SessionTiming {
     pub etcd_election_timeout: HumanDuration,
 }
 
+/// The shortest `etcd_election_timeout`: the harness runs etcd with a heartbeat of a tenth of
+/// it, at least 10 ms in etcd's whole milliseconds.
+const MIN_ETCD_ELECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(100);
+/// The longest: etcd refuses an `--election-timeout` above 50000 ms.
+const MAX_ETCD_ELECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(50);
+
 fn default_etcd_election_timeout() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(1))
 }
@@ -113,10 +119,16 @@ pub(super) fn validate_session(p: &Profile) -> Result<(), FieldError> {
     };
     crate::election::etcd_election::check_ttl(s.ttl.0)
         .map_err(|e| FieldError::new("cluster.session.ttl", e.to_string()))?;
-    if s.etcd_election_timeout.0.is_zero() {
+    let et = s.etcd_election_timeout.0;
+    if !(MIN_ETCD_ELECTION_TIMEOUT..=MAX_ETCD_ELECTION_TIMEOUT).contains(&et) {
         return Err(FieldError::new(
             "cluster.session.etcd_election_timeout",
-            "must be above zero (etcd's --election-timeout, default 1s)",
+            format!(
+                "must be between 100ms and 50s (etcd's --election-timeout, default 1s; etcd \
+                 refuses more than 50 s, and electune starts etcd with a heartbeat of a tenth of \
+                 it, which etcd takes in whole milliseconds); got {}",
+                s.etcd_election_timeout
+            ),
         ));
     }
     Ok(())

@@ -50,11 +50,14 @@ fn the_ttl_is_whole_seconds_and_at_least_one_on_the_field() {
     assert!(err.contains("at least 1s"), "{err}");
     let err = err_of("name: x\ncluster:\n  protocol: etcd-election\n  nodes: 3\n");
     assert!(err.contains("needs `cluster.session"), "{err}");
-    let err = err_of(&etcd("ttl: 5s, etcd_election_timeout: 0s", ""));
-    assert!(
-        err.contains("cluster.session.etcd_election_timeout"),
-        "{err}"
-    );
+    for et in ["0s", "50ms", "51s"] {
+        let err = err_of(&etcd(&format!("ttl: 5s, etcd_election_timeout: {et}"), ""));
+        assert!(
+            err.contains("cluster.session.etcd_election_timeout")
+                && err.contains("between 100ms and 50s"),
+            "{et}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -163,7 +163,8 @@ pub fn fault_window(events: &[Event], kind: &str) -> (u64, u64, bool) {
 pub struct UsersEtcd {
     rt: tokio::runtime::Runtime,
     net: ToxiproxyServer,
-    etcd: electune::etcd::EtcdCluster,
+    /// Taken by [`UsersEtcd::stop`], or ended on drop (a test that failed).
+    etcd: Option<electune::etcd::EtcdCluster>,
     pub dir: PathBuf,
     pub url: String,
 }
@@ -189,7 +190,7 @@ impl UsersEtcd {
         Self {
             rt,
             net,
-            etcd,
+            etcd: Some(etcd),
             dir,
             url,
         }
@@ -213,12 +214,21 @@ impl UsersEtcd {
     }
 
     /// Ends etcd by PID and checks it gone.
-    pub fn stop(self) {
-        let pid = self.etcd.pid(0).expect("etcd ran");
+    pub fn stop(mut self) {
+        let etcd = self.etcd.take().expect("not stopped yet");
+        let pid = etcd.pid(0).expect("etcd ran");
         self.rt.block_on(async {
-            self.etcd.stop(&self.net).await.unwrap();
+            etcd.stop(&self.net).await.unwrap();
         });
         assert!(pid_gone(pid), "etcd {pid} outlived the test");
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for UsersEtcd {
+    fn drop(&mut self) {
+        if let Some(etcd) = self.etcd.take() {
+            let _ = self.rt.block_on(etcd.stop(&self.net));
+        }
     }
 }

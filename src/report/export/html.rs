@@ -39,6 +39,15 @@ fn esc(s: &str) -> String {
     out
 }
 
+/// One line of Markdown as inline HTML (without the paragraph around it).
+fn inline_md(md: &str) -> String {
+    md_to_html(md)
+        .trim()
+        .trim_start_matches("<p>")
+        .trim_end_matches("</p>")
+        .to_string()
+}
+
 /// Markdown to HTML that loads nothing: images become their alt text, links to anything but an
 /// in-page anchor become their text, and raw HTML is shown escaped.
 fn md_to_html(md: &str) -> String {
@@ -133,20 +142,14 @@ fn html_report(input: &ReportInput<'_>, figures: &[Figure]) -> String {
         let _ = writeln!(
             h,
             "<div class=\"banner\" id=\"simulated\"><b>Simulated.</b> Measured on {}.</div>",
-            md_to_html(r.backend.describe())
-                .trim()
-                .trim_start_matches("<p>")
-                .trim_end_matches("</p>")
+            inline_md(r.backend.describe())
         );
     }
     if let Some(store) = &r.store {
         let _ = writeln!(
             h,
             "<p id=\"store\"><b>Store:</b> measured against {}.</p>",
-            md_to_html(store)
-                .trim()
-                .trim_start_matches("<p>")
-                .trim_end_matches("</p>")
+            inline_md(store)
         );
     }
     let _ = writeln!(
