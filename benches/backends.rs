@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use electune::harness::{run_trial, ToxiproxyServer, TrialSpec};
 use electune::profile::{self, Profile, Timing};
-use electune::sim::{self, Costs, SimSpec};
+use electune::sim::{self, SimSpec};
 use electune::sweep::scale::scale_profile;
 
 fn root() -> PathBuf {
@@ -50,14 +50,7 @@ fn real(p: &Profile, duration: Duration, tag: &str) -> Vec<f64> {
 }
 
 fn simulated(p: &Profile, duration: Duration) -> Vec<f64> {
-    let spec = SimSpec {
-        profile: p.clone(),
-        timing: p.timing,
-        faults: p.faults.clone(),
-        duration,
-        seed: p.seed,
-        costs: Costs::default(),
-    };
+    let spec = SimSpec::of_profile(p, duration, p.seed);
     let tl = sim::run_trial(&spec, || false).expect("simulated trial");
     ms(tl.analyze().tally.failover_ns)
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use electune::profile;
-use electune::sim::{run_trial, Costs, SimSpec};
+use electune::sim::{run_trial, SimSpec};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -15,14 +15,7 @@ fn root() -> PathBuf {
 
 fn one_point() {
     let p = profile::load(&root().join("profiles/wan.yaml")).expect("wan profile");
-    let spec = SimSpec {
-        timing: p.timing,
-        faults: p.faults.clone(),
-        duration: Duration::from_secs(3_000),
-        seed: 1,
-        costs: Costs::default(),
-        profile: p,
-    };
+    let spec = SimSpec::of_profile(&p, Duration::from_secs(3_000), 1);
     let t = Instant::now();
     let timeline = run_trial(&spec, || false).expect("simulated trial");
     let sim_s = t.elapsed().as_secs_f64();

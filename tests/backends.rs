@@ -10,17 +10,10 @@ use std::time::Duration;
 
 use common::*;
 use electune::analysis::Distribution;
-use electune::sim::{self, Costs, SimSpec};
+use electune::sim::{self, SimSpec};
 
 fn simulated(p: &electune::profile::Profile, duration: Duration) -> Distribution {
-    let spec = SimSpec {
-        profile: p.clone(),
-        timing: p.timing,
-        faults: p.faults.clone(),
-        duration,
-        seed: p.seed,
-        costs: Costs::default(),
-    };
+    let spec = SimSpec::of_profile(p, duration, p.seed);
     let tl = sim::run_trial(&spec, || false).expect("simulated trial");
     tl.analyze().summary.failover.failover
 }

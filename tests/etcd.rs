@@ -51,16 +51,6 @@ async fn start(
     (cluster, began.elapsed(), dir)
 }
 
-/// Stops the cluster, checks every member process is gone, removes its directory.
-async fn stop(cluster: EtcdCluster, net: &ToxiproxyServer, dir: PathBuf) {
-    let pids: Vec<u32> = (0..cluster.len()).filter_map(|i| cluster.pid(i)).collect();
-    cluster.stop(net).await.unwrap();
-    for pid in pids {
-        assert!(common::pid_gone(pid), "etcd {pid} still exists");
-    }
-    let _ = std::fs::remove_dir_all(dir);
-}
-
 /// A proxy `name` in front of `upstream`, and a store client through it.
 async fn store_via(net: &ToxiproxyServer, name: &str, upstream: SocketAddr) -> EtcdLeaseStore {
     let p = NewProxy::new(name, "127.0.0.1:0", upstream.to_string());
@@ -205,7 +195,7 @@ async fn one_member_is_a_compare_and_swap_store_as_the_api_server_uses_it() {
     })
     .await
     .expect("bounded");
-    stop(cluster, &net, dir).await;
+    common::stop_etcd(cluster, &net, dir).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,7 +280,7 @@ async fn a_broken_link_is_unavailable_and_a_silent_one_is_no_answer() {
     })
     .await
     .expect("bounded");
-    stop(cluster, &net, dir).await;
+    common::stop_etcd(cluster, &net, dir).await;
 }
 
 /// The peer URLs the members know each other by (`/v3/cluster/member/list`).
@@ -440,7 +430,7 @@ async fn three_members_talk_through_proxies_and_need_a_quorum() {
     })
     .await
     .expect("bounded");
-    stop(cluster, &net, dir).await;
+    common::stop_etcd(cluster, &net, dir).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -45,15 +45,6 @@ async fn start(
     (cluster, dir)
 }
 
-async fn stop(cluster: EtcdCluster, net: &ToxiproxyServer, dir: PathBuf) {
-    let pids: Vec<u32> = (0..cluster.len()).filter_map(|i| cluster.pid(i)).collect();
-    cluster.stop(net).await.unwrap();
-    for pid in pids {
-        assert!(common::pid_gone(pid), "etcd {pid} still exists");
-    }
-    let _ = std::fs::remove_dir_all(dir);
-}
-
 fn client(addr: SocketAddr) -> (EtcdKvClient, UnboundedReceiver<KvPush>) {
     EtcdKvClient::new(vec![EtcdEndpoint::from_addr(addr)])
 }
@@ -269,7 +260,7 @@ async fn leases_txn_and_range_answer_as_the_model_except_where_etcd_differs() {
     })
     .await
     .expect("bounded");
-    stop(cluster, &net, dir).await;
+    common::stop_etcd(cluster, &net, dir).await;
 }
 
 /// Waits (bounded) for the next push that is an event or a lost watch (a resumed stream is
@@ -392,6 +383,16 @@ async fn a_cancelled_watch_is_gone(
         .unwrap();
     assert_eq!(cancel, Some(KvResponse::WatchCanceled));
     assert_eq!(watchers_within(addr, 0, REQUEST).await, 0);
+    // A cancel that overtakes its watch (a member runs each request as a task of its own): the
+    // watch never starts.
+    c.cancel_watch(73);
+    let late = KvRequest::Watch {
+        key: format!("{ELECTION_PREFIX}r"),
+        start_revision: rev + 1,
+    };
+    let answer = c.execute(73, &late, REQUEST).await.unwrap();
+    assert_eq!(answer, Some(KvResponse::WatchCanceled));
+    assert_eq!(watchers_within(addr, 0, REQUEST).await, 0);
     ask(other, KvRequest::LeaseRevoke { lease }).await;
     assert_eq!(next_push(rx, Duration::from_millis(500)).await, None);
 }
@@ -472,7 +473,7 @@ async fn a_watch_sees_the_predecessors_delete_on_revoke_and_on_expiry() {
     })
     .await
     .expect("bounded");
-    stop(cluster, &net, dir).await;
+    common::stop_etcd(cluster, &net, dir).await;
 }
 
 /// A one-member etcd with an electune proxy `<tag>_n1_to_e1` in front of it.
@@ -540,7 +541,7 @@ async fn through_a_proxy_reset_is_unavailable_silence_is_no_answer_and_requests_
     .await
     .expect("bounded");
     net.delete(&[proxy]).await.unwrap();
-    stop(cluster, &net, dir).await;
+    common::stop_etcd(cluster, &net, dir).await;
 }
 
 /// A watch asked for while the link is down is answered Unavailable, and still opened once the
@@ -659,7 +660,7 @@ async fn through_a_proxy_a_cut_watch_resumes_and_a_watch_asked_for_while_cut_sti
     .await
     .expect("bounded");
     net.delete(&[proxy]).await.unwrap();
-    stop(cluster, &net, dir).await;
+    common::stop_etcd(cluster, &net, dir).await;
 }
 
 async fn set_link(net: &ToxiproxyServer, proxy: &str, enabled: bool) {
@@ -745,7 +746,7 @@ async fn on_three_members_requests_and_a_watch_fail_over_when_a_member_crashes()
     })
     .await
     .expect("bounded");
-    stop(cluster, &net, dir).await;
+    common::stop_etcd(cluster, &net, dir).await;
 }
 
 /// (true time ns, member, event).
@@ -888,7 +889,7 @@ async fn three_etcd_election_cores_elect_one_leader_and_take_over_after_a_revoke
     for t in &tasks {
         t.abort();
     }
-    stop(cluster, &net, dir).await;
+    common::stop_etcd(cluster, &net, dir).await;
     outcome.expect("bounded");
     assert_eq!(*ERRORS.lock().unwrap(), Vec::<String>::new());
 }

@@ -76,14 +76,7 @@ fn a_held_out_longer_run_never_contradicts_the_bound() {
 fn simulated(file: &str, seed: u64, duration: Duration) -> FalsePromotionEstimate {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     let p = electune::profile::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let spec = electune::sim::SimSpec {
-        profile: p.clone(),
-        timing: p.timing,
-        faults: p.faults.clone(),
-        duration,
-        seed,
-        costs: electune::sim::Costs::default(),
-    };
+    let spec = electune::sim::SimSpec::of_profile(&p, duration, seed);
     let tl = electune::sim::run_trial(&spec, || false).expect("simulated trial");
     let timing = electune::results::PointTiming::of_profile(&p);
     let point = PointResult {

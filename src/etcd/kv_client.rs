@@ -35,7 +35,7 @@
 //!   key whole. The watch asks for `prev_kv` and rebuilds the model's event from it.
 //! - The model ends a watch with its member's connection; clientv3 resumes it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -76,10 +76,18 @@ pub enum KvPush {
 pub struct EtcdKvClient {
     http: reqwest::Client,
     endpoints: Endpoints,
-    watches: Arc<Mutex<HashMap<u64, tokio::task::AbortHandle>>>,
+    watches: Arc<Mutex<Watches>>,
     resumes: Arc<AtomicU64>,
     pushes: UnboundedSender<KvPush>,
     namespace: Namespace,
+}
+
+/// The watches of one client: those running, and those cancelled before they were opened (the
+/// caller's requests may run as tasks of their own, a cancel overtaking its watch).
+#[derive(Debug, Default)]
+struct Watches {
+    running: HashMap<u64, tokio::task::AbortHandle>,
+    cancelled: HashSet<u64>,
 }
 
 impl EtcdKvClient {
@@ -178,19 +186,26 @@ impl EtcdKvClient {
         Ok(watch)
     }
 
-    /// Ends watch `watch` (created through [`EtcdKvClient::execute`]) at once; false if no such
-    /// watch is running (never created, not yet registered, or already gone).
-    pub fn cancel_watch(&self, watch: u64) -> bool {
-        let task = self.watches.lock().expect("not poisoned").remove(&watch);
-        task.map(|t| t.abort()).is_some()
+    /// Ends watch `watch` (created through [`EtcdKvClient::execute`]) at once. A watch not
+    /// running yet never starts: its `Watch` request, when it comes, answers `WatchCanceled`.
+    pub fn cancel_watch(&self, watch: u64) {
+        let mut w = self.watches.lock().expect("not poisoned");
+        match w.running.remove(&watch) {
+            Some(task) => task.abort(),
+            None => {
+                w.cancelled.insert(watch);
+            }
+        }
     }
 
     /// Ends every watch created through [`EtcdKvClient::execute`] (the member's connection
     /// closed).
     pub fn cancel_watches(&self) {
-        for (_, w) in self.watches.lock().expect("not poisoned").drain() {
-            w.abort();
+        let mut w = self.watches.lock().expect("not poisoned");
+        for (_, task) in w.running.drain() {
+            task.abort();
         }
+        w.cancelled.clear();
     }
 
     async fn perform(
@@ -245,23 +260,27 @@ impl EtcdKvClient {
         let (endpoint, key) = (endpoint.clone(), key.to_owned());
         let (created, first) = oneshot::channel();
         let watches = self.watches.clone();
-        let task = tokio::spawn(async move {
-            let request = (watch, key.as_str(), start_revision);
-            follow.start(&endpoint, request, timeout, created).await;
-            // Gone for good: forget it, unless a newer watch took its id.
-            let me = tokio::task::id();
-            watches
-                .lock()
-                .expect("not poisoned")
-                .retain(|&w, t| w != watch || t.id() != me);
-        });
-        let old = self
-            .watches
-            .lock()
-            .expect("not poisoned")
-            .insert(watch, task.abort_handle());
-        if let Some(old) = old {
-            old.abort(); // a watch id reused: the newer one wins
+        {
+            // Checked and registered under one lock, so that a cancel either finds the task or
+            // leaves word for it.
+            let mut w = self.watches.lock().expect("not poisoned");
+            if w.cancelled.remove(&watch) {
+                return Ok(KvResponse::WatchCanceled);
+            }
+            let task = tokio::spawn(async move {
+                let request = (watch, key.as_str(), start_revision);
+                follow.start(&endpoint, request, timeout, created).await;
+                // Gone for good: forget it, unless a newer watch took its id.
+                let me = tokio::task::id();
+                watches
+                    .lock()
+                    .expect("not poisoned")
+                    .running
+                    .retain(|&w, t| w != watch || t.id() != me);
+            });
+            if let Some(old) = w.running.insert(watch, task.abort_handle()) {
+                old.abort(); // a watch id reused: the newer one wins
+            }
         }
         match first.await {
             Ok(Ok(Some(revision))) => Ok(KvResponse::WatchCreated { revision }),

@@ -13,9 +13,7 @@
 //! for good ends `waitDelete` with an error, which the core hears as `Unavailable` on the watch
 //! and answers by campaigning again, as an application does when `Campaign` returns an error.
 
-use std::collections::HashSet;
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -39,32 +37,22 @@ pub(super) async fn run<M: Wire + Send + 'static>(
     let namespace = Namespace::new(&access.namespace);
     let (client, pushes) = EtcdKvClient::with_namespace(endpoints, namespace);
     let forward = tokio::spawn(forward_pushes(pushes, inputs.clone()));
-    // Watches cancelled before the request that creates them had registered them: each request
-    // runs as a task of its own, and tokio may run a later one first.
-    let cancelled: Arc<Mutex<HashSet<u64>>> = Arc::default();
     while let Some(frame) = frames.recv().await {
         let Ok((_, KvMessage::Request { id, request })) = KvMessage::decode(&frame[4..]) else {
             continue;
         };
         if let KvRequest::CancelWatch { watch } = request {
-            // In order with what came before it, at once: a watch is ended where it runs.
-            if !client.cancel_watch(watch) {
-                cancelled.lock().expect("not poisoned").insert(watch);
-            }
+            // In order with what came before it, at once: each other request runs as a task of
+            // its own, and tokio may run a later one first (the client ends a watch cancelled
+            // before it started as soon as its request comes).
+            client.cancel_watch(watch);
             let response = KvResponse::WatchCanceled;
             deliver(&inputs, &KvMessage::Response { id, response });
             continue;
         }
-        let (client, inputs, cancelled) = (client.clone(), inputs.clone(), cancelled.clone());
+        let (client, inputs) = (client.clone(), inputs.clone());
         tokio::spawn(async move {
             let answer = client.execute(id, &request, timeout).await;
-            if matches!(request, KvRequest::Watch { .. })
-                && cancelled.lock().expect("not poisoned").remove(&id)
-            {
-                // Cancelled while it was being created: end it now.
-                client.cancel_watch(id);
-                return;
-            }
             let response = match (answer, &request) {
                 // A watch etcd could not create yet is opened as soon as it can be (clientv3's
                 // `Watch` never fails to `waitDelete`): nothing to tell the core.

@@ -8,7 +8,7 @@
 //!
 //! [`World`]: super::World
 
-use super::testkit::{leaders, simulate};
+use super::testkit::{fault, leaders, simulate, step_downs};
 use crate::analysis::{check_invariants, store_load, RunMetrics, Timeline};
 use crate::event::EventKind;
 
@@ -35,40 +35,6 @@ fn trial(
         "name: etcd\ncluster:\n  protocol: etcd-election\n  session: {{ ttl: {ttl_s}s, etcd_election_timeout: 500ms }}\n  nodes: 3\nnetwork:\n  default: {{ latency: 0.5ms, jitter: 0.2ms }}\nsink: {{ fencing: {fencing}, write_interval: 100ms }}\nfaults:\n{faults}"
     );
     simulate(&text, seconds, seed)
-}
-
-fn step_downs(tl: &Timeline, who: &str) -> Vec<u64> {
-    tl.events
-        .iter()
-        .filter(|e| e.src == who && matches!(e.kind, EventKind::StepDown { .. }))
-        .map(|e| e.t)
-        .collect()
-}
-
-/// (start, end) of the first fault of `kind`.
-fn fault(tl: &Timeline, kind: &str) -> (u64, u64, bool) {
-    let (id, start, hard) = tl
-        .events
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::FaultStart {
-                id,
-                kind: k,
-                expect_failover,
-                ..
-            } if k == kind => Some((*id, e.t, *expect_failover)),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no {kind} started"));
-    let end = tl
-        .events
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::FaultEnd { id: i, .. } if *i == id => Some(e.t),
-            _ => None,
-        })
-        .unwrap_or(u64::MAX);
-    (start, end, hard)
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! and the lease store in [`World`], with the profile's faults, analysed as any other timeline.
 //! Timing is client-go's 15 s / 10 s / 2 s scaled by 0.1.
 
-use super::testkit::{leaders, simulate};
+use super::testkit::{fault, leaders, simulate};
 use crate::analysis::{check_invariants, store_load, RunMetrics, Timeline};
 use crate::event::EventKind;
 
@@ -17,20 +17,6 @@ fn trial(fencing: bool, faults: &str, seconds: u64, seed: u64) -> (Timeline, Run
         "name: lease\ncluster:\n  protocol: lease\n  lease: {{ lease_duration: 1.5s, renew_deadline: 1s, retry_period: 200ms }}\n  nodes: 3\nnetwork:\n  default: {{ latency: 0.5ms, jitter: 0.2ms }}\nsink: {{ fencing: {fencing} }}\nfaults:\n{faults}"
     );
     simulate(&text, seconds, seed)
-}
-
-fn fault_start(tl: &Timeline, kind: &str) -> (u64, bool) {
-    tl.events
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::FaultStart {
-                kind: k,
-                expect_failover,
-                ..
-            } if k == kind => Some((e.t, *expect_failover)),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no {kind} started"))
 }
 
 #[test]
@@ -58,7 +44,7 @@ fn lease_in_the_sim_takeover_after_a_crash_comes_lease_duration_after_the_last_c
             seed,
         );
         assert!(m.violations.is_empty());
-        let (t0, hard) = fault_start(&tl, "crash");
+        let (t0, _, hard) = fault(&tl, "crash");
         assert!(hard);
         let old = leaders(&tl)[0].1.clone();
         let (t2, new, _) = leaders(&tl)
@@ -109,7 +95,7 @@ fn cut_leader(drift: f64, seed: u64) -> (Timeline, RunMetrics) {
 fn lease_in_the_sim_a_fast_clock_takes_over_early_and_dual_leadership_shows_it() {
     for seed in 1..=4 {
         let (tl, m) = cut_leader(2.0, seed);
-        let (t0, hard) = fault_start(&tl, "partition");
+        let (t0, _, hard) = fault(&tl, "partition");
         assert!(hard, "a 3s cut is longer than RenewDeadline");
         let dual = &m.summary.dual_leadership;
         assert!(dual.total_ms > 0.0, "seed {seed}: {dual:?}");
@@ -139,7 +125,7 @@ fn lease_in_the_sim_a_store_outage_shorter_than_renew_deadline_changes_no_leader
             15,
             seed,
         );
-        let (_, hard) = fault_start(&tl, "store-outage");
+        let (_, _, hard) = fault(&tl, "store-outage");
         assert!(!hard);
         assert_eq!(leaders(&tl).len(), 1, "seed {seed}");
         assert_eq!(m.tally.leader_changes, 0);
@@ -160,7 +146,7 @@ fn lease_in_the_sim_a_store_outage_longer_than_renew_deadline_makes_the_leader_g
             seed,
         );
         assert!(m.violations.is_empty());
-        let (t0, hard) = fault_start(&tl, "store-outage");
+        let (t0, _, hard) = fault(&tl, "store-outage");
         assert!(hard);
         let old = leaders(&tl)[0].1.clone();
         let gave_up = tl

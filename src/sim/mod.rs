@@ -51,6 +51,21 @@ pub struct SimSpec {
     pub costs: Costs,
 }
 
+impl SimSpec {
+    /// A trial of `profile` as it stands (its timing, its faults) for `duration` with `seed`, at
+    /// the default costs.
+    pub fn of_profile(profile: &Profile, duration: Duration, seed: u64) -> Self {
+        Self {
+            profile: profile.clone(),
+            timing: profile.timing,
+            faults: profile.faults.clone(),
+            duration,
+            seed,
+            costs: Costs::default(),
+        }
+    }
+}
+
 /// Why a simulated trial could not be measured.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SimError {

@@ -1,9 +1,9 @@
 //! What the simulator's mechanism tests share: a trial of a profile given as text, and the
-//! leaders of a timeline.
+//! leaders, step-downs and faults of a timeline.
 
 use std::time::Duration;
 
-use super::{run_trial, Costs, SimSpec};
+use super::{run_trial, SimSpec};
 use crate::analysis::{RunMetrics, Timeline};
 use crate::event::EventKind;
 use crate::profile;
@@ -12,17 +12,30 @@ use crate::profile;
 /// costs, and analyses it.
 pub fn simulate(text: &str, seconds: u64, seed: u64) -> (Timeline, RunMetrics) {
     let p = profile::parse(text, "test.yaml").expect("test profile");
-    let spec = SimSpec {
-        timing: p.timing,
-        faults: p.faults.clone(),
-        profile: p,
-        duration: Duration::from_secs(seconds),
-        seed,
-        costs: Costs::default(),
-    };
+    let spec = SimSpec::of_profile(&p, Duration::from_secs(seconds), seed);
     let tl = run_trial(&spec, || false).expect("simulated trial");
     let m = tl.analyze();
     (tl, m)
+}
+
+/// The first fault of `kind`: when it started, when it ended (`u64::MAX`: it never did), and
+/// whether it was a hard fault.
+pub fn fault(tl: &Timeline, kind: &str) -> (u64, u64, bool) {
+    let events: Vec<&crate::event::Event> = tl.events.iter().collect();
+    let f = crate::analysis::fault_intervals(&events, u64::MAX)
+        .into_iter()
+        .find(|f| f.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind} started"));
+    (f.start_ns, f.end_ns, f.hard)
+}
+
+/// When `who` stepped down.
+pub fn step_downs(tl: &Timeline, who: &str) -> Vec<u64> {
+    tl.events
+        .iter()
+        .filter(|e| e.src == who && matches!(e.kind, EventKind::StepDown { .. }))
+        .map(|e| e.t)
+        .collect()
 }
 
 /// Every `leader` event: (time, member, term).

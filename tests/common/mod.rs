@@ -136,26 +136,28 @@ pub fn leaders(events: &[Event]) -> Vec<(u64, String, u64)> {
 
 /// The first fault of `kind`: when it started and ended, and whether it was a hard fault.
 pub fn fault_window(events: &[Event], kind: &str) -> (u64, u64, bool) {
-    let (t0, id, hard) = events
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::FaultStart {
-                id,
-                kind: k,
-                expect_failover,
-                ..
-            } if k == kind => Some((e.t, *id, *expect_failover)),
-            _ => None,
-        })
+    let events: Vec<&Event> = events.iter().collect();
+    let f = electune::analysis::fault_intervals(&events, u64::MAX)
+        .into_iter()
+        .find(|f| f.kind == kind)
         .unwrap_or_else(|| panic!("no {kind} started"));
-    let end = events
-        .iter()
-        .find_map(|e| match e.kind {
-            EventKind::FaultEnd { id: i, .. } if i == id => Some(e.t),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("the {kind} never ended"));
-    (t0, end, hard)
+    assert!(f.end_ns != u64::MAX, "the {kind} never ended");
+    (f.start_ns, f.end_ns, f.hard)
+}
+
+/// Stops an etcd cluster a test started, checks every member process gone by PID, removes its
+/// directory.
+pub async fn stop_etcd(
+    cluster: electune::etcd::EtcdCluster,
+    net: &ToxiproxyServer,
+    dir: impl AsRef<std::path::Path>,
+) {
+    let pids: Vec<u32> = (0..cluster.len()).filter_map(|i| cluster.pid(i)).collect();
+    cluster.stop(net).await.unwrap();
+    for pid in pids {
+        assert!(pid_gone(pid), "etcd {pid} still exists");
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// An etcd "the user runs" (`--etcd URL`): one member started by the test on loopback, with its
@@ -216,12 +218,7 @@ impl UsersEtcd {
     /// Ends etcd by PID and checks it gone.
     pub fn stop(mut self) {
         let etcd = self.etcd.take().expect("not stopped yet");
-        let pid = etcd.pid(0).expect("etcd ran");
-        self.rt.block_on(async {
-            etcd.stop(&self.net).await.unwrap();
-        });
-        assert!(pid_gone(pid), "etcd {pid} outlived the test");
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.rt.block_on(stop_etcd(etcd, &self.net, &self.dir));
     }
 }
 
