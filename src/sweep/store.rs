@@ -61,15 +61,25 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
-/// Writes `value` as pretty JSON atomically (temp file, then rename).
+/// Writes `value` as pretty JSON atomically: one write to a temporary file of this writer's own
+/// (pid and a process-wide counter in its name, so two writers of the same file never share
+/// one), then a rename over `path`. A reader sees the old file or the new one, never a mix.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
-    let tmp = path.with_extension("json.tmp");
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("json.{}-{n}.tmp", std::process::id()));
     let bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Format {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    if let Err(e) = std::fs::write(&tmp, bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(&tmp)(e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(path)(e)
+    })
 }
 
 /// Reads JSON written by [`write_json`]. A file that does not parse is [`StoreError::Corrupt`],
@@ -241,12 +251,16 @@ pub struct ResumeCheck {
 /// The sweep directory.
 pub struct Store {
     pub dir: PathBuf,
+    /// The one writer of `trials.csv`: the length of its committed part (header and whole rows),
+    /// learnt at the first append. Parallel trials append through this lock, one row at a time.
+    trials: std::sync::Mutex<Option<u64>>,
 }
 
 impl Store {
     pub fn new(dir: &Path) -> Self {
         Self {
             dir: dir.to_path_buf(),
+            trials: std::sync::Mutex::new(None),
         }
     }
 
@@ -290,9 +304,10 @@ impl Store {
     /// every `trial-N.json` a committed row points at parse.
     ///
     /// One damage is repaired rather than refused: a last row of `trials.csv` without its
-    /// newline. Rows are appended one `write` at a time after the trial's JSON was renamed into
-    /// place, so a sweep killed (or a disk filled) during that append leaves exactly that; the
-    /// partial row is dropped and its trial runs again. Anything else is refused: it is not
+    /// newline. Rows are appended whole, by one writer at a time, after the trial's JSON was
+    /// renamed into place, and a failed append is cut off before the next one
+    /// ([`Store::append_trial_row`]), so a sweep killed (or a disk filled) during an append
+    /// leaves exactly that; the partial row is dropped and its trial runs again. Anything else is refused: it is not
     /// what electune leaves behind, and carrying it forward would mix it into the results.
     pub fn check_for_resume(&self, manifest: &SweepManifest) -> Result<ResumeCheck, StoreError> {
         let mut check = ResumeCheck::default();
@@ -411,7 +426,8 @@ impl Store {
         Ok(check)
     }
 
-    /// Saves one finished trial.
+    /// Saves one finished trial: its metrics as `trial-N.json` (atomically), then its row of
+    /// `trials.csv`, which commits it.
     pub fn save_trial(
         &self,
         p: &PlannedPoint,
@@ -422,34 +438,48 @@ impl Store {
         let point_dir = self.point_dir(p);
         std::fs::create_dir_all(&point_dir).map_err(io(&point_dir))?;
         write_json(&point_dir.join(format!("trial-{trial}.json")), m)?;
-        let path = self.dir.join("trials.csv");
+        self.append_trial_row(&trial_row(p, trial, m, wall))
+    }
+
+    /// Appends one whole row to `trials.csv`. Rows from parallel trials never interleave: one
+    /// writer at a time (the lock), one buffer, one `write_all`. Whatever a failed or killed
+    /// append left behind (a row cut short by a full disk) is cut off before the next row, and a
+    /// failed append truncates the file back at once, so the file only ever holds the header,
+    /// whole rows and, after a kill, at most one partial last row, which `--resume` drops
+    /// ([`Store::check_for_resume`]).
+    fn append_trial_row(&self, row: &str) -> Result<(), StoreError> {
+        debug_assert!(row.ends_with('\n') && row.matches('\n').count() == 1);
+        let path = self.trials_path();
+        let mut committed = self.trials.lock().unwrap_or_else(|e| e.into_inner());
         let mut f = std::fs::OpenOptions::new()
-            .append(true)
+            .read(true)
+            .write(true)
             .open(&path)
             .map_err(io(&path))?;
-        let s = &m.summary;
-        writeln!(
-            f,
-            "{},{},{},{:.3},{},{},{:.3},{:.3},{},{},{},{:.3}",
-            p.timing
-                .csv_values()
-                .into_iter()
-                .map(s_ms)
-                .collect::<Vec<_>>()
-                .join(","),
-            p.index,
-            trial,
-            s.exposure_hours * 3600.0,
-            s.failover.complete,
-            s.failover.incomplete,
-            s.failover.failover.p50_ms,
-            s.failover.failover.p99_ms,
-            m.tally.false_promotions,
-            m.tally.leader_changes,
-            m.violations.len(),
-            wall
-        )
-        .map_err(io(&path))
+        let good = match *committed {
+            Some(len) => len,
+            None => committed_len(&mut f).map_err(io(&path))?,
+        };
+        if good == 0 {
+            return Err(StoreError::Corrupt {
+                path,
+                line: Some(1),
+                message: "the header is missing; this is not a trials file electune wrote".into(),
+            });
+        }
+        if f.metadata().map_err(io(&path))?.len() != good {
+            f.set_len(good).map_err(io(&path))?;
+        }
+        use std::io::Seek;
+        f.seek(std::io::SeekFrom::Start(good)).map_err(io(&path))?;
+        if let Err(e) = f.write_all(row.as_bytes()) {
+            // Best effort: the next append (or `--resume`) cuts it off anyway.
+            let _ = f.set_len(good);
+            *committed = Some(good);
+            return Err(io(&path)(e));
+        }
+        *committed = Some(good + row.len() as u64);
+        Ok(())
     }
 
     /// A trial already saved (for resume): its metrics, when a complete `trials.csv` row
@@ -480,6 +510,50 @@ impl Store {
         crate::report::write_data(&self.dir, all, &feasible)?;
         Ok(())
     }
+}
+
+/// One row of `trials.csv` ([`trials_header`]), newline included.
+fn trial_row(p: &PlannedPoint, trial: usize, m: &RunMetrics, wall: f64) -> String {
+    let s = &m.summary;
+    format!(
+        "{},{},{},{:.3},{},{},{:.3},{:.3},{},{},{},{:.3}\n",
+        p.timing
+            .csv_values()
+            .into_iter()
+            .map(s_ms)
+            .collect::<Vec<_>>()
+            .join(","),
+        p.index,
+        trial,
+        s.exposure_hours * 3600.0,
+        s.failover.complete,
+        s.failover.incomplete,
+        s.failover.failover.p50_ms,
+        s.failover.failover.p99_ms,
+        m.tally.false_promotions,
+        m.tally.leader_changes,
+        m.violations.len(),
+        wall
+    )
+}
+
+/// The length of the committed part of a trials file: everything up to its last newline.
+fn committed_len(f: &mut std::fs::File) -> std::io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = f.metadata()?.len();
+    let mut at = len;
+    let mut buf = [0u8; 4096];
+    while at > 0 {
+        let from = at.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(at - from) as usize];
+        f.seek(SeekFrom::Start(from))?;
+        f.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(from + i as u64 + 1);
+        }
+        at = from;
+    }
+    Ok(0)
 }
 
 fn s_ms(d: std::time::Duration) -> String {
