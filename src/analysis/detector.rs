@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::failover::FailoverEpisode;
-use super::faults::{hard_fault_on, Fault};
-use super::leadership::LeadershipInterval;
+use super::faults::{Fault, FaultCursor};
+use super::leadership::{LeaderCursor, LeadershipInterval};
 use super::stats::Observation;
 use crate::event::{Event, EventKind};
 
@@ -72,51 +72,70 @@ pub fn detector(
     episodes: &[FailoverEpisode],
 ) -> DetectorSamples {
     let mut out = DetectorSamples::default();
-    let mut last_mistake: Vec<((&str, &str), u64)> = Vec::new();
+    let mut last_mistake: std::collections::HashMap<(&str, &str), u64> = Default::default();
     let found = suspicions(events);
+    // Where each follower heard each leader: (time, index in the timeline), in time order.
+    let mut heard_at: std::collections::HashMap<(&str, &str), Vec<(u64, usize)>> =
+        Default::default();
+    for (i, e) in events.iter().enumerate() {
+        if let EventKind::Heartbeat { leader, .. } = &e.kind {
+            heard_at
+                .entry((e.src.as_str(), leader.as_str()))
+                .or_default()
+                .push((e.t, i));
+        }
+    }
+    // Suspicions come in time order: one pass of each cursor answers them all.
+    let mut in_force = FaultCursor::new(faults, 0);
+    let mut leaders = LeaderCursor::new(intervals);
     for &(i, src, leader) in &found {
         let e = events[i];
-        if hard_fault_on(faults, leader, e.t) {
+        if in_force.at(e.t).any(|f| f.hard && f.touches(leader)) {
             out.correct += 1;
             continue;
         }
-        let Some(iv) = intervals
-            .iter()
+        let Some(iv) = leaders
+            .in_force(e.t)
             .find(|iv| iv.node == *leader && iv.covers(e.t))
         else {
             out.of_former_leader += 1;
             continue;
         };
         out.mistakes += 1;
-        let heard = events[i + 1..]
-            .iter()
-            .find(|h| {
-                h.src == e.src
-                    && matches!(&h.kind, EventKind::Heartbeat { leader: l, .. } if l == leader)
-            })
-            .map_or(u64::MAX, |h| h.t);
-        out.mistake_duration_ns.push(heard.min(iv.end_ns) - e.t);
-        match last_mistake.iter_mut().find(|(k, _)| *k == (src, leader)) {
-            Some((_, prev)) => {
-                out.mistake_recurrence_ns.push(e.t - *prev);
-                *prev = e.t;
+        // The first heartbeat from that leader after the suspicion, if any.
+        let heard = heard_at.get(&(src, leader)).and_then(|hs| {
+            let next = hs.partition_point(|&(_, j)| j <= i);
+            hs.get(next).map(|&(t, _)| t)
+        });
+        out.mistake_duration_ns
+            .push(heard.unwrap_or(u64::MAX).min(iv.end_ns) - e.t);
+        match last_mistake.entry((src, leader)) {
+            std::collections::hash_map::Entry::Occupied(mut prev) => {
+                out.mistake_recurrence_ns.push(e.t - *prev.get());
+                prev.insert(e.t);
             }
-            None => last_mistake.push(((src, leader), e.t)),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(e.t);
+            }
         }
     }
+    let fault_end: std::collections::HashMap<(u64, u64), u64> = faults
+        .iter()
+        .rev()
+        .map(|f| ((f.id, f.start_ns), f.end_ns))
+        .collect();
     for ep in episodes {
-        let end = faults
-            .iter()
-            .find(|f| f.id == ep.fault_id && f.start_ns == ep.t0_ns)
-            .map_or(ep.t0_ns, |f| f.end_ns);
+        let end = fault_end
+            .get(&(ep.fault_id, ep.t0_ns))
+            .copied()
+            .unwrap_or(ep.t0_ns);
+        let from = found.partition_point(|&(i, _, _)| events[i].t < ep.t0_ns);
         for node in nodes.iter().filter(|n| **n != ep.old_leader) {
-            let first =
-                found
-                    .iter()
-                    .map(|&(i, src, l)| (events[i].t, src, l))
-                    .find(|&(t, src, l)| {
-                        src == node && ep.t0_ns <= t && t <= end && l == ep.old_leader
-                    });
+            let first = found[from..]
+                .iter()
+                .map(|&(i, src, l)| (events[i].t, src, l))
+                .take_while(|&(t, _, _)| t <= end)
+                .find(|&(_, src, l)| src == node && l == ep.old_leader);
             match first {
                 Some((t, _, _)) => out.detection.push(Observation::done(t - ep.t0_ns)),
                 None => {

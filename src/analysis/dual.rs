@@ -53,9 +53,11 @@ pub fn acting_intervals(
     faults: &[super::faults::Fault],
 ) -> Vec<LeadershipInterval> {
     let mut out = Vec::new();
+    // Intervals come in start order, so one cursor over the faults serves them all.
+    let mut in_force = super::faults::FaultCursor::new(faults, 0);
     for iv in intervals {
-        let mut frozen: Vec<(u64, u64)> = faults
-            .iter()
+        let mut frozen: Vec<(u64, u64)> = in_force
+            .overlapping(iv.start_ns, iv.end_ns)
             .filter(|f| matches!(f.kind.as_str(), "pause" | "crash") && f.touches(&iv.node))
             .map(|f| (f.start_ns.max(iv.start_ns), f.end_ns.min(iv.end_ns)))
             .filter(|(s, e)| e > s)

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::faults::Fault;
-use super::leadership::{leader_at, LeadershipInterval};
+use super::leadership::{LeaderCursor, LeadershipInterval};
 use super::promotions::Promotion;
 use super::silences::{Silence, SilenceEnd};
 use crate::event::{Event, EventKind};
@@ -89,9 +89,11 @@ pub struct EpisodeInput<'a> {
     pub timeout_ns: u64,
 }
 
-/// Counts episodes and background of one trial.
+/// Counts episodes and background of one trial, in time linear in its events and faults (the
+/// events, faults, intervals and promotions come sorted by time).
 pub fn episodes(input: &EpisodeInput) -> EpisodeTally {
     let (start, end) = input.window;
+    // Windows start with their fault, so they are in start order too.
     let windows: Vec<(u64, u64)> = input
         .faults
         .iter()
@@ -102,9 +104,33 @@ pub fn episodes(input: &EpisodeInput) -> EpisodeTally {
             )
         })
         .collect();
+    // Whether window i meets another: one that starts earlier and reaches it (the running
+    // maximum of ends before it), or the next one by start, which starts inside it.
+    let mut overlaps = vec![false; windows.len()];
+    let mut reach: Option<u64> = None;
+    for (i, &(s, e)) in windows.iter().enumerate() {
+        let earlier = reach.is_some_and(|r| r >= s);
+        let later = windows.get(i + 1).is_some_and(|&(ns, _)| ns <= e);
+        overlaps[i] = earlier || later;
+        reach = Some(reach.map_or(e, |r| r.max(e)));
+    }
+    let suspicions: Vec<(u64, &str)> = input
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::Suspect { .. }
+                    | EventKind::PreCandidate { .. }
+                    | EventKind::Candidate { .. }
+            )
+        })
+        .map(|e| (e.t, e.src.as_str()))
+        .collect();
+    let mut leaders = LeaderCursor::new(input.intervals);
     let mut out = EpisodeTally::default();
     for (i, f) in input.faults.iter().enumerate() {
-        let Some(old) = leader_at(input.intervals, f.start_ns) else {
+        let Some(old) = leaders.leader_at(f.start_ns) else {
             continue;
         };
         if !f.touches(&old.node) {
@@ -116,37 +142,36 @@ pub fn episodes(input: &EpisodeInput) -> EpisodeTally {
             continue;
         }
         c.tolerated += 1;
-        let (ws, we) = windows[i];
-        let overlaps = windows
-            .iter()
-            .enumerate()
-            .any(|(j, &(s, e))| j != i && s <= we && e >= ws);
-        if overlaps {
+        if overlaps[i] {
             c.overlapped += 1;
             continue;
         }
         c.episodes += 1;
-        let inside = |t: u64| ws <= t && t <= we;
-        if input.false_promotions.iter().any(|p| inside(p.t_ns)) {
+        let (ws, we) = windows[i];
+        let first = input.false_promotions.partition_point(|p| p.t_ns < ws);
+        if input
+            .false_promotions
+            .get(first)
+            .is_some_and(|p| p.t_ns <= we)
+        {
             c.promoted += 1;
         }
-        let suspected = input.events.iter().any(|e| {
-            inside(e.t)
-                && e.src != old.node
-                && matches!(
-                    e.kind,
-                    EventKind::Suspect { .. }
-                        | EventKind::PreCandidate { .. }
-                        | EventKind::Candidate { .. }
-                )
-        });
+        // Counted windows overlap no other, so these scans add up to one pass.
+        let from = suspicions.partition_point(|&(t, _)| t < ws);
+        let suspected = suspicions[from..]
+            .iter()
+            .take_while(|&&(t, _)| t <= we)
+            .any(|&(_, src)| src != old.node);
         if suspected {
             c.suspected += 1;
         }
     }
-    let in_any = |t: u64| windows.iter().any(|&(s, e)| s <= t && t <= e);
-    let covered = union_len(&windows, start, end);
-    out.background_ns = (end - start).saturating_sub(covered);
+    let covered = union(&windows, start, end);
+    let in_any = |t: u64| {
+        let i = covered.partition_point(|&(_, e)| e < t);
+        covered.get(i).is_some_and(|&(s, _)| s <= t)
+    };
+    out.background_ns = (end - start).saturating_sub(covered.iter().map(|(s, e)| e - s).sum());
     out.background_follower_ns = out.background_ns * input.members.saturating_sub(1) as u64;
     out.background_false_promotions = input
         .false_promotions
@@ -165,27 +190,24 @@ pub fn episodes(input: &EpisodeInput) -> EpisodeTally {
     out
 }
 
-/// Total length of the union of `[s, e]` intervals clipped to `[lo, hi]`.
-fn union_len(windows: &[(u64, u64)], lo: u64, hi: u64) -> u64 {
+/// The union of closed `[s, e]` windows as disjoint windows in time order, clipped to
+/// `[lo, hi]`. Windows that touch merge; a window of no length inside `[lo, hi]` is kept (an
+/// instant it covers is still covered).
+fn union(windows: &[(u64, u64)], lo: u64, hi: u64) -> Vec<(u64, u64)> {
     let mut w: Vec<(u64, u64)> = windows
         .iter()
         .map(|&(s, e)| (s.max(lo), e.min(hi)))
-        .filter(|(s, e)| e > s)
+        .filter(|(s, e)| e >= s)
         .collect();
     w.sort_unstable();
-    let mut total = 0;
-    let mut cur: Option<(u64, u64)> = None;
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(w.len());
     for (s, e) in w {
-        cur = match cur {
-            Some((cs, ce)) if s <= ce => Some((cs, ce.max(e))),
-            Some((cs, ce)) => {
-                total += ce - cs;
-                Some((s, e))
-            }
-            None => Some((s, e)),
-        };
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
     }
-    total + cur.map_or(0, |(s, e)| e - s)
+    out
 }
 
 #[cfg(test)]

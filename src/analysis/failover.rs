@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::faults::Fault;
-use super::leadership::{leader_at, LeadershipInterval};
+use super::leadership::{LeaderCursor, LeadershipInterval};
 use super::stats::Observation;
 use crate::event::{Event, EventKind};
 
@@ -121,8 +121,9 @@ pub fn failover_episodes(
         hard_faults: hard.len() as u64,
         ..Default::default()
     };
+    let mut leaders = LeaderCursor::new(intervals);
     for (i, f) in hard.iter().enumerate() {
-        let Some(old) = leader_at(intervals, f.start_ns) else {
+        let Some(old) = leaders.leader_at(f.start_ns) else {
             out.without_leader += 1;
             continue;
         };

@@ -28,12 +28,28 @@ pub fn ping_pongs(
     election_timeout_max: Duration,
 ) -> Vec<PingPong> {
     let limit = election_timeout_max.as_nanos().saturating_mul(10);
+    // Each node's intervals (indices, in start order), and the running maximum of ends, so that
+    // both searches below cost a binary search and a short walk rather than a pass over all.
+    let mut by_node: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for (i, iv) in intervals.iter().enumerate() {
+        by_node.entry(iv.node.as_str()).or_default().push(i);
+    }
+    let reach: Vec<u64> = intervals
+        .iter()
+        .scan(0u64, |r, iv| {
+            *r = (*r).max(iv.end_ns);
+            Some(*r)
+        })
+        .collect();
     let mut out = Vec::new();
     for lost in intervals.iter().filter(|iv| !iv.censored) {
         let x = lost.end_ns;
-        let Some(again) = intervals
+        let own = &by_node[lost.node.as_str()];
+        let from = own.partition_point(|&j| intervals[j].start_ns < x);
+        let Some(again) = own[from..]
             .iter()
-            .find(|iv| iv.node == lost.node && iv.start_ns >= x && iv.start_ns > lost.start_ns)
+            .map(|&j| &intervals[j])
+            .find(|iv| iv.start_ns > lost.start_ns)
         else {
             continue;
         };
@@ -41,10 +57,20 @@ pub fn ping_pongs(
         if u128::from(y - x) >= limit {
             continue;
         }
-        if let Some(other) = intervals
-            .iter()
-            .find(|iv| iv.node != lost.node && iv.start_ns < y && iv.end_ns > x)
-        {
+        // The first interval (in start order) of another node that overlaps (x, y): among those
+        // starting before y, walk back while any earlier one still reaches past x.
+        let before_y = intervals.partition_point(|iv| iv.start_ns < y);
+        let mut other = None;
+        for j in (0..before_y).rev() {
+            if reach[j] <= x {
+                break;
+            }
+            let iv = &intervals[j];
+            if iv.node != lost.node && iv.end_ns > x {
+                other = Some(iv);
+            }
+        }
+        if let Some(other) = other {
             out.push(PingPong {
                 node: lost.node.clone(),
                 other: other.node.clone(),

@@ -75,7 +75,9 @@ pub fn leadership_intervals(events: &[&Event], end_ns: u64) -> Vec<LeadershipInt
     done
 }
 
-/// The leader at `t`: among intervals covering `t`, the one with the highest term.
+/// The leader at `t`: among intervals covering `t`, the one with the highest term. The
+/// definition [`LeaderCursor::leader_at`] answers in order (and is tested against).
+#[cfg(test)]
 pub fn leader_at(intervals: &[LeadershipInterval], t: u64) -> Option<&LeadershipInterval> {
     // A leadership that ends at the very instant `t` still counts when no other covers it: in
     // virtual time a fault and the exit it causes share a timestamp (the fault first).
@@ -83,6 +85,47 @@ pub fn leader_at(intervals: &[LeadershipInterval], t: u64) -> Option<&Leadership
         .iter()
         .filter(|iv| iv.covers(t) || (iv.end_ns == t && iv.start_ns < t))
         .max_by_key(|iv| (iv.covers(t), iv.term))
+}
+
+/// [`leader_at`] for instants asked in increasing order, in time linear in the intervals plus
+/// the queries: an interval joins once it has started and leaves once it has ended.
+pub struct LeaderCursor<'a> {
+    /// In start order ([`leadership_intervals`] returns them so).
+    intervals: &'a [LeadershipInterval],
+    next: usize,
+    active: Vec<&'a LeadershipInterval>,
+    last_t: u64,
+}
+
+impl<'a> LeaderCursor<'a> {
+    pub fn new(intervals: &'a [LeadershipInterval]) -> Self {
+        debug_assert!(intervals.windows(2).all(|w| w[0].start_ns <= w[1].start_ns));
+        Self {
+            intervals,
+            next: 0,
+            active: Vec::new(),
+            last_t: 0,
+        }
+    }
+
+    /// The leader at `t`, as [`leader_at`] answers it; `t` must not decrease.
+    pub fn leader_at(&mut self, t: u64) -> Option<&'a LeadershipInterval> {
+        self.in_force(t)
+            .filter(|iv| iv.covers(t) || (iv.end_ns == t && iv.start_ns < t))
+            .max_by_key(|iv| (iv.covers(t), iv.term))
+    }
+
+    /// The intervals with `start <= t <= end`, in start order; `t` must not decrease.
+    pub fn in_force(&mut self, t: u64) -> impl Iterator<Item = &'a LeadershipInterval> + '_ {
+        debug_assert!(t >= self.last_t, "queries must come in time order");
+        self.last_t = t;
+        while let Some(iv) = self.intervals.get(self.next).filter(|iv| iv.start_ns <= t) {
+            self.active.push(iv);
+            self.next += 1;
+        }
+        self.active.retain(|iv| iv.end_ns >= t);
+        self.active.iter().copied()
+    }
 }
 
 #[cfg(test)]
@@ -119,6 +162,25 @@ mod tests {
         // ended at the very instant: still the leader of that instant
         assert_eq!(leader_at(&ivs, 50).unwrap().node, "n1");
         assert_eq!(leader_at(&ivs, 51), None);
+    }
+
+    #[test]
+    fn the_cursor_answers_as_leader_at_does() {
+        let evs = [
+            leader(10, "n1", 1),
+            leader(20, "n2", 2),
+            step_down(30, "n1", 1),
+            exit(50, "n2"),
+            leader(50, "n3", 3),
+            leader(50, "n1", 4),
+            step_down(70, "n3", 3),
+        ];
+        let refs: Vec<&Event> = evs.iter().collect();
+        let ivs = leadership_intervals(&refs, 100);
+        let mut cursor = LeaderCursor::new(&ivs);
+        for t in 0..=110 {
+            assert_eq!(cursor.leader_at(t), leader_at(&ivs, t), "at {t}");
+        }
     }
 
     #[test]

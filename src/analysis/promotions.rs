@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::faults::Fault;
+use super::faults::{Fault, FaultCursor};
 use crate::event::{Event, EventKind};
 
 /// A `leader` event.
@@ -47,16 +47,15 @@ pub fn promotions(events: &[&Event], faults: &[Fault], settle_ns: u64) -> Promot
             _ => None,
         })
         .collect();
+    // Promotions come in time order, so one cursor over the faults answers them all.
+    let mut in_force = FaultCursor::new(faults, settle_ns);
     let false_promotions = all
         .windows(2)
         .filter(|w| {
             let (prev, this) = (&w[0], &w[1]);
-            !faults.iter().any(|f| {
-                f.hard
-                    && f.touches(&prev.node)
-                    && f.start_ns <= this.t_ns
-                    && f.end_ns.saturating_add(settle_ns) >= this.t_ns
-            })
+            !in_force
+                .at(this.t_ns)
+                .any(|f| f.hard && f.touches(&prev.node))
         })
         .map(|w| w[1].clone())
         .collect();

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::counted::CountedSample;
-use super::faults::Fault;
+use super::faults::{Fault, FaultCursor};
 use super::stats::{binomial_upper95, kaplan_meier, Observation, PoissonRate};
 use crate::event::{Event, EventKind};
 
@@ -127,14 +127,16 @@ pub fn silence_samples(
     end_ns: u64,
 ) -> SilenceSamples {
     let mut out = SilenceSamples::default();
-    for (follower, leader, s) in silences(events, nodes, end_ns) {
+    let mut all = silences(events, nodes, end_ns);
+    // In order of their start, so that one cursor over the faults answers every silence.
+    all.sort_by_key(|(_, _, s)| s.start_ns);
+    let mut in_force = FaultCursor::new(faults, 0);
+    for (follower, leader, s) in all {
         let (from, to) = (s.start_ns, s.start_ns + s.len_ns);
-        let overlaps = |f: &Fault| f.start_ns <= to && f.end_ns >= from;
-        let spoiled = faults.iter().any(|f| {
-            overlaps(f)
-                && ((f.hard && f.touches(&leader))
+        let spoiled = in_force.overlapping(from, to).any(|f| {
+            (f.hard && f.touches(&leader))
                     // a stopped or crashed follower does not watch the clock
-                    || (matches!(f.kind.as_str(), "pause" | "crash") && f.touches(&follower)))
+                    || (matches!(f.kind.as_str(), "pause" | "crash") && f.touches(&follower))
         });
         if spoiled {
             out.set_aside += 1;
