@@ -157,6 +157,21 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     }
     // Sized arithmetically before the fault plan is drawn: one entry per occurrence.
     electune::harness::check_fault_budget(&faults, args.duration.0).map_err(Failure::bad_input)?;
+    if args.backend == BackendArg::Sim {
+        // A simulated timeline is kept in memory until it is analysed.
+        electune::sim::budget::check_event_budget(
+            &profile,
+            &timing,
+            &faults,
+            args.duration.0,
+            1,
+            &format!(
+                "a simulated run of {}",
+                electune::sim::budget::coarse(args.duration.0)
+            ),
+        )
+        .map_err(Failure::bad_input)?;
+    }
     for w in profile.warnings() {
         eprintln!("warning: {}: {w}", args.profile.display());
     }
@@ -187,7 +202,14 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         BackendArg::Process => rt.block_on(run_process(&args, &trial))?,
         BackendArg::Sim => rt.block_on(run_sim(&args, &trial))?,
     };
-    let metrics = timeline.analyze();
+    let timeline = Arc::new(timeline);
+    let Some(metrics) = analyze_or_stop(&rt, timeline.clone()) else {
+        eprintln!(
+            "interrupted during analysis: the events are kept in {}; no metrics were written",
+            dir.join("events.jsonl").display()
+        );
+        return Ok(exit::INTERRUPTED);
+    };
     let metrics_path = dir.join("metrics.json");
     let json = serde_json::to_vec_pretty(&metrics).map_err(Failure::environment)?;
     std::fs::write(&metrics_path, json)
@@ -260,6 +282,42 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         exit::INTERRUPTED
     } else {
         exit::SUCCESS
+    })
+}
+
+/// Analyses the timeline on a thread of its own while listening for Ctrl-C and SIGTERM; `None`
+/// when a signal came first. The events are on disk by then, so stopping loses no measurement,
+/// only the analysis, which is then left unfinished (the process exits with 130).
+fn analyze_or_stop(rt: &tokio::runtime::Runtime, timeline: Arc<Timeline>) -> Option<RunMetrics> {
+    rt.block_on(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        // Listening before the analysis is announced: a signal after the line is never missed.
+        let mut int = signal(SignalKind::interrupt()).ok();
+        let mut term = signal(SignalKind::terminate()).ok();
+        eprintln!(
+            "analysing {} events (Ctrl-C stops the analysis; the events are kept)",
+            timeline.events.len()
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(timeline.analyze());
+        });
+        let recv = |s: &mut Option<tokio::signal::unix::Signal>| {
+            let mut s = s.take();
+            async move {
+                match s.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+        };
+        tokio::select! {
+            m = rx => m.ok(),
+            _ = recv(&mut int) => None,
+            _ = recv(&mut term) => None,
+        }
     })
 }
 
@@ -376,12 +434,7 @@ async fn run_sim(
     .map_err(Failure::environment)?
     .map_err(Failure::environment)?;
     let events_path = t.dir.join("events.jsonl");
-    let mut lines = String::new();
-    for e in &timeline.events {
-        lines.push_str(&e.to_json_line());
-        lines.push('\n');
-    }
-    std::fs::write(&events_path, lines)
+    write_events(&events_path, &timeline.events)
         .with_context(|| format!("writing {}", events_path.display()))
         .map_err(Failure::environment)?;
     write_json(
@@ -389,6 +442,17 @@ async fn run_sim(
         &serde_json::json!({ "backend": "sim", "costs": costs }),
     )?;
     Ok((timeline, Vec::new()))
+}
+
+/// Writes the timeline as JSON lines through a buffer (not one string of the whole file).
+fn write_events(path: &std::path::Path, events: &[electune::event::Event]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for e in events {
+        out.write_all(e.to_json_line().as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
 }
 
 /// Tells the user which proxies of dead electune runs were removed from a shared toxiproxy.

@@ -9,6 +9,7 @@
 //!
 //! [`Driver`]: crate::driver::Driver
 
+pub mod budget;
 pub mod calibrate;
 mod chaos;
 mod costs;
@@ -71,6 +72,14 @@ impl SimSpec {
 pub enum SimError {
     #[error("no vote was exchanged within {} of simulated time: the profile's network delivers nothing between members", crate::duration::format_duration(*.0))]
     NoVotes(Duration),
+    /// The trial recorded more events than this machine's memory holds for one trial
+    /// ([`budget::event_limit`]); it was stopped rather than left to exhaust memory.
+    #[error("the simulated trial recorded {events} events after {} of simulated time, past this machine's limit of {limit} per trial ({} bytes each, half the memory available); simulate a shorter duration per trial", crate::duration::format_duration(*.simulated), budget::BYTES_PER_EVENT)]
+    EventLimit {
+        events: u64,
+        limit: u64,
+        simulated: Duration,
+    },
 }
 
 /// Where virtual time starts (1 s, so no event sits at zero).
@@ -281,10 +290,18 @@ pub fn run_world<C: ElectionCore>(
     let slice = ns(Duration::from_secs(10));
     let mut phase_end = end;
     let mut waiting = false;
+    let limit_events = budget::event_limit();
     loop {
         if stop_asked() {
             interrupted = true;
             break;
+        }
+        if w.events.len() as u64 > limit_events {
+            return Err(SimError::EventLimit {
+                events: w.events.len() as u64,
+                limit: limit_events,
+                simulated: Duration::from_nanos(w.now.saturating_sub(start)),
+            });
         }
         let until = (w.now + slice).min(phase_end);
         let halt = if waiting {
