@@ -54,6 +54,82 @@ fn write_profile(dir: &Path, file: &str, text: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
+/// Durations are bounded where they are read: a profile's timing (election and network
+/// settings) to 1h, its spans (fault times, per-point durations) to 100000h, exit 2 naming the
+/// field and its line; a command-line flag beyond its bound is a usage error naming the bound,
+/// never an overflow later.
+#[test]
+fn durations_too_long_to_run_are_refused_where_they_are_read() {
+    let dir = common::temp_dir("input-durations");
+    let etcd =
+        "name: x\ncluster:\n  protocol: etcd-election\n  nodes: 3\n  session: { ttl: 1000000h }\n";
+    let lease = "name: x\ncluster:\n  protocol: lease\n  nodes: 3\n  lease: { lease_duration: 1000000h, renew_deadline: 10s, retry_period: 2s }\n";
+    let raft =
+        "name: x\ncluster:\n  nodes: 3\ntiming:\n  heartbeat: 2h\n  election_timeout: 4h..8h\n";
+    let at = "name: x\ncluster:\n  nodes: 3\nfaults:\n  - { kind: crash, target: leader, at: [1s, 200000h], restart_after: 1s }\n";
+    let per_point = "name: x\ncluster:\n  nodes: 3\nsweep:\n  heartbeat: [50ms]\n  election_timeout: [1s..2s]\n  duration_per_point: 200000h\n";
+    let cases = [
+        (etcd, "cluster.session.ttl", ":5:", "1h"),
+        (lease, "cluster.lease.lease_duration", ":5:", "1h"),
+        (raft, "timing.heartbeat", ":5:", "1h"),
+        (at, "faults[0].at[1]", ":5:", "100000h"),
+        (per_point, "sweep.duration_per_point", ":7:", "100000h"),
+    ];
+    for (i, (yaml, field, place, bound)) in cases.into_iter().enumerate() {
+        let path = write_profile(&dir, &format!("p{i}.yaml"), yaml);
+        let (code, err) = electune(&["check", &path]);
+        assert_eq!(code, 2, "{field}: {err}");
+        assert!(err.contains(&format!("field `{field}`")), "{field}: {err}");
+        assert!(err.contains(&format!("p{i}.yaml{place}")), "{field}: {err}");
+        assert!(err.contains(&format!("at most {bound}")), "{field}: {err}");
+    }
+    let run_out = dir.join("run");
+    let flags: &[(&[&str], &str)] = &[
+        (
+            &[
+                "run",
+                "profiles/lan.yaml",
+                "--backend",
+                "sim",
+                "--heartbeat",
+                "2h",
+                "--election-timeout",
+                "4h..8h",
+                "--out",
+                run_out.to_str().unwrap(),
+            ],
+            "'2h' for '--heartbeat",
+        ),
+        (
+            &["run", "profiles/lan.yaml", "--duration", "10000000000h"],
+            "at most 100000h",
+        ),
+        (
+            &["sweep", "profiles/lan.yaml", "--heartbeat", "10000000000h"],
+            "at most 1h",
+        ),
+        (
+            &[
+                "sweep",
+                "profiles/lan.yaml",
+                "--duration-per-point",
+                "200000h",
+            ],
+            "at most 100000h",
+        ),
+    ];
+    for (args, want) in flags {
+        let (code, err) = electune(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(
+            !err.contains("overflow") && !err.contains("panicked"),
+            "{err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `protocol: [[raft, lease]]` (or a list item that is itself a list) is named with its place
 /// and what is valid, not serde_yaml's "expected a YAML tag".
 #[test]

@@ -23,20 +23,20 @@ use super::{interrupt_on_signals, runtime, Failure};
 pub struct RunArgs {
     /// The profile to run (YAML).
     pub profile: PathBuf,
-    /// Heartbeat interval (overrides the profile's `timing.heartbeat`), e.g. `100ms`.
-    #[arg(long)]
+    /// Heartbeat interval (overrides the profile's `timing.heartbeat`), e.g. `100ms`; at most 1h.
+    #[arg(long, value_parser = electune::duration::parse_timing)]
     pub heartbeat: Option<HumanDuration>,
-    /// Election timeout range (overrides `timing.election_timeout`), e.g. `1s..2s`.
-    #[arg(long)]
+    /// Election timeout range (overrides `timing.election_timeout`), e.g. `1s..2s`; at most 1h.
+    #[arg(long, value_parser = electune::duration::parse_timing_range)]
     pub election_timeout: Option<DurationRange>,
-    /// How long to measure after the first leader is elected.
-    #[arg(long, default_value = "60s")]
+    /// How long to measure after the first leader is elected (at most 100000h).
+    #[arg(long, default_value = "60s", value_parser = electune::duration::parse_span)]
     pub duration: HumanDuration,
     /// Also kill the leader (SIGKILL) on this period, e.g. `10s`.
-    #[arg(long)]
+    #[arg(long, value_parser = electune::duration::parse_span)]
     pub crash_leader_every: Option<HumanDuration>,
     /// With --crash-leader-every: restart the killed node after this long.
-    #[arg(long, default_value = "1s")]
+    #[arg(long, default_value = "1s", value_parser = electune::duration::parse_span)]
     pub restart_after: HumanDuration,
     /// Run only the faults given on the command line, not the profile's.
     #[arg(long)]

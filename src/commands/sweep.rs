@@ -29,17 +29,19 @@ use super::{interrupt_on_signals, runtime, Failure};
 pub struct SweepArgs {
     /// The profile or experiment to sweep (YAML). Not needed with --resume.
     pub profile: Option<PathBuf>,
-    /// Heartbeat intervals, comma-separated (overrides the profile's grid), e.g. `50ms,100ms`.
-    #[arg(long, value_delimiter = ',')]
+    /// Heartbeat intervals, comma-separated (overrides the profile's grid), e.g. `50ms,100ms`;
+    /// each at most 1h.
+    #[arg(long, value_delimiter = ',', value_parser = electune::duration::parse_timing)]
     pub heartbeat: Option<Vec<HumanDuration>>,
-    /// Election timeout ranges, comma-separated, e.g. `500ms..1s,1s..2s`.
-    #[arg(long, value_delimiter = ',')]
+    /// Election timeout ranges, comma-separated, e.g. `500ms..1s,1s..2s`; each at most 1h.
+    #[arg(long, value_delimiter = ',', value_parser = electune::duration::parse_timing_range)]
     pub election_timeout: Option<Vec<DurationRange>>,
     /// Leader crashes (failovers) to measure per point.
     #[arg(long)]
     pub failovers: Option<u32>,
-    /// Steady-state time to measure per point (false promotions need exposure), e.g. `10m`.
-    #[arg(long)]
+    /// Steady-state time to measure per point (false promotions need exposure), e.g. `10m`; at
+    /// most 100000h.
+    #[arg(long, value_parser = electune::duration::parse_span)]
     pub duration_per_point: Option<HumanDuration>,
     /// Clusters run at once. Default: the largest count a short timer probe shows keeps added
     /// timer lateness under 1 ms at p99, searched up to a cap that follows the machine's cores

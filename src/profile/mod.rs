@@ -5,6 +5,7 @@
 mod error;
 mod fault;
 mod fault_checks;
+mod limits;
 mod locate;
 mod mechanisms;
 mod schema;

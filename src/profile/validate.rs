@@ -26,6 +26,8 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
             format!("`{}` is not a valid name; use letters, digits, - and _ (it names output directories)", p.name),
         ));
     }
+    // Before anything computes with a duration.
+    super::limits::validate_durations(p)?;
     validate_cluster(p)?;
     validate_network(p)?;
     if p.cluster.protocol.all().is_empty() {
