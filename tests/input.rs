@@ -130,6 +130,122 @@ fn durations_too_long_to_run_are_refused_where_they_are_read() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A grid that names a value twice runs it once and says so, naming the field and the value.
+#[test]
+fn repeated_grid_values_are_swept_once_with_a_warning_naming_them() {
+    let dir = common::temp_dir("input-duplicates");
+    let out = dir.join("raft");
+    let (code, err) = electune(&[
+        "sweep",
+        "profiles/lan.yaml",
+        "--backend",
+        "sim",
+        "--quick",
+        "--quiet",
+        "--heartbeat",
+        "50ms,50ms",
+        "--election-timeout",
+        "150ms..300ms,150ms..300ms",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: --heartbeat lists 50ms 2 times"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: --election-timeout lists 150ms..300ms 2 times"),
+        "{err}"
+    );
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 2, "one point: {csv}");
+
+    let ttl = write_profile(
+        &dir,
+        "ttl.yaml",
+        "name: ttl\ncluster:\n  protocol: etcd-election\n  nodes: 3\n  session: { ttl: 2s, etcd_election_timeout: 500ms }\nsweep:\n  session_ttl: [2s, 3s, 2s]\n  failovers_per_point: 3\n",
+    );
+    let (code, err) = electune(&["check", &ttl]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("field `sweep.session_ttl` lists 2s 2 times"),
+        "{err}"
+    );
+    let out = dir.join("ttl");
+    let (code, err) = electune(&[
+        "sweep",
+        &ttl,
+        "--backend",
+        "sim",
+        "--quick",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("field `sweep.session_ttl` lists 2s 2 times"),
+        "{err}"
+    );
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "two TTLs: {csv}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// lan.yaml's grid has a point the etcd flavor rounds (heartbeat 20ms with 150ms..300ms runs as
+/// 140ms..280ms). `check` says so; `run`, which runs `timing`, does not; a sweep warns about the
+/// points it runs, those of `--heartbeat` when it replaces the grid's heartbeats.
+#[test]
+fn grid_warnings_are_printed_where_the_grid_is_run() {
+    let dir = common::temp_dir("input-grid-warnings");
+    let rounded = "heartbeat 20ms with 150ms..300ms runs as 140ms..280ms";
+    let (code, err) = electune(&["check", "profiles/lan.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(rounded), "{err}");
+    let run_out = dir.join("run");
+    let (code, err) = electune(&[
+        "run",
+        "profiles/lan.yaml",
+        "--backend",
+        "sim",
+        "--duration",
+        "1s",
+        "--out",
+        run_out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("shorter timeout"), "{err}");
+    let sweep = |heartbeat: &str, tag: &str| {
+        let out = dir.join(tag);
+        electune(&[
+            "sweep",
+            "profiles/lan.yaml",
+            "--backend",
+            "sim",
+            "--quick",
+            "--quiet",
+            "--heartbeat",
+            heartbeat,
+            "--election-timeout",
+            "150ms..300ms",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let (code, err) = sweep("50ms", "whole");
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("shorter timeout"), "{err}");
+    let (code, err) = sweep("40ms", "rounded");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("heartbeat 40ms with 150ms..300ms runs as 120ms..240ms"),
+        "{err}"
+    );
+    assert!(!err.contains(rounded), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `protocol: [[raft, lease]]` (or a list item that is itself a list) is named with its place
 /// and what is valid, not serde_yaml's "expected a YAML tag".
 #[test]
