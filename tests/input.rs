@@ -61,11 +61,9 @@ fn write_profile(dir: &Path, file: &str, text: &str) -> String {
 #[test]
 fn durations_too_long_to_run_are_refused_where_they_are_read() {
     let dir = common::temp_dir("input-durations");
-    let etcd =
-        "name: x\ncluster:\n  protocol: etcd-election\n  nodes: 3\n  session: { ttl: 1000000h }\n";
+    let etcd = "name: x\ncluster:\n  protocol: etcd-election\n  nodes: 3\n  session: { ttl: 1000000h }\n";
     let lease = "name: x\ncluster:\n  protocol: lease\n  nodes: 3\n  lease: { lease_duration: 1000000h, renew_deadline: 10s, retry_period: 2s }\n";
-    let raft =
-        "name: x\ncluster:\n  nodes: 3\ntiming:\n  heartbeat: 2h\n  election_timeout: 4h..8h\n";
+    let raft = "name: x\ncluster:\n  nodes: 3\ntiming:\n  heartbeat: 2h\n  election_timeout: 4h..8h\n";
     let at = "name: x\ncluster:\n  nodes: 3\nfaults:\n  - { kind: crash, target: leader, at: [1s, 200000h], restart_after: 1s }\n";
     let per_point = "name: x\ncluster:\n  nodes: 3\nsweep:\n  heartbeat: [50ms]\n  election_timeout: [1s..2s]\n  duration_per_point: 200000h\n";
     let cases = [
@@ -122,10 +120,7 @@ fn durations_too_long_to_run_are_refused_where_they_are_read() {
         let (code, err) = electune(args);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
-        assert!(
-            !err.contains("overflow") && !err.contains("panicked"),
-            "{err}"
-        );
+        assert!(!err.contains("overflow") && !err.contains("panicked"), "{err}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -190,6 +185,120 @@ fn repeated_grid_values_are_swept_once_with_a_warning_naming_them() {
     );
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "two TTLs: {csv}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--etcd`, `--toxiproxy` and `--time-scale` act on processes: with `--backend sim` they are
+/// refused, saying why, before anything runs. `TOXIPROXY_URL` in the environment is not an
+/// option given, and a simulated run goes on without it.
+#[test]
+fn options_that_do_not_apply_to_the_simulator_are_refused() {
+    let dir = common::temp_dir("input-backend");
+    let out = |tag: &str| dir.join(tag).to_str().unwrap().to_string();
+    let etcd = "http://127.0.0.1:2379";
+    let toxiproxy = "http://127.0.0.1:8474";
+    let (o1, o2, o3, o4, o5) = (out("1"), out("2"), out("3"), out("4"), out("5"));
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &[
+                "run",
+                "profiles/k8s-controller.yaml",
+                "--backend",
+                "sim",
+                "--duration",
+                "1s",
+                "--etcd",
+                etcd,
+                "--out",
+                &o1,
+            ],
+            &["--etcd", "the simulator models the store"],
+        ),
+        (
+            &[
+                "sweep",
+                "profiles/k8s-controller.yaml",
+                "--backend",
+                "sim",
+                "--quick",
+                "--etcd",
+                etcd,
+                "--out",
+                &o2,
+            ],
+            &["--etcd", "the simulator models the store"],
+        ),
+        (
+            &[
+                "run",
+                "profiles/lan.yaml",
+                "--backend",
+                "sim",
+                "--duration",
+                "1s",
+                "--toxiproxy",
+                toxiproxy,
+                "--out",
+                &o3,
+            ],
+            &["--toxiproxy", "the simulator"],
+        ),
+        (
+            &[
+                "sweep",
+                "profiles/lan.yaml",
+                "--backend",
+                "sim",
+                "--quick",
+                "--toxiproxy",
+                toxiproxy,
+                "--out",
+                &o4,
+            ],
+            &["--toxiproxy", "the simulator"],
+        ),
+        (
+            &[
+                "sweep",
+                "profiles/lan.yaml",
+                "--backend",
+                "sim",
+                "--quick",
+                "--time-scale",
+                "0.5",
+                "--out",
+                &o5,
+            ],
+            &["--time-scale", "virtual time"],
+        ),
+    ];
+    for (args, wants) in cases {
+        let (code, err) = electune_within(args, &[], Duration::from_secs(20));
+        assert_eq!(code, 2, "{args:?}: {err}");
+        for w in *wants {
+            assert!(err.contains(w), "{args:?}: `{w}` missing from {err}");
+        }
+        assert!(err.contains("--backend process"), "{args:?}: {err}");
+    }
+    for o in [&o1, &o2, &o3, &o4, &o5] {
+        assert!(!Path::new(o).exists(), "{o} was written");
+    }
+    let o6 = out("6");
+    let (code, err) = electune_within(
+        &[
+            "run",
+            "profiles/lan.yaml",
+            "--backend",
+            "sim",
+            "--duration",
+            "1s",
+            "--out",
+            &o6,
+        ],
+        &[("TOXIPROXY_URL", toxiproxy)],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -44,8 +44,9 @@ pub struct RunArgs {
     /// Output directory (default: output/<profile>-<UTC timestamp>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Use a running toxiproxy server instead of the built-in one.
-    #[arg(long, env = "TOXIPROXY_URL")]
+    /// Use a running toxiproxy server instead of the built-in one (default: `TOXIPROXY_URL` if
+    /// set; processes only).
+    #[arg(long)]
     pub toxiproxy: Option<String>,
     /// The store (of a lease or of etcd-election) is an etcd you run (`http://HOST:PORT`; plain
     /// HTTP, v3 JSON gateway): electune starts none and reaches this one through each member's
@@ -80,6 +81,12 @@ impl From<BackendArg> for BackendKind {
 }
 
 pub fn run(args: RunArgs) -> Result<i32, Failure> {
+    super::refuse_process_options(
+        args.backend.into(),
+        args.etcd.as_deref(),
+        args.toxiproxy.as_deref(),
+        None,
+    )?;
     let mut profile = profile::load(&args.profile).map_err(Failure::bad_input)?;
     super::use_etcd(&mut profile, args.etcd.as_deref())?;
     if args.backend == BackendArg::Process {
@@ -299,9 +306,11 @@ async fn run_process(
         .map_err(Failure::environment)?;
     let interrupt = interrupt_on_signals();
     let net = Arc::new(
-        ToxiproxyServer::connect_or_start(args.toxiproxy.as_deref())
-            .await
-            .map_err(Failure::environment)?,
+        ToxiproxyServer::connect_or_start(
+            super::toxiproxy_url(args.toxiproxy.as_deref()).as_deref(),
+        )
+        .await
+        .map_err(Failure::environment)?,
     );
     let through = format!(
         "through {} toxiproxy at {}",

@@ -72,8 +72,9 @@ pub struct SweepArgs {
     /// Start a sweep even when its estimated wall time exceeds 24 hours.
     #[arg(long)]
     pub allow_long: bool,
-    /// Use a running toxiproxy server instead of the built-in one.
-    #[arg(long, env = "TOXIPROXY_URL")]
+    /// Use a running toxiproxy server instead of the built-in one (default: `TOXIPROXY_URL` if
+    /// set; processes only).
+    #[arg(long)]
     pub toxiproxy: Option<String>,
     /// The store (of a lease or of etcd-election) is an etcd you run (`http://HOST:PORT`; plain
     /// HTTP, v3 JSON gateway): electune starts none and reaches this one through each member's
@@ -227,6 +228,12 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
             let saved: SweepManifest = read_json(&Store::new(dir).manifest_path())
                 .with_context(|| format!("--resume {}: not a sweep directory", dir.display()))
                 .map_err(Failure::bad_input)?;
+            super::refuse_process_options(
+                args.backend.map_or(saved.backend, BackendKind::from),
+                args.etcd.as_deref(),
+                args.toxiproxy.as_deref(),
+                args.time_scale,
+            )?;
             if plan_options_given(&args) {
                 let (profile, file) = match &args.profile {
                     Some(p) => (
@@ -247,6 +254,12 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
             (dir.clone(), saved, Vec::new())
         }
         None => {
+            super::refuse_process_options(
+                args.backend.map_or(BackendKind::Process, BackendKind::from),
+                args.etcd.as_deref(),
+                args.toxiproxy.as_deref(),
+                args.time_scale,
+            )?;
             let path = args.profile.as_ref().ok_or_else(|| {
                 Failure::bad_input(anyhow::anyhow!("give a profile to sweep, or --resume DIR"))
             })?;
@@ -362,9 +375,11 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
                     .context("locating the electune binary")
                     .map_err(Failure::environment)?;
                 let net = Arc::new(
-                    ToxiproxyServer::connect_or_start(args.toxiproxy.as_deref())
-                        .await
-                        .map_err(Failure::environment)?,
+                    ToxiproxyServer::connect_or_start(
+                        super::toxiproxy_url(args.toxiproxy.as_deref()).as_deref(),
+                    )
+                    .await
+                    .map_err(Failure::environment)?,
                 );
                 super::run::report_stale(net.removed_stale());
                 let backend = TrialBackend::Process {
