@@ -54,6 +54,11 @@ fn write_profile(dir: &Path, file: &str, text: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{path:?}: {e}")))
+        .unwrap()
+}
+
 /// Durations are bounded where they are read: a profile's timing (election and network
 /// settings) to 1h, its spans (fault times, per-point durations) to 100000h, exit 2 naming the
 /// field and its line; a command-line flag beyond its bound is a usage error naming the bound,
@@ -61,9 +66,11 @@ fn write_profile(dir: &Path, file: &str, text: &str) -> String {
 #[test]
 fn durations_too_long_to_run_are_refused_where_they_are_read() {
     let dir = common::temp_dir("input-durations");
-    let etcd = "name: x\ncluster:\n  protocol: etcd-election\n  nodes: 3\n  session: { ttl: 1000000h }\n";
+    let etcd =
+        "name: x\ncluster:\n  protocol: etcd-election\n  nodes: 3\n  session: { ttl: 1000000h }\n";
     let lease = "name: x\ncluster:\n  protocol: lease\n  nodes: 3\n  lease: { lease_duration: 1000000h, renew_deadline: 10s, retry_period: 2s }\n";
-    let raft = "name: x\ncluster:\n  nodes: 3\ntiming:\n  heartbeat: 2h\n  election_timeout: 4h..8h\n";
+    let raft =
+        "name: x\ncluster:\n  nodes: 3\ntiming:\n  heartbeat: 2h\n  election_timeout: 4h..8h\n";
     let at = "name: x\ncluster:\n  nodes: 3\nfaults:\n  - { kind: crash, target: leader, at: [1s, 200000h], restart_after: 1s }\n";
     let per_point = "name: x\ncluster:\n  nodes: 3\nsweep:\n  heartbeat: [50ms]\n  election_timeout: [1s..2s]\n  duration_per_point: 200000h\n";
     let cases = [
@@ -120,7 +127,10 @@ fn durations_too_long_to_run_are_refused_where_they_are_read() {
         let (code, err) = electune(args);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
-        assert!(!err.contains("overflow") && !err.contains("panicked"), "{err}");
+        assert!(
+            !err.contains("overflow") && !err.contains("panicked"),
+            "{err}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -377,5 +387,106 @@ fn a_nested_protocol_list_names_the_field_and_what_is_valid() {
         assert!(err.contains("a flat list"), "{err}");
         assert!(!err.contains("YAML tag"), "{err}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two mechanisms with one point each: a comparison the simulator sweeps in a second.
+const SMALL_COMPARISON: &str = "name: small-comparison
+seed: 5
+cluster:
+  protocol: [raft, lease]
+  lease: { lease_duration: 2s, renew_deadline: 1500ms, retry_period: 250ms }
+  nodes: 3
+network:
+  default: { latency: 0.3ms, jitter: 0.1ms }
+timing: { heartbeat: 100ms, election_timeout: 1s..2s }
+faults:
+  - { kind: crash, target: leader, every: 10s, restart_after: 2s }
+sweep:
+  heartbeat: [100ms]
+  election_timeout: [1s..2s]
+  lease: { lease_duration: [2s], renew_deadline: [1500ms], retry_period: [250ms] }
+  failovers_per_point: 10
+  duration_per_point: 10m
+";
+
+/// A comparison records the options that plan it (mechanisms.json); `sweep --resume DIR`, the
+/// command electune prints, plans the mechanisms not yet swept with them, and options given on
+/// resume that contradict them are refused with exit 2 naming the difference, as a plain
+/// sweep's resume refuses them. A mechanisms.json written before options were recorded is
+/// resumed only with options that make the plan of the mechanisms already swept.
+#[test]
+fn a_resumed_comparison_plans_the_remaining_mechanisms_as_it_was_started() {
+    let dir = common::temp_dir("input-compare-resume");
+    let profile = write_profile(&dir, "cmp.yaml", SMALL_COMPARISON);
+    let out = dir.join("out");
+    let o = out.to_str().unwrap();
+    let (code, err) = electune(&[
+        "sweep",
+        &profile,
+        "--backend",
+        "sim",
+        "--quick",
+        "--quiet",
+        "--out",
+        o,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let recorded = json(&out.join("mechanisms.json"));
+    assert_eq!(recorded["plan"]["quick"], true, "{recorded}");
+    assert_eq!(recorded["plan"]["backend"], "sim", "{recorded}");
+    assert_eq!(json(&out.join("raft/sweep.json"))["quick"], true);
+    // As if killed once the first mechanism finished: the second never started.
+    let killed = || {
+        let _ = std::fs::remove_dir_all(out.join("lease"));
+        let _ = std::fs::remove_file(out.join("comparison.md"));
+    };
+    killed();
+    // Options that contradict the recorded ones: refused, nothing runs.
+    for (args, want) in [
+        (&["--failovers", "7"][..], "trials per point differ"),
+        (&["--backend", "process"][..], "backend differs"),
+    ] {
+        let mut a = vec!["sweep", "--resume", o];
+        a.extend_from_slice(args);
+        let (code, err) = electune(&a);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(err.contains("--backend sim --quick"), "{args:?}: {err}");
+        assert!(!out.join("lease").exists(), "{args:?} ran the lease");
+    }
+    let (code, err) = electune(&["sweep", "--resume", o, "--quiet"]);
+    assert_eq!(code, 0, "{err}");
+    let lease = json(&out.join("lease/sweep.json"));
+    assert_eq!(lease["quick"], true, "{err}");
+    assert_eq!(lease["backend"], "sim", "{err}");
+    assert!(out.join("comparison.md").is_file());
+
+    // A mechanisms.json without recorded options (written by an older electune).
+    killed();
+    let mut old = json(&out.join("mechanisms.json"));
+    old.as_object_mut().unwrap().remove("plan");
+    std::fs::write(out.join("mechanisms.json"), old.to_string()).unwrap();
+    let (code, err) = electune(&["sweep", "--resume", o]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("raft: backend differs: saved sim, asked process"),
+        "{err}"
+    );
+    assert!(err.contains("does not record the options"), "{err}");
+    assert!(!out.join("lease").exists());
+    let (code, err) = electune(&[
+        "sweep",
+        "--resume",
+        o,
+        "--backend",
+        "sim",
+        "--quick",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out.join("lease/sweep.json"))["quick"], true);
+    // The options that finished it are recorded now.
+    assert_eq!(json(&out.join("mechanisms.json"))["plan"]["quick"], true);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -71,6 +71,15 @@ pub enum BackendArg {
     Sim,
 }
 
+impl From<BackendKind> for BackendArg {
+    fn from(b: BackendKind) -> Self {
+        match b {
+            BackendKind::Process => BackendArg::Process,
+            BackendKind::Sim => BackendArg::Sim,
+        }
+    }
+}
+
 impl From<BackendArg> for BackendKind {
     fn from(b: BackendArg) -> Self {
         match b {

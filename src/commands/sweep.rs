@@ -113,6 +113,7 @@ const TRIAL_OVERHEAD_S: f64 = 2.0;
 /// Whether any option that shapes the plan was given (compared against a resumed sweep's).
 fn plan_options_given(args: &SweepArgs) -> bool {
     args.profile.is_some()
+        || args.etcd.is_some()
         || args.heartbeat.is_some()
         || args.election_timeout.is_some()
         || args.failovers.is_some()
@@ -124,7 +125,7 @@ fn plan_options_given(args: &SweepArgs) -> bool {
 
 /// The plan a fresh sweep of `profile` with these arguments makes, as a manifest (the caller
 /// sets parallelism); the one place planning options are interpreted.
-fn asked_manifest(
+pub(super) fn asked_manifest(
     args: &SweepArgs,
     profile: profile::Profile,
     profile_file: String,
@@ -235,13 +236,15 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
                 args.time_scale,
             )?;
             if plan_options_given(&args) {
-                let (profile, file) = match &args.profile {
+                let (mut profile, file) = match &args.profile {
                     Some(p) => (
                         profile::load(p).map_err(Failure::bad_input)?,
                         p.display().to_string(),
                     ),
                     None => (saved.profile.clone(), saved.profile_file.clone()),
                 };
+                // The store --etcd names is part of the profile the sweep was saved with.
+                super::use_etcd(&mut profile, args.etcd.as_deref())?;
                 let asked = asked_manifest(&args, profile, file, &started, false)?;
                 if let Some(diff) = plan_difference(&saved, &asked) {
                     return Err(Failure::bad_input(anyhow::anyhow!(
