@@ -15,8 +15,12 @@ pub enum DurationError {
     Malformed(String),
     #[error("`{0}` has an unknown unit; valid units are ns, us, ms, s, m, h")]
     UnknownUnit(String),
-    #[error("`{0}` is negative or too large")]
+    #[error(
+        "`{0}` is too large: a duration is at most about 5124095h (the nanoseconds a 64-bit count holds)"
+    )]
     OutOfRange(String),
+    #[error("`{text}` is too long: {}", .bound.rule())]
+    TooLong { text: String, bound: Bound },
     #[error("`{0}` is not a range; write `MIN..MAX`, e.g. `1s..2s`")]
     MalformedRange(String),
     #[error("range `{0}` has its minimum above its maximum")]
@@ -53,6 +57,101 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         return Err(DurationError::OutOfRange(text.to_string()));
     }
     Ok(Duration::from_nanos(nanos.round() as u64))
+}
+
+/// The longest election or network timing electune takes: a heartbeat, an election timeout, a
+/// lease's three durations, a session TTL, a write interval, a link's latency or jitter. Each is
+/// waited out in every failover (one takes up to about twice the election timeout) and a sweep
+/// measures dozens of failovers per point, so a timing of hours could not be measured in a
+/// sweep of any useful length; the bound also keeps what is computed from timings (crash cycles
+/// of restart + 2 × the maximum timeout + half the minimum, tick counts, deadlines on a
+/// nanosecond clock) far inside 64-bit nanoseconds.
+pub const MAX_TIMING: Duration = Duration::from_secs(3600);
+
+/// The longest span electune takes: a run's or a point's duration, a fault's offset, length or
+/// interval, a tolerated fault size. About 11 years: spans are added to each other and to
+/// timings on a nanosecond clock that counts in u64 (at most about 5124095 h), and a time scale
+/// multiplies them by up to 10; from 3.6e17 ns such sums stay 50 times below the limit. Whether
+/// a machine can hold what a span asks for is checked where it is planned (the fault budget, a
+/// sweep's trial count).
+pub const MAX_SPAN: Duration = Duration::from_secs(100_000 * 3600);
+
+/// Which limit a duration is held to ([`MAX_TIMING`] or [`MAX_SPAN`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// An election or network timing: at most [`MAX_TIMING`].
+    Timing,
+    /// A run length or a fault's time: at most [`MAX_SPAN`].
+    Span,
+}
+
+impl Bound {
+    /// The longest duration allowed.
+    pub fn max(self) -> Duration {
+        match self {
+            Bound::Timing => MAX_TIMING,
+            Bound::Span => MAX_SPAN,
+        }
+    }
+
+    /// The rule and why, worded for an error message.
+    pub fn rule(self) -> &'static str {
+        match self {
+            Bound::Timing => {
+                "election and network timings are at most 1h (each is waited out in every \
+                 failover, and a sweep measures dozens of failovers per point)"
+            }
+            Bound::Span => {
+                "run lengths and fault times are at most 100000h, about 11 years (electune adds \
+                 them up on a 64-bit nanosecond clock)"
+            }
+        }
+    }
+
+    /// `d` (written `text`) if it is within the bound.
+    pub fn check(self, d: Duration, text: impl Into<String>) -> Result<Duration, DurationError> {
+        if d > self.max() {
+            return Err(DurationError::TooLong {
+                text: text.into(),
+                bound: self,
+            });
+        }
+        Ok(d)
+    }
+
+    /// Parses `text` and checks it against the bound; a number too large for any duration is
+    /// [`DurationError::TooLong`] too.
+    fn parse(self, text: &str) -> Result<Duration, DurationError> {
+        match parse_duration(text) {
+            Ok(d) => self.check(d, text),
+            Err(DurationError::OutOfRange(_)) => Err(DurationError::TooLong {
+                text: text.to_string(),
+                bound: self,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A command-line timing (`--heartbeat 50ms`): a duration of at most [`MAX_TIMING`].
+pub fn parse_timing(text: &str) -> Result<HumanDuration, DurationError> {
+    Bound::Timing.parse(text).map(HumanDuration)
+}
+
+/// A command-line timing range (`--election-timeout 1s..2s`), both ends at most [`MAX_TIMING`].
+pub fn parse_timing_range(text: &str) -> Result<DurationRange, DurationError> {
+    if let Some((a, b)) = text.split_once("..") {
+        Bound::Timing.parse(a)?;
+        Bound::Timing.parse(b)?;
+    } else {
+        Bound::Timing.parse(text)?;
+    }
+    text.parse()
+}
+
+/// A command-line span (`--duration 60s`): a duration of at most [`MAX_SPAN`].
+pub fn parse_span(text: &str) -> Result<HumanDuration, DurationError> {
+    Bound::Span.parse(text).map(HumanDuration)
 }
 
 /// Formats a duration the way a user would write it (`150ms`, `1.5s`, `250us`).
@@ -223,6 +322,32 @@ mod tests {
         ));
         let single: DurationRange = "150ms".parse().unwrap();
         assert_eq!(single.min, single.max);
+    }
+
+    #[test]
+    fn bounded_parsers_name_the_bound_and_never_overflow() {
+        assert_eq!(parse_timing("1h").unwrap().0, MAX_TIMING);
+        let e = parse_timing("61m").unwrap_err();
+        assert!(matches!(e, DurationError::TooLong { .. }), "{e}");
+        assert!(e.to_string().contains("at most 1h"), "{e}");
+        let e = parse_timing("10000000000h").unwrap_err().to_string();
+        assert!(
+            e.starts_with("`10000000000h` is too long") && e.contains("1h"),
+            "{e}"
+        );
+        assert!(parse_timing_range("1s..2h").is_err());
+        assert!(parse_timing_range("2s..1s").is_err());
+        assert_eq!(
+            parse_timing_range("1s..2s").unwrap(),
+            "1s..2s".parse().unwrap()
+        );
+        assert_eq!(parse_span("100000h").unwrap().0, MAX_SPAN);
+        let e = parse_span("100001h").unwrap_err().to_string();
+        assert!(e.contains("at most 100000h"), "{e}");
+        assert!(parse_span("fast").is_err());
+        // Any duration a u64 of nanoseconds holds parses; beyond, it says so.
+        let e = parse_duration("6000000h").unwrap_err().to_string();
+        assert!(e.contains("5124095h"), "{e}");
     }
 
     #[test]

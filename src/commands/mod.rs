@@ -33,6 +33,57 @@ impl Failure {
     }
 }
 
+/// Refuses (exit 2) an option given on the command line that acts only on real processes when
+/// the trials run in the simulator, rather than ignoring it: `--etcd` (the simulator models the
+/// store), `--toxiproxy` (it models the network) and `--time-scale` (virtual time needs no
+/// speeding up).
+pub fn refuse_process_options(
+    backend: electune::backend::BackendKind,
+    etcd: Option<&str>,
+    toxiproxy: Option<&str>,
+    time_scale: Option<f64>,
+) -> Result<(), Failure> {
+    if backend != electune::backend::BackendKind::Sim {
+        return Ok(());
+    }
+    let (flag, why) = if etcd.is_some() {
+        (
+            "--etcd",
+            "the simulator models the store (electune's model of etcd's key-value store, or of \
+             the lease store) in virtual time, so there is no etcd to reach; --etcd applies to \
+             processes, whose store is then the etcd you run",
+        )
+    } else if toxiproxy.is_some() {
+        (
+            "--toxiproxy",
+            "the simulator models the network in virtual time and sends nothing through a proxy; \
+             --toxiproxy applies to processes",
+        )
+    } else if time_scale.is_some() {
+        (
+            "--time-scale",
+            "the simulator runs the profile's own durations in virtual time, which needs no \
+             speeding up; --time-scale applies to processes",
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Failure::bad_input(anyhow::anyhow!(
+        "{flag} does not apply to --backend sim: {why}. Leave out {flag}, or run on --backend process"
+    )))
+}
+
+/// The toxiproxy server to use: `--toxiproxy URL`, else `TOXIPROXY_URL` from the environment
+/// (read here rather than by clap, so that a variable set for every command is not taken for an
+/// option given to a simulated one).
+pub fn toxiproxy_url(flag: Option<&str>) -> Option<String> {
+    flag.map(str::to_string).or_else(|| {
+        std::env::var("TOXIPROXY_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+    })
+}
+
 /// Whether `profile` runs a mechanism that keeps its election in a store (a lease, or etcd's
 /// election recipe): what `--etcd` and an etcd store apply to.
 fn any_mechanism_has_store(profile: &electune::profile::Profile) -> bool {

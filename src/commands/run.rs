@@ -23,20 +23,20 @@ use super::{interrupt_on_signals, runtime, Failure};
 pub struct RunArgs {
     /// The profile to run (YAML).
     pub profile: PathBuf,
-    /// Heartbeat interval (overrides the profile's `timing.heartbeat`), e.g. `100ms`.
-    #[arg(long)]
+    /// Heartbeat interval (overrides the profile's `timing.heartbeat`), e.g. `100ms`; at most 1h.
+    #[arg(long, value_parser = electune::duration::parse_timing)]
     pub heartbeat: Option<HumanDuration>,
-    /// Election timeout range (overrides `timing.election_timeout`), e.g. `1s..2s`.
-    #[arg(long)]
+    /// Election timeout range (overrides `timing.election_timeout`), e.g. `1s..2s`; at most 1h.
+    #[arg(long, value_parser = electune::duration::parse_timing_range)]
     pub election_timeout: Option<DurationRange>,
-    /// How long to measure after the first leader is elected.
-    #[arg(long, default_value = "60s")]
+    /// How long to measure after the first leader is elected (at most 100000h).
+    #[arg(long, default_value = "60s", value_parser = electune::duration::parse_span)]
     pub duration: HumanDuration,
     /// Also kill the leader (SIGKILL) on this period, e.g. `10s`.
-    #[arg(long)]
+    #[arg(long, value_parser = electune::duration::parse_span)]
     pub crash_leader_every: Option<HumanDuration>,
     /// With --crash-leader-every: restart the killed node after this long.
-    #[arg(long, default_value = "1s")]
+    #[arg(long, default_value = "1s", value_parser = electune::duration::parse_span)]
     pub restart_after: HumanDuration,
     /// Run only the faults given on the command line, not the profile's.
     #[arg(long)]
@@ -44,8 +44,9 @@ pub struct RunArgs {
     /// Output directory (default: output/<profile>-<UTC timestamp>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Use a running toxiproxy server instead of the built-in one.
-    #[arg(long, env = "TOXIPROXY_URL")]
+    /// Use a running toxiproxy server instead of the built-in one (default: `TOXIPROXY_URL` if
+    /// set; processes only).
+    #[arg(long)]
     pub toxiproxy: Option<String>,
     /// The store (of a lease or of etcd-election) is an etcd you run (`http://HOST:PORT`; plain
     /// HTTP, v3 JSON gateway): electune starts none and reaches this one through each member's
@@ -70,6 +71,15 @@ pub enum BackendArg {
     Sim,
 }
 
+impl From<BackendKind> for BackendArg {
+    fn from(b: BackendKind) -> Self {
+        match b {
+            BackendKind::Process => BackendArg::Process,
+            BackendKind::Sim => BackendArg::Sim,
+        }
+    }
+}
+
 impl From<BackendArg> for BackendKind {
     fn from(b: BackendArg) -> Self {
         match b {
@@ -80,6 +90,12 @@ impl From<BackendArg> for BackendKind {
 }
 
 pub fn run(args: RunArgs) -> Result<i32, Failure> {
+    super::refuse_process_options(
+        args.backend.into(),
+        args.etcd.as_deref(),
+        args.toxiproxy.as_deref(),
+        None,
+    )?;
     let mut profile = profile::load(&args.profile).map_err(Failure::bad_input)?;
     super::use_etcd(&mut profile, args.etcd.as_deref())?;
     if args.backend == BackendArg::Process {
@@ -357,9 +373,11 @@ async fn run_process(
         .map_err(Failure::environment)?;
     let interrupt = interrupt_on_signals();
     let net = Arc::new(
-        ToxiproxyServer::connect_or_start(args.toxiproxy.as_deref())
-            .await
-            .map_err(Failure::environment)?,
+        ToxiproxyServer::connect_or_start(
+            super::toxiproxy_url(args.toxiproxy.as_deref()).as_deref(),
+        )
+        .await
+        .map_err(Failure::environment)?,
     );
     let through = format!(
         "through {} toxiproxy at {}",

@@ -29,17 +29,19 @@ use super::{interrupt_on_signals, runtime, Failure};
 pub struct SweepArgs {
     /// The profile or experiment to sweep (YAML). Not needed with --resume.
     pub profile: Option<PathBuf>,
-    /// Heartbeat intervals, comma-separated (overrides the profile's grid), e.g. `50ms,100ms`.
-    #[arg(long, value_delimiter = ',')]
+    /// Heartbeat intervals, comma-separated (overrides the profile's grid), e.g. `50ms,100ms`;
+    /// each at most 1h.
+    #[arg(long, value_delimiter = ',', value_parser = electune::duration::parse_timing)]
     pub heartbeat: Option<Vec<HumanDuration>>,
-    /// Election timeout ranges, comma-separated, e.g. `500ms..1s,1s..2s`.
-    #[arg(long, value_delimiter = ',')]
+    /// Election timeout ranges, comma-separated, e.g. `500ms..1s,1s..2s`; each at most 1h.
+    #[arg(long, value_delimiter = ',', value_parser = electune::duration::parse_timing_range)]
     pub election_timeout: Option<Vec<DurationRange>>,
     /// Leader crashes (failovers) to measure per point.
     #[arg(long)]
     pub failovers: Option<u32>,
-    /// Steady-state time to measure per point (false promotions need exposure), e.g. `10m`.
-    #[arg(long)]
+    /// Steady-state time to measure per point (false promotions need exposure), e.g. `10m`; at
+    /// most 100000h.
+    #[arg(long, value_parser = electune::duration::parse_span)]
     pub duration_per_point: Option<HumanDuration>,
     /// Clusters run at once. Default: the largest count a short timer probe shows keeps added
     /// timer lateness under 1 ms at p99, searched up to a cap that follows the machine's cores
@@ -70,8 +72,9 @@ pub struct SweepArgs {
     /// Start a sweep even when its estimated wall time exceeds 24 hours.
     #[arg(long)]
     pub allow_long: bool,
-    /// Use a running toxiproxy server instead of the built-in one.
-    #[arg(long, env = "TOXIPROXY_URL")]
+    /// Use a running toxiproxy server instead of the built-in one (default: `TOXIPROXY_URL` if
+    /// set; processes only).
+    #[arg(long)]
     pub toxiproxy: Option<String>,
     /// The store (of a lease or of etcd-election) is an etcd you run (`http://HOST:PORT`; plain
     /// HTTP, v3 JSON gateway): electune starts none and reaches this one through each member's
@@ -110,6 +113,7 @@ const TRIAL_OVERHEAD_S: f64 = 2.0;
 /// Whether any option that shapes the plan was given (compared against a resumed sweep's).
 fn plan_options_given(args: &SweepArgs) -> bool {
     args.profile.is_some()
+        || args.etcd.is_some()
         || args.heartbeat.is_some()
         || args.election_timeout.is_some()
         || args.failovers.is_some()
@@ -121,7 +125,7 @@ fn plan_options_given(args: &SweepArgs) -> bool {
 
 /// The plan a fresh sweep of `profile` with these arguments makes, as a manifest (the caller
 /// sets parallelism); the one place planning options are interpreted.
-fn asked_manifest(
+pub(super) fn asked_manifest(
     args: &SweepArgs,
     profile: profile::Profile,
     profile_file: String,
@@ -225,14 +229,22 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
             let saved: SweepManifest = read_json(&Store::new(dir).manifest_path())
                 .with_context(|| format!("--resume {}: not a sweep directory", dir.display()))
                 .map_err(Failure::bad_input)?;
+            super::refuse_process_options(
+                args.backend.map_or(saved.backend, BackendKind::from),
+                args.etcd.as_deref(),
+                args.toxiproxy.as_deref(),
+                args.time_scale,
+            )?;
             if plan_options_given(&args) {
-                let (profile, file) = match &args.profile {
+                let (mut profile, file) = match &args.profile {
                     Some(p) => (
                         profile::load(p).map_err(Failure::bad_input)?,
                         p.display().to_string(),
                     ),
                     None => (saved.profile.clone(), saved.profile_file.clone()),
                 };
+                // The store --etcd names is part of the profile the sweep was saved with.
+                super::use_etcd(&mut profile, args.etcd.as_deref())?;
                 let asked = asked_manifest(&args, profile, file, &started, false)?;
                 if let Some(diff) = plan_difference(&saved, &asked) {
                     return Err(Failure::bad_input(anyhow::anyhow!(
@@ -245,6 +257,12 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
             (dir.clone(), saved, Vec::new())
         }
         None => {
+            super::refuse_process_options(
+                args.backend.map_or(BackendKind::Process, BackendKind::from),
+                args.etcd.as_deref(),
+                args.toxiproxy.as_deref(),
+                args.time_scale,
+            )?;
             let path = args.profile.as_ref().ok_or_else(|| {
                 Failure::bad_input(anyhow::anyhow!("give a profile to sweep, or --resume DIR"))
             })?;
@@ -256,7 +274,9 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
             {
                 super::require_etcd(&profile)?;
             }
-            for w in profile.warnings() {
+            // What `run` would warn about (its `timing`) does not apply: the plan warns about
+            // the grid it runs.
+            for w in profile.member_warnings() {
                 eprintln!("warning: {}: {w}", path.display());
             }
             if let Some(d) = &args.out {
@@ -358,9 +378,11 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
                     .context("locating the electune binary")
                     .map_err(Failure::environment)?;
                 let net = Arc::new(
-                    ToxiproxyServer::connect_or_start(args.toxiproxy.as_deref())
-                        .await
-                        .map_err(Failure::environment)?,
+                    ToxiproxyServer::connect_or_start(
+                        super::toxiproxy_url(args.toxiproxy.as_deref()).as_deref(),
+                    )
+                    .await
+                    .map_err(Failure::environment)?,
                 );
                 super::run::report_stale(net.removed_stale());
                 let backend = TrialBackend::Process {

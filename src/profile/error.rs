@@ -104,8 +104,14 @@ impl ProfileError {
         if let Some((line, column)) = place {
             // serde_yaml's path stops at the struct; the key at the error's place names the field.
             if let Some(key) = key_at(text, line, column) {
+                // The key may name the field itself, or the list an item of it is in
+                // (`protocol` for `cluster.protocol[0]`).
+                let names_key = |f: &str| {
+                    let last = f.rsplit('.').next().unwrap_or(f);
+                    last.split('[').next() == Some(key.as_str())
+                };
                 field = Some(match field {
-                    Some(f) if f == key || f.ends_with(&format!(".{key}")) => f,
+                    Some(f) if names_key(&f) => f,
                     Some(f) if !message.contains("unknown field") => format!("{f}.{key}"),
                     Some(f) => f,
                     None => key,

@@ -77,7 +77,7 @@ impl<'de> Deserialize<'de> for Mechanisms {
             type Value = Mechanisms;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str(
-                    "a mechanism (`raft`, `lease`) or a list of them to compare (`[raft, lease]`)",
+                    "a mechanism (`raft`, `lease`, `etcd-election`) or a list of them to compare (`[raft, lease]`)",
                 )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Mechanisms, E> {
@@ -85,13 +85,37 @@ impl<'de> Deserialize<'de> for Mechanisms {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Mechanisms, A::Error> {
                 let mut all = Vec::new();
-                while let Some(p) = seq.next_element::<Protocol>()? {
+                while let Some(Name(p)) = seq.next_element::<Name>()? {
                     all.push(p);
                 }
                 Ok(Mechanisms(all))
             }
         }
         d.deserialize_any(OneOrMany)
+    }
+}
+
+/// One item of a `protocol` list: a mechanism's name and nothing else. Read through its own
+/// visitor so that an item of another shape (a list in the list) is named as what it is
+/// rather than as the YAML tag an enum could also be written with.
+struct Name(Protocol);
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl Visitor<'_> for NameVisitor {
+            type Value = Name;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a mechanism name (`raft`, `lease` or `etcd-election`): `protocol` is one \
+                     name or a flat list of names to compare, e.g. `[raft, lease]`",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Name, E> {
+                Protocol::deserialize(v.into_deserializer()).map(Name)
+            }
+        }
+        d.deserialize_any(NameVisitor)
     }
 }
 
@@ -205,6 +229,14 @@ mod tests {
         assert!(err(&none).contains("lists no mechanism"), "{}", err(&none));
         let unknown = BASE.replace("[raft, lease]", "[raft, paxos]");
         assert!(err(&unknown).contains("paxos"), "{}", err(&unknown));
+        // a list in the list is named as such, with what is valid
+        let nested = err(&BASE.replace("[raft, lease]", "[[raft, lease]]"));
+        assert!(
+            nested.starts_with("p.yaml:3:")
+                && nested.contains("field `cluster.protocol[0]`: invalid type: sequence")
+                && nested.contains("a flat list of names"),
+            "{nested}"
+        );
         // the lease needs its settings even in a comparison
         let no_lease = BASE.replace(
             "  lease: { lease_duration: 4s, renew_deadline: 3s, retry_period: 500ms }\n",

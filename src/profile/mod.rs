@@ -5,6 +5,7 @@
 mod error;
 mod fault;
 mod fault_checks;
+mod limits;
 mod locate;
 mod mechanisms;
 mod schema;
@@ -20,7 +21,9 @@ pub use fault::*;
 pub use mechanisms::Mechanisms;
 pub use schema::*;
 pub use session::SessionTiming;
-pub use validate::{check_point, sweep_pairs, validate_timing};
+pub use validate::{
+    check_point, rounded_election_timeout, sweep_pairs, validate_timing, ETCD_ROUNDING,
+};
 
 use error::Located;
 
@@ -209,10 +212,20 @@ fn lease_defaults(mut profile: Profile, text: &str) -> Result<Profile, FieldErro
 }
 
 impl Profile {
-    /// What is legal but probably not what the user wants, worded for stderr.
+    /// What is legal but probably not what the user wants about the profile as `electune run`
+    /// runs it (its members, its `timing`, its session TTL), worded for stderr. What a sweep
+    /// grid runs is warned about where the grid is planned ([`crate::sweep::plan::plan`]), about
+    /// the grid being run.
     pub fn warnings(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = self.member_warnings();
         out.extend(session::ttl_warning(self));
+        out.extend(validate::flavor_warnings(self));
+        out
+    }
+
+    /// The warnings that hold whatever runs the profile, a sweep's grid included: its members.
+    pub fn member_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
         if self.members().len() == 2 {
             out.push(
                 "a 2-member cluster needs both members for a quorum: while either is down no leader \
@@ -222,7 +235,6 @@ impl Profile {
                     .to_string(),
             );
         }
-        out.extend(validate::flavor_warnings(self));
         out
     }
 
@@ -372,27 +384,34 @@ mod tests {
 
     #[test]
     fn flavor_warnings_say_what_runs() {
+        use crate::sweep::plan::{plan, GridOverride};
         let sweep =
             "sweep:\n  heartbeat: [100ms, 200ms]\n  election_timeout: [500ms..1s, 1s..2s]\n";
         let t = "heartbeat: 300ms, election_timeout: 1s..2s";
+        let grid = |p: &Profile| plan(p, &GridOverride::default()).unwrap().1;
+        // The profile's warnings are about what `run` runs; the grid's come from its plan.
         let p = parse(&with("flavor: etcd", t, sweep), "p.yaml").unwrap();
         let w = p.warnings();
-        assert_eq!(w.len(), 2, "{w:?}");
+        assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].starts_with("field `timing.election_timeout`"), "{w:?}");
         assert!(w[0].contains("runs as 900ms..1.8s"), "{w:?}");
-        assert!(w[1].starts_with("field `sweep`"), "{w:?}");
+        let w = grid(&p);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("field `sweep`"), "{w:?}");
         assert!(
-            w[1].contains("1 point(s)")
-                && w[1].contains("heartbeat 200ms with 500ms..1s runs as 400ms..800ms"),
+            w[0].contains("1 point(s)")
+                && w[0].contains("heartbeat 200ms with 500ms..1s runs as 400ms..800ms"),
             "{w:?}"
         );
         let p = parse(&with("flavor: hashicorp", t, sweep), "p.yaml").unwrap();
-        let w = p.warnings();
+        assert!(p.warnings().is_empty(), "{:?}", p.warnings());
+        let w = grid(&p);
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].starts_with("field `sweep.heartbeat`"), "{w:?}");
         assert!(w[0].contains("[T/10, T/5)"), "{w:?}");
         let p = parse(&with("flavor: thesis", t, sweep), "p.yaml").unwrap();
         assert!(p.warnings().is_empty());
+        assert!(grid(&p).is_empty());
     }
 
     #[test]

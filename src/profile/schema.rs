@@ -150,6 +150,9 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// Every mechanism.
+    pub const ALL: [Protocol; 3] = [Protocol::Raft, Protocol::Lease, Protocol::EtcdElection];
+
     /// The name users write.
     pub fn name(self) -> &'static str {
         match self {
@@ -157,6 +160,11 @@ impl Protocol {
             Protocol::Lease => "lease",
             Protocol::EtcdElection => "etcd-election",
         }
+    }
+
+    /// The mechanism a name users write stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
     }
 }
 

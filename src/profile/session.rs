@@ -84,27 +84,35 @@ impl SessionTiming {
     }
 }
 
-/// An etcd-election profile's warning when a TTL (its own or one of its sweep) is below what its
-/// etcd grants.
+/// An etcd-election profile's warning when its own TTL (`cluster.session.ttl`, what `run`
+/// runs) is below what its etcd grants; a sweep's TTLs are warned about where the grid is
+/// planned ([`SessionTiming::short_ttl_warning`]).
 pub(super) fn ttl_warning(p: &Profile) -> Option<String> {
     let s = p.cluster.session.filter(|_| p.is_etcd_election())?;
-    let sweep = p.sweep.as_ref().and_then(|w| w.session_ttl.clone());
-    let min = s.store_config().min_ttl_s;
-    let short: Vec<String> = std::iter::once(s.ttl)
-        .chain(sweep.unwrap_or_default())
-        .filter(|t| t.0.as_secs() < min)
-        .map(|t| t.to_string())
-        .collect();
-    (!short.is_empty()).then(|| {
-        format!(
-            "session TTL {} is below what an etcd with --election-timeout {} grants \
-             (minLeaseTTL = ⌈1.5 × election timeout⌉ = {min}s): the store raises it to {min}s, \
-             and that is what is measured; set `cluster.session.etcd_election_timeout` to the \
-             server's real value",
-            short.join(", "),
-            s.etcd_election_timeout
-        )
-    })
+    s.short_ttl_warning("cluster.session.ttl", &[s.ttl])
+}
+
+impl SessionTiming {
+    /// A warning naming the TTLs of `ttls` (written in `field`) that are below what this
+    /// session's etcd grants, if any is.
+    pub fn short_ttl_warning(&self, field: &str, ttls: &[HumanDuration]) -> Option<String> {
+        let min = self.store_config().min_ttl_s;
+        let short: Vec<String> = ttls
+            .iter()
+            .filter(|t| t.0.as_secs() < min)
+            .map(|t| t.to_string())
+            .collect();
+        (!short.is_empty()).then(|| {
+            format!(
+                "field `{field}`: session TTL {} is below what an etcd with --election-timeout {} \
+                 grants (minLeaseTTL = ⌈1.5 × election timeout⌉ = {min}s): the store raises it to \
+                 {min}s, and that is what is measured; set `cluster.session.etcd_election_timeout` \
+                 to the server's real value",
+                short.join(", "),
+                self.etcd_election_timeout
+            )
+        })
+    }
 }
 
 /// An etcd-election profile: `cluster.session` present, its TTL as etcd grants it (whole seconds,

@@ -26,6 +26,8 @@ pub fn validate(p: &Profile) -> Result<(), FieldError> {
             format!("`{}` is not a valid name; use letters, digits, - and _ (it names output directories)", p.name),
         ));
     }
+    // Before anything computes with a duration.
+    super::limits::validate_durations(p)?;
     validate_cluster(p)?;
     validate_network(p)?;
     if p.cluster.protocol.all().is_empty() {
@@ -370,47 +372,37 @@ pub fn validate_timing(field: &str, t: &Timing, raft: &RaftOptions) -> Result<()
     })
 }
 
-/// What is legal but easy to misread about the flavor, worded for stderr, each naming its field:
-/// etcd points whose election timeout is not a whole number of heartbeats (etcd rounds the tick
-/// count down), and a heartbeat axis under hashicorp, which has no heartbeat setting.
+/// Why the etcd flavor runs a shorter election timeout than written, for warnings.
+pub const ETCD_ROUNDING: &str = "the etcd flavor counts the election timeout in whole heartbeats \
+     and rounds down, as etcd's ElectionTicks = election-timeout / heartbeat-interval does";
+
+/// Under the etcd flavor, the election timeout a valid point really runs when its minimum is not
+/// a whole number of heartbeats; `None` when it runs as written (or is not a valid point).
+pub fn rounded_election_timeout(
+    raft: &RaftOptions,
+    heartbeat: Duration,
+    et: DurationRange,
+) -> Option<DurationRange> {
+    point_config(raft, heartbeat, et)
+        .rounded_election_timeout()
+        .filter(|_| check_point(raft, heartbeat, et).is_ok())
+}
+
+/// What is legal but easy to misread about the flavor of the timing `run` runs, worded for
+/// stderr: an etcd election timeout that is not a whole number of heartbeats (etcd rounds the
+/// tick count down). What a sweep's grid runs is warned about where it is planned
+/// ([`crate::sweep::plan::plan`]).
 pub fn flavor_warnings(p: &Profile) -> Vec<String> {
-    let raft = &p.cluster.raft;
-    let mut out = Vec::new();
-    let rounded = |hb: Duration, et: DurationRange| {
-        point_config(raft, hb, et)
-            .rounded_election_timeout()
-            .filter(|_| check_point(raft, hb, et).is_ok())
-            .map(|r| format!("heartbeat {} with {et} runs as {r}", format_duration(hb)))
-    };
-    let etcd_note = "the etcd flavor counts the election timeout in whole heartbeats and rounds \
-                     down, as etcd's ElectionTicks = election-timeout / heartbeat-interval does";
-    if let Some(r) = rounded(p.timing.heartbeat.0, p.timing.election_timeout) {
-        out.push(format!("field `timing.election_timeout`: {etcd_note}: {r}"));
-    }
-    if let Some(s) = &p.sweep {
-        let points: Vec<String> = sweep_pairs(s)
-            .into_iter()
-            .filter_map(|(hb, et)| rounded(hb, et))
-            .collect();
-        if !points.is_empty() {
-            out.push(format!(
-                "field `sweep`: {etcd_note}; {} point(s) run a shorter timeout than written: {}",
-                points.len(),
-                points.join("; ")
-            ));
-        }
-        if raft.flavor == Flavor::Hashicorp && s.heartbeat.len() > 1 {
-            out.push(format!(
-                "field `sweep.heartbeat`: the heartbeat is not a hashicorp/raft setting (its \
-                 leader heartbeats every [T/10, T/5) of the election timeout T, whatever this \
-                 says), so the {} heartbeats measure every election timeout {} times over; give \
-                 one heartbeat (it still sets the default write interval)",
-                s.heartbeat.len(),
-                s.heartbeat.len()
-            ));
-        }
-    }
-    out
+    let (hb, et) = (p.timing.heartbeat.0, p.timing.election_timeout);
+    rounded_election_timeout(&p.cluster.raft, hb, et)
+        .map(|r| {
+            format!(
+                "field `timing.election_timeout`: {ETCD_ROUNDING}: heartbeat {} with {et} runs as {r}",
+                format_duration(hb)
+            )
+        })
+        .into_iter()
+        .collect()
 }
 
 /// The (heartbeat, election timeout) pairs a sweep section asks for, before any is checked.

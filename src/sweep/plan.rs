@@ -182,10 +182,35 @@ fn lease_triple(l: &LeaseTiming) -> String {
     )
 }
 
+/// `values` with each value once, in the order first written; a value written more than once
+/// is run once, with a warning naming it and where it was written (`source`: `--heartbeat`,
+/// or a profile field such as ``field `sweep.session_ttl` ``).
+fn merge_repeats<T: PartialEq + Copy + std::fmt::Display>(
+    values: Vec<T>,
+    source: &str,
+    warnings: &mut Vec<String>,
+) -> Vec<T> {
+    let mut once: Vec<T> = Vec::with_capacity(values.len());
+    for v in &values {
+        if !once.contains(v) {
+            once.push(*v);
+        }
+    }
+    for v in &once {
+        let n = values.iter().filter(|w| *w == v).count();
+        if n > 1 {
+            warnings.push(format!("{source} lists {v} {n} times; it is swept once"));
+        }
+    }
+    once
+}
+
 /// The points a profile's sweep asks for before fault planning, and the grid's size with the
 /// skipped points: Raft (heartbeat, election
 /// timeout) pairs, each invalid one skipped with its own warning, or lease combinations, the
-/// invalid ones skipped with one warning that names them.
+/// invalid ones skipped with one warning that names them. A value repeated on an axis is swept
+/// once ([`merge_repeats`]); what the grid runs other than as written (a timeout the etcd flavor
+/// rounds, a TTL the store raises) is warned about here, where the grid is the one being run.
 fn timings(
     profile: &Profile,
     base: &Sweep,
@@ -196,9 +221,16 @@ fn timings(
         if grid.heartbeat.is_some() || grid.election_timeout.is_some() {
             return Err(PlanError::RaftOverrideOnSession);
         }
-        let ttls = base.session_ttl.clone().unwrap_or_default();
+        let ttls = merge_repeats(
+            base.session_ttl.clone().unwrap_or_default(),
+            "field `sweep.session_ttl`",
+            warnings,
+        );
         if ttls.is_empty() {
             return Err(PlanError::NoSessionSweep);
+        }
+        if let Some(s) = &profile.cluster.session {
+            warnings.extend(s.short_ttl_warning("sweep.session_ttl", &ttls));
         }
         let n = ttls.len() as u64;
         return Ok((
@@ -212,7 +244,21 @@ fn timings(
         if grid.heartbeat.is_some() || grid.election_timeout.is_some() {
             return Err(PlanError::RaftOverrideOnLease);
         }
-        let Some(ls) = base.lease.as_ref().filter(|l| {
+        let merged = base.lease.as_ref().map(|l| {
+            let mut axis = |name: &str, values: &[HumanDuration]| {
+                merge_repeats(
+                    values.to_vec(),
+                    &format!("field `sweep.lease.{name}`"),
+                    warnings,
+                )
+            };
+            crate::profile::LeaseSweep {
+                lease_duration: axis("lease_duration", &l.lease_duration),
+                renew_deadline: axis("renew_deadline", &l.renew_deadline),
+                retry_period: axis("retry_period", &l.retry_period),
+            }
+        });
+        let Some(ls) = merged.as_ref().filter(|l| {
             !l.lease_duration.is_empty()
                 && !l.renew_deadline.is_empty()
                 && !l.retry_period.is_empty()
@@ -238,11 +284,28 @@ fn timings(
         }
         return Ok((valid.into_iter().map(PointTiming::Lease).collect(), n));
     }
-    let ets = grid
-        .election_timeout
-        .clone()
-        .unwrap_or(base.election_timeout.clone());
-    let hbs_given = grid.heartbeat.clone().unwrap_or(base.heartbeat.clone());
+    let et_source = if grid.election_timeout.is_some() {
+        "--election-timeout"
+    } else {
+        "field `sweep.election_timeout`"
+    };
+    let hb_source = if grid.heartbeat.is_some() {
+        "--heartbeat"
+    } else {
+        "field `sweep.heartbeat`"
+    };
+    let ets = merge_repeats(
+        grid.election_timeout
+            .clone()
+            .unwrap_or(base.election_timeout.clone()),
+        et_source,
+        warnings,
+    );
+    let hbs_given = merge_repeats(
+        grid.heartbeat.clone().unwrap_or(base.heartbeat.clone()),
+        hb_source,
+        warnings,
+    );
     if ets.is_empty() || (hbs_given.is_empty() && base.heartbeat_ratio.is_none()) {
         return Err(PlanError::NoSweep);
     }
@@ -274,19 +337,51 @@ fn timings(
             }
         }
     }
+    let raft = &profile.cluster.raft;
     let mut out = Vec::new();
+    let mut rounded = Vec::new();
     for (hb, et) in pairs {
-        if let Err(e) = crate::profile::check_point(&profile.cluster.raft, hb.0, et) {
+        if let Err(e) = crate::profile::check_point(raft, hb.0, et) {
             warnings.push(format!(
                 "skipping heartbeat {hb} with election timeout {et} (flavor {}): {e}",
-                profile.cluster.raft.flavor
+                raft.flavor
             ));
             continue;
+        }
+        if let Some(r) = crate::profile::rounded_election_timeout(raft, hb.0, et) {
+            rounded.push(format!("heartbeat {hb} with {et} runs as {r}"));
         }
         out.push(PointTiming::raft(hb, et));
     }
     if out.is_empty() {
-        return Err(PlanError::Empty(profile.cluster.raft.flavor));
+        return Err(PlanError::Empty(raft.flavor));
+    }
+    let from_profile = grid.heartbeat.is_none() && grid.election_timeout.is_none();
+    let grid_name = if from_profile {
+        "field `sweep`".to_string()
+    } else if grid.heartbeat.is_none() && base.heartbeat_ratio.is_some() {
+        format!("the grid of {et_source} (heartbeat_ratio)")
+    } else {
+        format!("the grid of {hb_source} × {et_source}")
+    };
+    if !rounded.is_empty() {
+        warnings.push(format!(
+            "{grid_name}: {}; {} point(s) run a shorter timeout than written: {}",
+            crate::profile::ETCD_ROUNDING,
+            rounded.len(),
+            rounded.join("; ")
+        ));
+    }
+    let hb_axis = grid.heartbeat.is_some() || base.heartbeat_ratio.is_none();
+    if raft.flavor == crate::profile::Flavor::Hashicorp && hb_axis && hbs_given.len() > 1 {
+        warnings.push(format!(
+            "{hb_source}: the heartbeat is not a hashicorp/raft setting (its leader heartbeats \
+             every [T/10, T/5) of the election timeout T, whatever this says), so the {} \
+             heartbeats measure every election timeout {} times over; give one heartbeat (it \
+             still sets the default write interval)",
+            hbs_given.len(),
+            hbs_given.len()
+        ));
     }
     Ok((out, n_points))
 }
@@ -417,11 +512,17 @@ mod tests {
     fn wan_grid_has_nineteen_points_with_enough_crashes() {
         let (points, warnings) = plan(&wan(), &GridOverride::default()).unwrap();
         // 4 heartbeats × 5 timeouts, less 400ms with 500ms..1s: one tick, which etcd-io/raft
-        // refuses (ElectionTick must exceed HeartbeatTick).
+        // refuses (ElectionTick must exceed HeartbeatTick). Two points are not whole ticks and
+        // run shorter, said in one warning.
         assert_eq!(points.len(), 19);
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(
             warnings[0].contains("ElectionTick > HeartbeatTick"),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[1].starts_with("field `sweep`: the etcd flavor counts")
+                && warnings[1].contains("2 point(s)"),
             "{warnings:?}"
         );
         for p in &points {
@@ -469,9 +570,15 @@ mod tests {
         )
         .unwrap();
         // 600ms is not below 500ms, and is one whole tick of 1s (etcd needs two); the thesis
-        // flavor takes 1s.
+        // flavor takes 1s. The three points left are not whole ticks: the warning about them
+        // names the grid as run, --heartbeat's.
         assert_eq!(points.len(), 3);
-        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(
+            warnings[2].starts_with("the grid of --heartbeat × field `sweep.election_timeout`")
+                && warnings[2].contains("heartbeat 600ms with 2s..4s runs as 1.8s..3.6s"),
+            "{warnings:?}"
+        );
         let mut p = wan();
         p.cluster.raft.flavor = crate::profile::Flavor::Thesis;
         let six = GridOverride {
@@ -579,6 +686,66 @@ mod tests {
         assert!(json.get("heartbeat").is_none() && json.get("lease_duration").is_some());
         let back: PlannedPoint = serde_json::from_value(json).unwrap();
         assert_eq!(back, points[4]);
+    }
+
+    #[test]
+    fn repeated_grid_values_are_swept_once_with_a_warning_naming_field_and_value() {
+        let ms = |ms| HumanDuration(Duration::from_millis(ms));
+        let range = |s: &str| s.parse::<DurationRange>().unwrap();
+        let twice = GridOverride {
+            heartbeat: Some(vec![ms(50), ms(100), ms(50)]),
+            election_timeout: Some(vec![range("1s..2s"), range("1000ms..2s")]),
+            ..Default::default()
+        };
+        let (points, warnings) = plan(&wan(), &twice).unwrap();
+        assert_eq!(points.len(), 2, "50ms and 100ms with 1s..2s");
+        assert_eq!(points[0].heartbeat(), ms(50));
+        assert!(
+            warnings.contains(&"--heartbeat lists 50ms 2 times; it is swept once".to_string()),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings
+                .contains(&"--election-timeout lists 1s..2s 2 times; it is swept once".to_string()),
+            "{warnings:?}"
+        );
+        // The profile's own axes: Raft's, a lease's, a session's.
+        let mut p = wan();
+        p.sweep
+            .as_mut()
+            .unwrap()
+            .election_timeout
+            .push(range("1s..2s"));
+        let (points, warnings) = plan(&p, &GridOverride::default()).unwrap();
+        assert_eq!(points.len(), 19);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("field `sweep.election_timeout` lists 1s..2s 2 times")),
+            "{warnings:?}"
+        );
+        let mut p = k8s();
+        let l = p.sweep.as_mut().unwrap().lease.as_mut().unwrap();
+        l.retry_period.push(l.retry_period[0]);
+        let (points, warnings) = plan(&p, &GridOverride::default()).unwrap();
+        assert_eq!(points.len(), 18);
+        assert!(
+            warnings[0].starts_with("field `sweep.lease.retry_period` lists 1s 2 times"),
+            "{warnings:?}"
+        );
+        assert!(warnings[1].contains("9 of 27"), "{warnings:?}");
+        let mut p = crate::profile::load(
+            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("profiles/etcd-lock.yaml"),
+        )
+        .unwrap();
+        let s = |secs| HumanDuration(Duration::from_secs(secs));
+        p.sweep.as_mut().unwrap().session_ttl = Some(vec![s(2), s(3), s(2), s(2)]);
+        let (points, warnings) = plan(&p, &GridOverride::default()).unwrap();
+        assert_eq!(points.len(), 2);
+        assert_eq!(
+            warnings,
+            ["field `sweep.session_ttl` lists 2s 3 times; it is swept once"]
+        );
     }
 
     #[test]
