@@ -260,6 +260,26 @@ fn etcd_profiles_without_etcd_exit_3_with_the_install_hint() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("plain http"), "{err}");
+    // Nothing listens on the URL: exit 3 at once, naming it (it took 6.5 minutes and spoke of
+    // the proxy before).
+    let t = std::time::Instant::now();
+    let (code, err) = cli(
+        &[
+            "run",
+            "profiles/k8s-controller.yaml",
+            "--duration",
+            "5s",
+            "--etcd",
+            "http://127.0.0.1:1",
+        ],
+        None,
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert!(
+        err.contains("--etcd http://127.0.0.1:1") && err.contains("refused"),
+        "{err}"
+    );
 }
 
 /// `--etcd URL`: the lease runs against an etcd the user runs (here one started by the test),

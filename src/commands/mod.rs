@@ -119,21 +119,42 @@ pub fn use_etcd(
 
 /// Before anything starts on processes: a profile whose store is an etcd the harness must start
 /// needs an etcd binary; without one, exit 3 with how to install it or where to point electune
-/// instead.
+/// instead. An etcd the user runs (`--etcd URL`, `store.url`) must answer as etcd within
+/// [`electune::etcd::PROBE_TIMEOUT`]; otherwise exit 3 naming the URL and what answered.
 pub fn require_etcd(profile: &electune::profile::Profile) -> Result<(), Failure> {
     let store = &profile.cluster.store;
-    let needs = store.kind == electune::profile::StoreKind::Etcd
-        && store.url.is_none()
-        && any_mechanism_has_store(profile);
-    if !needs {
+    let uses_etcd =
+        store.kind == electune::profile::StoreKind::Etcd && any_mechanism_has_store(profile);
+    if !uses_etcd {
         return Ok(());
     }
-    electune::etcd::EtcdBinary::find()
-        .map(|_| ())
-        .map_err(|e| Failure {
-            code: e.exit_code(),
-            error: e.into(),
-        })
+    let to_failure = |e: electune::etcd::EtcdError| Failure {
+        code: e.exit_code(),
+        error: e.into(),
+    };
+    let Some(url) = &store.url else {
+        return electune::etcd::EtcdBinary::find()
+            .map(|_| ())
+            .map_err(to_failure);
+    };
+    let endpoint = electune::etcd::EtcdEndpoint::parse(url).map_err(to_failure)?;
+    // A runtime of its own on a thread of its own: callers may or may not be inside one.
+    let probed = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| anyhow::anyhow!(e))
+            .map(|rt| {
+                rt.block_on(electune::etcd::probe(
+                    &endpoint,
+                    electune::etcd::PROBE_TIMEOUT,
+                ))
+            })
+    })
+    .join()
+    .map_err(|_| Failure::environment(anyhow::anyhow!("the --etcd check stopped unexpectedly")))?
+    .map_err(Failure::environment)?;
+    probed.map(|_| ()).map_err(to_failure)
 }
 
 /// A multi-threaded tokio runtime for the harness.

@@ -315,6 +315,8 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
             if manifest.backend == BackendKind::Process {
                 warn_about_scale(profile, points, time_scale, &seen);
                 check_wall_time(&manifest, parallel, args.allow_long)?;
+            } else {
+                check_sim_memory(&manifest, parallel)?;
             }
             manifest.parallel = parallel;
             let dir = match &args.out {
@@ -538,6 +540,47 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
 }
 
 /// Prints the estimated wall time of a sweep (stderr) and refuses one estimated above
+/// Simulated trials keep their timelines in memory until each is analysed, `parallel` of them at
+/// once: a plan whose largest trial, that many times over, would not fit in memory is refused
+/// before anything is written (exit 2, naming the estimate and the limit).
+fn check_sim_memory(manifest: &SweepManifest, parallel: usize) -> Result<(), Failure> {
+    use electune::sim::budget;
+    let trials: usize = manifest.points.iter().map(|p| p.trials.len()).sum();
+    let at_point = |p: &electune::sweep::plan::PlannedPoint| {
+        let mut profile = manifest.profile.clone();
+        p.timing.apply(&mut profile);
+        profile
+    };
+    let largest = manifest
+        .points
+        .iter()
+        .filter_map(|p| {
+            let longest = p.trials.iter().map(|t| t.0).max()?;
+            let profile = at_point(p);
+            let events = budget::estimated_events(&profile, &profile.timing, &p.faults, longest);
+            Some((events, p, longest))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let Some((_, p, longest)) = largest else {
+        return Ok(());
+    };
+    let profile = at_point(p);
+    budget::check_event_budget(
+        &profile,
+        &profile.timing,
+        &p.faults,
+        longest,
+        parallel.min(trials).max(1),
+        &format!(
+            "a simulated trial of {} at {}",
+            budget::coarse(longest),
+            p.timing
+        ),
+    )
+    .map(|_| ())
+    .map_err(Failure::bad_input)
+}
+
 /// [`LONG_SWEEP`] unless `allow_long`: a multi-day sweep on one machine is almost always a grid
 /// or duration typed wrong, and the remedy for a real one is sharding (DESIGN.md, Scale).
 fn check_wall_time(

@@ -70,6 +70,17 @@ pub enum EtcdError {
     /// An etcd that did not serve a clean-up request (refused, reset, 5xx, or silent).
     #[error("etcd at {endpoint} did not serve the request within {waited:?}")]
     Unreachable { endpoint: String, waited: Duration },
+    /// What answers at a `--etcd` URL is not an etcd electune can use (nothing, another HTTP
+    /// server, an etcd too old, or one without the v3 gateway).
+    #[error("--etcd {url}: {what}")]
+    NotEtcd { url: String, what: String },
+    /// The `--etcd` URL accepted the connection but did not answer in time.
+    #[error("--etcd {url}: no answer to {what} within {}", crate::duration::format_duration(*.waited))]
+    Silent {
+        url: String,
+        what: &'static str,
+        waited: Duration,
+    },
     /// The value under the lease key is not a record electune wrote.
     #[error("the value of {key} is not an electune lease record: {reason}")]
     Record { key: String, reason: String },

@@ -29,6 +29,7 @@ mod kv_watch;
 mod member;
 pub mod metrics;
 mod namespace;
+mod probe;
 mod record;
 mod server;
 
@@ -38,5 +39,6 @@ pub use error::{EtcdError, INSTALL_HINT};
 pub use kv_client::{EtcdKvClient, KvPush};
 pub use kv_watch::{EtcdWatch, WatchLost};
 pub use namespace::Namespace;
+pub use probe::{probe, Probed, PROBE_TIMEOUT};
 pub use record::{holder_identity, micro_time};
 pub use server::{peer_proxy_name, EtcdCluster, EtcdSpec};
