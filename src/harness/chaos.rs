@@ -171,30 +171,45 @@ pub fn plan_faults(
 
 /// Conditional fault sampling across specs: crashes and faults at stated times (`at:`) keep their
 /// schedule (the failover count rests on the crashes; `at:` is the user's word); every other
-/// (sampled, `every:`) fault is moved later until neither it nor its `gap`
-/// after it meets a crash's window or another fault's, and is dropped when that passes the end of
-/// the run. Each remaining fault is then an independent episode; the rate it stands for is the
-/// profile's `occurs`, so thinning the sampled schedule biases nothing.
+/// (sampled, `every:`) fault is moved later until the room it needs, the longest size its spec
+/// allows plus `gap`, meets neither a crash's window nor the previous fault's, and is dropped
+/// when that room passes the end of the run. The room is the spec's, not the drawn size: where
+/// a fault goes, and whether it is kept, does not depend on its size, so the sizes injected have
+/// the profile's distribution (a fault needing the room of its own draw would be pushed off the
+/// end more often the longer it is). Every kept fault and its settling fit inside the run, so
+/// no episode is cut short by the trial's end. Each remaining fault is then an independent
+/// episode; the rate it stands for is the profile's `occurs`, so thinning the sampled schedule
+/// biases nothing.
 fn keep_apart(plan: Vec<PlannedFault>, run: Duration, gap: Duration) -> Vec<PlannedFault> {
     let (crashes, mut others): (Vec<_>, Vec<_>) = plan
         .into_iter()
         .partition(|f| f.spec.kind == FaultKind::Crash || f.spec.every.is_none());
     others.sort_by_key(|f| f.at);
-    let windows: Vec<(Duration, Duration)> = crashes
+    // The crashes' windows, merged into disjoint stretches in time order.
+    let mut windows: Vec<(Duration, Duration)> = crashes
         .iter()
         .map(|c| (c.at, c.at + c.duration + gap))
         .collect();
+    windows.sort_unstable();
+    let mut busy: Vec<(Duration, Duration)> = Vec::with_capacity(windows.len());
+    for (s, e) in windows {
+        match busy.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => busy.push((s, e)),
+        }
+    }
     let mut out = crashes;
     let mut free_at = Duration::ZERO;
     for mut f in others {
+        let room = f.spec.duration.map_or(Duration::ZERO, |r| r.max.max(r.min)) + gap;
         let mut t = f.at.max(free_at);
-        while let Some(&(_, end)) = windows
-            .iter()
-            .find(|&&(s, e)| s < t + f.duration + gap && e > t)
-        {
-            t = end;
+        let mut i = busy.partition_point(|&(_, e)| e <= t);
+        while let Some(&(s, e)) = busy.get(i).filter(|&&(s, _)| s < t + room) {
+            t = t.max(e);
+            debug_assert!(s < t);
+            i += 1;
         }
-        if t >= run {
+        if t + room > run {
             continue;
         }
         f.at = t;
@@ -529,6 +544,63 @@ mod tests {
                 assert!(apart || both_crash, "{a:?} meets {b:?}");
             }
         }
+    }
+
+    /// Kolmogorov–Smirnov distance between `sample` and the uniform distribution on `[lo, hi)`.
+    fn ks_uniform(mut sample: Vec<f64>, lo: f64, hi: f64) -> f64 {
+        sample.sort_by(f64::total_cmp);
+        let n = sample.len() as f64;
+        sample
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let f = ((x - lo) / (hi - lo)).clamp(0.0, 1.0);
+                (f - i as f64 / n).abs().max(((i + 1) as f64 / n - f).abs())
+            })
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn where_a_sampled_fault_goes_does_not_depend_on_its_size() {
+        // wan's plan at one point: trials of five crash cycles (a crash every 15 s, restarted
+        // after 3 s), pauses of 100ms..1.5s and 3 s latency spikes sampled between them, settle
+        // 1.6 s. The pauses injected over many trials must have the profile's size distribution
+        // (uniform), not one thinned of long pauses; and none may run past its trial's end.
+        let crash = Fault::crash_leader("15s".into(), Duration::from_secs(3));
+        let pause = fault(FaultKind::Pause, "poisson(20s)");
+        let mut spike = fault(FaultKind::LatencySpike, "poisson(45s)");
+        spike.duration = Some(DurationRange::new(
+            Duration::from_secs(3),
+            Duration::from_secs(3),
+        ));
+        let settle = Duration::from_millis(1600);
+        let run = Duration::from_millis(82_500);
+        let (mut sizes, mut past_the_end) = (Vec::new(), 0);
+        for seed in 0..600 {
+            let plan = plan_faults(
+                &[crash.clone(), pause.clone(), spike.clone()],
+                run,
+                seed,
+                settle,
+            );
+            for f in plan.iter().filter(|f| f.spec.kind == FaultKind::Pause) {
+                past_the_end += usize::from(f.at + f.duration + settle > run);
+                sizes.push(f.duration.as_secs_f64() * 1e3);
+            }
+        }
+        let n = sizes.len();
+        assert!(n > 1_000, "{n} pauses");
+        let d = ks_uniform(sizes, 100.0, 1500.0);
+        // The 0.1% critical value of the KS distance is 1.95 / sqrt(n).
+        let critical = 1.95 / (n as f64).sqrt();
+        assert!(
+            d < critical,
+            "KS distance {d:.4} over {critical:.4} with {n} pauses"
+        );
+        assert_eq!(
+            past_the_end, 0,
+            "pauses whose episode the trial's end cuts short"
+        );
     }
 
     #[test]
