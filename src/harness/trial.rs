@@ -54,12 +54,22 @@ pub async fn run_trial(
 ) -> Result<TrialOutcome, HarnessError> {
     std::fs::create_dir_all(&spec.dir)
         .map_err(HarnessError::io(format!("creating {}", spec.dir.display())))?;
+    // Members (and a store electune starts) begin with empty data dirs: a trial that ran here
+    // before and did not finish (cut short, killed; a sweep then runs it again) left durable
+    // state that they would otherwise read back.
+    let work_dir = spec.dir.join("nodes");
+    match std::fs::remove_dir_all(&work_dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(HarnessError::io(format!("removing {}", work_dir.display()))(e))
+        }
+        _ => {}
+    }
     let collector = Arc::new(Collector::start(Some(&spec.dir.join("events.jsonl")))?);
     let cluster_spec = ClusterSpec {
         profile: spec.profile.clone(),
         timing: spec.timing,
         node_binary: spec.node_binary.clone(),
-        work_dir: spec.dir.join("nodes"),
+        work_dir,
         proxy_prefix: spec.proxy_prefix.clone(),
         seed: spec.seed,
     };
