@@ -607,3 +607,104 @@ fn run_whose_toxiproxy_dies_mid_run_writes_what_it_measured() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Files below `dir` whose name ends with `suffix` (`.json` trial results, say).
+fn files_ending(dir: &std::path::Path, suffix: &str) -> Vec<std::path::PathBuf> {
+    let mut found = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(suffix) {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// `electune sweep` through an external toxiproxy killed during its second trial: the finished
+/// trial is kept and the one cut short is not saved (a partial trial does not measure its point),
+/// the sweep exits 3 saying how to resume, and that resume, through a new toxiproxy, runs the
+/// rest.
+#[test]
+fn sweep_whose_toxiproxy_dies_keeps_finished_trials_and_resumes() {
+    let (mut proxy, port) = start_proxy();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = std::env::temp_dir().join(format!(
+        "electune-test-sweep-proxy-dies-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&out);
+    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/lan.yaml");
+    // Two points of one trial each (two crashes of the leader, every 2 s).
+    let mut sweep = Running::start(&[
+        "sweep".as_ref(),
+        profile.as_ref(),
+        "--heartbeat".as_ref(),
+        "50ms,60ms".as_ref(),
+        "--election-timeout".as_ref(),
+        "150ms..300ms".as_ref(),
+        "--failovers".as_ref(),
+        "2".as_ref(),
+        "--parallel".as_ref(),
+        "1".as_ref(),
+        "--quiet".as_ref(),
+        "--toxiproxy".as_ref(),
+        url.as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    let rows = |out: &std::path::Path| {
+        std::fs::read_to_string(out.join("trials.csv")).map_or(0, |t| t.lines().count().max(1) - 1)
+    };
+    // The first trial is saved and the second has its first leader: the toxiproxy is killed.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let started = files_ending(&out, "events.jsonl");
+        if rows(&out) == 1 && started.len() == 2 && started.iter().all(|t| has_leader(t)) {
+            break;
+        }
+        sweep.check(deadline, "the second trial's first leader");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    proxy.0.kill().unwrap();
+    proxy.0.wait().unwrap();
+
+    let (code, stdout, stderr) = sweep.wait(60);
+    all_gone(&out);
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    assert!(stderr.contains("stopped answering"), "{stderr}");
+    let resume = format!(
+        "electune sweep --resume {} --toxiproxy {url}",
+        out.display()
+    );
+    assert!(stderr.contains(&resume), "{stderr}");
+    assert_eq!(rows(&out), 1, "the trial cut short was saved\n{stderr}");
+    assert_eq!(files_ending(&out, "/trial-0.json").len(), 1, "{stderr}");
+
+    // Resumed through another toxiproxy, the sweep runs the trial that was cut short, only.
+    let (_proxy, port) = start_proxy();
+    let url = format!("http://127.0.0.1:{port}");
+    let resumed = Running::start(&[
+        "sweep".as_ref(),
+        "--resume".as_ref(),
+        out.as_os_str(),
+        "--quiet".as_ref(),
+        "--json".as_ref(),
+        "--toxiproxy".as_ref(),
+        url.as_ref(),
+    ]);
+    let (code, stdout, stderr) = resumed.wait(120);
+    all_gone(&out);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["trials_run"], 1, "{stdout}");
+    assert_eq!(summary["points"], 2, "{stdout}");
+    assert_eq!(rows(&out), 2, "{stderr}");
+    let _ = std::fs::remove_dir_all(&out);
+}
