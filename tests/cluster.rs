@@ -173,3 +173,59 @@ fn events_come_before_the_messages_that_depend_on_them() {
         );
     }
 }
+
+/// A trial starts its members from empty data dirs: durable state left in its directory by a
+/// trial that did not finish (a sweep trial cut short, run again by `--resume`) or by an earlier
+/// `run --out` of the same directory is not read back.
+#[test]
+fn a_trial_does_not_read_back_state_left_in_its_directory() {
+    let p = profile(
+        "name: t\nseed: 5\ncluster: { nodes: 3 }\n\
+         timing: { heartbeat: 50ms, election_timeout: 300ms..600ms }\n",
+    );
+    let dir = temp_dir("stale-state");
+    // What a member that had reached term 1000 leaves (term, then vote, big-endian).
+    let mut stale = [0u8; 16];
+    stale[..8].copy_from_slice(&1000u64.to_be_bytes());
+    for n in ["n1", "n2", "n3"] {
+        let data = dir.join("nodes").join(n).join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join("hardstate"), stale).unwrap();
+    }
+    let spec = electune::harness::TrialSpec {
+        profile: p.clone(),
+        timing: p.timing,
+        faults: vec![],
+        duration: Duration::from_secs(1),
+        dir: dir.clone(),
+        node_binary: bin(),
+        proxy_prefix: "stale_".into(),
+        seed: p.seed,
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let outcome = rt.block_on(async {
+        let net = std::sync::Arc::new(
+            electune::harness::ToxiproxyServer::connect_or_start(None)
+                .await
+                .unwrap(),
+        );
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            electune::harness::run_trial(&spec, net, rx),
+        )
+        .await
+        .expect("trial finished in time")
+        .expect("trial ran")
+    });
+    for pid in &outcome.pids {
+        assert!(pid_gone(*pid), "node process {pid} outlived its trial");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let terms: Vec<u64> = leaders(&outcome.timeline.events)
+        .into_iter()
+        .map(|l| l.2)
+        .collect();
+    assert!(!terms.is_empty());
+    assert!(terms.iter().all(|t| *t < 1000), "{terms:?}");
+}

@@ -3,6 +3,8 @@
 //! client against a server with toxiproxy's rules (`electune proxy --strict`): whole milliseconds
 //! only, so sub-millisecond links are approximated and reported.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -447,4 +449,262 @@ fn connecting_removes_only_proxies_of_dead_runs_on_this_host() {
         .await
         .expect("the test finished in time");
     });
+}
+
+/// An `electune` command running as a child process, its output read on threads of their own
+/// (node processes share its stderr, so a full pipe must never stall them).
+struct Running {
+    child: ChildGuard,
+    stdout: std::sync::mpsc::Receiver<String>,
+    stderr: std::sync::mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(args: &[&std::ffi::OsStr]) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_electune"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let drain = |mut pipe: Box<dyn Read + Send>| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                let _ = tx.send(text);
+            });
+            rx
+        };
+        let stdout = drain(Box::new(child.stdout.take().unwrap()));
+        let stderr = drain(Box::new(child.stderr.take().unwrap()));
+        Running {
+            child: ChildGuard(child),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Panics (after SIGINT, which lets electune stop its node processes before the guard kills
+    /// it by its PID) when the command has ended or `deadline` has passed.
+    fn check(&mut self, deadline: Instant, what: &str) {
+        if let Some(s) = self.child.0.try_wait().unwrap() {
+            panic!("electune ended ({s}) before {what}");
+        }
+        if Instant::now() > deadline {
+            // SAFETY: signalling the child we started, by its PID.
+            unsafe { libc::kill(self.child.0.id() as libc::pid_t, libc::SIGINT) };
+            std::thread::sleep(Duration::from_secs(5));
+            panic!("{what} did not happen in time");
+        }
+    }
+
+    /// Waits (bounded) until the command ends: its exit code, stdout and stderr.
+    fn wait(mut self, secs: u64) -> (Option<i32>, String, String) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let status = loop {
+            if let Some(s) = self.child.0.try_wait().unwrap() {
+                break s;
+            }
+            self.check(deadline, "the end of electune");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let text = |rx: &std::sync::mpsc::Receiver<String>| {
+            rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default()
+        };
+        (status.code(), text(&self.stdout), text(&self.stderr))
+    }
+}
+
+/// Whether a timeline on disk has a leader on it.
+fn has_leader(events: &std::path::Path) -> bool {
+    std::fs::read_to_string(events).is_ok_and(|t| t.contains(r#""ev":"leader""#))
+}
+
+/// No process the command started (every node's command line names its directory under `dir`)
+/// is alive, and every node PID on the timelines below `dir` is gone.
+fn all_gone(dir: &std::path::Path) {
+    let left = common::processes_mentioning(dir);
+    assert!(left.is_empty(), "processes outlived electune: {left:?}");
+    let mut timelines = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == "events.jsonl") {
+                timelines.push(p);
+            }
+        }
+    }
+    assert!(!timelines.is_empty());
+    for t in timelines {
+        let pids: Vec<u32> = std::fs::read_to_string(&t)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["ev"] == "process_start")
+            .filter_map(|e| e["pid"].as_u64().map(|p| p as u32))
+            .collect();
+        assert!(!pids.is_empty(), "{}", t.display());
+        for pid in pids {
+            assert!(
+                common::pid_gone(pid),
+                "node process {pid} outlived electune"
+            );
+        }
+    }
+}
+
+/// `electune run` through an external toxiproxy (`electune proxy`, its own process) that is killed
+/// mid-run: the run stops every node, analyses what it measured until the toxiproxy's last
+/// answer, writes metrics.json and the summary, says on stderr that the toxiproxy at its URL
+/// stopped answering and the run ended early, and exits 3.
+#[test]
+fn run_whose_toxiproxy_dies_mid_run_writes_what_it_measured() {
+    let (mut proxy, port) = start_proxy();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = std::env::temp_dir().join(format!("electune-test-proxy-dies-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/lan.yaml");
+    let asked = 10.0;
+    let mut run = Running::start(&[
+        "run".as_ref(),
+        profile.as_ref(),
+        "--duration".as_ref(),
+        "10s".as_ref(),
+        "--toxiproxy".as_ref(),
+        url.as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    // Two seconds into the measured window (the first leader is on the timeline), the toxiproxy
+    // process is killed by its PID.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !has_leader(&out.join("events.jsonl")) {
+        run.check(deadline, "a first leader");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    proxy.0.kill().unwrap();
+    proxy.0.wait().unwrap();
+
+    let (code, stdout, stderr) = run.wait(90);
+    all_gone(&out);
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    assert!(stderr.contains(&url), "{stderr}");
+    assert!(stderr.contains("stopped answering"), "{stderr}");
+    assert!(stderr.contains("ended early"), "{stderr}");
+    // The summary is printed, and metrics.json covers the window until the toxiproxy's death.
+    assert!(stdout.contains("failover (t3-t0)"), "{stdout}\n{stderr}");
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let observed = metrics["summary"]["exposure_hours"].as_f64().unwrap() * 3600.0;
+    assert!(
+        observed > 1.0 && observed < asked - 2.0,
+        "observed {observed} s of {asked} s\n{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Files below `dir` whose name ends with `suffix` (`.json` trial results, say).
+fn files_ending(dir: &std::path::Path, suffix: &str) -> Vec<std::path::PathBuf> {
+    let mut found = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(suffix) {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// `electune sweep` through an external toxiproxy killed during its second trial: the finished
+/// trial is kept and the one cut short is not saved (a partial trial does not measure its point),
+/// the sweep exits 3 saying how to resume, and that resume, through a new toxiproxy, runs the
+/// rest.
+#[test]
+fn sweep_whose_toxiproxy_dies_keeps_finished_trials_and_resumes() {
+    let (mut proxy, port) = start_proxy();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = std::env::temp_dir().join(format!(
+        "electune-test-sweep-proxy-dies-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&out);
+    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/lan.yaml");
+    // Two points of one trial each (two crashes of the leader, every 2 s).
+    let mut sweep = Running::start(&[
+        "sweep".as_ref(),
+        profile.as_ref(),
+        "--heartbeat".as_ref(),
+        "50ms,60ms".as_ref(),
+        "--election-timeout".as_ref(),
+        "150ms..300ms".as_ref(),
+        "--failovers".as_ref(),
+        "2".as_ref(),
+        "--parallel".as_ref(),
+        "1".as_ref(),
+        "--quiet".as_ref(),
+        "--toxiproxy".as_ref(),
+        url.as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    let rows = |out: &std::path::Path| {
+        std::fs::read_to_string(out.join("trials.csv")).map_or(0, |t| t.lines().count().max(1) - 1)
+    };
+    // The first trial is saved and the second has its first leader: the toxiproxy is killed.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let started = files_ending(&out, "events.jsonl");
+        if rows(&out) == 1 && started.len() == 2 && started.iter().all(|t| has_leader(t)) {
+            break;
+        }
+        sweep.check(deadline, "the second trial's first leader");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    proxy.0.kill().unwrap();
+    proxy.0.wait().unwrap();
+
+    let (code, stdout, stderr) = sweep.wait(60);
+    all_gone(&out);
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    assert!(stderr.contains("stopped answering"), "{stderr}");
+    let resume = format!(
+        "electune sweep --resume {} --toxiproxy {url}",
+        out.display()
+    );
+    assert!(stderr.contains(&resume), "{stderr}");
+    assert_eq!(rows(&out), 1, "the trial cut short was saved\n{stderr}");
+    assert_eq!(files_ending(&out, "/trial-0.json").len(), 1, "{stderr}");
+
+    // Resumed through another toxiproxy, the sweep runs the trial that was cut short, only.
+    let (_proxy, port) = start_proxy();
+    let url = format!("http://127.0.0.1:{port}");
+    let resumed = Running::start(&[
+        "sweep".as_ref(),
+        "--resume".as_ref(),
+        out.as_os_str(),
+        "--quiet".as_ref(),
+        "--json".as_ref(),
+        "--toxiproxy".as_ref(),
+        url.as_ref(),
+    ]);
+    let (code, stdout, stderr) = resumed.wait(120);
+    all_gone(&out);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["trials_run"], 1, "{stdout}");
+    assert_eq!(summary["points"], 2, "{stdout}");
+    assert_eq!(rows(&out), 2, "{stderr}");
+    let _ = std::fs::remove_dir_all(&out);
 }

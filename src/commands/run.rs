@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use electune::analysis::{Distribution, RunMetrics, Timeline};
 use electune::backend::BackendKind;
 use electune::duration::{format_duration, DurationRange, HumanDuration};
-use electune::harness::{run_trial, ToxiproxyServer, TrialSpec};
+use electune::harness::{run_trial_keeping_partial, CutShort, ToxiproxyServer, TrialSpec};
 use electune::profile::{self, Fault, Profile, Timing};
 use electune::sim::{Costs, SimSpec};
 use electune::{exit, output};
@@ -214,12 +214,16 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
             eprintln!("warning: {}: {w}", args.profile.display());
         }
     }
-    let (timeline, approximations) = match args.backend {
+    let (timeline, approximations, cut_short) = match args.backend {
         BackendArg::Process => rt.block_on(run_process(&args, &trial))?,
-        BackendArg::Sim => rt.block_on(run_sim(&args, &trial))?,
+        BackendArg::Sim => rt
+            .block_on(run_sim(&args, &trial))
+            .map(|(t, a)| (t, a, None))?,
     };
+    let cut_note = cut_short.as_ref().map(cut_short_note);
     let timeline = Arc::new(timeline);
     let Some(metrics) = analyze_or_stop(&rt, timeline.clone()) else {
+        cut_note.iter().for_each(|note| eprintln!("{note}"));
         eprintln!(
             "interrupted during analysis: the events are kept in {}; no metrics were written",
             dir.join("events.jsonl").display()
@@ -288,13 +292,16 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
             .context("drawing the timeline")
             .map_err(Failure::environment)?;
     println!("timeline: {}\n          {}", svg.display(), png.display());
+    cut_note.iter().for_each(|note| eprintln!("{note}"));
     if !metrics.violations.is_empty() {
         for v in &metrics.violations {
             eprintln!("INVARIANT VIOLATED: {v}");
         }
         return Ok(exit::INVARIANT_VIOLATED);
     }
-    Ok(if timeline.interrupted {
+    Ok(if cut_note.is_some() {
+        exit::ENVIRONMENT
+    } else if timeline.interrupted {
         exit::INTERRUPTED
     } else {
         exit::SUCCESS
@@ -363,11 +370,35 @@ fn write_json(path: &std::path::Path, value: &serde_json::Value) -> Result<(), F
         .map_err(Failure::environment)
 }
 
-/// Real processes through toxiproxy.
+/// What `run` says when its toxiproxy stopped answering: when, what the results cover, and why.
+fn cut_short_note(cut: &CutShort) -> String {
+    let at = cut
+        .loss
+        .last_answer_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!(
+        "electune: {cut} (its last answer: {}), so the run ended early: every node was stopped, \
+         and {}; events.jsonl also holds what followed, unmeasured. The toxiproxy's error: {:#}",
+        output::rfc3339(at),
+        cut.covers(),
+        anyhow::Error::new(cut.loss.cause.clone())
+    )
+}
+
+/// Real processes through toxiproxy; a run whose toxiproxy stopped answering returns what it
+/// measured until then, and why.
 async fn run_process(
     args: &RunArgs,
     t: &Trial<'_>,
-) -> Result<(Timeline, Vec<electune::harness::Approximation>), Failure> {
+) -> Result<
+    (
+        Timeline,
+        Vec<electune::harness::Approximation>,
+        Option<CutShort>,
+    ),
+    Failure,
+> {
     let node_binary = std::env::current_exe()
         .context("locating the electune binary")
         .map_err(Failure::environment)?;
@@ -401,7 +432,7 @@ async fn run_process(
     };
     report_stale(net.removed_stale());
     let (net_url, builtin) = (net.url.clone(), net.is_builtin());
-    let outcome = run_trial(&spec, net, interrupt)
+    let outcome = run_trial_keeping_partial(&spec, net, interrupt)
         .await
         .map_err(Failure::environment)?;
     // Which toxiproxy carried the run, and every latency it could not take as asked.
@@ -412,9 +443,10 @@ async fn run_process(
             "toxiproxy": net_url,
             "builtin": builtin,
             "approximations": outcome.approximations,
+            "cut_short": outcome.cut_short.as_ref().map(|c| c.to_string()),
         }),
     )?;
-    Ok((outcome.timeline, outcome.approximations))
+    Ok((outcome.timeline, outcome.approximations, outcome.cut_short))
 }
 
 /// The same members in virtual time.

@@ -10,14 +10,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use electune::backend::BackendKind;
 use electune::duration::{format_duration, DurationRange, HumanDuration};
-use electune::harness::{summarize, ToxiproxyServer};
+use electune::harness::{summarize, HarnessError, ToxiproxyServer};
 use electune::recommend::feasibility::overload;
 use electune::report::ReportOptions;
 use electune::results::RunInfo;
 use electune::sim::Costs;
 use electune::sweep::plan::{plan, GridOverride};
 use electune::sweep::probe;
-use electune::sweep::runner::{run_sweep, Progress, SweepOptions, TrialBackend};
+use electune::sweep::runner::{run_sweep, Progress, SweepError, SweepOptions, TrialBackend};
 use electune::sweep::saved;
 use electune::sweep::store::{plan_difference, read_json, write_json, Store, SweepManifest};
 use electune::{exit, output, profile};
@@ -447,7 +447,7 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
             .map(|n| summarize(&n.approximations()))
             .unwrap_or_default();
         out.map(|o| (o, approximations))
-            .map_err(Failure::environment)
+            .map_err(|e| stopped(e, &dir))
     })?;
     let (outcome, approximations) = outcome;
     for a in &approximations {
@@ -537,6 +537,32 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
         return Ok(exit::INVARIANT_VIOLATED);
     }
     Ok(exit::SUCCESS)
+}
+
+/// The failure of a sweep that stopped on an error. When a trial failed (its environment: the
+/// toxiproxy, a node process), the trials finished before are on disk and `--resume` runs the
+/// rest, which the message says: of the comparison when the sweep is one of its mechanisms. A
+/// trial cut short is not among those kept; it runs again.
+fn stopped(e: SweepError, dir: &std::path::Path) -> Failure {
+    let resume = dir
+        .parent()
+        .filter(|d| super::compare::is_comparison_dir(d))
+        .unwrap_or(dir);
+    let (when, toxiproxy) = match &e {
+        SweepError::Harness(HarnessError::ProxyLost { cut, .. }) => (
+            "once the toxiproxy answers again",
+            format!(" --toxiproxy {}", cut.loss.url),
+        ),
+        SweepError::Harness(_) => ("once this failure is fixed", String::new()),
+        _ => return Failure::environment(e),
+    };
+    let hint = format!(
+        "the sweep stopped (the trials it finished are kept in {}; {when}, \
+         `electune sweep --resume {}{toxiproxy}` runs the rest)",
+        dir.display(),
+        resume.display()
+    );
+    Failure::environment(anyhow::Error::new(e).context(hint))
 }
 
 /// Prints the estimated wall time of a sweep (stderr) and refuses one estimated above

@@ -32,6 +32,15 @@ pub enum HarnessError {
     },
     #[error("no vote was exchanged within {0:?}; is the proxy forwarding traffic?")]
     NoLeader(std::time::Duration),
+    /// The toxiproxy server stopped answering during a trial (see
+    /// [`super::run_trial_keeping_partial`] for its partial timeline).
+    #[error("{cut}; the trial in {} was stopped there and is incomplete", dir.display())]
+    ProxyLost {
+        cut: Box<super::CutShort>,
+        dir: std::path::PathBuf,
+        #[source]
+        cause: std::sync::Arc<crate::toxiproxy::Error>,
+    },
     #[error("the etcd lease store")]
     Etcd(#[from] Box<crate::etcd::EtcdError>),
 }

@@ -6,6 +6,7 @@ mod chaos;
 mod cluster;
 mod collector;
 mod error;
+mod liveness;
 mod network;
 mod process;
 mod sink;
@@ -21,6 +22,7 @@ pub(crate) use cluster::free_port;
 pub use cluster::{first_leader_timeout, Cluster, ClusterSpec};
 pub use collector::{Collector, LiveState};
 pub use error::HarnessError;
+pub use liveness::{CutShort, ProxyLoss};
 pub use network::{
     summarize, Approximation, ApproximationSummary, LatencyMs, ProxyEndpoint, ToxiproxyServer,
 };
@@ -29,4 +31,4 @@ pub use process::NodeProcess;
 pub use sink::Sink;
 pub use store::{StoreProcess, StoreService};
 pub use targets::{expect_failover, resolve_targets, Resolved};
-pub use trial::{run_trial, TrialOutcome, TrialSpec};
+pub use trial::{run_trial, run_trial_keeping_partial, TrialOutcome, TrialSpec};

@@ -8,8 +8,14 @@
 //! an electune run on this host whose process is gone (killed, or its machine restarted) are
 //! deleted when the next run connects. Proxies of live runs, of other hosts and of other users
 //! are never touched.
+//!
+//! An external server is probed while trials run ([`ToxiproxyServer::watch_liveness`]); once it
+//! has stopped answering, trials end at its last answer and nothing more is asked of it.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +23,7 @@ use crate::proxy::RunningProxy;
 use crate::toxiproxy::{Client, NewProxy, Stream, Toxic, ToxicAttributes, Version};
 
 use super::error::HarnessError;
+use super::liveness::{self, ProxyLoss};
 
 /// The toxiproxy server a run talks to.
 pub struct ToxiproxyServer {
@@ -32,6 +39,10 @@ pub struct ToxiproxyServer {
     run_prefix: String,
     /// Proxies of dead electune runs deleted on connecting.
     removed_stale: Vec<String>,
+    /// Set once the server is established to have stopped answering.
+    loss: watch::Sender<Option<ProxyLoss>>,
+    /// The liveness probe of an external server, started by the first trial that watches.
+    probe: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// The owner part of proxy names: `electune-<host>-<pid>_`, with the host reduced to
@@ -103,6 +114,8 @@ impl ToxiproxyServer {
             approximations: Mutex::new(Vec::new()),
             run_prefix: owner_prefix(&this_host(), std::process::id()),
             removed_stale: Vec::new(),
+            loss: watch::Sender::new(None),
+            probe: Mutex::new(None),
         };
         if !net.is_builtin() {
             net.removed_stale = net.remove_stale().await?;
@@ -165,6 +178,35 @@ impl ToxiproxyServer {
     /// Whether this is electune's own server.
     pub fn is_builtin(&self) -> bool {
         self.builtin.is_some()
+    }
+
+    /// Turns `Some` once this server is established to have stopped answering (probed every
+    /// [`liveness::PROBE_EVERY`] from the first call on, for an external server; the built-in one
+    /// lives in this process). Must be called inside a tokio runtime.
+    pub fn watch_liveness(self: &Arc<Self>) -> watch::Receiver<Option<ProxyLoss>> {
+        if !self.is_builtin() {
+            let mut probe = self.probe.lock().unwrap_or_else(|e| e.into_inner());
+            if probe.is_none() {
+                *probe = Some(tokio::spawn(liveness::probe(Arc::downgrade(self))));
+            }
+        }
+        self.loss.subscribe()
+    }
+
+    /// When and how this server stopped answering, if it has.
+    pub fn lost(&self) -> Option<ProxyLoss> {
+        self.loss.borrow().clone()
+    }
+
+    /// Records that the server stopped answering (the first loss recorded stands).
+    pub(super) fn mark_lost(&self, loss: ProxyLoss) {
+        self.loss.send_if_modified(|v| match v {
+            None => {
+                *v = Some(loss);
+                true
+            }
+            Some(_) => false,
+        });
     }
 
     pub(crate) fn err(&self) -> impl FnOnce(crate::toxiproxy::Error) -> HarnessError + '_ {
@@ -254,12 +296,30 @@ impl ToxiproxyServer {
             .map_err(self.err())
     }
 
-    /// Deletes proxies (best effort is not good enough: every failure is reported).
+    /// Deletes proxies (best effort is not good enough: every failure is reported). Nothing is
+    /// asked of a server that stopped answering: its proxies went with it, or, if it comes back,
+    /// are deleted by the next electune run on this host as those of a run that is gone.
     pub async fn delete(&self, names: &[String]) -> Result<(), HarnessError> {
+        if self.lost().is_some() {
+            return Ok(());
+        }
         for n in names {
             self.client.delete_proxy(n).await.map_err(self.err())?;
         }
         Ok(())
+    }
+}
+
+impl Drop for ToxiproxyServer {
+    fn drop(&mut self) {
+        if let Some(p) = self
+            .probe
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            p.abort();
+        }
     }
 }
 

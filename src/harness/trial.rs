@@ -1,5 +1,7 @@
 //! One trial on real processes: start a cluster, wait for its first leader, run the fault plan for
-//! a while, tear everything down, and return the timeline (analysis is the caller's, once).
+//! a while, tear everything down, and return the timeline (analysis is the caller's, once). An
+//! external toxiproxy server that stops answering ends the trial as an interrupt would, at its
+//! last answer.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use super::chaos::{plan_faults, Chaos};
 use super::cluster::{Cluster, ClusterSpec};
 use super::collector::Collector;
 use super::error::HarnessError;
+use super::liveness::{CutShort, ProxyLoss};
 use super::network::{Approximation, ToxiproxyServer};
 use crate::analysis::{RunContext, Timeline};
 use crate::clock::monotonic_ns;
@@ -44,25 +47,62 @@ pub struct TrialOutcome {
     /// Latencies the toxiproxy server could not take as asked (sub-millisecond ones on a
     /// server that takes whole milliseconds), with what was sent instead.
     pub approximations: Vec<Approximation>,
+    /// Set when the trial ended before its time because the toxiproxy server stopped answering
+    /// (only from [`run_trial_keeping_partial`]): every process was stopped then, the timeline's
+    /// window ends at the server's last answer, and `timeline.interrupted` is set.
+    pub cut_short: Option<CutShort>,
 }
 
-/// Runs a trial. `interrupt` turning true stops it early, keeping what was measured.
+/// Runs a trial to its end, or until `interrupt` turns true (stopping it early, keeping what was
+/// measured). A trial whose toxiproxy server stops answering is an error,
+/// [`HarnessError::ProxyLost`]: it measured less than asked, and a caller that saves trials must
+/// not take it for a complete one. [`run_trial_keeping_partial`] returns its timeline instead.
 pub async fn run_trial(
+    spec: &TrialSpec,
+    net: Arc<ToxiproxyServer>,
+    interrupt: watch::Receiver<bool>,
+) -> Result<TrialOutcome, HarnessError> {
+    let outcome = run_trial_keeping_partial(spec, net, interrupt).await?;
+    match outcome.cut_short {
+        None => Ok(outcome),
+        Some(cut) => Err(HarnessError::ProxyLost {
+            cause: cut.loss.cause.clone(),
+            cut: Box::new(cut),
+            dir: spec.dir.clone(),
+        }),
+    }
+}
+
+/// [`run_trial`], except that a trial whose toxiproxy server stops answering is stopped as on an
+/// interrupt and returned with what it measured until the server's last answer, and why
+/// ([`TrialOutcome::cut_short`]).
+pub async fn run_trial_keeping_partial(
     spec: &TrialSpec,
     net: Arc<ToxiproxyServer>,
     mut interrupt: watch::Receiver<bool>,
 ) -> Result<TrialOutcome, HarnessError> {
     std::fs::create_dir_all(&spec.dir)
         .map_err(HarnessError::io(format!("creating {}", spec.dir.display())))?;
+    // Members (and a store electune starts) begin with empty data dirs: a trial that ran here
+    // before and did not finish (cut short, killed; a sweep then runs it again) left durable
+    // state that they would otherwise read back.
+    let work_dir = spec.dir.join("nodes");
+    match std::fs::remove_dir_all(&work_dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(HarnessError::io(format!("removing {}", work_dir.display()))(e))
+        }
+        _ => {}
+    }
     let collector = Arc::new(Collector::start(Some(&spec.dir.join("events.jsonl")))?);
     let cluster_spec = ClusterSpec {
         profile: spec.profile.clone(),
         timing: spec.timing,
         node_binary: spec.node_binary.clone(),
-        work_dir: spec.dir.join("nodes"),
+        work_dir,
         proxy_prefix: spec.proxy_prefix.clone(),
         seed: spec.seed,
     };
+    let mut lost = net.watch_liveness();
     let started = monotonic_ns();
     let cluster = match Cluster::start(cluster_spec, &net, &collector).await {
         Ok(c) => Arc::new(c),
@@ -72,7 +112,15 @@ pub async fn run_trial(
             return Err(e);
         }
     };
-    let result = measure(spec, &net, &collector, &cluster, &mut interrupt, started).await;
+    let result = measure(
+        spec,
+        &net,
+        &collector,
+        &cluster,
+        (&mut interrupt, &mut lost),
+        started,
+    )
+    .await;
     let pids = collector
         .snapshot()
         .iter()
@@ -90,21 +138,53 @@ pub async fn run_trial(
         .ok()
         .expect("faults hold no collector after stopping");
     let events = collector.finish().await?;
-    let (start_ns, end_ns, first_leader, elected, interrupted) = result?;
+    let m = result?;
     shutdown?;
-    let context = RunContext::for_trial(&spec.profile, &spec.timing, start_ns, end_ns);
+    let context = RunContext::for_trial(&spec.profile, &spec.timing, m.start_ns, m.end_ns);
     check_unparsed(&events, &spec.dir)?;
+    let cut_short = m.lost.map(|loss| CutShort {
+        loss,
+        elected: m.elected,
+        measured: Duration::from_nanos(m.end_ns - m.start_ns),
+        asked: spec.duration,
+    });
     Ok(TrialOutcome {
         timeline: Timeline {
             events,
             context,
-            first_leader,
-            elected,
-            interrupted,
+            first_leader: m.first_leader,
+            elected: m.elected,
+            interrupted: m.interrupted || cut_short.is_some(),
         },
         pids,
         approximations,
+        cut_short,
     })
+}
+
+/// What [`measure`] saw: the measured window and how it ended.
+struct Measured {
+    start_ns: u64,
+    end_ns: u64,
+    first_leader: Duration,
+    elected: bool,
+    interrupted: bool,
+    /// The toxiproxy server stopped answering; the window ends at its last answer.
+    lost: Option<ProxyLoss>,
+}
+
+/// The loss of the toxiproxy server, once established (never, for one that keeps answering).
+async fn loss(lost: &mut watch::Receiver<Option<ProxyLoss>>) -> ProxyLoss {
+    let seen = lost
+        .wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|l| l.clone());
+    match seen {
+        Some(l) => l,
+        // The server (and with it the sender) is gone only once the trial is over.
+        None => std::future::pending().await,
+    }
 }
 
 async fn measure(
@@ -112,15 +192,33 @@ async fn measure(
     net: &Arc<ToxiproxyServer>,
     collector: &Arc<Collector>,
     cluster: &Arc<Cluster>,
-    interrupt: &mut watch::Receiver<bool>,
+    (interrupt, lost): (
+        &mut watch::Receiver<bool>,
+        &mut watch::Receiver<Option<ProxyLoss>>,
+    ),
     started: u64,
-) -> Result<(u64, u64, Duration, bool, bool), HarnessError> {
+) -> Result<Measured, HarnessError> {
     let limit = super::cluster::first_leader_timeout(&spec.timing);
     let wait_until = Instant::now() + limit;
+    // No leader yet: an empty window, and a first election censored at the wait (unless the wait
+    // was cut short, which measures nothing).
+    let unmeasured = |interrupted: bool, lost: Option<ProxyLoss>| {
+        let now = monotonic_ns();
+        Measured {
+            start_ns: now,
+            end_ns: now,
+            first_leader: Duration::from_nanos(now - started),
+            elected: false,
+            interrupted,
+            lost,
+        }
+    };
     let first_leader_at = loop {
         if *interrupt.borrow() {
-            let now = monotonic_ns();
-            return Ok((now, now, Duration::from_nanos(now - started), false, true));
+            return Ok(unmeasured(true, None));
+        }
+        if let Some(l) = lost.borrow().clone() {
+            return Ok(unmeasured(false, Some(l)));
         }
         let leader = collector
             .snapshot()
@@ -143,8 +241,7 @@ async fn measure(
             if !voted {
                 return Err(HarnessError::NoLeader(limit));
             }
-            let now = monotonic_ns();
-            return Ok((now, now, Duration::from_nanos(now - started), false, false));
+            return Ok(unmeasured(false, None));
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     };
@@ -168,21 +265,46 @@ async fn measure(
         collector.clone(),
         spec.seed,
     );
-    let mut interrupted = tokio::select! {
-        _ = tokio::time::sleep_until(start + spec.duration) => false,
-        _ = interrupt.wait_for(|v| *v) => true,
+    let (mut interrupted, mut gone) = tokio::select! {
+        _ = tokio::time::sleep_until(start + spec.duration) => (false, None),
+        _ = interrupt.wait_for(|v| *v) => (true, None),
+        l = loss(lost) => (false, Some(l)),
     };
-    chaos.stop().await?;
-    if !interrupted {
+    match chaos.stop().await {
+        // A fault that asked the server that stopped answering failed for that reason.
+        Err(HarnessError::Proxy { .. }) if gone.is_some() => {}
+        other => other?,
+    }
+    if gone.is_none() && !interrupted {
         // A failover under way when the time is up is waited for (no new fault starts), up to
         // the first-election limit, so the slowest elections are measured instead of censored.
-        interrupted = wait_for_leader(collector, limit, interrupt).await;
+        interrupted = wait_for_leader(collector, limit, interrupt, lost).await;
+        gone = lost.borrow().clone();
+    }
+    if let Some(l) = gone {
+        // What followed the server's last answer is the network's absence, not the cluster.
+        let end_ns = l.last_answer_ns.clamp(start_ns, monotonic_ns());
+        return Ok(Measured {
+            start_ns,
+            end_ns,
+            first_leader,
+            elected: true,
+            interrupted: false,
+            lost: Some(l),
+        });
     }
     let end_ns = monotonic_ns();
     if cluster.store_report().await {
         wait_for_store_load(collector).await;
     }
-    Ok((start_ns, end_ns, first_leader, true, interrupted))
+    Ok(Measured {
+        start_ns,
+        end_ns,
+        first_leader,
+        elected: true,
+        interrupted,
+        lost: None,
+    })
 }
 
 /// Waits (bounded) until the store's `StoreLoad` report has reached the timeline.
@@ -200,17 +322,21 @@ async fn wait_for_store_load(collector: &Arc<Collector>) {
     }
 }
 
-/// Waits until a leader has had a write accepted since the last hard fault (or `limit` passes).
-/// Returns whether an interrupt came first.
+/// Waits until a leader has had a write accepted since the last hard fault (or `limit` passes, or
+/// the toxiproxy server is lost). Returns whether an interrupt came first.
 async fn wait_for_leader(
     collector: &Arc<Collector>,
     limit: Duration,
     interrupt: &mut watch::Receiver<bool>,
+    lost: &watch::Receiver<Option<ProxyLoss>>,
 ) -> bool {
     let until = Instant::now() + limit;
     loop {
         if *interrupt.borrow() {
             return true;
+        }
+        if lost.borrow().is_some() {
+            return false;
         }
         let events = collector.snapshot();
         let last_hard = events.iter().rposition(|e| {
