@@ -32,23 +32,26 @@ pub async fn probe(endpoint: &EtcdEndpoint, timeout: Duration) -> Result<Probed,
     };
     let http = http_client();
     let deadline = tokio::time::Instant::now() + timeout;
-    let within = |what: &'static str| {
+    // One request within what is left of the timeout: its status and body.
+    let ask = |req: reqwest::RequestBuilder, what: &'static str| {
         let url = url.clone();
-        move |_| EtcdError::Silent {
-            url,
-            what,
-            waited: timeout,
+        async move {
+            let sent = async {
+                let r = req.send().await?;
+                let status = r.status();
+                Ok::<_, reqwest::Error>((status, r.text().await?))
+            };
+            match tokio::time::timeout_at(deadline, sent).await {
+                Err(_) => Err(EtcdError::Silent {
+                    url,
+                    what,
+                    waited: timeout,
+                }),
+                Ok(r) => r.map_err(|e| unreachable(&url, &e)),
+            }
         }
     };
-    let version = tokio::time::timeout_at(deadline, async {
-        let r = http.get(format!("{url}/version")).send().await?;
-        let status = r.status();
-        let body = r.text().await?;
-        Ok::<_, reqwest::Error>((status, body))
-    })
-    .await
-    .map_err(within("GET /version"))?
-    .map_err(|e| unreachable(&url, &e))?;
+    let version = ask(http.get(format!("{url}/version")), "GET /version").await?;
     let (status, body) = version;
     if !status.is_success() {
         return Err(unusable(format!(
@@ -77,20 +80,13 @@ pub async fn probe(endpoint: &EtcdEndpoint, timeout: Duration) -> Result<Probed,
             super::MIN_VERSION.1
         )));
     }
-    let range = tokio::time::timeout_at(deadline, async {
-        let r = http
-            .post(format!("{url}/v3/kv/range"))
-            // base64 of "electune-probe": a key electune never writes.
-            .body(r#"{"key":"ZWxlY3R1bmUtcHJvYmU="}"#)
-            .send()
-            .await?;
-        let status = r.status();
-        let body = r.text().await?;
-        Ok::<_, reqwest::Error>((status, body))
-    })
-    .await
-    .map_err(within("POST /v3/kv/range"))?
-    .map_err(|e| unreachable(&url, &e))?;
+    let range = ask(
+        // base64 of "electune-probe": a key electune never writes.
+        http.post(format!("{url}/v3/kv/range"))
+            .body(r#"{"key":"ZWxlY3R1bmUtcHJvYmU="}"#),
+        "POST /v3/kv/range",
+    )
+    .await?;
     let (status, body) = range;
     let answered = status.is_success()
         && serde_json::from_str::<serde_json::Value>(&body)

@@ -110,7 +110,7 @@ pub fn check_event_budget(
     duration: Duration,
     parallel: usize,
     what: &str,
-) -> Result<f64, EventBudgetError> {
+) -> Result<f64, Box<EventBudgetError>> {
     let one = estimated_events(profile, timing, faults, duration);
     let all = one * parallel.max(1) as f64;
     let limit = event_limit() as f64;
@@ -123,7 +123,7 @@ pub fn check_event_budget(
         0.0
     };
     let fits = coarse(Duration::from_secs_f64(fits.max(0.0)));
-    Err(EventBudgetError {
+    Err(Box::new(EventBudgetError {
         what: what.to_string(),
         estimate: one,
         together: if parallel > 1 {
@@ -137,7 +137,7 @@ pub fn check_event_budget(
         hint: format!(
             "Simulate at most about {fits} per trial (a sweep splits a point's time into trials of that length with --failovers or --duration-per-point), or run on a machine with more memory"
         ),
-    })
+    }))
 }
 
 #[cfg(test)]
