@@ -48,9 +48,9 @@ pub use leadership::{leadership_intervals, LeadershipInterval};
 pub use promotions::{Promotion, Promotions};
 pub use silences::{silence_model, Silence, SilenceEnd, SilenceModel, SilenceSamples};
 pub use stats::{
-    binomial_lower95, binomial_upper95, kaplan_meier, km_quantile, poisson_bounds95,
-    quantile_bounds95, samples_to_bound_quantile, trials_for_zero_bound, Distribution, Observation,
-    PoissonRate, NS_PER_HOUR,
+    binomial_lower, binomial_lower95, binomial_upper, binomial_upper95, kaplan_meier, km_quantile,
+    poisson_bounds, poisson_bounds95, quantile_bounds95, samples_to_bound_quantile,
+    trials_for_zero_bound, Distribution, Observation, PoissonRate, NS_PER_HOUR,
 };
 pub use store::{store_load, StoreLoad, StoreTally};
 pub use timeline::Timeline;

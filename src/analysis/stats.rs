@@ -215,18 +215,29 @@ pub fn quantile_bounds95(obs: &[Observation], q: f64) -> (Option<f64>, Option<f6
 ///
 /// lower = χ²(0.05; 2k)/2 (0 when k = 0), upper = χ²(0.95; 2k+2)/2 (3.00 for k = 0).
 pub fn poisson_bounds95(count: u64) -> (f64, f64) {
+    poisson_bounds(count, 0.95)
+}
+
+/// Exact (Garwood) one-sided bounds for a Poisson mean at confidence `level` each, in events.
+pub fn poisson_bounds(count: u64, level: f64) -> (f64, f64) {
     let lower = if count == 0 {
         0.0
     } else {
-        chi2_quantile(0.05, 2.0 * count as f64) / 2.0
+        chi2_quantile(1.0 - level, 2.0 * count as f64) / 2.0
     };
-    let upper = chi2_quantile(0.95, 2.0 * count as f64 + 2.0) / 2.0;
+    let upper = chi2_quantile(level, 2.0 * count as f64 + 2.0) / 2.0;
     (lower, upper)
 }
 
 /// Exact (Clopper–Pearson) one-sided 95% upper bound of a proportion: `k` successes in `n` trials.
 /// `None` with no trials (nothing bounds it).
 pub fn binomial_upper95(k: u64, n: u64) -> Option<f64> {
+    binomial_upper(k, n, 0.95)
+}
+
+/// Exact (Clopper–Pearson) one-sided upper bound of a proportion at confidence `level`
+/// (e.g. 0.95). `None` with no trials.
+pub fn binomial_upper(k: u64, n: u64, level: f64) -> Option<f64> {
     if n == 0 {
         return None;
     }
@@ -234,16 +245,21 @@ pub fn binomial_upper95(k: u64, n: u64) -> Option<f64> {
         return Some(1.0);
     }
     let b = Beta::new(k as f64 + 1.0, (n - k) as f64).expect("positive shape parameters");
-    Some(b.inverse_cdf(0.95))
+    Some(b.inverse_cdf(level))
 }
 
 /// Exact (Clopper–Pearson) one-sided 95% lower bound of a proportion (0 when `k` = 0).
 pub fn binomial_lower95(k: u64, n: u64) -> f64 {
+    binomial_lower(k, n, 0.95)
+}
+
+/// Exact (Clopper–Pearson) one-sided lower bound of a proportion at confidence `level`.
+pub fn binomial_lower(k: u64, n: u64, level: f64) -> f64 {
     if k == 0 || n == 0 {
         return 0.0;
     }
     let b = Beta::new(k as f64, (n - k + 1) as f64).expect("positive shape parameters");
-    b.inverse_cdf(0.05)
+    b.inverse_cdf(1.0 - level)
 }
 
 /// Trials with no success needed before the one-sided 95% upper bound of the proportion falls to

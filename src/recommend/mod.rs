@@ -3,7 +3,8 @@
 //!
 //! A point is feasible when no invariant failed, the one-sided 95% upper bound of its
 //! false-promotion rate (the larger of the direct count and the silence model, over tolerated-fault
-//! episodes and a background bounded over the whole run: see [`false_promotions`]) and of its flap rate are within
+//! episodes and a background bounded over the time outside fault windows, α split among the terms:
+//! see [`false_promotions`]) and of its flap rate are within
 //! budget, and at least one failover was measured. Among feasible points the lowest failover time
 //! wins at the highest quantile every candidate's sample supports (p99 needs 299 failovers, p90 29,
 //! p50 5); points whose one-sided bounds at that quantile overlap are tied, and ties go to the lower
