@@ -627,7 +627,7 @@ pub fn summary(m: &RunMetrics, timing: &Timing, first_leader: Duration) -> Strin
         (
             "false promotions".into(),
             format!(
-                "{} ({:.2}/day, 95% CI {:.2}..{}/day)",
+                "{} ({:.2}/day; one-sided 95% bounds {:.2} and {}/day, together a 90% interval)",
                 fp.count,
                 fp.per_day,
                 fp.lower_per_day,

@@ -239,8 +239,10 @@ impl Profile {
     }
 
     /// Stated occurrences per day of each fault kind aimed at the leader: a fault targeting
-    /// `leader` counts whole, one targeting `random` counts 1/members; its rate is `occurs`, else
-    /// `every`. Kinds that never aim at the leader are absent.
+    /// `leader` counts whole, one targeting `random` counts 1/members; its rate is `occurs`. A
+    /// fault without `occurs` states no rate and is absent (as are kinds that never aim at the
+    /// leader): its false-promotion term then scales by the rate it was injected at, measured,
+    /// and says so ("as injected"), instead of calling the injection rate "stated".
     pub fn fault_rates_per_day(&self) -> std::collections::BTreeMap<String, f64> {
         let members = self.members().len().max(1) as f64;
         let mut out = std::collections::BTreeMap::new();
@@ -253,7 +255,6 @@ impl Profile {
             let Some(rate) = f
                 .occurs
                 .as_deref()
-                .or(f.every.as_deref())
                 .and_then(|e| Every::parse(e).ok())
                 .map(|e| e.per_day())
             else {

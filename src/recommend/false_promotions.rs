@@ -138,6 +138,13 @@ pub struct FalsePromotionEstimate {
 
 pub use crate::results::FaultRates;
 
+/// The per-day false-promotion bound the decision uses for `point` ([`estimate`]'s
+/// `upper_per_day`): what every table, export and plot shows as the point's "95% bound", so the
+/// report never prints a different number from the one that decided.
+pub fn decided_upper_per_day(point: &PointResult, rates: &FaultRates) -> Option<f64> {
+    estimate(point, rates, 0.0).upper_per_day
+}
+
 /// The estimate for one point against a budget (the budget only shapes the "needs" advice).
 pub fn estimate(
     point: &PointResult,
@@ -186,8 +193,24 @@ pub fn estimate(
             model_rejected: ps.is_some_and(|u| binomial_lower(c.promoted, c.episodes, level) > u),
         });
     }
-    let e = &t.episodes;
     let followers = m.params.nodes.saturating_sub(1);
+    // Results saved before electune tallied episodes carry no background time at all (a run
+    // without faults has all of its time outside fault windows): the whole run, with every false
+    // promotion and long silence, stands for it then, as it did when they were saved.
+    let saved_without_episodes =
+        t.episodes.background_ns == 0 && t.episodes.by_kind.is_empty() && t.exposure_ns > 0;
+    let e = if saved_without_episodes {
+        crate::analysis::EpisodeTally {
+            background_ns: t.exposure_ns,
+            background_follower_ns: t.exposure_ns * followers,
+            background_false_promotions: t.false_promotions,
+            background_long_silences: m.summary.silences.model.longer_than_timeout,
+            ..Default::default()
+        }
+    } else {
+        t.episodes.clone()
+    };
+    let e = &e;
     let bg_hours = e.background_ns as f64 / 3_600e9;
     let fp = PoissonRate::new(e.background_false_promotions, e.background_ns);
     let ls = PoissonRate::new(e.background_long_silences, e.background_follower_ns);

@@ -408,7 +408,10 @@ pub fn hours_for_zero_event_bound(budget_per_day: f64) -> Option<f64> {
     (budget_per_day > 0.0).then(|| poisson_bounds95(0).1 * 24.0 / budget_per_day)
 }
 
-fn flap_estimate(point: &PointResult) -> FlapEstimate {
+/// Leader changes beyond one per failover, per hour with its bound: what `max_flaps_per_hour`
+/// is judged on and what reports print as "flaps / hour" (leader changes the injected hard
+/// faults caused are the failovers, counted apart).
+pub fn flap_estimate(point: &PointResult) -> FlapEstimate {
     let t = &point.metrics.tally;
     let failovers = t.no_leader_ns.len() as u64;
     let unexplained = t.leader_changes.saturating_sub(failovers);

@@ -28,16 +28,22 @@ pub fn make_figures(input: &ReportInput<'_>) -> Result<Vec<Figure>, PlotError> {
             stem: "failover_p99_heatmap",
             title: "Failover time (p99)",
             caption: "p99 failover time (fault → new leader's first accepted write), ms.",
-            plot: heatmap(&r.points, HeatmapMetric::P99FailoverMs, input.feasible)?,
+            plot: heatmap(
+                &r.points,
+                HeatmapMetric::P99FailoverMs,
+                input.feasible,
+                &r.fault_rates,
+            )?,
         },
         Figure {
             stem: "false_promotions_heatmap",
             title: "False promotions",
-            caption: "False promotions per day: upper end of the exact 95% Poisson interval. Hatched cells are infeasible.",
+            caption: "False promotions per day: the one-sided 95% upper bound the decision used (fault episodes at their stated rates plus the background outside fault windows). Hatched cells are infeasible.",
             plot: heatmap(
                 &r.points,
                 HeatmapMetric::FalsePromotionsPerDayUpper,
                 input.feasible,
+                &r.fault_rates,
             )?,
         },
         Figure {
@@ -46,6 +52,7 @@ pub fn make_figures(input: &ReportInput<'_>) -> Result<Vec<Figure>, PlotError> {
             caption: "Each grid point's p99 failover against its false-promotion bound; the blue line is the Pareto front, the red ring the recommendation.",
             plot: pareto(
                 &r.points,
+                &r.fault_rates,
                 input.pareto,
                 input.chosen,
                 &ParetoOptions {

@@ -111,11 +111,13 @@ pub fn results_csv(results: &SweepResults, feasible: &[bool]) -> String {
             num(f.no_leader.p99_ms),
             s.false_promotions.count.to_string(),
             num(s.false_promotions.per_day),
-            s.false_promotions
-                .upper_per_day
+            // The bound and the flap rate the decision used.
+            crate::recommend::false_promotions::decided_upper_per_day(p, &results.fault_rates)
                 .map(num)
                 .unwrap_or_default(),
-            num(s.flapping.leader_changes.per_hour),
+            num(crate::recommend::feasibility::flap_estimate(p)
+                .flaps
+                .per_hour),
             s.flapping.ping_pongs.to_string(),
             num(s.dual_leadership.total_ms),
             s.dual_leadership.stale_writes.rejected.to_string(),
@@ -183,9 +185,14 @@ mod tests {
                 col("false_promotions"),
                 s.false_promotions.count.to_string()
             );
+            // The decision's bound (fault terms at their stated rates, background outside
+            // fault windows), not the plain count over the run.
             assert_eq!(
                 col("false_promotions_per_day_upper95"),
-                num(s.false_promotions.upper_per_day.unwrap())
+                num(
+                    crate::recommend::false_promotions::decided_upper_per_day(p, &r.fault_rates)
+                        .unwrap()
+                )
             );
         }
         assert_eq!(lines[1].split(',').next(), Some("50"));

@@ -24,7 +24,7 @@ pub(super) fn points_table(input: &ReportInput<'_>) -> (Vec<&'static str>, Vec<V
         "failover p50 / p99 / max (ms)",
         "detection p99 (ms)",
         "false promotions (count, per day ≤ 95%)",
-        "flaps / hour",
+        "flaps / hour (beyond failovers)",
         "unavailable",
         "feasible",
     ]);
@@ -56,14 +56,22 @@ pub(super) fn points_table(input: &ReportInput<'_>) -> (Vec<&'static str>, Vec<V
                     format!("{:.1} / {:.1} / {:.1}", f.p50_ms, f.p99_ms, f.max_ms)
                 },
                 format!("{:.1}", s.failover.detection.p99_ms),
+                // The numbers the decision used (not the plain rates over the run).
                 format!(
                     "{}, ≤ {}",
                     s.false_promotions.count,
-                    s.false_promotions
-                        .upper_per_day
-                        .map_or("∞".to_string(), fmt_rate)
+                    crate::recommend::false_promotions::decided_upper_per_day(
+                        p,
+                        &input.results.fault_rates
+                    )
+                    .map_or("∞".to_string(), fmt_rate)
                 ),
-                format!("{:.2}", s.flapping.leader_changes.per_hour),
+                format!(
+                    "{:.2}",
+                    crate::recommend::feasibility::flap_estimate(p)
+                        .flaps
+                        .per_hour
+                ),
                 format!("{:.3}%", s.unavailability.fraction * 100.0),
                 match input.feasible.get(i) {
                     Some(true) => "yes".into(),

@@ -5,7 +5,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{draw_err, et_label, fmt_ms, fmt_rate, render, Figure, Plot, PlotError, FONT};
-use crate::results::PointResult;
+use crate::results::{FaultRates, PointResult};
 
 /// What a heatmap's cells show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,13 +18,17 @@ pub enum HeatmapMetric {
 
 impl HeatmapMetric {
     /// The metric's value at a point, `None` when it was not measured (no samples, no exposure).
-    pub fn value(self, p: &PointResult) -> Option<f64> {
+    /// The false-promotion bound is the one the decision uses, at the profile's fault `rates`
+    /// ([`crate::recommend::false_promotions::decided_upper_per_day`]).
+    pub fn value(self, p: &PointResult, rates: &FaultRates) -> Option<f64> {
         let s = &p.metrics.summary;
         match self {
             Self::P99FailoverMs => {
                 (s.failover.failover.count > 0).then_some(s.failover.failover.p99_ms)
             }
-            Self::FalsePromotionsPerDayUpper => s.false_promotions.upper_per_day,
+            Self::FalsePromotionsPerDayUpper => {
+                crate::recommend::false_promotions::decided_upper_per_day(p, rates)
+            }
         }
     }
 
@@ -32,7 +36,9 @@ impl HeatmapMetric {
     pub fn title(self) -> &'static str {
         match self {
             Self::P99FailoverMs => "p99 failover time (ms)",
-            Self::FalsePromotionsPerDayUpper => "False promotions per day (95% upper bound)",
+            Self::FalsePromotionsPerDayUpper => {
+                "False promotions per day (the 95% upper bound the decision used)"
+            }
         }
     }
 
@@ -72,6 +78,7 @@ pub fn heatmap(
     points: &[PointResult],
     metric: HeatmapMetric,
     feasible: &[bool],
+    rates: &FaultRates,
 ) -> Result<Plot, PlotError> {
     let mut hbs: Vec<_> = points.iter().map(|p| p.heartbeat()).collect();
     hbs.sort();
@@ -93,7 +100,7 @@ pub fn heatmap(
             cols[c] = et_label(p);
             let r = hbs.binary_search(&p.heartbeat()).unwrap_or_default();
             let infeasible = !feasible.get(i).copied().unwrap_or(true);
-            (c, r, metric.value(p), infeasible)
+            (c, r, metric.value(p, rates), infeasible)
         })
         .collect();
     let fig = Heatmap {
@@ -264,12 +271,18 @@ mod tests {
     #[test]
     fn failover_heatmap_prints_values_and_axis_labels() {
         let r = sweep();
-        let plot = heatmap(&r.points, HeatmapMetric::P99FailoverMs, &[]).unwrap();
+        let plot = heatmap(&r.points, HeatmapMetric::P99FailoverMs, &[], &r.fault_rates).unwrap();
         let mut labels = vec!["p99 failover time (ms)", "election timeout", "heartbeat"];
         let texts: Vec<String> = r
             .points
             .iter()
-            .map(|p| fmt_ms(HeatmapMetric::P99FailoverMs.value(p).unwrap()))
+            .map(|p| {
+                fmt_ms(
+                    HeatmapMetric::P99FailoverMs
+                        .value(p, &r.fault_rates)
+                        .unwrap(),
+                )
+            })
             .collect();
         labels.extend(texts.iter().map(String::as_str));
         labels.extend(["50ms", "100ms", "150ms..300ms", "300ms..600ms"]);
@@ -285,15 +298,28 @@ mod tests {
             &r.points,
             HeatmapMetric::FalsePromotionsPerDayUpper,
             &feasible,
+            &r.fault_rates,
         )
         .unwrap();
-        check(&plot, &["False promotions per day (95% upper bound)"]);
+        check(
+            &plot,
+            &["False promotions per day (the 95% upper bound the decision used)"],
+        );
         let texts = svg_texts(&plot.svg);
         assert_eq!(texts.iter().filter(|t| *t == "infeasible").count(), 1);
         let v = HeatmapMetric::FalsePromotionsPerDayUpper
-            .value(&r.points[0])
+            .value(&r.points[0], &r.fault_rates)
             .unwrap();
         assert!(plot.svg.contains(&fmt_rate(v)));
+        // The decision's bound, not the plain count over the run.
+        let decided = crate::recommend::recommend(
+            &r,
+            &crate::recommend::Budget::from_requirements(&r.requirements),
+        );
+        assert_eq!(
+            Some(v),
+            decided.assessments[0].false_promotions.upper_per_day
+        );
     }
 
     #[test]

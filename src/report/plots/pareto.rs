@@ -44,6 +44,7 @@ struct Pareto {
 /// chosen point is ringed in red. Labels read `heartbeat/election timeout`.
 pub fn pareto(
     points: &[PointResult],
+    rates: &crate::results::FaultRates,
     front: &[usize],
     chosen: Option<usize>,
     opts: &ParetoOptions,
@@ -53,8 +54,8 @@ pub fn pareto(
     let mut missing = 0;
     for (i, p) in points.iter().enumerate() {
         match (
-            HeatmapMetric::P99FailoverMs.value(p),
-            HeatmapMetric::FalsePromotionsPerDayUpper.value(p),
+            HeatmapMetric::P99FailoverMs.value(p, rates),
+            HeatmapMetric::FalsePromotionsPerDayUpper.value(p, rates),
         ) {
             (Some(x), Some(y)) => pts.push((
                 x,
@@ -251,7 +252,7 @@ mod tests {
             budget_per_day: Some(1.0),
             ..ParetoOptions::default()
         };
-        let plot = pareto(&r.points, &[0, 3], Some(3), &opts).unwrap();
+        let plot = pareto(&r.points, &r.fault_rates, &[0, 3], Some(3), &opts).unwrap();
         let labels: Vec<String> = r.points.iter().map(point_label).collect();
         let mut want: Vec<&str> = labels.iter().map(String::as_str).collect();
         want.extend([
