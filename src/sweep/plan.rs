@@ -501,6 +501,23 @@ pub fn plan(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_sweep_ttl_below_the_servers_minimum_is_warned_about() {
+        // etcd's default 1 s election timeout grants at least 2 s: the grid's 1s is warned about
+        // here, where the grid is planned.
+        let p = crate::profile::parse(
+            "name: x\ncluster:\n  protocol: etcd-election\n  nodes: 3\n  session: { ttl: 5s }\nsweep:\n  session_ttl: [1s, 5s]\n",
+            "p.yaml",
+        )
+        .unwrap();
+        let (_, w) = plan(&p, &GridOverride::default()).unwrap();
+        let w = w.join("\n");
+        assert!(
+            w.contains("field `sweep.session_ttl`: session TTL 1s") && w.contains("2s"),
+            "{w}"
+        );
+    }
+
     fn wan() -> Profile {
         crate::profile::load(
             &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("profiles/wan.yaml"),

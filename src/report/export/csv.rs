@@ -202,6 +202,52 @@ mod tests {
     }
 
     #[test]
+    fn every_export_shows_the_numbers_the_decision_used() {
+        // A point whose pause episodes promoted (so the run's plain rate and the decision's
+        // bound differ) and whose leader changed beyond its failovers.
+        let mut r = sweep();
+        r.points.truncate(1);
+        r.fault_rates = [("pause".to_string(), 50.0)].into_iter().collect();
+        let t = &mut r.points[0].metrics.tally;
+        t.episodes.by_kind.insert(
+            "pause".into(),
+            crate::analysis::EpisodeCounts {
+                on_leader: 300,
+                tolerated: 300,
+                episodes: 300,
+                overlapped: 0,
+                promoted: 3,
+                suspected: 3,
+            },
+        );
+        t.episodes.background_ns = t.exposure_ns;
+        t.episodes.background_follower_ns = 2 * t.exposure_ns;
+        t.leader_changes = t.no_leader_ns.len() as u64 + 5;
+        let p = &r.points[0];
+        let budget = crate::recommend::Budget::from_requirements(&r.requirements);
+        let a = &crate::recommend::recommend(&r, &budget).assessments[0];
+        let decided = a.false_promotions.upper_per_day.unwrap();
+        let plain = p.metrics.summary.false_promotions.upper_per_day.unwrap();
+        assert!((decided - plain).abs() > 1.0, "{decided} vs {plain}");
+        let csv = results_csv(&r, &[false]);
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+        let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+        let shown: f64 = col("false_promotions_per_day_upper95").parse().unwrap();
+        assert!((shown - decided).abs() < 1e-5, "{shown} vs {decided}");
+        // Flaps are the 5 leader changes beyond the failovers, not every leader change.
+        assert_eq!(a.flaps.flaps.count, 5);
+        assert_eq!(col("flaps_per_hour"), num(a.flaps.flaps.per_hour));
+        assert_ne!(
+            col("flaps_per_hour"),
+            num(p.metrics.summary.flapping.leader_changes.per_hour)
+        );
+        let heat = crate::report::plots::HeatmapMetric::FalsePromotionsPerDayUpper
+            .value(p, &r.fault_rates);
+        assert_eq!(heat, Some(decided));
+    }
+
+    #[test]
     fn raft_header_is_unchanged_and_lease_sweeps_name_their_own_parameters() {
         // The header electune 0.1 wrote, column for column.
         const RAFT: &str = "heartbeat_ms,election_timeout_min_ms,election_timeout_max_ms,trials,\
