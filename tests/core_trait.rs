@@ -34,11 +34,12 @@ impl ElectionCore for VotesTwice {
         {
             let r = &self.0;
             if term == r.term() && r.role() == Role::Follower {
-                let hs = HardState {
+                let mut disk = r.disk();
+                disk.hard_state = HardState {
                     term,
                     voted_for: None,
                 };
-                self.0 = Raft::new(r.config().clone(), hs, r.log().to_vec(), now, now ^ 0x5eed);
+                self.0 = Raft::new(r.config().clone(), disk, now, now ^ 0x5eed);
                 let _ = self.0.poll(); // the restart's own "start" event is not news
             }
         }
@@ -111,7 +112,7 @@ fn the_simulator_reports_two_leaders_in_a_term_when_a_core_votes_twice() {
     for seed in 0..10 {
         let cfg = raft_factory(&spec(seed));
         let make: Factory<VotesTwice> = Box::new(move |id, d: &Disk, now, seed| {
-            VotesTwice(Raft::new(cfg(id), d.hard_state, d.log.clone(), now, seed))
+            VotesTwice(Raft::new(cfg(id), d.clone(), now, seed))
         });
         let v = violations(seed, make);
         assert!(
@@ -131,9 +132,8 @@ fn the_simulator_reports_two_leaders_in_a_term_when_a_core_votes_twice() {
 fn the_same_runs_with_the_real_core_keep_one_leader_per_term() {
     for seed in 0..10 {
         let cfg = raft_factory(&spec(seed));
-        let make: Factory<Raft> = Box::new(move |id, d: &Disk, now, seed| {
-            Raft::new(cfg(id), d.hard_state, d.log.clone(), now, seed)
-        });
+        let make: Factory<Raft> =
+            Box::new(move |id, d: &Disk, now, seed| Raft::new(cfg(id), d.clone(), now, seed));
         assert_eq!(violations(seed, make), vec![], "seed {seed}");
     }
 }

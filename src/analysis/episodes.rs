@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::faults::Fault;
 use super::leadership::{LeaderCursor, LeadershipInterval};
 use super::promotions::Promotion;
-use super::silences::{Silence, SilenceEnd};
+use super::silences::SilenceEnd;
 use crate::event::{Event, EventKind};
 
 /// Counts of one fault kind's episodes.
@@ -80,7 +80,7 @@ pub struct EpisodeInput<'a> {
     pub intervals: &'a [LeadershipInterval],
     pub faults: &'a [Fault],
     pub false_promotions: &'a [Promotion],
-    pub silences: &'a [(String, String, Silence)],
+    pub silences: &'a [super::silences::NamedSilence<'a>],
     pub members: usize,
     pub window: (u64, u64),
     /// The longest election timeout (ns): how long after a fault its consequences may show.

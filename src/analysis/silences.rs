@@ -62,61 +62,81 @@ pub struct SilenceSamples {
     pub set_aside: u64,
 }
 
-/// Every silence of a sorted timeline at the given members, as (follower, leader, silence).
-pub fn silences(
-    events: &[&Event],
-    nodes: &[String],
+/// A silence as (follower, leader, silence), names borrowed from the members and the timeline.
+pub type NamedSilence<'a> = (&'a str, &'a str, Silence);
+
+/// Every silence of a sorted timeline at the given members, as (follower, leader, silence):
+/// one member after another, each in time order. One pass over the timeline.
+pub fn silences<'a>(
+    events: &[&'a Event],
+    nodes: &'a [String],
     end_ns: u64,
-) -> Vec<(String, String, Silence)> {
-    let mut out = Vec::new();
-    for node in nodes {
-        // (leader, term, time of last heartbeat)
-        let mut open: Option<(&str, u64, u64)> = None;
-        let mut close = |open: &mut Option<(&str, u64, u64)>, t: u64, end: SilenceEnd| {
-            if let Some((leader, _, start)) = open.take() {
-                out.push((
-                    node.clone(),
-                    leader.to_string(),
-                    Silence {
-                        start_ns: start,
-                        len_ns: t.saturating_sub(start),
-                        end,
-                    },
-                ));
+) -> Vec<NamedSilence<'a>> {
+    // Per member: the open silence (leader, term, time of last heartbeat) and those closed.
+    let mut open: Vec<Option<(&'a str, u64, u64)>> = vec![None; nodes.len()];
+    let mut closed: Vec<Vec<NamedSilence<'a>>> = vec![Vec::new(); nodes.len()];
+    let close = |closed: &mut Vec<NamedSilence<'a>>,
+                 node: &'a str,
+                 open: &mut Option<(&'a str, u64, u64)>,
+                 t: u64,
+                 end: SilenceEnd| {
+        if let Some((leader, _, start)) = open.take() {
+            closed.push((
+                node,
+                leader,
+                Silence {
+                    start_ns: start,
+                    len_ns: t.saturating_sub(start),
+                    end,
+                },
+            ));
+        }
+    };
+    // The member index of the previous event's source, tried first (runs of one source).
+    let mut last = 0usize;
+    for &e in events {
+        let i = if nodes.get(last).is_some_and(|n| *n == e.src) {
+            last
+        } else {
+            match nodes.iter().position(|n| *n == e.src) {
+                Some(i) => i,
+                None => continue,
             }
         };
-        for e in events.iter().filter(|e| e.src == *node) {
-            match &e.kind {
-                EventKind::Heartbeat { term, leader, .. } => {
-                    match open {
-                        Some((l, tm, _)) if l == leader && tm == *term => {
-                            close(&mut open, e.t, SilenceEnd::Heartbeat)
-                        }
-                        Some(_) => close(&mut open, e.t, SilenceEnd::LeaderChange),
-                        None => {}
+        last = i;
+        let (node, open, closed) = (nodes[i].as_str(), &mut open[i], &mut closed[i]);
+        match &e.kind {
+            EventKind::Heartbeat { term, leader, .. } => {
+                match *open {
+                    Some((l, tm, _)) if l == leader && tm == *term => {
+                        close(closed, node, open, e.t, SilenceEnd::Heartbeat)
                     }
-                    open = Some((leader.as_str(), *term, e.t));
+                    Some(_) => close(closed, node, open, e.t, SilenceEnd::LeaderChange),
+                    None => {}
                 }
-                EventKind::Suspect { .. }
-                | EventKind::PreCandidate { .. }
-                | EventKind::Candidate { .. } => close(&mut open, e.t, SilenceEnd::Suspicion),
-                EventKind::Leader { .. } | EventKind::StepDown { .. } => {
-                    close(&mut open, e.t, SilenceEnd::LeaderChange)
-                }
-                EventKind::Follower { term, leader, .. } => {
-                    if let Some((l, tm, _)) = open {
-                        if *term != tm || leader.as_deref().is_some_and(|x| x != l) {
-                            close(&mut open, e.t, SilenceEnd::LeaderChange);
-                        }
-                    }
-                }
-                EventKind::ProcessExit { .. } => close(&mut open, e.t, SilenceEnd::Cut),
-                _ => {}
+                *open = Some((leader.as_str(), *term, e.t));
             }
+            EventKind::Suspect { .. }
+            | EventKind::PreCandidate { .. }
+            | EventKind::Candidate { .. } => close(closed, node, open, e.t, SilenceEnd::Suspicion),
+            EventKind::Leader { .. } | EventKind::StepDown { .. } => {
+                close(closed, node, open, e.t, SilenceEnd::LeaderChange)
+            }
+            EventKind::Follower { term, leader, .. } => {
+                if let Some((l, tm, _)) = *open {
+                    if *term != tm || leader.as_deref().is_some_and(|x| x != l) {
+                        close(closed, node, open, e.t, SilenceEnd::LeaderChange);
+                    }
+                }
+            }
+            EventKind::ProcessExit { .. } => close(closed, node, open, e.t, SilenceEnd::Cut),
+            _ => {}
         }
-        close(&mut open, end_ns, SilenceEnd::Cut);
     }
-    out
+    for (i, node) in nodes.iter().enumerate() {
+        close(&mut closed[i], node, &mut open[i], end_ns, SilenceEnd::Cut);
+    }
+    closed.concat()
 }
 
 /// The silences of a sorted timeline as samples for the model.
@@ -134,9 +154,9 @@ pub fn silence_samples(
     for (follower, leader, s) in all {
         let (from, to) = (s.start_ns, s.start_ns + s.len_ns);
         let spoiled = in_force.overlapping(from, to).any(|f| {
-            (f.hard && f.touches(&leader))
+            (f.hard && f.touches(leader))
                     // a stopped or crashed follower does not watch the clock
-                    || (matches!(f.kind.as_str(), "pause" | "crash") && f.touches(&follower))
+                    || (matches!(f.kind.as_str(), "pause" | "crash") && f.touches(follower))
         });
         if spoiled {
             out.set_aside += 1;
@@ -288,7 +308,8 @@ mod tests {
             heartbeat(ms(230), "n2", "n3", 2, None),
         ];
         let r = refs(&evs);
-        let s = silences(&r, &nodes(), ms(230));
+        let members = nodes();
+        let s = silences(&r, &members, ms(230));
         let ends: Vec<_> = s.iter().map(|x| (x.2.len_ns, x.2.end)).collect();
         assert_eq!(
             ends,

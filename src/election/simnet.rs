@@ -58,13 +58,7 @@ impl SimNet<Raft> {
         let ids = configs.iter().map(|c| c.id).collect();
         let configs: BTreeMap<NodeId, Config> = configs.into_iter().map(|c| (c.id, c)).collect();
         let make: Factory<Raft> = Box::new(move |id, disk: &Disk, now, seed| {
-            Raft::new(
-                configs[&id].clone(),
-                disk.hard_state,
-                disk.log.clone(),
-                now,
-                seed,
-            )
+            Raft::new(configs[&id].clone(), disk.clone(), now, seed)
         });
         Self::with_factory(ids, seed, make)
     }

@@ -126,6 +126,9 @@ impl NodeConfig {
         c.check_quorum = raft.check_quorum;
         c.leader_stickiness = raft.leader_stickiness;
         c.leader_lease = raft.leader_lease;
+        if raft.flavor == crate::election::raft::Flavor::Hashicorp {
+            c.trailing_entries = 10_240;
+        }
         c
     }
 }

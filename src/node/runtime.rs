@@ -87,15 +87,9 @@ pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
     }
     let core_cfg = cfg.core_config();
     core_cfg.validate()?;
-    let (storage, hard_state, log) = Storage::open(&cfg.data_dir)?;
+    let (storage, disk) = Storage::open(&cfg.data_dir)?;
     let clock = DriftClock::new(monotonic_ns(), cfg.clock_rate);
-    let core = Raft::new(
-        core_cfg,
-        hard_state,
-        log,
-        clock.local(monotonic_ns()),
-        cfg.seed,
-    );
+    let core = Raft::new(core_cfg, disk, clock.local(monotonic_ns()), cfg.seed);
     let driver = Driver::new(cfg.id, core, clock, cfg.write_interval);
     drive(&cfg, driver, storage)
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::costs::{Costs, Quantiles};
-use crate::election::raft::{DurableChange, Entry, EntryKind, HardState};
+use crate::election::raft::{DurableChange, Entry, EntryKind, HardState, LogChange};
 use crate::node::Storage;
 use crate::toxiproxy::{Client, NewProxy};
 
@@ -41,7 +41,7 @@ pub fn fsync(dir: &Path) -> Result<Quantiles, CalibrateError> {
         path: scratch.clone(),
         source,
     };
-    let (mut storage, _, _) = Storage::open(&scratch).map_err(err)?;
+    let (mut storage, _) = Storage::open(&scratch).map_err(err)?;
     let mut us = Vec::with_capacity(FSYNCS);
     for i in 0..FSYNCS as u64 {
         let change = DurableChange {
@@ -49,11 +49,13 @@ pub fn fsync(dir: &Path) -> Result<Quantiles, CalibrateError> {
                 term: i + 1,
                 voted_for: Some(1),
             }),
-            truncate_log_after: None,
-            append_entries: vec![Entry {
-                term: i + 1,
-                kind: EntryKind::Write { seq: i },
-            }],
+            log: LogChange {
+                append: vec![Entry {
+                    term: i + 1,
+                    kind: EntryKind::Write { seq: i },
+                }],
+                ..LogChange::default()
+            },
         };
         let t = Instant::now();
         storage.persist(&change).map_err(err)?;

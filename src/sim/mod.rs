@@ -128,13 +128,7 @@ pub fn build(spec: &SimSpec) -> World<Raft> {
         })
         .collect();
     let make: Factory<Raft> = Box::new(move |id, disk: &Disk, now, seed| {
-        Raft::new(
-            configs[id as usize - 1].clone(),
-            disk.hard_state,
-            disk.log.clone(),
-            now,
-            seed,
-        )
+        Raft::new(configs[id as usize - 1].clone(), disk.clone(), now, seed)
     });
     build_with(spec, make)
 }

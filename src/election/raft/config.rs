@@ -43,6 +43,11 @@ pub struct Config {
     pub leader_lease: bool,
     /// At most this many log entries travel in one AppendEntries message.
     pub max_entries_per_message: usize,
+    /// Committed entries a member keeps behind its commit index when it compacts its log; a
+    /// follower further behind is sent the snapshot. It compacts once twice this many are held.
+    /// etcd keeps 5,000 (`DefaultSnapshotCatchUpEntries`, etcd server/etcdserver/server.go),
+    /// hashicorp/raft 10,240 (`DefaultConfig().TrailingLogs`). At least 1.
+    pub trailing_entries: u64,
 }
 
 /// The system whose timer semantics a Raft core reproduces. The same heartbeat and election
@@ -236,6 +241,8 @@ pub enum ConfigError {
     ZeroId,
     #[error("max_entries_per_message must be at least 1")]
     ZeroBatch,
+    #[error("trailing_entries must be at least 1")]
+    ZeroTrailing,
 }
 
 /// Whether `a` and `b` (ns) agree to within a part per million: time-scaled points are products
@@ -269,6 +276,7 @@ impl Config {
             leader_stickiness: false,
             leader_lease: false,
             max_entries_per_message: 256,
+            trailing_entries: 5_000,
         }
     }
 
@@ -289,6 +297,9 @@ impl Config {
         }
         if self.max_entries_per_message == 0 {
             return Err(ConfigError::ZeroBatch);
+        }
+        if self.trailing_entries == 0 {
+            return Err(ConfigError::ZeroTrailing);
         }
         Ok(())
     }

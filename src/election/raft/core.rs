@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::config::Config;
-use super::message::{Entry, EntryKind, Message};
+use super::log::{DurableLog, LogChange, RaftLog};
+use super::message::{Entry, EntryKind, Message, Snapshot};
 use super::timers::Timers;
 use crate::election::{self, CoreEvent, ElectionCore, NodeId, Persist};
 
@@ -31,10 +32,8 @@ pub struct HardState {
 pub struct Ready {
     /// New term/vote to persist, if it changed.
     pub hard_state: Option<HardState>,
-    /// Drop every log entry with an index above this one before appending.
-    pub truncate_log_after: Option<u64>,
-    /// Entries to append to the durable log (after any truncation).
-    pub append_entries: Vec<Entry>,
+    /// Log changes to persist.
+    pub log: LogChange,
     /// Messages to send, each to one peer.
     pub messages: Vec<(NodeId, Message)>,
     /// Things to report on the timeline.
@@ -45,8 +44,7 @@ impl Ready {
     /// True when there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.hard_state.is_none()
-            && self.truncate_log_after.is_none()
-            && self.append_entries.is_empty()
+            && self.log.is_empty()
             && self.messages.is_empty()
             && self.events.is_empty()
     }
@@ -58,17 +56,13 @@ impl Ready {
 pub struct DurableChange {
     /// New term/vote to persist, if it changed.
     pub hard_state: Option<HardState>,
-    /// Drop every log entry with an index above this one before appending.
-    pub truncate_log_after: Option<u64>,
-    /// Entries to append to the durable log (after any truncation).
-    pub append_entries: Vec<Entry>,
+    /// Log changes to persist, in the order [`LogChange`] documents.
+    pub log: LogChange,
 }
 
 impl Persist for DurableChange {
     fn is_empty(&self) -> bool {
-        self.hard_state.is_none()
-            && self.truncate_log_after.is_none()
-            && self.append_entries.is_empty()
+        self.hard_state.is_none() && self.log.is_empty()
     }
 }
 
@@ -77,7 +71,7 @@ impl Persist for DurableChange {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Disk {
     pub hard_state: HardState,
-    pub log: Vec<Entry>,
+    pub log: DurableLog,
 }
 
 impl Disk {
@@ -86,10 +80,7 @@ impl Disk {
         if let Some(hs) = change.hard_state {
             self.hard_state = hs;
         }
-        if let Some(t) = change.truncate_log_after {
-            self.log.truncate(t as usize);
-        }
-        self.log.extend_from_slice(&change.append_entries);
+        self.log.apply(&change.log);
     }
 }
 
@@ -129,8 +120,7 @@ impl ElectionCore for Raft {
         election::Ready {
             persist: DurableChange {
                 hard_state: r.hard_state,
-                truncate_log_after: r.truncate_log_after,
-                append_entries: r.append_entries,
+                log: r.log,
             },
             messages: r.messages,
             events: r.events,
@@ -166,7 +156,7 @@ pub struct Raft {
     term: u64,
     voted_for: Option<NodeId>,
     leader: Option<NodeId>,
-    log: Vec<Entry>,
+    log: RaftLog,
     votes: BTreeSet<NodeId>,
     progress: BTreeMap<NodeId, Progress>,
     round: u64,
@@ -179,28 +169,17 @@ pub struct Raft {
 impl Raft {
     /// Restores a member from its durable state. `config` must have passed [`Config::validate`];
     /// `seed` feeds the only source of randomness (timeouts and hashicorp's heartbeat gaps).
-    pub fn new(
-        config: Config,
-        hard_state: HardState,
-        log: Vec<Entry>,
-        now: u64,
-        seed: u64,
-    ) -> Self {
+    pub fn new(config: Config, disk: Disk, now: u64, seed: u64) -> Self {
         debug_assert!(config.validate().is_ok());
+        let hard_state = disk.hard_state;
+        let log = RaftLog::restore(disk.log, config.trailing_entries);
         let mut raft = Self {
             timers: Timers::new(&config, now, seed),
             role: Role::Follower,
             term: hard_state.term,
             voted_for: hard_state.voted_for,
             leader: None,
-            next_write_seq: log
-                .iter()
-                .filter_map(|e| match e.kind {
-                    EntryKind::Write { seq } => Some(seq + 1),
-                    EntryKind::Noop => None,
-                })
-                .max()
-                .unwrap_or(0),
+            next_write_seq: log.next_write_seq(),
             log,
             votes: BTreeSet::new(),
             progress: BTreeMap::new(),
@@ -233,9 +212,30 @@ impl Raft {
     pub fn leader(&self) -> Option<NodeId> {
         self.leader
     }
-    /// The log (index `i` is `log()[i - 1]`).
-    pub fn log(&self) -> &[Entry] {
-        &self.log
+    /// The log's compacted prefix.
+    pub fn snapshot(&self) -> Snapshot {
+        self.log.snapshot()
+    }
+    /// The entries after the snapshot (index `i` is `entries()[i - snapshot().index - 1]`).
+    pub fn entries(&self) -> &[Entry] {
+        self.log.entries()
+    }
+    /// The commit index this member knows.
+    pub fn commit(&self) -> u64 {
+        self.log.commit()
+    }
+    /// The durable state this member would restart from, were its pending changes persisted.
+    pub fn disk(&self) -> Disk {
+        Disk {
+            hard_state: HardState {
+                term: self.term,
+                voted_for: self.voted_for,
+            },
+            log: DurableLog {
+                snapshot: self.log.snapshot(),
+                entries: self.log.entries().to_vec(),
+            },
+        }
     }
 
     /// The next (real) time [`Raft::handle_timeout`] must be called. Under a flavor that counts
@@ -251,7 +251,9 @@ impl Raft {
 
     /// Takes everything the runtime must persist, send and report.
     pub fn ready(&mut self) -> Ready {
-        std::mem::take(&mut self.ready)
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.log = self.log.take_change();
+        ready
     }
 
     /// Whether the leader's lease is valid at real time `now` (always false unless leader with
@@ -345,16 +347,29 @@ impl Raft {
                 prev_log_index,
                 prev_log_term,
                 entries,
+                commit,
                 round,
-            } => self.handle_append(
-                now,
-                from,
+            } => {
+                if self.leader_contact(now, from, term, round) {
+                    self.append_from_leader(
+                        from,
+                        prev_log_index,
+                        prev_log_term,
+                        entries,
+                        commit,
+                        round,
+                    );
+                }
+            }
+            Message::InstallSnapshot {
                 term,
-                prev_log_index,
-                prev_log_term,
-                entries,
+                snapshot,
                 round,
-            ),
+            } => {
+                if self.leader_contact(now, from, term, round) {
+                    self.install_snapshot(from, snapshot, round);
+                }
+            }
             Message::AppendEntriesResponse {
                 term,
                 success,
@@ -607,28 +622,12 @@ impl Raft {
 
     // ----- replication and heartbeats -----
 
-    #[allow(clippy::too_many_arguments)]
-    fn handle_append(
-        &mut self,
-        now: u64,
-        from: NodeId,
-        term: u64,
-        prev_log_index: u64,
-        prev_log_term: u64,
-        entries: Vec<Entry>,
-        round: u64,
-    ) {
+    /// A message from a leader (append or snapshot): refused when stale (false); otherwise the
+    /// member follows `from` and counts it as contact.
+    fn leader_contact(&mut self, now: u64, from: NodeId, term: u64, round: u64) -> bool {
         if term < self.term {
-            self.ready.messages.push((
-                from,
-                Message::AppendEntriesResponse {
-                    term: self.term,
-                    success: false,
-                    match_index: 0,
-                    round,
-                },
-            ));
-            return;
+            self.respond_append(from, false, 0, round);
+            return false;
         }
         if term > self.term || self.role != Role::Follower || self.leader != Some(from) {
             let reason = if term > self.term {
@@ -643,43 +642,55 @@ impl Raft {
         self.ready
             .events
             .push(CoreEvent::Heartbeat { term, leader: from });
+        true
+    }
 
-        let matches = prev_log_index == 0
-            || (prev_log_index <= self.last_index()
-                && self.log[(prev_log_index - 1) as usize].term == prev_log_term);
-        if !matches {
+    fn respond_append(&mut self, to: NodeId, success: bool, match_index: u64, round: u64) {
+        self.ready.messages.push((
+            to,
+            Message::AppendEntriesResponse {
+                term: self.term,
+                success,
+                match_index,
+                round,
+            },
+        ));
+    }
+
+    fn append_from_leader(
+        &mut self,
+        from: NodeId,
+        prev_log_index: u64,
+        prev_log_term: u64,
+        entries: Vec<Entry>,
+        commit: u64,
+        round: u64,
+    ) {
+        if !self.log.matches(prev_log_index, prev_log_term) {
             let hint = self.last_index().min(prev_log_index.saturating_sub(1));
-            self.ready.messages.push((
-                from,
-                Message::AppendEntriesResponse {
-                    term: self.term,
-                    success: false,
-                    match_index: hint,
-                    round,
-                },
-            ));
+            self.respond_append(from, false, hint, round);
             return;
         }
         let mut index = prev_log_index;
         for entry in entries {
             index += 1;
             if index <= self.last_index() {
-                if self.log[(index - 1) as usize].term == entry.term {
+                // Compacted entries were committed: they match.
+                if self.log.term_at(index).is_none_or(|t| t == entry.term) {
                     continue;
                 }
-                self.truncate_after(index - 1);
+                self.log.truncate_after(index - 1);
             }
-            self.append_local(entry);
+            self.log.append(entry);
         }
-        self.ready.messages.push((
-            from,
-            Message::AppendEntriesResponse {
-                term: self.term,
-                success: true,
-                match_index: index,
-                round,
-            },
-        ));
+        self.log.commit_to(commit.min(index));
+        self.respond_append(from, true, index, round);
+    }
+
+    fn install_snapshot(&mut self, from: NodeId, snapshot: Snapshot, round: u64) {
+        self.log.install(snapshot);
+        self.next_write_seq = self.next_write_seq.max(self.log.next_write_seq());
+        self.respond_append(from, true, snapshot.index, round);
     }
 
     fn handle_append_response(
@@ -715,6 +726,9 @@ impl Raft {
             p.next_index = (match_index + 1).min(p.next_index.saturating_sub(1)).max(1);
         }
         p.next_index = p.next_index.min(last + 1);
+        if success {
+            self.advance_commit();
+        }
         // Forget rounds every peer has moved past.
         let oldest_needed = self
             .progress
@@ -727,6 +741,18 @@ impl Raft {
         }
     }
 
+    /// The highest index a quorum holds, committed once it is of this term (Raft §5.4.2; etcd-io/raft
+    /// `raft.maybeCommit`).
+    fn advance_commit(&mut self) {
+        let mut matched: Vec<u64> = self.progress.values().map(|p| p.match_index).collect();
+        matched.push(self.last_index());
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        let quorum_index = matched[self.cfg.quorum() - 1];
+        if self.log.term_at(quorum_index) == Some(self.term) {
+            self.log.commit_to(quorum_index);
+        }
+    }
+
     fn broadcast_append(&mut self, now: u64) {
         self.round += 1;
         self.round_sent_at
@@ -735,24 +761,27 @@ impl Raft {
         for p in peers {
             let next = self.progress[&p].next_index;
             let prev_log_index = next - 1;
-            let prev_log_term = if prev_log_index == 0 {
-                0
-            } else {
-                self.log[(prev_log_index - 1) as usize].term
-            };
-            let end =
-                (self.last_index()).min(prev_log_index + self.cfg.max_entries_per_message as u64);
-            let entries = self.log[prev_log_index as usize..end as usize].to_vec();
-            self.ready.messages.push((
-                p,
-                Message::AppendEntries {
+            let message = match (
+                self.log.term_at(prev_log_index),
+                self.log
+                    .entries_from(next, self.cfg.max_entries_per_message),
+            ) {
+                (Some(prev_log_term), Some(entries)) => Message::AppendEntries {
                     term: self.term,
                     prev_log_index,
                     prev_log_term,
                     entries,
+                    commit: self.log.commit(),
                     round: self.round,
                 },
-            ));
+                // The entries this follower needs are compacted away.
+                _ => Message::InstallSnapshot {
+                    term: self.term,
+                    snapshot: self.log.snapshot(),
+                    round: self.round,
+                },
+            };
+            self.ready.messages.push((p, message));
         }
         self.timers.heartbeat_sent(now);
     }
@@ -788,28 +817,14 @@ impl Raft {
     }
 
     fn append_local(&mut self, entry: Entry) {
-        self.log.push(entry);
-        self.ready.append_entries.push(entry);
-    }
-
-    /// Drops every entry above `index`, keeping the Ready's promise that
-    /// `disk[..truncate_log_after] ++ append_entries == log`.
-    fn truncate_after(&mut self, index: u64) {
-        let base = (self.log.len() - self.ready.append_entries.len()) as u64;
-        self.log.truncate(index as usize);
-        if index >= base {
-            self.ready.append_entries.truncate((index - base) as usize);
-        } else {
-            self.ready.append_entries.clear();
-            self.ready.truncate_log_after = Some(index);
-        }
+        self.log.append(entry);
     }
 
     fn last_index(&self) -> u64 {
-        self.log.len() as u64
+        self.log.last_index()
     }
 
     fn last_term(&self) -> u64 {
-        self.log.last().map_or(0, |e| e.term)
+        self.log.last_term()
     }
 }

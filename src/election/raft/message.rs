@@ -19,6 +19,20 @@ pub enum EntryKind {
     Write { seq: u64 },
 }
 
+/// The compacted prefix of a log: every entry up to `index` is committed and gone; what the
+/// member keeps of it is the last entry's term and the next write sequence number after it.
+/// A real system snapshots its state machine here (etcd's `raftpb.Snapshot`, hashicorp's
+/// `InstallSnapshot`); electune's state machine is the write counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    /// The index of the last compacted entry (0: nothing compacted).
+    pub index: u64,
+    /// The term of that entry.
+    pub term: u64,
+    /// One past the highest write sequence number at or below `index`.
+    pub next_write_seq: u64,
+}
+
 /// A message between two members.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
@@ -43,7 +57,18 @@ pub enum Message {
         prev_log_index: u64,
         prev_log_term: u64,
         entries: Vec<Entry>,
+        /// The leader's commit index (followers compact their logs up to it).
+        commit: u64,
         /// Heartbeat round, echoed in the response; lets the leader time its lease.
+        round: u64,
+    },
+    /// A leader whose log no longer holds the entries a follower needs sends its snapshot
+    /// instead (etcd-io/raft `raft.maybeSendSnapshot`, hashicorp/raft `replication.go
+    /// sendLatestSnapshot`). Answered by [`Message::AppendEntriesResponse`]; it is leader
+    /// contact like any append.
+    InstallSnapshot {
+        term: u64,
+        snapshot: Snapshot,
         round: u64,
     },
     /// The answer to [`Message::AppendEntries`].
@@ -63,6 +88,7 @@ impl Message {
             Message::RequestVote { term, .. }
             | Message::RequestVoteResponse { term, .. }
             | Message::AppendEntries { term, .. }
+            | Message::InstallSnapshot { term, .. }
             | Message::AppendEntriesResponse { term, .. } => *term,
         }
     }

@@ -7,6 +7,7 @@
 
 mod config;
 mod core;
+mod log;
 mod message;
 mod ticks;
 mod timers;
@@ -15,4 +16,5 @@ pub mod wire;
 pub use crate::election::CoreEvent;
 pub use config::{Config, ConfigError, Flavor, FlavorTiming, StallPolicy};
 pub use core::{Disk, DurableChange, HardState, Raft, Ready, Role};
-pub use message::{Entry, EntryKind, Message};
+pub use log::{DurableLog, LogChange};
+pub use message::{Entry, EntryKind, Message, Snapshot};

@@ -1,7 +1,7 @@
 //! Raft's wire format: compact binary bodies inside the shared frame
 //! ([`crate::election::frame`]): `u8 kind | fields...`, every integer big-endian.
 
-use super::{Entry, EntryKind, Message};
+use super::{Entry, EntryKind, Message, Snapshot};
 use crate::election::frame::{self, Reader, WireError};
 use crate::election::NodeId;
 
@@ -9,6 +9,7 @@ const REQUEST_VOTE: u8 = 1;
 const REQUEST_VOTE_RESPONSE: u8 = 2;
 const APPEND_ENTRIES: u8 = 3;
 const APPEND_ENTRIES_RESPONSE: u8 = 4;
+const INSTALL_SNAPSHOT: u8 = 5;
 
 /// Encodes one message from `from` as a complete frame (length prefix included).
 pub fn encode(from: NodeId, msg: &Message) -> Vec<u8> {
@@ -41,10 +42,11 @@ pub fn encode(from: NodeId, msg: &Message) -> Vec<u8> {
             prev_log_index,
             prev_log_term,
             entries,
+            commit,
             round,
         } => {
             b.push(APPEND_ENTRIES);
-            for v in [*term, *prev_log_index, *prev_log_term, *round] {
+            for v in [*term, *prev_log_index, *prev_log_term, *commit, *round] {
                 b.extend_from_slice(&v.to_be_bytes());
             }
             b.extend_from_slice(&(entries.len() as u32).to_be_bytes());
@@ -71,6 +73,22 @@ pub fn encode(from: NodeId, msg: &Message) -> Vec<u8> {
             b.extend_from_slice(&match_index.to_be_bytes());
             b.extend_from_slice(&round.to_be_bytes());
         }
+        Message::InstallSnapshot {
+            term,
+            snapshot,
+            round,
+        } => {
+            b.push(INSTALL_SNAPSHOT);
+            for v in [
+                *term,
+                snapshot.index,
+                snapshot.term,
+                snapshot.next_write_seq,
+                *round,
+            ] {
+                b.extend_from_slice(&v.to_be_bytes());
+            }
+        }
     }
     frame::finish(b)
 }
@@ -96,6 +114,7 @@ pub fn decode(body: &[u8]) -> Result<(NodeId, Message), WireError> {
             let term = r.u64()?;
             let prev_log_index = r.u64()?;
             let prev_log_term = r.u64()?;
+            let commit = r.u64()?;
             let round = r.u64()?;
             let n = r.u32()? as usize;
             let mut entries = Vec::with_capacity(n.min(4096));
@@ -113,9 +132,19 @@ pub fn decode(body: &[u8]) -> Result<(NodeId, Message), WireError> {
                 prev_log_index,
                 prev_log_term,
                 entries,
+                commit,
                 round,
             }
         }
+        INSTALL_SNAPSHOT => Message::InstallSnapshot {
+            term: r.u64()?,
+            snapshot: Snapshot {
+                index: r.u64()?,
+                term: r.u64()?,
+                next_write_seq: r.u64()?,
+            },
+            round: r.u64()?,
+        },
         APPEND_ENTRIES_RESPONSE => Message::AppendEntriesResponse {
             term: r.u64()?,
             success: r.u8()? != 0,
@@ -176,7 +205,17 @@ mod tests {
                     kind: EntryKind::Write { seq: 42 },
                 },
             ],
+            commit: 9,
             round: 77,
+        });
+        round_trip(Message::InstallSnapshot {
+            term: 4,
+            snapshot: Snapshot {
+                index: 10_000,
+                term: 3,
+                next_write_seq: 9_990,
+            },
+            round: 78,
         });
         round_trip(Message::AppendEntriesResponse {
             term: 3,
