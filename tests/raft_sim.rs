@@ -805,7 +805,7 @@ fn assert_logs_match(net: &SimNet, context: &str) {
 fn compacted_logs_keep_log_matching_over_random_schedules() {
     let mut compacted = 0usize;
     for schedule in 0..2_000u64 {
-        let mut rng = ChaCha8Rng::seed_from_u64(schedule ^ 0xc0ff_ee);
+        let mut rng = ChaCha8Rng::seed_from_u64(schedule ^ 0x00c0_ffee);
         let n = if rng.gen_bool(0.5) { 3 } else { 5 };
         let trailing = rng.gen_range(1..4u64);
         let flavor = Flavor::ALL[(schedule % 3) as usize];
