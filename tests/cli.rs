@@ -154,7 +154,13 @@ fn electune(args: &[&str]) -> (i32, String, std::time::Duration) {
 
 #[test]
 fn an_error_prints_its_cause_once() {
-    let (code, err, _) = electune(&["sweep", "--resume", "/nonexistent/electune-sweep"]);
+    let (code, err, _) = electune(&[
+        "sweep",
+        "--evidence-time",
+        "0s",
+        "--resume",
+        "/nonexistent/electune-sweep",
+    ]);
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("/nonexistent/electune-sweep/sweep.json"),
@@ -189,6 +195,8 @@ fn plans_beyond_the_size_budget_are_refused_with_their_numbers() {
         (
             &[
                 "sweep",
+                "--evidence-time",
+                "0s",
                 "profiles/lan.yaml",
                 "--duration-per-point",
                 "100000h",
@@ -201,6 +209,8 @@ fn plans_beyond_the_size_budget_are_refused_with_their_numbers() {
             // 100 heartbeats × 100 election timeouts, 30 failovers each: days of wall time.
             &[
                 "sweep",
+                "--evidence-time",
+                "0s",
                 "profiles/lan.yaml",
                 "--parallel",
                 "2",
@@ -236,7 +246,14 @@ fn bad_sweep_options_exit_2_with_the_right_explanation() {
         (&["--failovers", "0"], "measure nothing"),
     ];
     for (args, want) in cases {
-        let mut a = vec!["sweep", "profiles/lan.yaml", "--parallel", "1"];
+        let mut a = vec![
+            "sweep",
+            "--evidence-time",
+            "0s",
+            "profiles/lan.yaml",
+            "--parallel",
+            "1",
+        ];
         a.extend_from_slice(args);
         let (code, err, _) = electune(&a);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -249,6 +266,8 @@ fn bad_sweep_options_exit_2_with_the_right_explanation() {
     std::fs::write(dir.join("notes.txt"), "mine").unwrap();
     let (code, err, _) = electune(&[
         "sweep",
+        "--evidence-time",
+        "0s",
         "profiles/lan.yaml",
         "--quick",
         "--parallel",
@@ -427,6 +446,8 @@ fn k8s_controller_quick_sim_sweep_reports_lease_columns_and_client_go_knobs() {
     let out = dir.to_str().unwrap();
     let (code, _, err) = run(&[
         "sweep",
+        "--evidence-time",
+        "0s",
         "profiles/k8s-controller.yaml",
         "--backend",
         "sim",
@@ -480,6 +501,8 @@ fn mechanisms_sim_sweep_compares_raft_lease_and_etcd_election_side_by_side() {
     let out = dir.to_str().unwrap();
     let (code, stdout, err) = run(&[
         "sweep",
+        "--evidence-time",
+        "0s",
         "profiles/mechanisms.yaml",
         "--backend",
         "sim",
@@ -522,7 +545,7 @@ fn mechanisms_sim_sweep_compares_raft_lease_and_etcd_election_side_by_side() {
     }
     // Resuming a finished comparison redoes nothing and writes the comparison again.
     std::fs::remove_file(dir.join("comparison.md")).unwrap();
-    let (code, _, err) = run(&["sweep", "--resume", out, "--quiet"]);
+    let (code, _, err) = run(&["sweep", "--evidence-time", "0s", "--resume", out, "--quiet"]);
     assert_eq!(code, 0, "{err}");
     assert!(dir.join("comparison.md").is_file());
     let (code, _, err) = run(&["run", "profiles/mechanisms.yaml"]);
@@ -539,6 +562,8 @@ fn mechanisms_sim_sweep_compares_raft_lease_and_etcd_election_side_by_side() {
 fn etcd_lock_sim_sweep_reports_the_session_ttl_and_time_scale_is_refused() {
     let args = [
         "sweep",
+        "--evidence-time",
+        "0s",
         "profiles/etcd-lock.yaml",
         "--quick",
         "--time-scale",
@@ -552,6 +577,8 @@ fn etcd_lock_sim_sweep_reports_the_session_ttl_and_time_scale_is_refused() {
     let out = dir.to_str().unwrap();
     let sweep = [
         "sweep",
+        "--evidence-time",
+        "0s",
         "profiles/etcd-lock.yaml",
         "--backend",
         "sim",

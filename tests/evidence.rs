@@ -37,6 +37,7 @@ fn measure(timeout: &str, seed: u64, secs: u64, tag: &str) -> FalsePromotionEsti
         timing: electune::results::PointTiming::raft(p.timing.heartbeat, p.timing.election_timeout),
         metrics: merge(&[out.metrics]).unwrap(),
         wall_seconds: secs as f64,
+        evidence: None,
     };
     estimate(&point, &p.fault_rates_per_day(), 1.0)
 }
@@ -84,6 +85,7 @@ fn simulated(file: &str, seed: u64, duration: Duration) -> FalsePromotionEstimat
         timing,
         metrics: merge(&[tl.analyze()]).unwrap(),
         wall_seconds: 0.0,
+        evidence: None,
     };
     let budget = p.requirements.max_false_promotions_per_day;
     estimate(&point, &p.fault_rates_per_day(), budget)

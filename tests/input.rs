@@ -110,12 +110,21 @@ fn durations_too_long_to_run_are_refused_where_they_are_read() {
             "at most 100000h",
         ),
         (
-            &["sweep", "profiles/lan.yaml", "--heartbeat", "10000000000h"],
+            &[
+                "sweep",
+                "--evidence-time",
+                "0s",
+                "profiles/lan.yaml",
+                "--heartbeat",
+                "10000000000h",
+            ],
             "at most 1h",
         ),
         (
             &[
                 "sweep",
+                "--evidence-time",
+                "0s",
                 "profiles/lan.yaml",
                 "--duration-per-point",
                 "200000h",
@@ -142,6 +151,8 @@ fn repeated_grid_values_are_swept_once_with_a_warning_naming_them() {
     let out = dir.join("raft");
     let (code, err) = electune(&[
         "sweep",
+        "--evidence-time",
+        "0s",
         "profiles/lan.yaml",
         "--backend",
         "sim",
@@ -180,6 +191,8 @@ fn repeated_grid_values_are_swept_once_with_a_warning_naming_them() {
     let out = dir.join("ttl");
     let (code, err) = electune(&[
         "sweep",
+        "--evidence-time",
+        "0s",
         &ttl,
         "--backend",
         "sim",
@@ -227,6 +240,8 @@ fn options_that_do_not_apply_to_the_simulator_are_refused() {
         (
             &[
                 "sweep",
+                "--evidence-time",
+                "0s",
                 "profiles/k8s-controller.yaml",
                 "--backend",
                 "sim",
@@ -256,6 +271,8 @@ fn options_that_do_not_apply_to_the_simulator_are_refused() {
         (
             &[
                 "sweep",
+                "--evidence-time",
+                "0s",
                 "profiles/lan.yaml",
                 "--backend",
                 "sim",
@@ -270,6 +287,8 @@ fn options_that_do_not_apply_to_the_simulator_are_refused() {
         (
             &[
                 "sweep",
+                "--evidence-time",
+                "0s",
                 "profiles/lan.yaml",
                 "--backend",
                 "sim",
@@ -339,6 +358,8 @@ fn grid_warnings_are_printed_where_the_grid_is_run() {
         let out = dir.join(tag);
         electune(&[
             "sweep",
+            "--evidence-time",
+            "0s",
             "profiles/lan.yaml",
             "--backend",
             "sim",
@@ -423,6 +444,8 @@ fn a_resumed_comparison_plans_the_remaining_mechanisms_as_it_was_started() {
     let o = out.to_str().unwrap();
     let (code, err) = electune(&[
         "sweep",
+        "--evidence-time",
+        "0s",
         &profile,
         "--backend",
         "sim",
@@ -447,7 +470,7 @@ fn a_resumed_comparison_plans_the_remaining_mechanisms_as_it_was_started() {
         (&["--failovers", "7"][..], "trials per point differ"),
         (&["--backend", "process"][..], "backend differs"),
     ] {
-        let mut a = vec!["sweep", "--resume", o];
+        let mut a = vec!["sweep", "--evidence-time", "0s", "--resume", o];
         a.extend_from_slice(args);
         let (code, err) = electune(&a);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -455,7 +478,7 @@ fn a_resumed_comparison_plans_the_remaining_mechanisms_as_it_was_started() {
         assert!(err.contains("--backend sim --quick"), "{args:?}: {err}");
         assert!(!out.join("lease").exists(), "{args:?} ran the lease");
     }
-    let (code, err) = electune(&["sweep", "--resume", o, "--quiet"]);
+    let (code, err) = electune(&["sweep", "--evidence-time", "0s", "--resume", o, "--quiet"]);
     assert_eq!(code, 0, "{err}");
     let lease = json(&out.join("lease/sweep.json"));
     assert_eq!(lease["quick"], true, "{err}");
@@ -467,7 +490,7 @@ fn a_resumed_comparison_plans_the_remaining_mechanisms_as_it_was_started() {
     let mut old = json(&out.join("mechanisms.json"));
     old.as_object_mut().unwrap().remove("plan");
     std::fs::write(out.join("mechanisms.json"), old.to_string()).unwrap();
-    let (code, err) = electune(&["sweep", "--resume", o]);
+    let (code, err) = electune(&["sweep", "--evidence-time", "0s", "--resume", o]);
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("raft: backend differs: saved sim, asked process"),
@@ -477,6 +500,8 @@ fn a_resumed_comparison_plans_the_remaining_mechanisms_as_it_was_started() {
     assert!(!out.join("lease").exists());
     let (code, err) = electune(&[
         "sweep",
+        "--evidence-time",
+        "0s",
         "--resume",
         o,
         "--backend",

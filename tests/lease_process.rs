@@ -199,6 +199,8 @@ fn etcd_profiles_without_etcd_exit_3_with_the_install_hint() {
         ][..],
         &[
             "sweep",
+            "--evidence-time",
+            "0s",
             "profiles/k8s-controller-etcd.yaml",
             "--quick",
             "--out",

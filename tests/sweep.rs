@@ -10,7 +10,7 @@ use common::*;
 
 fn sweep(args: &[&str]) -> Command {
     let mut c = Command::new(bin());
-    c.arg("sweep")
+    c.args(["sweep", "--evidence-time", "0s"])
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
     c
@@ -199,7 +199,14 @@ fn sigint_keeps_what_was_measured_leaves_no_process_and_resume_finishes() {
     );
 
     let out = Command::new(bin())
-        .args(["sweep", "--quiet", "--resume", dir.to_str().unwrap()])
+        .args([
+            "sweep",
+            "--evidence-time",
+            "0s",
+            "--quiet",
+            "--resume",
+            dir.to_str().unwrap(),
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
@@ -438,5 +445,52 @@ fn resume_repairs_a_row_cut_by_a_kill_and_refuses_other_damage() {
         .unwrap()
         .flatten()
         .all(|e| !e.file_name().to_string_lossy().contains(".tmp")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A trial whose timers run too late for its timing is run again with fewer clusters at once,
+/// and only a point still late with one cluster is flagged. A 1 ms heartbeat is late on any
+/// machine (tokio's timers have 1 ms resolution; the rule allows 10% of the heartbeat).
+#[test]
+fn a_trial_too_late_for_its_timing_runs_again_with_fewer_clusters() {
+    let dir = temp_dir("sweep-rerun");
+    let out = sweep(&[
+        "profiles/lan.yaml",
+        "--heartbeat",
+        "1ms",
+        "--election-timeout",
+        "300ms..600ms,600ms..1.2s",
+        "--time-scale",
+        "1",
+        "--failovers",
+        "2",
+        "--parallel",
+        "2",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("clusters at once") && err.contains("running it again with at most 1"),
+        "{err}"
+    );
+    // Every planned trial is saved once, whole: the late attempt was not kept beside its re-run.
+    let trials = std::fs::read_to_string(dir.join("trials.csv")).unwrap();
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("sweep.json")).unwrap()).unwrap();
+    let planned: usize = plan["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["trials"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(trials.lines().count(), planned + 1, "{trials}");
+    for pid in node_pids(&dir) {
+        assert!(pid_gone(pid), "node {pid} outlived the sweep");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

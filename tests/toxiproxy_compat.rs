@@ -643,6 +643,8 @@ fn sweep_whose_toxiproxy_dies_keeps_finished_trials_and_resumes() {
     // Two points of one trial each (two crashes of the leader, every 2 s).
     let mut sweep = Running::start(&[
         "sweep".as_ref(),
+        "--evidence-time".as_ref(),
+        "0s".as_ref(),
         profile.as_ref(),
         "--heartbeat".as_ref(),
         "50ms,60ms".as_ref(),
@@ -692,6 +694,8 @@ fn sweep_whose_toxiproxy_dies_keeps_finished_trials_and_resumes() {
     let url = format!("http://127.0.0.1:{port}");
     let resumed = Running::start(&[
         "sweep".as_ref(),
+        "--evidence-time".as_ref(),
+        "0s".as_ref(),
         "--resume".as_ref(),
         out.as_os_str(),
         "--quiet".as_ref(),

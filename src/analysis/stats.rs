@@ -244,9 +244,18 @@ pub fn binomial_upper(k: u64, n: u64, level: f64) -> Option<f64> {
     if k >= n {
         return Some(1.0);
     }
+    if n > LARGE_N && k < n / 100 {
+        return Some((poisson_bounds(k, level).1 / n as f64).min(1.0));
+    }
     let b = Beta::new(k as f64 + 1.0, (n - k) as f64).expect("positive shape parameters");
     Some(b.inverse_cdf(level))
 }
+
+/// Above this many trials, a rare proportion (under 1%) is bounded through the Poisson limit:
+/// the beta quantile behind Clopper–Pearson takes statrs seconds to minutes at millions of
+/// trials (the silence model counts one trial per heartbeat), and the two differ by a relative
+/// error of order k/n. With k = 0 the Poisson bound (−ln α / n) is the wider one.
+const LARGE_N: u64 = 100_000;
 
 /// Exact (Clopper–Pearson) one-sided 95% lower bound of a proportion (0 when `k` = 0).
 pub fn binomial_lower95(k: u64, n: u64) -> f64 {
@@ -257,6 +266,9 @@ pub fn binomial_lower95(k: u64, n: u64) -> f64 {
 pub fn binomial_lower(k: u64, n: u64, level: f64) -> f64 {
     if k == 0 || n == 0 {
         return 0.0;
+    }
+    if n > LARGE_N && k < n / 100 {
+        return poisson_bounds(k, level).0 / n as f64;
     }
     let b = Beta::new(k as f64, (n - k + 1) as f64).expect("positive shape parameters");
     b.inverse_cdf(1.0 - level)
@@ -332,6 +344,37 @@ impl PoissonRate {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn bounds_at_millions_of_trials_are_fast_and_agree_with_the_exact_ones_near_the_switch() {
+        // Just below and above the switch to the Poisson limit the bounds agree to 0.1%.
+        for k in [0u64, 1, 5, 40] {
+            let exact = binomial_upper(k, LARGE_N, 0.95).unwrap();
+            let limit = binomial_upper(k, LARGE_N + 1, 0.95).unwrap();
+            assert!(
+                (exact - limit).abs() / exact < 1e-3,
+                "k={k}: {exact} vs {limit}"
+            );
+            if k > 0 {
+                let (lo_e, lo_l) = (
+                    binomial_lower(k, LARGE_N, 0.95),
+                    binomial_lower(k, LARGE_N + 1, 0.95),
+                );
+                assert!((lo_e - lo_l).abs() / lo_e < 1e-2, "k={k}: {lo_e} vs {lo_l}");
+            }
+        }
+        // Zero in n: the bound is −ln(0.05)/n, never narrower than the exact 1 − 0.05^(1/n).
+        let n = 5_000_000u64;
+        let u = binomial_upper(0, n, 0.95).unwrap();
+        assert!(u >= 1.0 - 0.05f64.powf(1.0 / n as f64));
+        assert!((u * n as f64 - 0.05f64.ln().abs()).abs() < 1e-6);
+        let t = std::time::Instant::now();
+        for k in 0..100 {
+            let _ = binomial_upper(k, 4_600_000, 0.95);
+        }
+        // Generous: the exact quantile took minutes here.
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    }
     use super::*;
 
     const HOUR_NS: u64 = 3_600_000_000_000;

@@ -558,6 +558,7 @@ fn false_promotion_bound(profile: &Profile, timing: &Timing, m: &RunMetrics) -> 
         },
         metrics,
         wall_seconds: 0.0,
+        evidence: None,
     };
     let budget = profile.requirements.max_false_promotions_per_day;
     let e = electune::recommend::false_promotions::estimate(

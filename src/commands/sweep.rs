@@ -24,6 +24,9 @@ use electune::{exit, output, profile};
 
 use super::{interrupt_on_signals, runtime, Failure};
 
+mod evidence;
+use evidence::{evidence_wanted, gather_evidence, EVIDENCE_FLOOR, SWEEP_WALL_TARGET};
+
 /// Arguments of `electune sweep`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SweepArgs {
@@ -51,9 +54,15 @@ pub struct SweepArgs {
     /// Run every duration of the profile at this scale and scale results back (0.25 = 4× faster).
     #[arg(long)]
     pub time_scale: Option<f64>,
-    /// A fast, low-confidence sweep: 5 failovers per point.
+    /// A fast, low-confidence sweep: 5 failovers per point, no simulated evidence.
     #[arg(long)]
     pub quick: bool,
+    /// Wall-clock time the simulator may spend after the trials gathering the rare-event
+    /// evidence the budget needs (steady-state and episode trials at each point, fastest
+    /// first; docs/design.md, "Evidence"). Default: until the sweep has run 10 minutes, and at
+    /// least 2 minutes. `0s` skips it: false-promotion bounds then rest on the trials alone.
+    #[arg(long, value_parser = electune::duration::parse_span)]
+    pub evidence_time: Option<HumanDuration>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -424,10 +433,19 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
             ));
         });
         let store = Arc::new(Store::new(&dir));
+        let b4 = bar.clone();
         let opts = SweepOptions {
             parallel,
             backend,
             committed,
+            on_rerun: Arc::new(move |p, trial, was, now, why: &str| {
+                b4.suspend(|| {
+                    eprintln!(
+                        "trial {trial} of {} ran with timers too late while up to {was} clusters ran at once ({why}); running it again with at most {now}",
+                        p.timing
+                    )
+                })
+            }),
         };
         let (b3, scale) = (bar.clone(), manifest.time_scale);
         let on_point = Arc::new(move |p: &electune::sweep::PointResult| {
@@ -441,8 +459,19 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
                 });
             }
         });
-        let out = run_sweep(&manifest, store, &opts, interrupt, on_progress, on_point).await;
+        let stop = interrupt.clone();
+        let out = run_sweep(&manifest, store.clone(), &opts, interrupt, on_progress, on_point).await;
         bar.finish_and_clear();
+        let out = match out {
+            Ok(o) if !o.interrupted && !manifest.quick && evidence_wanted(args.evidence_time) => {
+                let deadline = match args.evidence_time {
+                    Some(d) => Instant::now() + d.0,
+                    None => (start_wall + SWEEP_WALL_TARGET).max(Instant::now() + EVIDENCE_FLOOR),
+                };
+                gather_evidence(&manifest, store, o, parallel, deadline, stop, args.quiet).await
+            }
+            other => other,
+        };
         let approximations = net
             .map(|n| summarize(&n.approximations()))
             .unwrap_or_default();
@@ -474,13 +503,28 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
     };
     write_json(&dir.join("run.json"), &info).map_err(Failure::environment)?;
     if outcome.interrupted {
-        eprintln!(
-            "interrupted after {} of {} points; what was measured is in {}. Finish with: electune sweep --resume {}",
-            outcome.results.points.len(),
-            manifest.points.len(),
-            dir.display(),
-            dir.display()
-        );
+        let with_evidence = outcome
+            .results
+            .points
+            .iter()
+            .filter(|p| p.evidence.is_some())
+            .count();
+        if outcome.results.points.len() == manifest.points.len() {
+            eprintln!(
+                "interrupted while gathering evidence in the simulator ({with_evidence} of {} points have it); what was measured is in {}. Finish with: electune sweep --resume {}",
+                manifest.points.len(),
+                dir.display(),
+                dir.display()
+            );
+        } else {
+            eprintln!(
+                "interrupted after {} of {} points; what was measured is in {}. Finish with: electune sweep --resume {}",
+                outcome.results.points.len(),
+                manifest.points.len(),
+                dir.display(),
+                dir.display()
+            );
+        }
         return Ok(exit::INTERRUPTED);
     }
     let rec = saved::report(&dir, &ReportOptions::default())?.recommendation;

@@ -250,6 +250,9 @@ impl Profile {
             let share = match f.target.as_str() {
                 "leader" => 1.0,
                 "random" => 1.0 / members,
+                // A fault on links happens at its stated rate; counting every occurrence as one
+                // on the leader's links overstates its share, never understates it.
+                t if t.starts_with("links(") => 1.0,
                 _ => continue,
             };
             let Some(rate) = f

@@ -151,7 +151,11 @@ pub fn estimate(
     rates: &FaultRates,
     budget_per_day: f64,
 ) -> FalsePromotionEstimate {
-    let m = &point.metrics;
+    // Simulated evidence, when gathered, is what the bound rests on (failover times do not).
+    let m = point
+        .evidence
+        .as_ref()
+        .map_or(&point.metrics, |e| &e.metrics);
     let t = &m.tally;
     let days = |ns: u64| ns as f64 / 86_400e9;
     let exposure_days = days(t.exposure_ns);
@@ -254,7 +258,23 @@ pub fn estimate(
         .map(|f| f.tolerated_per_day * binomial_lower(f.promoted, f.episodes, level))
         .sum::<f64>()
         + bg_lower;
-    let explanation = explain(&faults, &background, basis, rejected, level);
+    let mut explanation = explain(&faults, &background, basis, rejected, level);
+    if let Some(e) = &point.evidence {
+        let how = match &e.chosen_on {
+            Some(c) => format!(
+                "re-run on fresh seeds after the point was chosen; the evidence it was chosen on \
+                 ({} false promotions in {:.0} h) took no part in this bound",
+                c.metrics.tally.false_promotions,
+                c.steady_hours + c.episode_hours
+            ),
+            None => format!("{} rounds; {}", e.rounds, e.stopped),
+        };
+        explanation = format!(
+            "simulated evidence ({:.0} h steady state, {:.0} h of episode trials; {how}; \
+             simulator costs: {}): {explanation}",
+            e.steady_hours, e.episode_hours, e.costs
+        );
+    }
     let needs = (decided > budget_per_day && budget_per_day > 0.0)
         .then(|| needs(&faults, &background, budget_per_day, level))
         .flatten();

@@ -412,6 +412,15 @@ pub fn hours_for_zero_event_bound(budget_per_day: f64) -> Option<f64> {
 /// is judged on and what reports print as "flaps / hour" (leader changes the injected hard
 /// faults caused are the failovers, counted apart).
 pub fn flap_estimate(point: &PointResult) -> FlapEstimate {
+    // Steady-state trials inject nothing: every leader change in them is a flap.
+    if let Some(e) = point.evidence.as_ref().filter(|e| e.steady_exposure_ns > 0) {
+        return FlapEstimate {
+            leader_changes: e.steady_leader_changes,
+            failovers: 0,
+            ping_pongs: e.metrics.tally.ping_pongs,
+            flaps: PoissonRate::new(e.steady_leader_changes, e.steady_exposure_ns),
+        };
+    }
     let t = &point.metrics.tally;
     let failovers = t.no_leader_ns.len() as u64;
     let unexplained = t.leader_changes.saturating_sub(failovers);

@@ -131,6 +131,7 @@ impl Spec {
                 tally,
             },
             wall_seconds: 1.0,
+            evidence: None,
         }
     }
 }

@@ -193,6 +193,7 @@ pub fn sweep() -> SweepResults {
                 ),
                 metrics: merge(&runs).expect("same parameters"),
                 wall_seconds: 30.0,
+                evidence: None,
             }
         })
         .collect();

@@ -35,6 +35,39 @@ pub struct PointResult {
     pub metrics: PointMetrics,
     /// Wall-clock seconds spent measuring this point.
     pub wall_seconds: f64,
+    /// Rare-event evidence gathered in the simulator; when present, the false-promotion bound
+    /// and the flap rate rest on it, and failover times on `metrics`.
+    pub evidence: Option<SimEvidence>,
+}
+
+/// Rare-event evidence for one point, gathered in the simulator with the point's timing
+/// (docs/design.md, "Evidence"): steady-state trials with no injected fault, and episode trials
+/// that inject one tolerated fault class at a time, in rounds until the point's fate is decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimEvidence {
+    /// Every evidence trial merged: episodes from the episode trials, background (time outside
+    /// fault windows) from all of them.
+    pub metrics: PointMetrics,
+    /// Simulated hours of the steady-state trials.
+    pub steady_hours: f64,
+    /// Leader changes in the steady-state trials (every one unexplained: nothing was injected).
+    pub steady_leader_changes: u64,
+    /// Exposure of the steady-state trials (ns, from the first leader on).
+    pub steady_exposure_ns: u64,
+    /// Simulated hours of the episode trials.
+    pub episode_hours: f64,
+    /// Rounds run.
+    pub rounds: u32,
+    /// Why gathering stopped, in words.
+    pub stopped: String,
+    /// Where the simulator's costs came from (`electune calibrate` or built-in defaults).
+    pub costs: String,
+    /// Wall-clock seconds spent.
+    pub wall_seconds: f64,
+    /// When this is the chosen point's confirmation on fresh seeds: the evidence it was chosen
+    /// on (the bound printed is this one's, which took no part in choosing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen_on: Option<Box<SimEvidence>>,
 }
 
 impl PointResult {
@@ -59,6 +92,8 @@ struct PointResultRepr {
     timing: TimingFields,
     metrics: PointMetrics,
     wall_seconds: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    evidence: Option<SimEvidence>,
 }
 
 impl From<PointResult> for PointResultRepr {
@@ -68,6 +103,7 @@ impl From<PointResult> for PointResultRepr {
             timing: TimingFields::from(p.timing),
             metrics: p.metrics,
             wall_seconds: p.wall_seconds,
+            evidence: p.evidence,
         }
     }
 }
@@ -83,6 +119,7 @@ impl TryFrom<PointResultRepr> for PointResult {
             timing,
             metrics: r.metrics,
             wall_seconds: r.wall_seconds,
+            evidence: r.evidence,
         })
     }
 }

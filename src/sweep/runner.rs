@@ -38,6 +38,22 @@ pub struct SweepOptions {
     /// Trials a complete `trials.csv` row committed (from [`Store::check_for_resume`]); only
     /// these are taken from disk, every other trial runs.
     pub committed: std::collections::BTreeSet<(usize, usize)>,
+    /// Hears each trial run again because its timers were too late with `was` clusters at
+    /// once; `now` are allowed from then on.
+    pub on_rerun: OnRerun,
+}
+
+/// Hears a trial run again: (point, trial, clusters allowed before, allowed now, why).
+pub type OnRerun = Arc<dyn Fn(&PlannedPoint, usize, usize, usize, &str) + Send + Sync>;
+
+/// Why a trial's timers were too late for its point (the overload rule), or `None`.
+fn too_late(manifest: &SweepManifest, point: &PlannedPoint, m: &RunMetrics) -> Option<String> {
+    crate::recommend::feasibility::overload(
+        point.heartbeat(),
+        point.election_timeout(),
+        m.summary.timers.worst.p99_ms,
+        manifest.time_scale,
+    )
 }
 
 /// Progress, reported after every trial.
@@ -76,6 +92,11 @@ pub struct SweepOutcome {
 
 struct Shared {
     queue: VecDeque<(usize, usize)>,
+    /// Clusters allowed to run at once: starts at `parallel` and halves whenever a trial's
+    /// timers ran too late for its timing (that trial runs again).
+    allowed: usize,
+    /// Clusters running now.
+    running: usize,
     done: BTreeMap<usize, BTreeMap<usize, (RunMetrics, f64)>>,
     results: SweepResults,
     progress: Progress,
@@ -133,6 +154,8 @@ pub async fn run_sweep(
     let already_complete = queue.is_empty() && finished.len() == manifest.points.len();
     let shared = Arc::new(Mutex::new(Shared {
         queue,
+        allowed: opts.parallel.max(1),
+        running: 0,
         done,
         progress: Progress {
             trials_done: already,
@@ -183,6 +206,7 @@ pub async fn run_sweep(
             on_point.clone(),
             runs.clone(),
         );
+        let on_rerun = opts.on_rerun.clone();
         workers.spawn(async move {
             loop {
                 if *interrupt.borrow() {
@@ -193,7 +217,18 @@ pub async fn run_sweep(
                     if s.error.is_some() {
                         return;
                     }
-                    s.queue.pop_front()
+                    if s.running >= s.allowed && !s.queue.is_empty() {
+                        None
+                    } else {
+                        let n = s.queue.pop_front();
+                        s.running += usize::from(n.is_some());
+                        Some(n)
+                    }
+                };
+                let Some(next) = next else {
+                    // Fewer clusters are allowed now: wait for a running one to finish.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
                 };
                 let Some((idx, trial)) = next else { return };
                 let point = manifest
@@ -202,7 +237,28 @@ pub async fn run_sweep(
                     .find(|p| p.index == idx)
                     .expect("planned point");
                 let started = Instant::now();
-                match run_one(&manifest, &store, point, trial, &backend, interrupt.clone()).await {
+                let outcome =
+                    run_one(&manifest, &store, point, trial, &backend, interrupt.clone()).await;
+                let rerun = match &outcome {
+                    Ok(Some(m)) if matches!(backend, TrialBackend::Process { .. }) => {
+                        too_late(&manifest, point, m).and_then(|why| {
+                            let mut s = shared.lock().expect("sweep lock");
+                            (s.allowed > 1).then(|| {
+                                let was = s.allowed;
+                                s.allowed = (was / 2).max(1);
+                                s.queue.push_front((idx, trial));
+                                (was, s.allowed, why)
+                            })
+                        })
+                    }
+                    _ => None,
+                };
+                shared.lock().expect("sweep lock").running -= 1;
+                if let Some((was, now, why)) = rerun {
+                    on_rerun(point, trial, was, now, &why);
+                    continue;
+                }
+                match outcome {
                     Ok(None) => return,
                     Ok(Some(m)) => {
                         runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -276,6 +332,7 @@ fn finish_point(
         timing: point.timing,
         metrics,
         wall_seconds: wall,
+        evidence: None,
     };
     s.results.points.retain(|r| r.index != idx);
     s.results.points.push(result.clone());
