@@ -366,9 +366,9 @@ mod tests {
             "name: x\ncluster:\n  protocol: raft\n  nodes: 3\nfaults:\n\
              \x20 - { kind: crash, target: leader, every: 10s, restart_after: 1s }\n\
              \x20 - { kind: pause, target: leader, duration: 100ms, every: 20s }\n\
-             \x20 - { kind: clock-drift, target: random, drift: 1.01 }\n\
-             \x20 - { kind: partition, target: leader, duration: 1s, every: 60s }\n\
-             \x20 - { kind: latency-spike, target: all, latency: 100ms, duration: 1s, every: 30s }\n",
+             \x20 - { kind: clock-drift, target: leader, drift: 1.01, at: [2s], duration: 20s }\n\
+             \x20 - { kind: partition, target: leader, mode: isolate, duration: 1s, every: 60s }\n\
+             \x20 - { kind: latency-spike, target: leader, latency: 100ms, duration: 1s, every: 30s }\n",
             "p.yaml",
         )
         .unwrap();
