@@ -1,6 +1,7 @@
 //! `electune sweep`: plan a grid of timing points, run trials at each, stream results to disk.
 
 pub mod evidence;
+pub mod load;
 pub mod plan;
 pub mod probe;
 pub mod runner;

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
+use super::load::{Decision, Load};
 use super::plan::PlannedPoint;
 use super::scale::{scale_profile, unscale_events, unscale_time};
 use super::store::{Store, StoreError, SweepManifest};
@@ -92,11 +93,10 @@ pub struct SweepOutcome {
 
 struct Shared {
     queue: VecDeque<(usize, usize)>,
-    /// Clusters allowed to run at once: starts at `parallel` and halves whenever a trial's
-    /// timers ran too late for its timing (that trial runs again).
-    allowed: usize,
-    /// Clusters running now.
-    running: usize,
+    /// Clusters allowed to run at once ([`Load`]).
+    load: Load,
+    /// The limit of each trial running now ([`Load::limit`]).
+    running: Vec<usize>,
     done: BTreeMap<usize, BTreeMap<usize, (RunMetrics, f64)>>,
     results: SweepResults,
     progress: Progress,
@@ -154,8 +154,8 @@ pub async fn run_sweep(
     let already_complete = queue.is_empty() && finished.len() == manifest.points.len();
     let shared = Arc::new(Mutex::new(Shared {
         queue,
-        allowed: opts.parallel.max(1),
-        running: 0,
+        load: Load::new(opts.parallel),
+        running: Vec::new(),
         done,
         progress: Progress {
             trials_done: already,
@@ -217,12 +217,15 @@ pub async fn run_sweep(
                     if s.error.is_some() {
                         return;
                     }
-                    if s.running >= s.allowed && !s.queue.is_empty() {
-                        None
-                    } else {
-                        let n = s.queue.pop_front();
-                        s.running += usize::from(n.is_some());
-                        Some(n)
+                    match s.queue.front().copied() {
+                        None => Some(None),
+                        Some((idx, _)) if s.load.may_start(idx, &s.running) => {
+                            let limit = s.load.limit(idx);
+                            s.running.push(limit);
+                            Some(s.queue.pop_front().map(|t| (t, limit)))
+                        }
+                        // First in line waits for fewer clusters; nothing overtakes it.
+                        Some(_) => None,
                     }
                 };
                 let Some(next) = next else {
@@ -230,7 +233,9 @@ pub async fn run_sweep(
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 };
-                let Some((idx, trial)) = next else { return };
+                let Some(((idx, trial), started_with)) = next else {
+                    return;
+                };
                 let point = manifest
                     .points
                     .iter()
@@ -243,17 +248,23 @@ pub async fn run_sweep(
                     Ok(Some(m)) if matches!(backend, TrialBackend::Process { .. }) => {
                         too_late(&manifest, point, m).and_then(|why| {
                             let mut s = shared.lock().expect("sweep lock");
-                            (s.allowed > 1).then(|| {
-                                let was = s.allowed;
-                                s.allowed = (was / 2).max(1);
-                                s.queue.push_front((idx, trial));
-                                (was, s.allowed, why)
-                            })
+                            match s.load.finished(idx, true) {
+                                Decision::Keep => None,
+                                Decision::RunAgain { was, now } => {
+                                    s.queue.push_front((idx, trial));
+                                    Some((was, now, why))
+                                }
+                            }
                         })
                     }
                     _ => None,
                 };
-                shared.lock().expect("sweep lock").running -= 1;
+                {
+                    let mut s = shared.lock().expect("sweep lock");
+                    if let Some(mine) = s.running.iter().position(|&l| l == started_with) {
+                        s.running.swap_remove(mine);
+                    }
+                }
                 if let Some((was, now, why)) = rerun {
                     on_rerun(point, trial, was, now, &why);
                     continue;
