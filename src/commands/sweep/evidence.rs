@@ -75,14 +75,13 @@ pub(super) async fn gather_evidence(
         };
         let mut summary = gather_sweep(&stage, &mut results, &stop_asked, &on_point)?;
         if !summary.interrupted {
+            // The rates the decision used (those saved with the results), not the profile's anew.
+            let rates = results.fault_rates.clone();
             let on_confirm = |p: &electune::sweep::PointResult, v: Verdict| {
                 if quiet {
                     return;
                 }
-                let bound = electune::recommend::false_promotions::decided_upper_per_day(
-                    p,
-                    &manifest.profile.fault_rates_per_day(),
-                );
+                let bound = electune::recommend::false_promotions::decided_upper_per_day(p, &rates);
                 eprintln!(
                     "confirmation: {} on fresh seeds: false promotions ≤ {}/day → {}",
                     p.timing,
