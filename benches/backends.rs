@@ -65,22 +65,6 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
-/// The two-sample KS distance between sorted samples.
-fn ks(a: &[f64], b: &[f64]) -> f64 {
-    let (mut i, mut j, mut d) = (0, 0, 0.0f64);
-    while i < a.len() && j < b.len() {
-        let x = a[i].min(b[j]);
-        while i < a.len() && a[i] <= x {
-            i += 1;
-        }
-        while j < b.len() && b[j] <= x {
-            j += 1;
-        }
-        d = d.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
-    }
-    d
-}
-
 fn compare(name: &str, p: &Profile, real_for: Duration, sim_for: Duration) {
     let r = real(p, real_for, name);
     let s = simulated(p, sim_for);
@@ -97,7 +81,7 @@ fn compare(name: &str, p: &Profile, real_for: Duration, sim_for: Duration) {
     let half = 1.96 * n.sqrt() / 2.0;
     let lo = r[((n / 2.0 - half).floor().max(0.0)) as usize];
     let hi = r[((n / 2.0 + half).ceil() as usize).min(r.len() - 1)];
-    let d = ks(&r, &s);
+    let d = electune::analysis::agreement::ks_distance(&r, &s);
     let critical = 1.358 * ((n + m) / (n * m)).sqrt();
     let (r50, s50, r90, s90) = (
         quantile(&r, 0.5),

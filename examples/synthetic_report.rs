@@ -279,6 +279,7 @@ fn main() -> anyhow::Result<()> {
                 metrics: merge(&runs)?,
                 wall_seconds: 6.0 * 60.0,
                 evidence: None,
+                processes: None,
             });
             timelines.push(trials.into_iter().next().unwrap_or_default());
         }

@@ -212,6 +212,8 @@ fn plans_beyond_the_size_budget_are_refused_with_their_numbers() {
                 "--evidence-time",
                 "0s",
                 "profiles/lan.yaml",
+                "--processes",
+                "all",
                 "--parallel",
                 "2",
                 "--heartbeat",

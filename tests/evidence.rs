@@ -38,6 +38,7 @@ fn measure(timeout: &str, seed: u64, secs: u64, tag: &str) -> FalsePromotionEsti
         metrics: merge(&[out.metrics]).unwrap(),
         wall_seconds: secs as f64,
         evidence: None,
+        processes: None,
     };
     estimate(&point, &p.fault_rates_per_day(), 1.0)
 }
@@ -86,6 +87,7 @@ fn simulated(file: &str, seed: u64, duration: Duration) -> FalsePromotionEstimat
         metrics: merge(&[tl.analyze()]).unwrap(),
         wall_seconds: 0.0,
         evidence: None,
+        processes: None,
     };
     let budget = p.requirements.max_false_promotions_per_day;
     estimate(&point, &p.fault_rates_per_day(), budget)

@@ -16,32 +16,12 @@ fn sweep(args: &[&str]) -> Command {
     c
 }
 
-fn node_pids(dir: &Path) -> Vec<u32> {
-    let mut pids = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|n| n == "events.jsonl") {
-                for line in std::fs::read_to_string(&p).unwrap_or_default().lines() {
-                    if let Ok(ev) = serde_json::from_str::<electune::event::Event>(line) {
-                        if let electune::event::EventKind::ProcessStart { pid } = ev.kind {
-                            pids.push(pid);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    pids
-}
-
 #[test]
 fn a_tiny_grid_writes_every_file_with_the_documented_fields() {
     let dir = temp_dir("sweep-tiny");
     let out = sweep(&[
+        "--processes",
+        "all",
         "profiles/lan.yaml",
         "--heartbeat",
         "50ms",
@@ -143,6 +123,8 @@ fn a_tiny_grid_writes_every_file_with_the_documented_fields() {
 fn sigint_keeps_what_was_measured_leaves_no_process_and_resume_finishes() {
     let dir = temp_dir("sweep-int");
     let mut child = sweep(&[
+        "--processes",
+        "all",
         "profiles/lan.yaml",
         "--heartbeat",
         "20ms,50ms",
@@ -236,6 +218,8 @@ fn sigint_keeps_what_was_measured_leaves_no_process_and_resume_finishes() {
 /// A one-point sweep with one failover (a few seconds), finished in `dir`.
 fn tiny_sweep(dir: &Path) {
     let out = sweep(&[
+        "--processes",
+        "all",
         "profiles/lan.yaml",
         "--heartbeat",
         "50ms",
@@ -313,6 +297,8 @@ fn a_sweep_directory_is_reused_only_by_a_resume_whose_plan_matches() {
         "{err}"
     );
     let (code, _, err) = run_sweep_cmd(&[
+        "--processes",
+        "all",
         "profiles/lan.yaml",
         "--heartbeat",
         "50ms",
@@ -336,6 +322,8 @@ fn a_sweep_directory_is_reused_only_by_a_resume_whose_plan_matches() {
     assert_eq!(std::fs::read(dir.join("results.json")).unwrap(), results);
     // The matching command line with --resume: already complete, said so, no rate of nothing.
     let (code, out, err) = run_sweep_cmd(&[
+        "--processes",
+        "all",
         "profiles/lan.yaml",
         "--heartbeat",
         "50ms",
@@ -455,6 +443,8 @@ fn resume_repairs_a_row_cut_by_a_kill_and_refuses_other_damage() {
 fn a_trial_too_late_for_its_timing_runs_again_with_fewer_clusters() {
     let dir = temp_dir("sweep-rerun");
     let out = sweep(&[
+        "--processes",
+        "all",
         "profiles/lan.yaml",
         "--heartbeat",
         "1ms",

@@ -526,34 +526,13 @@ fn has_leader(events: &std::path::Path) -> bool {
 fn all_gone(dir: &std::path::Path) {
     let left = common::processes_mentioning(dir);
     assert!(left.is_empty(), "processes outlived electune: {left:?}");
-    let mut timelines = vec![];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|n| n == "events.jsonl") {
-                timelines.push(p);
-            }
-        }
-    }
-    assert!(!timelines.is_empty());
-    for t in timelines {
-        let pids: Vec<u32> = std::fs::read_to_string(&t)
-            .unwrap()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|e| e["ev"] == "process_start")
-            .filter_map(|e| e["pid"].as_u64().map(|p| p as u32))
-            .collect();
-        assert!(!pids.is_empty(), "{}", t.display());
-        for pid in pids {
-            assert!(
-                common::pid_gone(pid),
-                "node process {pid} outlived electune"
-            );
-        }
+    let pids = common::node_pids(dir);
+    assert!(!pids.is_empty(), "no node started under {}", dir.display());
+    for pid in pids {
+        assert!(
+            common::pid_gone(pid),
+            "node process {pid} outlived electune"
+        );
     }
 }
 
@@ -646,6 +625,8 @@ fn sweep_whose_toxiproxy_dies_keeps_finished_trials_and_resumes() {
         "--evidence-time".as_ref(),
         "0s".as_ref(),
         profile.as_ref(),
+        "--processes".as_ref(),
+        "all".as_ref(),
         "--heartbeat".as_ref(),
         "50ms,60ms".as_ref(),
         "--election-timeout".as_ref(),

@@ -46,6 +46,15 @@ impl CountedSample {
         self.counts.is_empty()
     }
 
+    /// Observations known to be longer than `ns` (censored ones cut after it included); exact
+    /// when `ns` is a multiple of [`Self::STEP_NS`], as rounding up keeps `> ns` as it was.
+    pub fn count_longer_than(&self, ns: u64) -> u64 {
+        self.counts
+            .range((ns.saturating_add(1), false)..)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// Every observation (rounded), sorted by duration.
     pub fn expand(&self) -> Vec<Observation> {
         let mut out = Vec::with_capacity(self.len().min(1 << 24) as usize);
@@ -119,6 +128,22 @@ impl<'de> Deserialize<'de> for CountedSample {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn longer_than_counts_what_exceeds_a_whole_step() {
+        let s: CountedSample = [
+            Observation::done(999_999),
+            Observation::done(1_000_000),
+            Observation::done(1_000_001),
+            Observation::cut(2_000_000),
+        ]
+        .into_iter()
+        .collect();
+        // 999,999 and 1,000,000 round to 1 ms, which is not longer than 1 ms.
+        assert_eq!(s.count_longer_than(1_000_000), 2);
+        assert_eq!(s.count_longer_than(0), 4);
+        assert_eq!(s.count_longer_than(2_000_000), 0);
+    }
 
     #[test]
     fn counts_round_up_merge_exactly_and_read_old_lists() {

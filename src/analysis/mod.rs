@@ -7,6 +7,7 @@
 //!
 //! Only events with `start_ns <= t <= end_ns` are considered; the window is the exposure.
 
+pub mod agreement;
 mod counted;
 mod detector;
 mod dual;

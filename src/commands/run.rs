@@ -559,6 +559,7 @@ fn false_promotion_bound(profile: &Profile, timing: &Timing, m: &RunMetrics) -> 
         metrics,
         wall_seconds: 0.0,
         evidence: None,
+        processes: None,
     };
     let budget = profile.requirements.max_false_promotions_per_day;
     let e = electune::recommend::false_promotions::estimate(

@@ -24,8 +24,14 @@ use electune::{exit, output, profile};
 
 use super::{interrupt_on_signals, runtime, Failure};
 
+mod check;
 mod evidence;
+use check::{check_round, ProcessCheckRun};
 use evidence::{evidence_wanted, gather_evidence, EVIDENCE_FLOOR, SWEEP_WALL_TARGET};
+
+/// Rounds of evidence and process checks: a candidate that disagrees moves the choice, whose
+/// new candidates are checked in the next round.
+const CHECK_ROUNDS: usize = 3;
 
 /// Arguments of `electune sweep`.
 #[derive(Debug, Clone, clap::Args)]
@@ -96,7 +102,30 @@ pub struct SweepArgs {
     /// screen a grid fast, then confirm the chosen point on processes).
     #[arg(long, value_enum)]
     pub backend: Option<super::run::BackendArg>,
+
+    /// Which points run on real processes (process backend). `candidates` (the default):
+    /// the simulator screens the whole grid and gathers the rare-event evidence, then the
+    /// candidates (the choice, the runner-up, the Pareto front and the choice's neighbours) run
+    /// on processes and a candidate whose processes disagree with its simulation is not
+    /// recommended. `all`: every point on processes, then the evidence in the simulator.
+    #[arg(long, value_enum)]
+    pub processes: Option<ProcessesArg>,
 }
+
+/// `--processes`: which points of a process sweep run on processes.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProcessesArg {
+    Candidates,
+    All,
+}
+
+/// The simulator's screen measures this many times the failovers the processes do at a
+/// candidate: the agreement test compares the two distributions, and its power is set by the
+/// smaller sample, so a larger simulated one costs seconds and buys most of what it can.
+const SCREEN_FAILOVERS_FACTOR: u32 = 4;
 
 pub fn hostname() -> String {
     let mut buf = [0u8; 256];
@@ -130,6 +159,7 @@ fn plan_options_given(args: &SweepArgs) -> bool {
         || args.time_scale.is_some()
         || args.quick
         || args.backend.is_some()
+        || args.processes.is_some()
 }
 
 /// The plan a fresh sweep of `profile` with these arguments makes, as a manifest (the caller
@@ -160,6 +190,11 @@ pub(super) fn asked_manifest(
              seconds and the client's 500 ms and 1 s loops are fixed); sweep shorter TTLs instead"
         )));
     }
+    if backend == BackendKind::Sim && args.processes.is_some() {
+        return Err(Failure::bad_input(anyhow::anyhow!(
+            "--processes applies to the process backend; with --backend sim no point runs on processes"
+        )));
+    }
     let (points, warnings) = plan(&profile, &grid).map_err(Failure::bad_input)?;
     if print_warnings {
         for w in warnings {
@@ -186,6 +221,23 @@ pub(super) fn asked_manifest(
             TIME_SCALE.1
         )));
     }
+    let screened = backend == BackendKind::Process
+        && args.processes != Some(ProcessesArg::All)
+        && screen_applies(&profile, args, &profile_file, print_warnings);
+    let (points, time_scale, backend, processes) = if screened {
+        let base = grid
+            .failovers_per_point
+            .unwrap_or(profile.sweep.as_ref().map_or(30, |s| s.failovers_per_point));
+        let screen = GridOverride {
+            failovers_per_point: Some(base.saturating_mul(SCREEN_FAILOVERS_FACTOR)),
+            ..grid
+        };
+        let (screen_points, _) = plan(&profile, &screen).map_err(Failure::bad_input)?;
+        let processes = electune::sweep::store::ProcessPlan { time_scale, points };
+        (screen_points, 1.0, BackendKind::Sim, Some(processes))
+    } else {
+        (points, time_scale, backend, None)
+    };
     Ok(SweepManifest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         profile_file,
@@ -198,7 +250,29 @@ pub(super) fn asked_manifest(
         host: hostname(),
         started: started.to_string(),
         backend,
+        processes,
     })
+}
+
+/// Whether the simulator can screen this sweep for the processes: not when the profile
+/// injects what it does not model (the store's own members), nor when the store is an etcd the
+/// user runs, which only processes reach. Then every point runs on processes (said once).
+fn screen_applies(
+    profile: &profile::Profile,
+    args: &SweepArgs,
+    file: &str,
+    print_warnings: bool,
+) -> bool {
+    let unmodelled = electune::sim::unmodelled_faults(profile);
+    let why = if args.etcd.is_some() {
+        Some("the store is the etcd given with --etcd".to_string())
+    } else {
+        unmodelled.first().cloned()
+    };
+    if let (Some(why), true) = (&why, print_warnings) {
+        eprintln!("note: {file}: every point runs on processes, not only the candidates: {why}");
+    }
+    why.is_none()
 }
 
 /// `--out DIR` starts a sweep only in a new or empty directory: an existing sweep is finished
@@ -380,6 +454,7 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
             dir.display()
         );
     }
+    let toxiproxy_url = super::toxiproxy_url(args.toxiproxy.as_deref());
     let rt = runtime()?;
     let outcome = rt.block_on(async {
         let interrupt = interrupt_on_signals();
@@ -389,9 +464,7 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
                     .context("locating the electune binary")
                     .map_err(Failure::environment)?;
                 let net = Arc::new(
-                    ToxiproxyServer::connect_or_start(
-                        super::toxiproxy_url(args.toxiproxy.as_deref()).as_deref(),
-                    )
+                    ToxiproxyServer::connect_or_start(toxiproxy_url.as_deref())
                     .await
                     .map_err(Failure::environment)?,
                 );
@@ -462,23 +535,54 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
         let stop = interrupt.clone();
         let out = run_sweep(&manifest, store.clone(), &opts, interrupt, on_progress, on_point).await;
         bar.finish_and_clear();
-        let out = match out {
-            Ok(o) if !o.interrupted && !manifest.quick && evidence_wanted(args.evidence_time) => {
-                let deadline = match args.evidence_time {
-                    Some(d) => Instant::now() + d.0,
-                    None => (start_wall + SWEEP_WALL_TARGET).max(Instant::now() + EVIDENCE_FLOOR),
-                };
-                gather_evidence(&manifest, store, o, parallel, deadline, stop, args.quiet).await
-            }
-            other => other,
-        };
-        let approximations = net
+        let mut out = out.map_err(|e| stopped(e, &dir))?;
+        let mut approximations = net
             .map(|n| summarize(&n.approximations()))
             .unwrap_or_default();
-        out.map(|o| (o, approximations))
-            .map_err(|e| stopped(e, &dir))
+        let mut probe_seen = probe_seen;
+        let check = ProcessCheckRun {
+            dir: &dir,
+            toxiproxy: toxiproxy_url.as_deref(),
+            parallel: args.parallel,
+            quiet: args.quiet,
+        };
+        for _ in 0..CHECK_ROUNDS {
+            if out.interrupted {
+                break;
+            }
+            if !manifest.quick && evidence_wanted(args.evidence_time) {
+                let deadline = match args.evidence_time {
+                    Some(d) => Instant::now() + d.0,
+                    None => (start_wall + SWEEP_WALL_TARGET)
+                        .checked_sub(check::reserve(&manifest))
+                        .unwrap_or(start_wall)
+                        .max(Instant::now() + EVIDENCE_FLOOR),
+                };
+                out = gather_evidence(&manifest, store.clone(), out, parallel, deadline, stop.clone(), args.quiet)
+                    .await
+                    .map_err(|e| stopped(e, &dir))?;
+            }
+            if out.interrupted || manifest.processes.is_none() {
+                break;
+            }
+            let round = check_round(&manifest, &mut out, &check, stop.clone())
+                .await
+                .map_err(|e| stopped(e, &dir))?;
+            out.interrupted |= round.interrupted;
+            out.trials_run += round.trials_run;
+            out.failovers_measured += round.failovers;
+            out.already_complete &= round.checked.is_empty();
+            approximations.extend(round.approximations);
+            if probe_seen.is_empty() {
+                probe_seen = round.probe;
+            }
+            if round.settled {
+                break;
+            }
+        }
+        Ok::<_, Failure>((out, approximations, probe_seen))
     })?;
-    let (outcome, approximations) = outcome;
+    let (outcome, approximations, probe_seen) = outcome;
     for a in &approximations {
         eprintln!(
             "approximated latency: asked {}, sent {} on {} toxics (the toxiproxy server takes whole milliseconds)",

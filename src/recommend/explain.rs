@@ -529,7 +529,12 @@ pub(super) fn markdown(r: &Recommendation) -> String {
                 a.flaps.failovers,
                 a.flaps.ping_pongs
             );
-            let _ = writeln!(s, "| trials | {} |\n", a.trials);
+            let _ = writeln!(s, "| trials | {} |", a.trials);
+            let _ = writeln!(
+                s,
+                "| real processes | {} |\n",
+                super::checks::choice_cell(r, c.index)
+            );
             s.push_str("Why:\n\n");
             for w in &c.why {
                 let _ = writeln!(s, "- {w}");
@@ -584,6 +589,7 @@ pub(super) fn markdown(r: &Recommendation) -> String {
         }
         s.push('\n');
     }
+    s.push_str(&super::checks::markdown(r));
     if !r.what_would_change.is_empty() {
         s.push_str("### What would change it\n\n");
         for w in &r.what_would_change {

@@ -27,6 +27,10 @@ pub enum Constraint {
     /// The machine's timers were too late for the timing under test: the point measured the
     /// machine's load, not the setting.
     Overloaded,
+    /// Checked on real processes, the point behaved unlike its simulation (failover times or
+    /// rates of suspicions and long silences differ beyond sampling error): its simulated
+    /// evidence does not stand for it.
+    Disagrees,
 }
 
 /// Overload rule: a point is overloaded when its worst process's p99 timer lateness exceeds this
@@ -288,17 +292,32 @@ pub fn assess_scaled(
         });
     }
 
-    if let Some(detail) = overload(
-        point.heartbeat(),
-        point.election_timeout(),
-        s.timers.worst.p99_ms,
-        time_scale,
-    ) {
+    // Timer lateness means something on processes only: where the point was screened in the
+    // simulator and checked on processes, the processes' timers are the ones judged.
+    let (late, scale) = match &point.processes {
+        Some(c) => (c.metrics.summary.timers.worst.p99_ms, c.time_scale),
+        None => (s.timers.worst.p99_ms, time_scale),
+    };
+    if let Some(detail) = overload(point.heartbeat(), point.election_timeout(), late, scale) {
         failures.push(Failure {
             constraint: Constraint::Overloaded,
             detail,
             overshoot: None,
         });
+    }
+    if let Some(c) = &point.processes {
+        if let crate::analysis::agreement::AgreementVerdict::Disagrees { reasons } =
+            &c.agreement.verdict
+        {
+            failures.push(Failure {
+                constraint: Constraint::Disagrees,
+                detail: format!(
+                    "on real processes the point behaved unlike its simulation: {}",
+                    reasons.join("; ")
+                ),
+                overshoot: None,
+            });
+        }
     }
 
     let fp = estimate(point, rates, budget.max_false_promotions_per_day);

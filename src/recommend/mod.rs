@@ -10,6 +10,8 @@
 //! p50 5); points whose one-sided bounds at that quantile overlap are tied, and ties go to the lower
 //! false-promotion bound, then the larger heartbeat (less load), then the lower index.
 
+pub mod candidates;
+pub mod checks;
 mod explain;
 pub mod false_promotions;
 pub mod feasibility;
@@ -155,6 +157,10 @@ pub struct Recommendation {
     /// Every other system, with why it is not translated (empty without a choice).
     #[serde(default)]
     pub not_translated: Vec<NotTranslated>,
+    /// The candidates measured again on real processes (a sweep screened in the simulator),
+    /// with whether the two backends agree.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub process_checks: Vec<checks::ProcessCheckSummary>,
 }
 
 impl Choice {
@@ -230,6 +236,7 @@ pub fn recommend(results: &SweepResults, budget: &Budget) -> Recommendation {
         flavor: results.raft_flavor,
         knobs,
         not_translated,
+        process_checks: checks::summaries(results),
     }
 }
 

@@ -132,6 +132,7 @@ impl Spec {
             },
             wall_seconds: 1.0,
             evidence: None,
+            processes: None,
         }
     }
 }
@@ -1027,5 +1028,85 @@ fn the_stated_bounds_cover_a_known_rate() {
     assert!(
         lo >= 0.95,
         "lower bound covers the truth in {lo:.3} of runs"
+    );
+}
+
+/// A 3 × 3 grid (heartbeat 50/100/200 ms × timeouts 500ms..1s, 1s..2s, 2s..4s), failovers
+/// slower with both, every point well within the budget.
+fn grid_3x3() -> Vec<Spec> {
+    let mut specs = Vec::new();
+    for (h, hb) in [50u64, 100, 200].into_iter().enumerate() {
+        for (e, et) in [(500u64, 1000u64), (1000, 2000), (2000, 4000)]
+            .into_iter()
+            .enumerate()
+        {
+            let index = h * 3 + e;
+            let mut s = spread(index, et.0 + hb * 2, 1000.0);
+            s.hb_ms = hb;
+            s.et = et;
+            specs.push(s);
+        }
+    }
+    specs
+}
+
+#[test]
+fn candidates_are_the_choice_then_the_runner_up_front_and_neighbours() {
+    let mut specs = grid_3x3();
+    // The fastest timeouts are over the false-promotion budget: the choice is 50ms, 1s..2s.
+    for s in specs.iter_mut().filter(|s| s.et.0 == 500) {
+        s.false_promotions = 500;
+    }
+    let r = recommend(&sweep(&specs), &budget(1.0));
+    let choice = r.choice.as_ref().unwrap().index;
+    assert_eq!(choice, 1);
+    let c = super::candidates::candidates(&r, 10);
+    assert_eq!(c[0], choice);
+    assert_eq!(c[1], r.runner_up.as_ref().unwrap().index);
+    // Its neighbours: 50ms with 500ms..1s and 2s..4s, and 100ms with 1s..2s.
+    for n in [0, 2, 4] {
+        assert!(c.contains(&n), "{c:?} lacks neighbour {n}");
+    }
+    let unique: std::collections::BTreeSet<_> = c.iter().collect();
+    assert_eq!(unique.len(), c.len(), "{c:?} repeats a point");
+    assert_eq!(super::candidates::candidates(&r, 2).len(), 2);
+}
+
+#[test]
+fn a_point_whose_processes_disagree_with_its_simulation_is_not_chosen() {
+    use crate::analysis::agreement;
+    let specs = grid_3x3();
+    let mut results = sweep(&specs);
+    let first = recommend(&results, &budget(1.0)).choice.unwrap().index;
+    let point = results
+        .points
+        .iter_mut()
+        .find(|p| p.index == first)
+        .unwrap();
+    // Processes twice as slow as the simulation: the agreement test rejects.
+    let mut slow = point.metrics.tally.clone();
+    slow.failover_ns.iter_mut().for_each(|n| *n *= 2);
+    let verdict = agreement::compare(&slow, &point.metrics.tally, 250 * MS);
+    assert!(verdict.verdict.disagrees(), "{verdict:?}");
+    point.processes = Some(crate::results::ProcessCheck {
+        metrics: PointMetrics {
+            tally: slow,
+            ..point.metrics.clone()
+        },
+        time_scale: 1.0,
+        wall_seconds: 1.0,
+        agreement: verdict,
+    });
+    let r = recommend(&results, &budget(1.0));
+    let again = r.choice.as_ref().unwrap().index;
+    assert_ne!(again, first);
+    let a = r.assessment(first).unwrap();
+    assert!(
+        a.failures
+            .iter()
+            .any(|f| f.constraint == Constraint::Disagrees
+                && f.detail.contains("failover times differ")),
+        "{:?}",
+        a.failures
     );
 }

@@ -194,6 +194,7 @@ pub fn sweep() -> SweepResults {
                 metrics: merge(&runs).expect("same parameters"),
                 wall_seconds: 30.0,
                 evidence: None,
+                processes: None,
             }
         })
         .collect();

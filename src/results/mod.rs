@@ -38,6 +38,23 @@ pub struct PointResult {
     /// Rare-event evidence gathered in the simulator; when present, the false-promotion bound
     /// and the flap rate rest on it, and failover times on `metrics`.
     pub evidence: Option<SimEvidence>,
+    /// The point measured again on real processes (a candidate of a sweep screened in the
+    /// simulator), with whether the two backends agree.
+    pub processes: Option<ProcessCheck>,
+}
+
+/// A candidate's trials on real processes, beside the simulator's screen of the same point
+/// (docs/design.md, "Two backends").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessCheck {
+    /// The process trials merged (profile time).
+    pub metrics: PointMetrics,
+    /// The time scale the processes ran at.
+    pub time_scale: f64,
+    /// Wall-clock seconds of the process trials.
+    pub wall_seconds: f64,
+    /// Processes against the simulator.
+    pub agreement: crate::analysis::agreement::Agreement,
 }
 
 /// Rare-event evidence for one point, gathered in the simulator with the point's timing
@@ -94,6 +111,8 @@ struct PointResultRepr {
     wall_seconds: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     evidence: Option<SimEvidence>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    processes: Option<ProcessCheck>,
 }
 
 impl From<PointResult> for PointResultRepr {
@@ -104,6 +123,7 @@ impl From<PointResult> for PointResultRepr {
             metrics: p.metrics,
             wall_seconds: p.wall_seconds,
             evidence: p.evidence,
+            processes: p.processes,
         }
     }
 }
@@ -120,6 +140,7 @@ impl TryFrom<PointResultRepr> for PointResult {
             metrics: r.metrics,
             wall_seconds: r.wall_seconds,
             evidence: r.evidence,
+            processes: r.processes,
         })
     }
 }

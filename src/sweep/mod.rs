@@ -2,6 +2,7 @@
 
 pub mod evidence;
 pub mod load;
+pub mod load_probe;
 pub mod plan;
 pub mod probe;
 pub mod runner;

@@ -344,6 +344,7 @@ fn finish_point(
         metrics,
         wall_seconds: wall,
         evidence: None,
+        processes: None,
     };
     s.results.points.retain(|r| r.index != idx);
     s.results.points.push(result.clone());

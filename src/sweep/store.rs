@@ -29,6 +29,49 @@ pub struct SweepManifest {
     /// Which backend runs the trials (older sweeps ran on processes).
     #[serde(default)]
     pub backend: crate::backend::BackendKind,
+    /// Set when the points above are a screen in the simulator and the candidates are checked
+    /// on real processes (docs/design.md, "Two backends"): the process trials of every point,
+    /// of which the candidates' run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processes: Option<ProcessPlan>,
+}
+
+/// The process trials of a sweep screened in the simulator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessPlan {
+    /// The time scale the process trials run at.
+    pub time_scale: f64,
+    /// Each point's process trials (same indices and timings as the screen's points).
+    pub points: Vec<PlannedPoint>,
+}
+
+impl SweepManifest {
+    /// Where the trials ran, as a user names it: `sim`, or `process` (every point on processes,
+    /// or screened in the simulator with the candidates on processes).
+    pub fn backend_name(&self) -> &'static str {
+        match (self.backend, &self.processes) {
+            (crate::backend::BackendKind::Sim, None) => "sim",
+            _ => "process",
+        }
+    }
+
+    /// The sweep of the candidates on processes, in its own directory: this sweep's plan with
+    /// the process trials of the points in `indices`.
+    pub fn process_check(&self, indices: &[usize]) -> Option<SweepManifest> {
+        let plan = self.processes.as_ref()?;
+        Some(SweepManifest {
+            points: plan
+                .points
+                .iter()
+                .filter(|p| indices.contains(&p.index))
+                .cloned()
+                .collect(),
+            time_scale: plan.time_scale,
+            backend: crate::backend::BackendKind::Process,
+            processes: None,
+            ..self.clone()
+        })
+    }
 }
 
 /// Why the sweep directory could not be read or written.
@@ -140,10 +183,11 @@ pub fn plan_difference(saved: &SweepManifest, asked: &SweepManifest) -> Option<S
                 .join(", ")
         )
     };
-    if saved.backend != asked.backend {
+    if saved.backend_name() != asked.backend_name() {
         return Some(format!(
             "backend differs: saved {}, asked {}",
-            saved.backend, asked.backend
+            saved.backend_name(),
+            asked.backend_name()
         ));
     }
     if hb(saved) != hb(asked) {
@@ -166,6 +210,28 @@ pub fn plan_difference(saved: &SweepManifest, asked: &SweepManifest) -> Option<S
             saved.points.len(),
             asked.points.len()
         ));
+    }
+    if saved.processes.is_some() != asked.processes.is_some() {
+        let what = |m: &SweepManifest| {
+            if m.processes.is_some() {
+                "candidates"
+            } else {
+                "all"
+            }
+        };
+        return Some(format!(
+            "--processes differs: saved {}, asked {}",
+            what(saved),
+            what(asked)
+        ));
+    }
+    if let (Some(a), Some(b)) = (&saved.processes, &asked.processes) {
+        if a != b {
+            return Some(
+                "the process trials differ (--time-scale, --failovers, --duration-per-point, --quick)"
+                    .into(),
+            );
+        }
     }
     for (a, b) in saved.points.iter().zip(&asked.points) {
         if a.timing != b.timing {

@@ -229,3 +229,26 @@ impl Drop for UsersEtcd {
         }
     }
 }
+
+/// PIDs of the node processes whose start the trials' timelines under `dir` recorded.
+pub fn node_pids(dir: &std::path::Path) -> Vec<u32> {
+    let mut pids = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == "events.jsonl") {
+                for line in std::fs::read_to_string(&p).unwrap_or_default().lines() {
+                    if let Ok(ev) = serde_json::from_str::<Event>(line) {
+                        if let EventKind::ProcessStart { pid } = ev.kind {
+                            pids.push(pid);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    pids
+}

@@ -27,6 +27,8 @@ use super::store::StoreError;
 mod stage;
 pub use stage::{confirm_choice, gather_sweep, Stage, SweepEvidence};
 
+pub mod held_out;
+
 /// Longest steady-state trial: its events are held in memory until it is analysed.
 const STEADY_TRIAL: Duration = Duration::from_secs(4 * 3600);
 /// Longest episode trial.
@@ -305,19 +307,54 @@ pub fn confirm(
     chosen_on: &SimEvidence,
     stop_asked: &(dyn Fn() -> bool + Sync),
 ) -> Result<(SimEvidence, Verdict), EvidenceError> {
+    let (mut e, v) = rerun(
+        g,
+        chosen_on,
+        1.0,
+        "a confirmation on fresh seeds",
+        stop_asked,
+    )?;
+    e.chosen_on = Some(Box::new(chosen_on.clone()));
+    Ok((e, v))
+}
+
+/// The held-out check of a decision: the point's experiments run again on the seeds of `g`
+/// (which the caller keeps apart from the sweep's) with `factor` times the simulated hours of
+/// `decided`. Its lower bound must not lie above the decision's upper bound.
+pub fn held_out(
+    g: &Gathering,
+    decided: &SimEvidence,
+    factor: f64,
+    stop_asked: &(dyn Fn() -> bool + Sync),
+) -> Result<SimEvidence, EvidenceError> {
+    rerun(g, decided, factor, "a held-out run", stop_asked).map(|r| r.0)
+}
+
+fn rerun(
+    g: &Gathering,
+    like: &SimEvidence,
+    factor: f64,
+    what: &str,
+    stop_asked: &(dyn Fn() -> bool + Sync),
+) -> Result<(SimEvidence, Verdict), EvidenceError> {
     let mut r = Runner::new(g);
     let (ambient, classes) = experiments(&r.profile.faults);
     let cut = || stop_asked();
-    let per_class = chosen_on.episode_hours / classes.len().max(1) as f64;
-    let whole = r.run_round(&ambient, &classes, chosen_on.steady_hours, per_class, &cut)?;
+    let per_class = like.episode_hours * factor / classes.len().max(1) as f64;
+    let whole = r.run_round(
+        &ambient,
+        &classes,
+        like.steady_hours * factor,
+        per_class,
+        &cut,
+    )?;
     let (mut e, v) = r.judge(1)?;
     e.stopped = if whole {
-        "a confirmation on fresh seeds".into()
+        what.into()
     } else {
         "interrupted".into()
     };
     e.wall_seconds = r.started.elapsed().as_secs_f64();
-    e.chosen_on = Some(Box::new(chosen_on.clone()));
     Ok((e, v))
 }
 

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::{confirm, gather, EvidenceError, Gathering, Limits, Verdict};
-use crate::recommend::feasibility::{assess_scaled, Constraint};
+use crate::recommend::feasibility::{assess_scaled, common_quantile, Assessment, Constraint};
 use crate::results::{PointResult, SweepResults};
 use crate::sim::Costs;
 use crate::sweep::store::{Store, SweepManifest};
@@ -35,9 +35,10 @@ pub struct Stage<'a> {
     pub deadline: Instant,
 }
 
-/// Gathers evidence at every point of a finished sweep, fastest failover first, `parallel`
-/// points at a time, saving each point as it completes; once a point meets the budget, slower
-/// points are not started. `on_point` hears every finished point.
+/// Gathers evidence at every point of a finished sweep, fastest failover first (at the quantile
+/// the ranking compares), `parallel` points at a time, saving each point as it completes; once
+/// a point meets the budget, slower points are not started. `on_point` hears every finished
+/// point.
 pub fn gather_sweep(
     stage: &Stage,
     results: &mut SweepResults,
@@ -53,22 +54,49 @@ pub fn gather_sweep(
     } = *stage;
     let rates = results.fault_rates.clone();
     let budget = results.requirements.clone();
-    let mut order: Vec<(f64, usize)> = results
+    // Points are taken in the order the ranking compares them: by the failover quantile that
+    // every point still in the running bounds (`recommend::rank`).
+    let assessed: Vec<(usize, bool, bool, Assessment)> = results
         .points
         .iter()
-        .filter(|p| p.evidence.is_none())
-        .filter_map(|p| {
+        .map(|p| {
             let a = assess_scaled(p, &budget_of(&budget), &rates, manifest.time_scale);
             // Evidence cannot change a point that is out for another reason.
             let lost = a.failures.iter().any(|f| {
                 matches!(
                     f.constraint,
-                    Constraint::Overloaded | Constraint::Invariants | Constraint::NoFailover
+                    Constraint::Overloaded
+                        | Constraint::Invariants
+                        | Constraint::NoFailover
+                        | Constraint::Disagrees
                 )
             });
-            (!lost).then(|| (a.p99_ms().unwrap_or(f64::INFINITY), p.index))
+            (p.index, p.evidence.is_some(), lost, a)
         })
         .collect();
+    let q = common_quantile(
+        assessed
+            .iter()
+            .filter(|a| !a.2)
+            .filter_map(|a| a.3.failover.as_ref()),
+    );
+    let at = |a: &Assessment| {
+        a.failover
+            .as_ref()
+            .and_then(|f| f.quantile(q))
+            .map_or(f64::INFINITY, |e| e.ms)
+    };
+    let mut order: Vec<(f64, usize)> = assessed
+        .iter()
+        .filter(|(_, has, lost, _)| !has && !lost)
+        .map(|(i, _, _, a)| (at(a), *i))
+        .collect();
+    // A resumed sweep: a point that met the budget before still stops slower ones.
+    let met_before = assessed
+        .iter()
+        .filter(|(_, has, _, a)| *has && a.feasible())
+        .map(|(_, _, _, a)| at(a))
+        .min_by(f64::total_cmp);
     order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let already = results
         .points
@@ -89,10 +117,11 @@ pub fn gather_sweep(
         },
         None::<EvidenceError>,
     ));
-    let p99_of: std::collections::BTreeMap<usize, f64> = order.iter().map(|o| (o.1, o.0)).collect();
-    // The p99 failover of the fastest point that met the budget so far.
-    let met: Mutex<Option<f64>> = Mutex::new(None);
-    let faster_met = |p99: f64| met.lock().expect("met").is_some_and(|m| m < p99);
+    let ranked_of: std::collections::BTreeMap<usize, f64> =
+        order.iter().map(|o| (o.1, o.0)).collect();
+    // The ranked failover quantile of the fastest point that met the budget so far.
+    let met: Mutex<Option<f64>> = Mutex::new(met_before);
+    let faster_met = |ranked: f64| met.lock().expect("met").is_some_and(|m| m < ranked);
     // One simulated trial per core: the trials' `parallel` counts clusters of processes, which
     // mostly wait; a simulator thread never does.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -105,8 +134,8 @@ pub fn gather_sweep(
                 let Some(idx) = queue.lock().expect("evidence queue").pop_front() else {
                     return;
                 };
-                let p99 = p99_of[&idx];
-                if met.lock().expect("met").is_some_and(|m| m <= p99) {
+                let ranked = ranked_of[&idx];
+                if met.lock().expect("met").is_some_and(|m| m <= ranked) {
                     shared.lock().expect("evidence").1.skipped_slower += 1;
                     continue;
                 }
@@ -132,7 +161,7 @@ pub fn gather_sweep(
                         ..Limits::default()
                     },
                 };
-                let outcome = gather(&g, stop_asked, &|| faster_met(p99));
+                let outcome = gather(&g, stop_asked, &|| faster_met(ranked));
                 let mut s = shared.lock().expect("evidence");
                 match outcome {
                     Ok((e, verdict)) => {
@@ -142,7 +171,7 @@ pub fn gather_sweep(
                         }
                         if verdict == Verdict::Meets {
                             let mut m = met.lock().expect("met");
-                            *m = Some(m.map_or(p99, |m| m.min(p99)));
+                            *m = Some(m.map_or(ranked, |m| m.min(ranked)));
                         }
                         let mut point = measured;
                         point.evidence = Some(e);

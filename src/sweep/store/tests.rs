@@ -56,6 +56,7 @@ fn lan_manifest() -> SweepManifest {
         host: "test".into(),
         started: "now".into(),
         backend: crate::backend::BackendKind::Sim,
+        processes: None,
     }
 }
 
