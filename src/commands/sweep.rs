@@ -52,9 +52,10 @@ pub struct SweepArgs {
     /// most 100000h.
     #[arg(long, value_parser = electune::duration::parse_span)]
     pub duration_per_point: Option<HumanDuration>,
-    /// Clusters run at once. Default: the largest count a short timer probe shows keeps added
-    /// timer lateness under 1 ms at p99, searched up to a cap that follows the machine's cores
-    /// and memory (15 members per core, 64 MiB per member).
+    /// Clusters of processes run at once. Default: the largest count a probe shows keeps added
+    /// timer lateness under 1 ms at p99 (real clusters of the fastest candidate; idle timers
+    /// with `--processes all`), searched up to a cap that follows the machine's cores and memory
+    /// (15 members per core, 64 MiB per member). Simulated trials run one per core.
     #[arg(long)]
     pub parallel: Option<usize>,
     /// Run every duration of the profile at this scale and scale results back (0.25 = 4× faster).
@@ -97,9 +98,10 @@ pub struct SweepArgs {
     #[arg(long, value_name = "URL")]
     pub etcd: Option<String>,
 
-    /// Where trials run: `process` (real node processes through toxiproxy; the default) or
-    /// `sim` (the same election code in virtual time, with costs from `electune calibrate`; to
-    /// screen a grid fast, then confirm the chosen point on processes).
+    /// Where trials run: `process` (the default: the simulator screens the grid and gathers the
+    /// evidence, then the candidates run as real node processes through toxiproxy and are
+    /// compared with their simulation; see --processes) or `sim` (only the simulator, with costs
+    /// from `electune calibrate`).
     #[arg(long, value_enum)]
     pub backend: Option<super::run::BackendArg>,
 
@@ -225,16 +227,8 @@ pub(super) fn asked_manifest(
         && args.processes != Some(ProcessesArg::All)
         && screen_applies(&profile, args, &profile_file, print_warnings);
     let (points, time_scale, backend, processes) = if screened {
-        let base = grid
-            .failovers_per_point
-            .unwrap_or(profile.sweep.as_ref().map_or(30, |s| s.failovers_per_point));
-        let screen = GridOverride {
-            failovers_per_point: Some(base.saturating_mul(SCREEN_FAILOVERS_FACTOR)),
-            ..grid
-        };
-        let (screen_points, _) = plan(&profile, &screen).map_err(Failure::bad_input)?;
-        let processes = electune::sweep::store::ProcessPlan { time_scale, points };
-        (screen_points, 1.0, BackendKind::Sim, Some(processes))
+        let (screen, processes) = screened_plans(&profile, grid, time_scale)?;
+        (screen, 1.0, BackendKind::Sim, Some(processes))
     } else {
         (points, time_scale, backend, None)
     };
@@ -253,6 +247,51 @@ pub(super) fn asked_manifest(
         processes,
     })
 }
+
+/// The plans of a sweep screened in the simulator: the screen (every point, four times the
+/// failovers, the steady state asked for) and the process trials of each point, failover trials
+/// only: the steady-state and rare-event evidence is the simulator's to gather, so a candidate's
+/// check costs minutes, not the hours of `duration_per_point` (a profile that asks for no
+/// failovers gets at most [`CHECK_STEADY`] of steady state on processes).
+fn screened_plans(
+    profile: &profile::Profile,
+    grid: GridOverride,
+    time_scale: f64,
+) -> Result<
+    (
+        Vec<electune::sweep::plan::PlannedPoint>,
+        electune::sweep::store::ProcessPlan,
+    ),
+    Failure,
+> {
+    let failovers = grid
+        .failovers_per_point
+        .unwrap_or(profile.sweep.as_ref().map_or(30, |s| s.failovers_per_point));
+    let steady = grid
+        .duration_per_point
+        .or(profile.sweep.as_ref().and_then(|s| s.duration_per_point));
+    let screen = GridOverride {
+        failovers_per_point: Some(failovers.saturating_mul(SCREEN_FAILOVERS_FACTOR)),
+        ..grid.clone()
+    };
+    let (screen_points, _) = plan(profile, &screen).map_err(Failure::bad_input)?;
+    let check = GridOverride {
+        duration_per_point: Some(HumanDuration(if failovers > 0 {
+            std::time::Duration::ZERO
+        } else {
+            steady.map_or(CHECK_STEADY, |s| s.0.min(CHECK_STEADY))
+        })),
+        ..grid
+    };
+    let (points, _) = plan(profile, &check).map_err(Failure::bad_input)?;
+    Ok((
+        screen_points,
+        electune::sweep::store::ProcessPlan { time_scale, points },
+    ))
+}
+
+/// Most steady state a candidate runs on processes when its profile measures no failovers.
+const CHECK_STEADY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Whether the simulator can screen this sweep for the processes: not when the profile
 /// injects what it does not model (the store's own members), nor when the store is an etcd the

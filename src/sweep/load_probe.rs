@@ -15,10 +15,12 @@ use super::plan::PlannedPoint;
 use super::probe::Search;
 use super::scale::scale_profile;
 use super::store::SweepManifest;
+use crate::event::EventKind;
 use crate::harness::{run_trial, HarnessError, ToxiproxyServer, TrialSpec};
 
-/// How long each probe cluster runs after its first leader (wall time).
-pub const PROBE_TRIAL: Duration = Duration::from_secs(3);
+/// How long each probe cluster runs after its first leader (wall time): longer than a member's
+/// lateness window (5 s from its start), so that every member reports at least once.
+pub const PROBE_TRIAL: Duration = Duration::from_secs(6);
 
 /// Where the probe runs its clusters.
 pub struct LoadProbe<'a> {
@@ -93,7 +95,19 @@ async fn lateness(
             worst = None;
             continue;
         }
-        let late = outcome.timeline.analyze().summary.timers.worst.p99_ms;
+        // Members report lateness every few seconds and once more as they exit, after the
+        // measured window: every report counts here, the last included.
+        let late = outcome
+            .timeline
+            .events
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::TimerLateness { p99_ns, .. } => Some(p99_ns as f64 / 1e6),
+                _ => None,
+            })
+            .reduce(f64::max)
+            // A cluster that reported nothing measured nothing: it does not pass.
+            .unwrap_or(f64::INFINITY);
         worst = worst.map(|w| w.max(late));
     }
     Ok(worst)
