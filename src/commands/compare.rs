@@ -59,6 +59,8 @@ struct PlanOptions {
     /// `--etcd URL`: the store of the mechanisms that have one (in their saved profiles too).
     etcd: Option<String>,
     allow_long: bool,
+    /// `--processes`: which points run on processes.
+    processes: Option<super::sweep::ProcessesArg>,
 }
 
 impl PlanOptions {
@@ -75,6 +77,7 @@ impl PlanOptions {
             parallel: args.parallel,
             etcd: args.etcd.clone(),
             allow_long: args.allow_long,
+            processes: args.processes,
         }
     }
 
@@ -95,6 +98,7 @@ impl PlanOptions {
             parallel: args.parallel.or(self.parallel),
             etcd: args.etcd.clone().or_else(|| self.etcd.clone()),
             allow_long: self.allow_long || args.allow_long,
+            processes: args.processes.or(self.processes),
         }
     }
 
@@ -111,6 +115,7 @@ impl PlanOptions {
         a.parallel = self.parallel;
         a.etcd = self.etcd.clone();
         a.allow_long = self.allow_long;
+        a.processes = self.processes;
         a
     }
 
@@ -146,6 +151,9 @@ impl PlanOptions {
         }
         if self.allow_long {
             out.push("--allow-long".into());
+        }
+        if self.processes == Some(super::sweep::ProcessesArg::All) {
+            out.push("--processes all".into());
         }
         out.join(" ")
     }

@@ -352,7 +352,15 @@ pub fn run(args: SweepArgs) -> Result<i32, Failure> {
                 .with_context(|| format!("--resume {}: not a sweep directory", dir.display()))
                 .map_err(Failure::bad_input)?;
             super::refuse_process_options(
-                args.backend.map_or(saved.backend, BackendKind::from),
+                // A screened sweep's candidates run on processes: their options apply.
+                args.backend.map_or(
+                    if saved.processes.is_some() {
+                        BackendKind::Process
+                    } else {
+                        saved.backend
+                    },
+                    BackendKind::from,
+                ),
                 args.etcd.as_deref(),
                 args.toxiproxy.as_deref(),
                 args.time_scale,

@@ -201,7 +201,13 @@ pub(super) async fn check_round(
     round.failovers = checked_out.failovers_measured;
     round.interrupted = checked_out.interrupted;
     let screen_store = Store::new(run.dir);
-    for measured in checked_out.results.points {
+    // Points checked in an earlier round keep their comparison.
+    for measured in checked_out
+        .results
+        .points
+        .into_iter()
+        .filter(|p| fresh.contains(&p.index))
+    {
         let Some(point) = outcome
             .results
             .points
@@ -233,11 +239,21 @@ pub(super) async fn check_round(
         let point = point.clone();
         screen_store.save_point(planned, &point, &outcome.results)?;
     }
+    // Settled when the choice is checked and its evidence confirmed on fresh seeds: a choice
+    // that moved because a candidate disagreed needs its confirmation (the next round's
+    // evidence stage runs it).
     let rec = recommend(&outcome.results, &budget);
+    let confirmed = |r: &SweepResults, i: usize| {
+        r.points
+            .iter()
+            .find(|p| p.index == i)
+            .and_then(|p| p.evidence.as_ref())
+            .is_none_or(|e| e.chosen_on.is_some())
+    };
     round.settled = rec
         .choice
         .as_ref()
-        .is_none_or(|c| checked(&outcome.results, c.index));
+        .is_none_or(|c| checked(&outcome.results, c.index) && confirmed(&outcome.results, c.index));
     Ok(round)
 }
 
