@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{Binomial, DiscreteCDF};
 
-use super::stats::{quantile_bounds95, Observation};
+use super::stats::{km_quantile, quantile_bounds95, Observation};
 use super::Tally;
 
 /// Family-wise level of the agreement tests: a point whose backends agree is flagged with at
@@ -64,7 +64,7 @@ pub struct FailoverSample {
     pub completed: u64,
     /// Failovers cut short (kept as "at least").
     pub censored: u64,
-    /// Median (Kaplan–Meier-free: the order statistic of completed and censored alike; ms).
+    /// Median (Kaplan–Meier, censored failovers kept; ms).
     pub p50_ms: Option<f64>,
     /// 90% interval of the median (ms).
     pub p50_interval: (Option<f64>, Option<f64>),
@@ -229,11 +229,11 @@ fn sample(t: &Tally) -> FailoverSample {
         .map(|&n| Observation::done(n))
         .chain(t.failover_cut_ns.iter().map(|&n| Observation::cut(n)))
         .collect();
-    let point = |q: f64| {
-        let mut v = obs.clone();
-        v.sort_by_key(|o| (o.censored, o.ns));
-        let k = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len().max(1)) - 1;
-        v.get(k).filter(|o| !o.censored).map(|o| o.ns as f64 / 1e6)
+    // Kaplan–Meier, as everywhere else: without censoring the ⌈q·n⌉-th order statistic;
+    // `None` where censoring stops the curve short of `q`.
+    let point = |q: f64| match km_quantile(&obs, q) {
+        Some((ns, false)) => Some(ns as f64 / 1e6),
+        _ => None,
     };
     FailoverSample {
         completed: t.failover_ns.len() as u64,

@@ -42,6 +42,18 @@ pub async fn choose_parallel(
     cap: usize,
     interrupt: watch::Receiver<bool>,
 ) -> Result<Option<(usize, Vec<(usize, f64)>)>, HarnessError> {
+    let chosen = search(probe, cap, interrupt).await;
+    // The probe's clusters measured nothing the sweep keeps: their directories go whatever
+    // happened (their processes are gone when `run_trial` returns).
+    let _ = std::fs::remove_dir_all(probe.dir);
+    chosen
+}
+
+async fn search(
+    probe: &LoadProbe<'_>,
+    cap: usize,
+    interrupt: watch::Receiver<bool>,
+) -> Result<Option<(usize, Vec<(usize, f64)>)>, HarnessError> {
     let Some(base) = lateness(probe, 1, interrupt.clone()).await? else {
         return Ok(None);
     };
@@ -54,7 +66,6 @@ pub async fn choose_parallel(
         seen.push((k, p99));
         search.record(k, p99);
     }
-    let _ = std::fs::remove_dir_all(probe.dir);
     seen.sort_by_key(|m| m.0);
     Ok(Some((search.chosen(), seen)))
 }
