@@ -1,4 +1,4 @@
-//! Exit codes (see DESIGN.md): the binary maps errors to these.
+//! Exit codes (docs/design.md, "Output layout and exit codes"): the binary maps errors to these.
 
 /// Success.
 pub const SUCCESS: i32 = 0;

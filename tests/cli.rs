@@ -23,7 +23,7 @@ fn check(yaml: &str) -> (i32, String) {
     )
 }
 
-const GOOD: &str = "name: ok\ncluster:\n  nodes: 3\ntiming:\n  heartbeat: 50ms\n  election_timeout: 150ms..300ms\n";
+const GOOD: &str = "name: ok\ncluster:\n  nodes: 3\ntiming:\n  heartbeat: 30ms\n  election_timeout: 150ms..300ms\n";
 
 #[test]
 fn a_good_profile_checks_clean() {
@@ -203,7 +203,7 @@ fn plans_beyond_the_size_budget_are_refused_with_their_numbers() {
                 "--parallel",
                 "2",
             ],
-            &["1.8e7 trials", "at most 100,000", "--duration-per-point"],
+            &["2.7e7 trials", "at most 100,000", "--duration-per-point"],
         ),
         (
             // 100 heartbeats × 100 election timeouts, 30 failovers each: days of wall time.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use electune::etcd::{EtcdBinary, EtcdCluster, EtcdEndpoint, EtcdLeaseStore, EtcdSpec};
 use electune::harness::ToxiproxyServer;
-use electune::store::{LeaseRecord, StoreRequest, StoreResponse, StoredLease};
+use electune::store::{Holder, LeaseRecord, StoreRequest, StoreResponse, StoredLease};
 use electune::toxiproxy::{NewProxy, ProxyUpdate, ToxicAttributes};
 
 /// Bounds a whole test.
@@ -26,7 +26,7 @@ fn etcd() -> EtcdBinary {
 
 fn record(holder: u32, renew: u64) -> LeaseRecord {
     LeaseRecord {
-        holder: Some(holder),
+        holder: Some(Holder::stable(holder)),
         lease_duration_ns: 1_500_000_001,
         acquire_time: 7_000_000_123,
         renew_time: renew,

@@ -20,7 +20,7 @@ name: tolerated-pauses
 seed: {seed}
 cluster: {{ nodes: 3, raft: {{ pre_vote: true, check_quorum: true }} }}
 network: {{ default: {{ latency: 0.3ms, jitter: 0.1ms }} }}
-timing: {{ heartbeat: 50ms, election_timeout: {timeout} }}
+timing: {{ heartbeat: 30ms, election_timeout: {timeout} }}
 faults:
   - {{ kind: pause, target: leader, duration: 100ms..250ms, every: poisson(600ms), occurs: poisson(1m) }}
 requirements:

@@ -159,7 +159,7 @@ fn repeated_grid_values_are_swept_once_with_a_warning_naming_them() {
         "--quick",
         "--quiet",
         "--heartbeat",
-        "50ms,50ms",
+        "30ms,30ms",
         "--election-timeout",
         "150ms..300ms,150ms..300ms",
         "--out",
@@ -167,7 +167,7 @@ fn repeated_grid_values_are_swept_once_with_a_warning_naming_them() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("warning: --heartbeat lists 50ms 2 times"),
+        err.contains("warning: --heartbeat lists 30ms 2 times"),
         "{err}"
     );
     assert!(
@@ -373,13 +373,13 @@ fn grid_warnings_are_printed_where_the_grid_is_run() {
             out.to_str().unwrap(),
         ])
     };
-    let (code, err) = sweep("50ms", "whole");
+    let (code, err) = sweep("30ms", "whole");
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("shorter timeout"), "{err}");
-    let (code, err) = sweep("40ms", "rounded");
+    let (code, err) = sweep("28ms", "rounded");
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("heartbeat 40ms with 150ms..300ms runs as 120ms..240ms"),
+        err.contains("heartbeat 28ms with 150ms..300ms runs as 140ms..280ms"),
         "{err}"
     );
     assert!(!err.contains(rounded), "{err}");

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use electune::duration::DurationRange;
-use electune::election::raft::{Config, CoreEvent, Flavor, Role};
+use electune::election::raft::{Config, CoreEvent, Disk, Flavor, Message, Raft, Role};
 use electune::election::simnet::SimNet;
 use electune::election::NodeId;
 use rand::{Rng, SeedableRng};
@@ -72,7 +72,13 @@ fn election_safety_over_10000_random_schedules() {
             Flavor::Thesis => [0, 1, 5, min][rng.gen_range(0..4)],
             _ => min,
         };
-        let cfgs = configs(n, min / 3, min, min + spread, |c| {
+        // etcd refuses an election timeout below five heartbeats.
+        let hb = if flavor == Flavor::Etcd {
+            min / 5
+        } else {
+            min / 3
+        };
+        let cfgs = configs(n, hb, min, min + spread, |c| {
             c.flavor = flavor;
             c.pre_vote = pre_vote;
             c.check_quorum = check_quorum;
@@ -331,6 +337,8 @@ fn pause_the_leader(
         c.pre_vote = true;
         c.leader_stickiness = true;
         c.flavor = flavor;
+        // n1 must lead first: no etcd tick advance shortening the others' first timeout.
+        c.initial_election_tick_advance = false;
         if c.id != 1 {
             c.election_timeout = ms_range(follower_timeout.0, follower_timeout.1);
         }
@@ -473,6 +481,7 @@ fn a_leader_isolated_while_running_or_paused_steps_down_within_the_window() {
                 c.check_quorum = true;
                 c.pre_vote = true;
                 c.leader_stickiness = true;
+                c.initial_election_tick_advance = false;
                 if paused && c.id != 1 {
                     c.election_timeout = ms_range(1_500, 3_000);
                 }
@@ -635,18 +644,68 @@ fn etcd_timeouts_are_whole_ticks_in_et_to_2et() {
     );
 }
 
+/// The AppendEntries a hashicorp leader sent `follower` after `from`, split into heartbeats
+/// (hashicorp's empty AppendEntries: no log position, commit 0) and replication: send times.
+fn hashicorp_sends(
+    net: &SimNet,
+    leader: NodeId,
+    follower: NodeId,
+    from: u64,
+) -> (Vec<u64>, Vec<u64>) {
+    let (mut heartbeats, mut replication) = (Vec::new(), Vec::new());
+    for (t, a, b, m) in net.sent.as_ref().expect("tracing on") {
+        if *t < from || *a != leader || *b != follower {
+            continue;
+        }
+        if let Message::AppendEntries {
+            prev_log_index,
+            commit,
+            entries,
+            ..
+        } = m
+        {
+            if *prev_log_index == 0 && *commit == 0 && entries.is_empty() {
+                heartbeats.push(*t);
+            } else {
+                replication.push(*t);
+            }
+        }
+    }
+    (heartbeats, replication)
+}
+
+fn gaps_ms(times: &[u64]) -> Vec<u64> {
+    times.windows(2).map(|w| (w[1] - w[0]) / MS).collect()
+}
+
 #[test]
 fn hashicorp_heartbeats_every_tenth_to_fifth_of_the_timeout_whatever_the_heartbeat_says() {
-    // T = 1 s: heartbeats every [100, 200) ms although the configured heartbeat is 50 ms.
+    // T = 1 s: heartbeats every [100, 200) ms after the previous one is answered, although the
+    // configured heartbeat is 50 ms (`heartbeat` in replication.go waits
+    // randomTimeout(HeartbeatTimeout/10) and blocks on the RPC). A fixed 2 ms latency: a round
+    // trip adds 4 ms to every gap.
     let mut net = SimNet::new(flavored(3, Flavor::Hashicorp, 50, 1_000, true), 5);
-    // A fixed latency, so gaps between arrivals are gaps between sends.
     net.delay_ns = (2 * MS, 2 * MS);
+    net.sent = Some(Vec::new());
     net.run_until(5_000 * MS);
-    let (leader, term) = single_leader(&net).expect("a leader");
+    let (leader, _) = single_leader(&net).expect("a leader");
     let from = net.now;
     net.run_until(from + 20_000 * MS);
     let follower = net.ids().into_iter().find(|&id| id != leader).unwrap();
-    let arrivals: Vec<u64> = net
+    let (heartbeats, replication) = hashicorp_sends(&net, leader, follower, from);
+    let gaps = gaps_ms(&heartbeats);
+    assert!(gaps.len() > 100, "{} heartbeats", gaps.len());
+    assert!(gaps.iter().all(|g| (104..204).contains(g)), "{gaps:?}");
+    let mean = gaps.iter().sum::<u64>() as f64 / gaps.len() as f64;
+    assert!((144.0..164.0).contains(&mean), "mean {mean} ms");
+    // The replication loop sends anyway, every randomTimeout(CommitTimeout) = [50, 100) ms,
+    // pipelined (it does not wait for answers).
+    let gaps = gaps_ms(&replication);
+    assert!(gaps.len() > 200, "{} replication sends", gaps.len());
+    assert!(gaps.iter().all(|g| (50..100).contains(g)), "{gaps:?}");
+    // So the follower hears from its leader every 100 ms at most.
+    let (term, leader) = (net.node(leader).unwrap().term(), leader);
+    let contact: Vec<u64> = net
         .events
         .iter()
         .filter(|(t, id, e)| {
@@ -654,17 +713,72 @@ fn hashicorp_heartbeats_every_tenth_to_fifth_of_the_timeout_whatever_the_heartbe
         })
         .map(|(t, _, _)| *t)
         .collect();
-    let gaps: Vec<u64> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
-    assert!(gaps.len() > 100, "{} heartbeats", gaps.len());
     assert!(
-        gaps.iter().all(|g| (100 * MS..200 * MS).contains(g)),
+        gaps_ms(&contact).iter().all(|&g| g < 100),
         "{:?}",
-        gaps.iter().map(|g| g / MS).collect::<Vec<_>>()
+        gaps_ms(&contact)
     );
-    let mean = gaps.iter().sum::<u64>() as f64 / gaps.len() as f64 / MS as f64;
-    assert!((140.0..160.0).contains(&mean), "mean {mean} ms");
-    let (lo, hi) = (gaps.iter().min().unwrap(), gaps.iter().max().unwrap());
-    assert!(*lo < 110 * MS && *hi >= 190 * MS, "spread over the range");
+}
+
+#[test]
+fn a_hashicorp_heartbeat_waits_for_its_answer_so_a_slow_link_slows_heartbeats() {
+    // 300 ms one way: each heartbeat waits 600 ms for its answer before the next wait of
+    // [100, 200) ms, so heartbeats go out every [700, 800) ms. A fire-and-forget heartbeat would
+    // keep its [100, 200) ms.
+    let mut net = SimNet::new(flavored(3, Flavor::Hashicorp, 50, 2_000, true), 3);
+    net.delay_ns = (300 * MS, 300 * MS);
+    net.sent = Some(Vec::new());
+    net.run_until(15_000 * MS);
+    let (leader, _) = single_leader(&net).expect("a leader");
+    let from = net.now;
+    net.run_until(from + 20_000 * MS);
+    let follower = net.ids().into_iter().find(|&id| id != leader).unwrap();
+    let (heartbeats, _) = hashicorp_sends(&net, leader, follower, from);
+    let gaps = gaps_ms(&heartbeats);
+    assert!(gaps.len() > 20, "{gaps:?}");
+    assert!(gaps.iter().all(|g| (800..1_000).contains(g)), "{gaps:?}");
+}
+
+#[test]
+fn a_hashicorp_heartbeat_blocked_by_a_silent_partition_resumes_only_after_the_rpc_timeout() {
+    // A partition drops data silently: the heartbeat sent into it is never answered, so the loop
+    // sends nothing more to that follower until the transport's timeout (here 3 s) fails the RPC.
+    let cfgs = configs(3, 50, 1_000, 2_000, |c| {
+        c.flavor = Flavor::Hashicorp;
+        c.pre_vote = true;
+        c.check_quorum = true;
+        c.rpc_timeout = Duration::from_secs(3);
+    });
+    let mut net = SimNet::new(cfgs, 11);
+    net.delay_ns = (MS, MS);
+    net.sent = Some(Vec::new());
+    net.run_until(5_000 * MS);
+    let (leader, _) = single_leader(&net).expect("a leader");
+    let follower = net.ids().into_iter().find(|&id| id != leader).unwrap();
+    let cut = net.now;
+    net.blocked.insert((leader, follower));
+    net.run_until(cut + 300 * MS);
+    // Healed well before the RPC timeout.
+    net.blocked.clear();
+    net.run_until(cut + 6_000 * MS);
+    assert_eq!(
+        single_leader(&net).map(|l| l.0),
+        Some(leader),
+        "a 300 ms cut deposes nobody"
+    );
+    let (heartbeats, replication) = hashicorp_sends(&net, leader, follower, cut);
+    let stuck = heartbeats[0];
+    assert!(stuck < cut + 200 * MS, "{heartbeats:?}");
+    let next = heartbeats[1];
+    assert!(
+        (stuck + 3_000 * MS..stuck + 3_000 * MS + 20 * MS).contains(&next),
+        "the next heartbeat {} ms after the lost one",
+        (next - stuck) / MS
+    );
+    // Replication kept going meanwhile (pipelined), so the follower heard from its leader.
+    assert!(replication
+        .iter()
+        .any(|&t| t > cut + 300 * MS && t < stuck + 3_000 * MS));
 }
 
 #[test]
@@ -809,7 +923,7 @@ fn compacted_logs_keep_log_matching_over_random_schedules() {
         let n = if rng.gen_bool(0.5) { 3 } else { 5 };
         let trailing = rng.gen_range(1..4u64);
         let flavor = Flavor::ALL[(schedule % 3) as usize];
-        let cfgs = configs(n, 10, 30, 60, |c| {
+        let cfgs = configs(n, 6, 30, 60, |c| {
             c.flavor = flavor;
             c.pre_vote = true;
             c.check_quorum = rng.gen_bool(0.5);
@@ -860,7 +974,7 @@ fn compacted_logs_keep_log_matching_over_random_schedules() {
 
 #[test]
 fn a_follower_behind_the_compacted_log_catches_up_from_the_snapshot() {
-    let cfgs = configs(3, 10, 30, 60, |c| c.trailing_entries = 2);
+    let cfgs = configs(3, 6, 30, 60, |c| c.trailing_entries = 2);
     let mut net = SimNet::new(cfgs, 7);
     net.delay_ns = (MS, 2 * MS);
     net.run_until(300 * MS);
@@ -888,4 +1002,138 @@ fn a_follower_behind_the_compacted_log_catches_up_from_the_snapshot() {
     assert_eq!(last(f), last(l), "the follower caught up");
     assert!(f.snapshot().index > 0, "through the snapshot");
     assert_logs_match(&net, "after catch-up");
+}
+
+/// One member n1 of {n1, n2, n3} on its own, driven by hand: its timer fires, and what it sent.
+fn lone(flavor: Flavor, tweak: impl FnMut(&mut Config)) -> Raft {
+    let cfgs = configs(3, 20, 100, 200, |c| c.flavor = flavor);
+    let mut c = cfgs.into_iter().next().unwrap();
+    let mut tweak = tweak;
+    tweak(&mut c);
+    Raft::new(c, Disk::default(), 0, 1)
+}
+
+/// Fires `r`'s next timer; returns the (pre-)vote requests it sent as (term, pre_vote).
+fn fire(r: &mut Raft) -> Vec<(u64, bool)> {
+    let at = r.next_deadline();
+    r.handle_timeout(at);
+    r.ready()
+        .messages
+        .into_iter()
+        .filter_map(|(_, m)| match m {
+            Message::RequestVote { term, pre_vote, .. } => Some((term, pre_vote)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_candidate_whose_round_timed_out_runs_pre_vote_again() {
+    // etcd-io/raft: tickElection → MsgHup → hup(campaignPreElection) whatever the state;
+    // hashicorp/raft: runCandidate calls preElectSelf at the start of every round.
+    for flavor in Flavor::ALL {
+        let mut r = lone(flavor, |c| c.pre_vote = true);
+        // The timer fires until a pre-vote round starts (hashicorp's follower timer checks).
+        let mut sent = fire(&mut r);
+        while sent.is_empty() {
+            sent = fire(&mut r);
+        }
+        assert_eq!(
+            sent,
+            vec![(1, true), (1, true)],
+            "{flavor}: pre-vote for term 1"
+        );
+        let now = r.next_deadline() - 1;
+        r.handle_message(
+            now,
+            2,
+            Message::RequestVoteResponse {
+                term: 1,
+                granted: true,
+                pre_vote: true,
+            },
+        );
+        assert_eq!(r.role(), Role::Candidate, "{flavor}");
+        assert_eq!(r.term(), 1);
+        r.ready();
+        // The real round gets no answer: the next round starts with pre-vote, for term 2,
+        // without raising the term.
+        let mut sent = fire(&mut r);
+        while sent.is_empty() {
+            sent = fire(&mut r);
+        }
+        assert_eq!(r.role(), Role::PreCandidate, "{flavor}");
+        assert_eq!(r.term(), 1, "{flavor}: a pre-vote does not raise the term");
+        assert_eq!(sent, vec![(2, true), (2, true)], "{flavor}");
+    }
+}
+
+/// Member n2 follows n1 (term 1, just heard from it), then n3 asks for a pre-vote for term 2:
+/// whether n2 answers and grants it.
+fn pre_vote_with_a_live_leader(flavor: Flavor, check_quorum: bool) -> Option<bool> {
+    let cfgs = configs(3, 20, 100, 200, |c| {
+        c.flavor = flavor;
+        c.pre_vote = true;
+        c.check_quorum = check_quorum;
+    });
+    let mut r = Raft::new(cfgs[1].clone(), Disk::default(), 0, 1);
+    let heartbeat = Message::AppendEntries {
+        term: 1,
+        prev_log_index: 0,
+        prev_log_term: 0,
+        entries: vec![],
+        commit: 0,
+        round: 1,
+    };
+    r.handle_message(10 * MS, 1, heartbeat);
+    assert_eq!(r.leader(), Some(1));
+    r.ready();
+    let ask = Message::RequestVote {
+        term: 2,
+        last_log_index: 0,
+        last_log_term: 0,
+        pre_vote: true,
+    };
+    r.handle_message(15 * MS, 3, ask);
+    r.ready().messages.into_iter().find_map(|(to, m)| match m {
+        Message::RequestVoteResponse { granted, .. } if to == 3 => Some(granted),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_live_leader_blocks_pre_votes_only_where_the_system_does() {
+    // etcd-io/raft's Step: `inLease := r.checkQuorum && ...` ignores the request with
+    // check-quorum on; off, MsgPreVote is granted on term and log alone.
+    assert_eq!(pre_vote_with_a_live_leader(Flavor::Etcd, true), None);
+    assert_eq!(pre_vote_with_a_live_leader(Flavor::Etcd, false), Some(true));
+    // hashicorp's requestPreVote refuses while a leader is known.
+    assert_eq!(pre_vote_with_a_live_leader(Flavor::Hashicorp, true), None);
+    // The thesis ties refusal to stickiness, which is off here.
+    assert_eq!(
+        pre_vote_with_a_live_leader(Flavor::Thesis, false),
+        Some(true)
+    );
+}
+
+#[test]
+fn a_starting_etcd_member_advances_its_election_ticks() {
+    // etcd's adjustTicks: ElectionTicks − 2 ticks at start (more than one peer active), so the
+    // first campaign comes within [2, ET + 1] ticks instead of [ET, 2ET). ET = 5 here.
+    let first = |advance: bool, seed: u64| {
+        let cfgs = configs(3, 20, 100, 200, |c| {
+            c.initial_election_tick_advance = advance
+        });
+        let mut r = Raft::new(cfgs[0].clone(), Disk::default(), 0, seed);
+        let mut at = 0;
+        while r.role() == Role::Follower {
+            at = r.next_deadline();
+            r.handle_timeout(at);
+        }
+        at
+    };
+    let ticks =
+        |advance| -> BTreeSet<u64> { (0..200).map(|s| first(advance, s) / (20 * MS)).collect() };
+    assert_eq!(ticks(true), (2..=6).collect());
+    assert_eq!(ticks(false), (5..10).collect());
 }

@@ -24,7 +24,7 @@ fn a_tiny_grid_writes_every_file_with_the_documented_fields() {
         "all",
         "profiles/lan.yaml",
         "--heartbeat",
-        "50ms",
+        "30ms",
         "--election-timeout",
         "150ms..300ms,300ms..600ms",
         "--failovers",
@@ -127,9 +127,9 @@ fn sigint_keeps_what_was_measured_leaves_no_process_and_resume_finishes() {
         "all",
         "profiles/lan.yaml",
         "--heartbeat",
-        "20ms,50ms",
+        "20ms,30ms",
         "--election-timeout",
-        "100ms..200ms,150ms..300ms",
+        "150ms..300ms,300ms..600ms",
         "--failovers",
         "3",
         "--parallel",
@@ -222,7 +222,7 @@ fn tiny_sweep(dir: &Path) {
         "all",
         "profiles/lan.yaml",
         "--heartbeat",
-        "50ms",
+        "30ms",
         "--election-timeout",
         "150ms..300ms",
         "--failovers",
@@ -293,7 +293,7 @@ fn a_sweep_directory_is_reused_only_by_a_resume_whose_plan_matches() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("grid differs: saved heartbeats [50ms], asked [100ms]"),
+        err.contains("grid differs: saved heartbeats [30ms], asked [100ms]"),
         "{err}"
     );
     let (code, _, err) = run_sweep_cmd(&[
@@ -301,7 +301,7 @@ fn a_sweep_directory_is_reused_only_by_a_resume_whose_plan_matches() {
         "all",
         "profiles/lan.yaml",
         "--heartbeat",
-        "50ms",
+        "30ms",
         "--election-timeout",
         "150ms..300ms",
         "--failovers",
@@ -326,7 +326,7 @@ fn a_sweep_directory_is_reused_only_by_a_resume_whose_plan_matches() {
         "all",
         "profiles/lan.yaml",
         "--heartbeat",
-        "50ms",
+        "30ms",
         "--election-timeout",
         "150ms..300ms",
         "--failovers",

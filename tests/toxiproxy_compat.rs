@@ -628,7 +628,7 @@ fn sweep_whose_toxiproxy_dies_keeps_finished_trials_and_resumes() {
         "--processes".as_ref(),
         "all".as_ref(),
         "--heartbeat".as_ref(),
-        "50ms,60ms".as_ref(),
+        "25ms,30ms".as_ref(),
         "--election-timeout".as_ref(),
         "150ms..300ms".as_ref(),
         "--failovers".as_ref(),

@@ -1,4 +1,4 @@
-//! Tolerated-fault episodes: conditional fault sampling (DESIGN.md, "Evidence for rare events").
+//! Tolerated-fault episodes: conditional fault sampling (docs/design.md, "Faults and episodes" and "Bounds on rare events").
 //!
 //! Every fault the profile tolerates (not a hard fault) that strikes the leader opens an
 //! **episode**: from the fault's start to its end plus the longest election timeout, the time in

@@ -803,7 +803,7 @@ fn check_sim_memory(manifest: &SweepManifest, parallel: usize) -> Result<(), Fai
 }
 
 /// [`LONG_SWEEP`] unless `allow_long`: a multi-day sweep on one machine is almost always a grid
-/// or duration typed wrong, and the remedy for a real one is sharding (DESIGN.md, Scale).
+/// or duration typed wrong, and the remedy for a real one is to split it into smaller sweeps.
 fn check_wall_time(
     manifest: &SweepManifest,
     parallel: usize,

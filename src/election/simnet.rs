@@ -26,6 +26,9 @@ enum Pending {
     },
 }
 
+/// One message handed out: (send time, from, to, message).
+pub type Sent<M> = (u64, NodeId, NodeId, M);
+
 /// A simulated cluster of any [`ElectionCore`] on a virtual clock (nanoseconds), driven only
 /// through the trait.
 pub struct SimNet<C: ElectionCore = Raft> {
@@ -50,6 +53,9 @@ pub struct SimNet<C: ElectionCore = Raft> {
     held: Vec<(NodeId, NodeId, u64)>,
     /// Every event reported, with the virtual time and node.
     pub events: Vec<(u64, NodeId, CoreEvent)>,
+    /// When set, every message a node hands out: (send time, from, to, message), dropped ones
+    /// included. Off by default (long property tests send millions).
+    pub sent: Option<Vec<Sent<C::Message>>>,
 }
 
 impl SimNet<Raft> {
@@ -81,6 +87,7 @@ impl<C: ElectionCore> SimNet<C> {
             blocked: BTreeSet::new(),
             paused: BTreeSet::new(),
             held: Vec::new(),
+            sent: None,
             events: Vec::new(),
         };
         for id in ids {
@@ -256,6 +263,9 @@ impl<C: ElectionCore> SimNet<C> {
             self.events.push((self.now, id, ev));
         }
         for (to, msg) in ready.messages {
+            if let Some(sent) = &mut self.sent {
+                sent.push((self.now, id, to, msg.clone()));
+            }
             if self.blocked.contains(&(id, to)) || self.rng.gen_bool(self.drop_rate) {
                 continue;
             }

@@ -94,7 +94,7 @@ impl EtcdError {
 
     /// The exit code the CLI ends with on this error (see [`crate::exit`]): bad input for a URL,
     /// lease name or cluster size the user gave; an environment failure for everything else,
-    /// a missing or too old etcd included (DESIGN.md: 3 is "environment failure").
+    /// a missing or too old etcd included (docs/design.md, "Output layout and exit codes": 3 is "environment failure").
     pub fn exit_code(&self) -> i32 {
         match self {
             EtcdError::BadUrl { .. } | EtcdError::BadLeaseName(_) | EtcdError::BadSize(_) => {

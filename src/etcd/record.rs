@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::election::NodeId;
-use crate::store::LeaseRecord;
+use crate::store::{Holder, LeaseRecord};
 
 const DURATION_NS: &str = "electune/lease-duration-ns";
 const ACQUIRE_NS: &str = "electune/acquire-time-ns";
@@ -47,21 +47,33 @@ struct LeaseSpec {
     lease_transitions: u64,
 }
 
-/// A member's identity as a holder: `n3` (the harness's member names), `""` for nobody.
-pub fn holder_identity(holder: Option<NodeId>) -> String {
-    holder.map(|id| format!("n{id}")).unwrap_or_default()
+/// A member's identity as a holder: `n3` for a stable identity, `n3_00000000deadbeef` for one
+/// run of a process (as Kubernetes components write `hostname_uuid`), `""` for nobody.
+pub fn holder_identity(holder: Option<Holder>) -> String {
+    holder.map(|h| h.to_string()).unwrap_or_default()
 }
 
-fn parse_holder(identity: &str) -> Result<Option<NodeId>, String> {
+fn parse_holder(identity: &str) -> Result<Option<Holder>, String> {
     if identity.is_empty() {
         return Ok(None);
     }
-    identity
+    let bad = || {
+        format!("holderIdentity {identity:?} is not a member name like n3 or n3_<16 hex digits>")
+    };
+    let (member, incarnation) = match identity.split_once('_') {
+        Some((m, i)) if i.len() == 16 => (m, u64::from_str_radix(i, 16).map_err(|_| bad())?),
+        Some(_) => return Err(bad()),
+        None => (identity, 0),
+    };
+    let member = member
         .strip_prefix('n')
         .and_then(|n| n.parse::<NodeId>().ok())
         .filter(|&id| id != 0)
-        .map(Some)
-        .ok_or_else(|| format!("holderIdentity {identity:?} is not a member name like n3"))
+        .ok_or_else(bad)?;
+    Ok(Some(Holder {
+        member,
+        incarnation,
+    }))
 }
 
 /// The Lease object for `record`, as JSON bytes.
@@ -148,7 +160,7 @@ mod tests {
     #[test]
     fn records_round_trip_exactly_and_read_as_a_lease() {
         let record = LeaseRecord {
-            holder: Some(3),
+            holder: Some(Holder::stable(3)),
             lease_duration_ns: 1_500_000_001,
             acquire_time: 12_345_678_901,
             renew_time: u64::MAX,
@@ -173,6 +185,18 @@ mod tests {
         assert!(String::from_utf8(bytes)
             .unwrap()
             .contains(r#""holderIdentity":"""#));
+        // One run of a process, as Kubernetes components write `hostname_uuid`.
+        let run = LeaseRecord {
+            holder: Some(Holder {
+                member: 3,
+                incarnation: 0xdead_beef,
+            }),
+            ..record
+        };
+        let bytes = encode("trial-1", &run);
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["spec"]["holderIdentity"], "n3_00000000deadbeef");
+        assert_eq!(decode(&bytes).unwrap(), run);
     }
 
     #[test]

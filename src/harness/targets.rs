@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use super::chaos::PlannedFault;
 use crate::profile::{FaultKind, PartitionMode, Profile, Target, Timing, STORE_NAME};
 
-/// Whether a fault is a hard fault on the leader (DESIGN.md): crash of the leader, isolation of
+/// Whether a fault is a hard fault on the leader (docs/design.md, "Faults and episodes"): crash of the leader, isolation of
 /// the leader from a majority, a leader pause longer than tolerated, a latency spike above the
 /// tolerated size on the leader's links. The spec's `expect_failover` overrides.
 pub fn expect_failover(

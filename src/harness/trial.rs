@@ -375,8 +375,8 @@ async fn cleanup_prefix(net: &ToxiproxyServer, prefix: &str) -> Result<(), Harne
     net.delete(&names).await
 }
 
-/// Fails the trial when any member printed a line that is not an event (DESIGN.md: counted, and
-/// the run fails loudly), naming how many and the first.
+/// Fails the trial when any member printed a line that is not an event (counted, and the run fails
+/// loudly, as docs/design.md's "Events and the timeline" requires), naming how many and the first.
 fn check_unparsed(
     events: &[crate::event::Event],
     dir: &std::path::Path,

@@ -54,6 +54,9 @@ pub struct NodeConfig {
 pub struct LeaseMember {
     /// client-go's LeaseDuration, RenewDeadline and RetryPeriod.
     pub timing: LeaseTiming,
+    /// Whether the member's `holderIdentity` survives a restart.
+    #[serde(default)]
+    pub identity: crate::election::lease::LeaseIdentity,
     /// The listen address of this member's proxy to the store (`nX_to_store`).
     pub store: SocketAddr,
     /// When the store is etcd: the member speaks etcd's JSON gateway instead of the built-in
@@ -126,6 +129,9 @@ impl NodeConfig {
         c.check_quorum = raft.check_quorum;
         c.leader_stickiness = raft.leader_stickiness;
         c.leader_lease = raft.leader_lease;
+        c.initial_election_tick_advance = raft.initial_election_tick_advance;
+        c.commit_timeout = raft.commit_timeout.0;
+        c.rpc_timeout = raft.rpc_timeout.0;
         if raft.flavor == crate::election::raft::Flavor::Hashicorp {
             c.trailing_entries = 10_240;
         }

@@ -69,7 +69,8 @@ impl DurableStore<NoPersist> for NothingDurable {
 pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
     if let Some(lease) = &cfg.lease {
         // client-go's elector keeps nothing on disk: its state is in memory and in the store.
-        let elector_cfg = lease.timing.config(cfg.id);
+        let mut elector_cfg = lease.timing.config(cfg.id);
+        elector_cfg.identity = lease.identity;
         elector_cfg.validate()?;
         let clock = DriftClock::new(monotonic_ns(), cfg.clock_rate);
         let core = LeaseElector::new(elector_cfg, clock.local(monotonic_ns()), cfg.seed);
@@ -119,6 +120,11 @@ where
         if !step.is_empty() {
             if !step.persist.is_empty() {
                 storage.persist(&step.persist)?;
+                // A slower disk than this machine's: the thread blocks as LogCabin's did on its
+                // metadata write (`RaftConsensus::updateLogMetadata` under the server mutex).
+                if !cfg.raft.persist_latency.0.is_zero() {
+                    std::thread::sleep(cfg.raft.persist_latency.0);
+                }
             }
             out.write(step.events);
             for (to, msg) in &step.messages {
@@ -132,7 +138,20 @@ where
         let deadline = driver.next_deadline().min(window_end);
         let wait = Duration::from_nanos(deadline.saturating_sub(monotonic_ns()));
         match rx.recv_timeout(wait) {
-            Ok(Input::Message(from, msg)) => driver.handle_message(monotonic_ns(), from, msg),
+            Ok(Input::Message(from, msg)) => {
+                let now = monotonic_ns();
+                // An overdue timer fires before the message, as in the simulator
+                // (`sim::World::resume`): after a stall (SIGSTOP, a GC pause) the reader threads
+                // may queue messages before this thread sees its timeout. Upstream the order is
+                // Go's `select`, which picks among ready cases at random (hashicorp/raft's
+                // `leaderLoop`, etcd's `raftNode.start`); electune fixes one order so both
+                // backends agree.
+                if now >= deadline {
+                    lateness.record(deadline, now);
+                    driver.handle_timeout(now);
+                }
+                driver.handle_message(now, from, msg)
+            }
             Ok(Input::Control(Control::Drift { rate })) => {
                 driver.set_clock_rate(monotonic_ns(), rate)
             }

@@ -61,6 +61,18 @@ pub(super) fn validate_durations(p: &Profile) -> Result<(), FieldError> {
         p.timing.election_timeout,
         Timing,
     );
+    let r = &p.cluster.raft;
+    c.human(
+        || s("cluster.raft.commit_timeout"),
+        r.commit_timeout,
+        Timing,
+    );
+    c.human(|| s("cluster.raft.rpc_timeout"), r.rpc_timeout, Timing);
+    c.human(
+        || s("cluster.raft.persist_latency"),
+        r.persist_latency,
+        Timing,
+    );
     if let Some(l) = &p.cluster.lease {
         c.human(
             || s("cluster.lease.lease_duration"),
@@ -213,7 +225,7 @@ mod tests {
             );
         }
         // At the bounds: accepted.
-        let ok = "name: x\ncluster:\n  nodes: 3\ntiming: { heartbeat: 10m, election_timeout: 30m..1h }\nfaults:\n  - { kind: pause, target: leader, at: [100000h], duration: 1s }\n";
+        let ok = "name: x\ncluster:\n  nodes: 3\n  raft: { flavor: thesis }\ntiming: { heartbeat: 10m, election_timeout: 30m..1h }\nfaults:\n  - { kind: pause, target: leader, at: [100000h], duration: 1s }\n";
         parse(ok, "p.yaml").unwrap_or_else(|e| panic!("{e}"));
         // `occurs` is a rate: a rare fault may be rarer than any span.
         let rare = "name: x\ncluster:\n  nodes: 3\nfaults:\n  - { kind: pause, target: leader, every: 10s, occurs: poisson(1000000h), duration: 1s }\n";

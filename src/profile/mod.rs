@@ -374,14 +374,14 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("set `check_quorum: true`"), "{err}");
-        // An etcd minimum below two ticks: etcd-io/raft needs ElectionTick > HeartbeatTick.
+        // An etcd minimum below five heartbeats: etcd's Config.Validate refuses it.
         let err = err_of(&with(
             "",
             "heartbeat: 100ms, election_timeout: 150ms..300ms",
             "",
         ));
         assert!(
-            err.contains("1 whole tick") && err.contains("at least 200ms"),
+            err.contains("5 times --heartbeat-interval") && err.contains("at least 500ms"),
             "{err}"
         );
     }
@@ -390,21 +390,21 @@ mod tests {
     fn flavor_warnings_say_what_runs() {
         use crate::sweep::plan::{plan, GridOverride};
         let sweep =
-            "sweep:\n  heartbeat: [100ms, 200ms]\n  election_timeout: [500ms..1s, 1s..2s]\n";
-        let t = "heartbeat: 300ms, election_timeout: 1s..2s";
+            "sweep:\n  heartbeat: [100ms, 300ms]\n  election_timeout: [1.6s..3.2s, 3s..6s]\n";
+        let t = "heartbeat: 300ms, election_timeout: 1.6s..3.2s";
         let grid = |p: &Profile| plan(p, &GridOverride::default()).unwrap().1;
         // The profile's warnings are about what `run` runs; the grid's come from its plan.
         let p = parse(&with("flavor: etcd", t, sweep), "p.yaml").unwrap();
         let w = p.warnings();
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].starts_with("field `timing.election_timeout`"), "{w:?}");
-        assert!(w[0].contains("runs as 900ms..1.8s"), "{w:?}");
+        assert!(w[0].contains("runs as 1.5s..3s"), "{w:?}");
         let w = grid(&p);
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].starts_with("field `sweep`"), "{w:?}");
         assert!(
             w[0].contains("1 point(s)")
-                && w[0].contains("heartbeat 200ms with 500ms..1s runs as 400ms..800ms"),
+                && w[0].contains("heartbeat 300ms with 1.6s..3.2s runs as 1.5s..3s"),
             "{w:?}"
         );
         let p = parse(&with("flavor: hashicorp", t, sweep), "p.yaml").unwrap();

@@ -66,6 +66,12 @@ pub struct Cluster {
     /// over a lease that stopped changing ([`Profile::lease_timing`]).
     #[serde(default)]
     pub lease: Option<LeaseTiming>,
+    /// How a lease member names itself in the record (`protocol: lease` only): `per-process`
+    /// (the default; a new identity at every start, as Kubernetes components take
+    /// `hostname_uuid`, so a restarted leader waits its own old lease out) or `stable` (the same
+    /// identity across restarts, so a restarted leader re-takes its own record at once).
+    #[serde(default, skip_serializing_if = "is_per_process")]
+    pub lease_identity: crate::election::lease::LeaseIdentity,
     /// etcd's `concurrency.NewSession` timing (`protocol: etcd-election` only), e.g.
     /// `{ ttl: 10s }`: the session lease's TTL, whole seconds and at least 1 s. Like a lease
     /// profile it has no `timing`: the heartbeat stands for the keep-alive interval TTL/3 and the
@@ -232,10 +238,47 @@ pub struct RaftOptions {
     pub leader_stickiness: bool,
     #[serde(default)]
     pub leader_lease: bool,
+    /// etcd's `--initial-election-tick-advance` (default on): a starting member fast-forwards
+    /// its election timer by all but two ticks. Read by flavor `etcd` only.
+    #[serde(default = "yes")]
+    pub initial_election_tick_advance: bool,
+    /// hashicorp/raft's `CommitTimeout` (default 50ms; Consul's `raft_multiplier` does not
+    /// scale it): an idle leader's replication loop still sends every `[CT, 2CT)`. Read by
+    /// flavor `hashicorp` only.
+    #[serde(default = "commit_timeout")]
+    pub commit_timeout: HumanDuration,
+    /// The raft transport's RPC timeout (default 10s, as Consul sets it): how long a hashicorp
+    /// leader's blocked heartbeat or replication waits for an answer. Read by flavor
+    /// `hashicorp` only.
+    #[serde(default = "rpc_timeout")]
+    pub rpc_timeout: HumanDuration,
+    /// Extra time every write of term, vote or log to stable storage takes, on top of this
+    /// machine's own fsync (default 0): the member handles nothing else meanwhile (processes) or
+    /// sends nothing that depends on it before it is done (the simulator). For disks slower
+    /// than the machine's, e.g. the SSDs of the Raft paper's Figure 16
+    /// (`experiments/raft-fig16.yaml`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub persist_latency: HumanDuration,
+}
+
+fn is_zero(d: &HumanDuration) -> bool {
+    d.0.is_zero()
 }
 
 fn yes() -> bool {
     true
+}
+
+fn is_per_process(identity: &crate::election::lease::LeaseIdentity) -> bool {
+    *identity == crate::election::lease::LeaseIdentity::PerProcess
+}
+
+fn commit_timeout() -> HumanDuration {
+    HumanDuration(crate::election::raft::HASHICORP_COMMIT_TIMEOUT)
+}
+
+fn rpc_timeout() -> HumanDuration {
+    HumanDuration(crate::election::raft::HASHICORP_RPC_TIMEOUT)
 }
 
 impl Default for RaftOptions {
@@ -246,6 +289,10 @@ impl Default for RaftOptions {
             check_quorum: true,
             leader_stickiness: false,
             leader_lease: false,
+            initial_election_tick_advance: true,
+            commit_timeout: commit_timeout(),
+            rpc_timeout: rpc_timeout(),
+            persist_latency: HumanDuration::default(),
         }
     }
 }

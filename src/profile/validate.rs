@@ -326,6 +326,23 @@ fn check_link(field: &str, l: &LinkSpec) -> Result<(), FieldError> {
 
 /// Options a flavor cannot run: each system has its own switches.
 fn validate_raft(r: &RaftOptions) -> Result<(), FieldError> {
+    for (field, d) in [
+        ("commit_timeout", r.commit_timeout),
+        ("rpc_timeout", r.rpc_timeout),
+    ] {
+        if d.0.is_zero() {
+            return Err(FieldError::new(
+                format!("cluster.raft.{field}"),
+                format!(
+                    "{field} must be above zero, e.g. {}",
+                    match field {
+                        "commit_timeout" => "50ms (hashicorp/raft's default)",
+                        _ => "10s (Consul's raft transport)",
+                    }
+                ),
+            ));
+        }
+    }
     match r.flavor {
         Flavor::Hashicorp if !r.check_quorum => Err(FieldError::new(
             "cluster.raft.check_quorum",

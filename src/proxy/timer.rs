@@ -1,6 +1,6 @@
 //! A precise timer for the data plane.
 //!
-//! tokio's timer wheel has 1 ms granularity and fires about 1–1.5 ms late (see DESIGN.md), which
+//! tokio's timer wheel has 1 ms granularity and fires about 1–1.5 ms late (docs/design.md, "Timers"), which
 //! would turn a configured 15 ms latency into 16. Here one dedicated thread keeps a heap of
 //! deadlines and sleeps on a condition variable with a 1 ns timer slack until the earliest one,
 //! then wakes the waiting tasks: deadlines fire within tens of microseconds, with no spinning.

@@ -1,6 +1,6 @@
 //! The false-promotion rate of a point per day, and the evidence it rests on.
 //!
-//! Conditional fault sampling (DESIGN.md, "Evidence for rare events"): the rate is the sum of one
+//! Conditional fault sampling (docs/design.md, "Bounds on rare events"): the rate is the sum of one
 //! term per tolerated fault process — its stated rate on the leader per day × P(false promotion |
 //! one tolerated fault), bounded by an exact binomial over the independent episodes measured —
 //! plus a background term for time outside every fault window, bounded by its exposure.

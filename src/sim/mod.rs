@@ -167,6 +167,7 @@ pub fn build_with<C: ElectionCore>(spec: &SimSpec, make: Factory<C>) -> World<C>
             fencing: p.sink.fencing,
             write_interval: p.write_interval(&spec.timing),
             costs: spec.costs.clone(),
+            persist_latency: ns(p.cluster.raft.persist_latency.0),
             start_ns: T0,
             seed: spec.seed,
         },
@@ -189,8 +190,12 @@ pub fn build_lease(spec: &SimSpec) -> World<LeaseElector> {
         .cluster
         .lease
         .expect("a validated lease profile has cluster.lease");
-    let make: Factory<LeaseElector> =
-        Box::new(move |id, _: &(), now, seed| LeaseElector::new(lease.config(id), now, seed));
+    let identity = spec.profile.cluster.lease_identity;
+    let make: Factory<LeaseElector> = Box::new(move |id, _: &(), now, seed| {
+        let mut config = lease.config(id);
+        config.identity = identity;
+        LeaseElector::new(config, now, seed)
+    });
     build_with(spec, make).with_store(Box::new(Store::new()))
 }
 

@@ -153,6 +153,8 @@ pub struct World<C: ElectionCore> {
     write_interval: std::time::Duration,
     rng: ChaCha8Rng,
     costs: Costs,
+    /// Added to every persist (ns), see [`Setting::persist_latency`].
+    persist_latency: u64,
     /// The timeline so far.
     pub events: Vec<Event>,
     /// Who leads, as the timeline shows it (faults aim at "the leader" through it).
@@ -186,6 +188,9 @@ pub struct Setting {
     pub write_interval: std::time::Duration,
     /// The real backend's costs to charge.
     pub costs: Costs,
+    /// The profile's `cluster.raft.persist_latency` (ns): added to every persist, as the node
+    /// adds it after its fsync.
+    pub persist_latency: u64,
     /// Virtual time at the start (ns).
     pub start_ns: u64,
     pub seed: u64,
@@ -212,6 +217,7 @@ impl<C: ElectionCore> World<C> {
             fencing,
             write_interval,
             costs,
+            persist_latency,
             start_ns: now,
             seed,
         } = setting;
@@ -252,6 +258,7 @@ impl<C: ElectionCore> World<C> {
             write_interval,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5151_5151),
             costs,
+            persist_latency,
             events: Vec::new(),
             live: LiveState::default(),
             led_since_hard: false,
@@ -621,7 +628,7 @@ impl<C: ElectionCore> World<C> {
         let mut depart = now;
         if !out.persist.is_empty() {
             C::apply_durable(&mut self.members[i].disk, &out.persist);
-            depart += self.costs.fsync.sample(&mut self.rng);
+            depart += self.costs.fsync.sample(&mut self.rng) + self.persist_latency;
         }
         for e in out.events {
             self.observe(&e);

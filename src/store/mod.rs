@@ -26,7 +26,7 @@ pub mod server;
 mod state;
 pub mod wire;
 
-pub use record::{LeaseRecord, StoredLease};
+pub use record::{Holder, LeaseRecord, StoredLease};
 pub use state::{Store, StoreStats};
 pub use wire::{StoreMessage, StoreRequest, StoreResponse};
 

@@ -2,6 +2,40 @@
 
 use crate::election::NodeId;
 
+/// Who holds a lease: a member and which run of its process. Kubernetes components take
+/// `hostname + "_" + uuid` as their identity, a new one at every start
+/// (kube-controller-manager's `Run`, kube-scheduler's `makeLeaderElectionConfig`,
+/// controller-runtime's `NewResourceLock`), so a restarted leader does not recognise its own
+/// record and waits it out like any candidate; `incarnation` is that uuid (0 for a member whose
+/// identity is stable across restarts, see `crate::profile::LeaseIdentity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Holder {
+    /// The member (`n3`).
+    pub member: NodeId,
+    /// Which run of the member's process; 0 for a stable identity.
+    pub incarnation: u64,
+}
+
+impl Holder {
+    /// A member with an identity that survives restarts.
+    pub fn stable(member: NodeId) -> Self {
+        Self {
+            member,
+            incarnation: 0,
+        }
+    }
+}
+
+impl std::fmt::Display for Holder {
+    /// `n3` for a stable identity, `n3_00000000deadbeef` for one run of a process.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.incarnation {
+            0 => write!(f, "n{}", self.member),
+            i => write!(f, "n{}_{i:016x}", self.member),
+        }
+    }
+}
+
 /// A Lease's spec (`coordination.k8s.io/v1` `LeaseSpec`, client-go's `LeaderElectionRecord`).
 ///
 /// Times are nanoseconds on the clock of the member that wrote the record (see the module
@@ -10,7 +44,7 @@ use crate::election::NodeId;
 pub struct LeaseRecord {
     /// `holderIdentity`: the member that holds the lease; `None` is the empty identity, a lease
     /// nobody holds (client-go writes it when it releases a lease).
-    pub holder: Option<NodeId>,
+    pub holder: Option<Holder>,
     /// `leaseDurationSeconds`, kept in nanoseconds: the holder's LeaseDuration, which every
     /// candidate uses to time the lease (client-go's `isLeaseValid` reads it from the *observed
     /// record*, not from its own configuration). client-go writes

@@ -108,7 +108,7 @@ mod tests {
 
     fn record(holder: u32, renew: u64) -> LeaseRecord {
         LeaseRecord {
-            holder: Some(holder),
+            holder: Some(crate::store::record::Holder::stable(holder)),
             lease_duration_ns: 1_000,
             acquire_time: 5,
             renew_time: renew,

@@ -1,9 +1,9 @@
 //! What members and the store exchange, and its wire format: compact binary bodies inside the
 //! shared frame ([`crate::election::frame`]): `u8 kind | u64 request id | u8 operation |
-//! fields...`, every integer big-endian; a record is `u32 holder (0: none) | u64 lease duration ns
-//! | u64 acquire time | u64 renew time | u64 transitions`.
+//! fields...`, every integer big-endian; a record is `u32 holder member (0: none) | u64 holder
+//! incarnation | u64 lease duration ns | u64 acquire time | u64 renew time | u64 transitions`.
 
-use super::record::{LeaseRecord, StoredLease};
+use super::record::{Holder, LeaseRecord, StoredLease};
 use crate::election::frame::{self, Reader, WireError};
 use crate::election::NodeId;
 
@@ -66,7 +66,9 @@ fn put_u64(b: &mut Vec<u8>, v: u64) {
 }
 
 fn put_record(b: &mut Vec<u8>, r: &LeaseRecord) {
-    b.extend_from_slice(&r.holder.unwrap_or(0).to_be_bytes());
+    let holder = r.holder.unwrap_or(Holder::stable(0));
+    b.extend_from_slice(&holder.member.to_be_bytes());
+    put_u64(b, holder.incarnation);
     for v in [
         r.lease_duration_ns,
         r.acquire_time,
@@ -78,9 +80,13 @@ fn put_record(b: &mut Vec<u8>, r: &LeaseRecord) {
 }
 
 fn read_record(r: &mut Reader) -> Result<LeaseRecord, WireError> {
-    let holder = r.u32()?;
+    let member = r.u32()?;
+    let incarnation = r.u64()?;
     Ok(LeaseRecord {
-        holder: (holder != 0).then_some(holder),
+        holder: (member != 0).then_some(Holder {
+            member,
+            incarnation,
+        }),
         lease_duration_ns: r.u64()?,
         acquire_time: r.u64()?,
         renew_time: r.u64()?,
@@ -197,7 +203,10 @@ mod tests {
 
     fn record() -> LeaseRecord {
         LeaseRecord {
-            holder: Some(3),
+            holder: Some(Holder {
+                member: 3,
+                incarnation: 0xdead_beef,
+            }),
             lease_duration_ns: 15_000_000_000,
             acquire_time: 1,
             renew_time: u64::MAX - 1,

@@ -32,6 +32,9 @@ pub fn scale_profile(p: &Profile, x: f64) -> Profile {
         l.jitter = h(l.jitter, x);
     }
     p.timing.heartbeat = h(p.timing.heartbeat, x);
+    p.cluster.raft.commit_timeout = h(p.cluster.raft.commit_timeout, x);
+    p.cluster.raft.rpc_timeout = h(p.cluster.raft.rpc_timeout, x);
+    p.cluster.raft.persist_latency = h(p.cluster.raft.persist_latency, x);
     p.timing.election_timeout = r(p.timing.election_timeout, x);
     if let Some(l) = &mut p.cluster.lease {
         l.lease_duration = h(l.lease_duration, x);

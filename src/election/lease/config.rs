@@ -45,6 +45,35 @@ pub struct LeaseConfig {
     /// that as a process restarted by its supervisor after this delay, with a fresh elector that
     /// remembers nothing it observed.
     pub rejoin_delay: Duration,
+    /// Whether the member's `holderIdentity` survives a restart ([`LeaseIdentity`]).
+    pub identity: LeaseIdentity,
+}
+
+/// How a lease member names itself in the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeaseIdentity {
+    /// A new identity at every start of the process, as Kubernetes components take
+    /// `hostname + "_" + uuid` (kube-controller-manager's `Run`, kube-scheduler's
+    /// `makeLeaderElectionConfig`, controller-runtime's `NewResourceLock`): a restarted leader
+    /// does not recognise the record of its previous run (client-go's `IsLeader` compares
+    /// `HolderIdentity` with its own) and waits the lease out like any other candidate.
+    #[default]
+    PerProcess,
+    /// The same identity across restarts (e.g. a pod name): a restarted leader that finds its
+    /// own record takes it back at once, keeping `leaseTransitions` (`tryAcquireOrRenew` copies
+    /// them when `IsLeader`).
+    Stable,
+}
+
+impl LeaseIdentity {
+    /// The name profiles use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LeaseIdentity::PerProcess => "per-process",
+            LeaseIdentity::Stable => "stable",
+        }
+    }
 }
 
 /// Why a configuration was refused, with what would be valid.
@@ -85,6 +114,7 @@ impl LeaseConfig {
             retry_period,
             request_timeout: renew_deadline / 2,
             rejoin_delay: Duration::ZERO,
+            identity: LeaseIdentity::default(),
         }
     }
 

@@ -3,9 +3,11 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::config::{LeaseConfig, JITTER_FACTOR};
+use super::config::{LeaseConfig, LeaseIdentity, JITTER_FACTOR};
 use crate::election::{CoreEvent, ElectionCore, NodeId, Persist, Ready};
-use crate::store::{LeaseRecord, StoreMessage, StoreRequest, StoreResponse, StoredLease, STORE};
+use crate::store::{
+    Holder, LeaseRecord, StoreMessage, StoreRequest, StoreResponse, StoredLease, STORE,
+};
 
 /// A lease elector keeps nothing on disk: client-go's elector state lives in memory and in the
 /// store.
@@ -64,6 +66,8 @@ struct Attempt {
 pub struct LeaseElector {
     cfg: LeaseConfig,
     rng: ChaCha8Rng,
+    /// This run's `holderIdentity`.
+    me: Holder,
     observed: Option<Observed>,
     /// `resourceVersion` of the object in the last successful response (`LeaseLock.lease`).
     cached_version: Option<u64>,
@@ -77,7 +81,7 @@ pub struct LeaseElector {
     next_request_id: u64,
     next_write_seq: u64,
     /// (holder, transitions) last reported as `BecameFollower` (client-go's `reportedLeader`).
-    reported: Option<(Option<NodeId>, u64)>,
+    reported: Option<(Option<Holder>, u64)>,
     /// Whether a suspicion / candidacy was already reported for the current observation.
     suspected: bool,
     campaigned: bool,
@@ -91,9 +95,12 @@ impl LeaseElector {
     /// [`LeaseConfig::validate`]; `seed` feeds the only source of randomness (the retry jitter).
     pub fn new(config: LeaseConfig, now: u64, seed: u64) -> Self {
         debug_assert!(config.validate().is_ok());
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let me = Self::identity(&config, &mut rng);
         let mut elector = Self {
             cfg: config,
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            rng,
+            me,
             observed: None,
             cached_version: None,
             leading: None,
@@ -120,6 +127,23 @@ impl LeaseElector {
     /// The configuration.
     pub fn config(&self) -> &LeaseConfig {
         &self.cfg
+    }
+
+    /// A run's identity: under [`LeaseIdentity::PerProcess`] a fresh one, drawn from the
+    /// run's own seed (the runtimes give every restart its own seed); otherwise the member's.
+    fn identity(cfg: &LeaseConfig, rng: &mut ChaCha8Rng) -> Holder {
+        match cfg.identity {
+            LeaseIdentity::PerProcess => Holder {
+                member: cfg.id,
+                incarnation: rng.gen_range(1..=u64::MAX),
+            },
+            LeaseIdentity::Stable => Holder::stable(cfg.id),
+        }
+    }
+
+    /// This run's `holderIdentity`.
+    pub fn holder(&self) -> Holder {
+        self.me
     }
 
     /// The fencing token while acting as leader: the `leaseTransitions` of its record.
@@ -186,7 +210,7 @@ impl LeaseElector {
     /// client-go's `IsLeader`: the observed record names this member.
     fn is_holder(&self) -> bool {
         self.observed
-            .is_some_and(|o| o.record.holder == Some(self.cfg.id))
+            .is_some_and(|o| o.record.holder == Some(self.me))
     }
 
     /// client-go's `isLeaseValid`: the observed record's lease, timed from when it was seen to
@@ -199,7 +223,7 @@ impl LeaseElector {
     /// The record this member writes for an attempt that began at `started`.
     fn own_record(&self, started: u64) -> LeaseRecord {
         LeaseRecord {
-            holder: Some(self.cfg.id),
+            holder: Some(self.me),
             lease_duration_ns: self.cfg.lease_duration.as_nanos() as u64,
             acquire_time: started,
             renew_time: started,
@@ -314,7 +338,7 @@ impl LeaseElector {
                         self.suspected = true;
                         self.events.push(CoreEvent::Suspect {
                             term: current.lease_transitions,
-                            leader: holder,
+                            leader: holder.member,
                         });
                     }
                     self.campaign(record.lease_transitions, "lease expired");
@@ -339,7 +363,7 @@ impl LeaseElector {
         self.observed = Some(Observed { record, at: now });
         self.suspected = false;
         self.campaigned = false;
-        if self.leading.is_some() || record.holder == Some(self.cfg.id) {
+        if self.leading.is_some() || record.holder == Some(self.me) {
             return;
         }
         let key = (record.holder, record.lease_transitions);
@@ -347,7 +371,7 @@ impl LeaseElector {
             self.reported = Some(key);
             self.events.push(CoreEvent::BecameFollower {
                 term: record.lease_transitions,
-                leader: record.holder,
+                leader: record.holder.map(|h| h.member),
                 reason: if record.holder.is_some() {
                     "lease holder observed"
                 } else {
@@ -358,7 +382,7 @@ impl LeaseElector {
         if let Some(holder) = record.holder {
             self.events.push(CoreEvent::Heartbeat {
                 term: record.lease_transitions,
-                leader: holder,
+                leader: holder.member,
             });
         }
     }
@@ -428,6 +452,9 @@ impl LeaseElector {
         self.reported = None;
         self.suspected = false;
         self.campaigned = false;
+        // The process exits and its supervisor starts a new one, under a new identity unless
+        // the identity is stable.
+        self.me = Self::identity(&self.cfg, &mut self.rng);
         self.next_attempt = now + self.cfg.rejoin_delay.as_nanos() as u64;
     }
 

@@ -41,8 +41,15 @@
 //!   it has no fencing.
 //! - **After giving up** client-go's `Run` returns and Kubernetes components exit; the member
 //!   behaves as that process restarted by its supervisor after [`LeaseConfig::rejoin_delay`]: a
-//!   fresh elector that forgot what it observed. Finding its own name still in the record, it
-//!   re-acquires at once without a transition, as a restarted client-go elector does.
+//!   fresh elector that forgot what it observed, under a new identity (a crashed member that
+//!   restarts gets one too, from the seed its runtime gives every restart).
+//! - **Identity** ([`LeaseIdentity`], `cluster.lease_identity`): `per-process` by default, as
+//!   Kubernetes components name themselves `hostname + "_" + uuid` at every start; the restarted
+//!   process does not recognise its old record (client-go's `IsLeader` compares
+//!   `HolderIdentity`) and waits it out like any candidate, so a takeover is a new generation.
+//!   `stable` keeps the name across restarts: a restarted leader that finds its own record
+//!   re-acquires at once, keeping `leaseTransitions` (`tryAcquireOrRenew` copies them when
+//!   `IsLeader`), and no leader change is counted.
 //! - **Record comparison** is on the whole record at full precision. client-go compares the JSON of
 //!   the record, whose times have whole-second precision (`metav1.Time`), so with a RetryPeriod
 //!   under a second it sees a renewal only when the second changes; a profile scaled down in time
@@ -69,5 +76,5 @@ mod tests;
 pub use crate::store::{
     LeaseRecord, StoreMessage, StoreRequest, StoreResponse, StoredLease, STORE,
 };
-pub use config::{LeaseConfig, LeaseConfigError, JITTER_FACTOR};
+pub use config::{LeaseConfig, LeaseConfigError, LeaseIdentity, JITTER_FACTOR};
 pub use core::{LeaseElector, NoPersist};

@@ -238,6 +238,19 @@ impl TestNet {
         self.flush(id);
     }
 
+    /// Restarts crashed member `id` now: a new process with the same configuration and a seed
+    /// of its own, which remembers nothing it observed.
+    pub fn restart(&mut self, id: NodeId) {
+        let m = self.members.get(&id).expect("member");
+        let (cfg, rate) = (m.core.config().clone(), m.rate);
+        let seed = self.seed ^ self.now.wrapping_mul(0x9e37_79b9);
+        let core = LeaseElector::new(cfg, (self.now as f64 * rate) as u64, seed);
+        let m = self.members.get_mut(&id).expect("member");
+        m.core = core;
+        m.crashed = false;
+        self.flush(id);
+    }
+
     /// The member acting as leader now, if exactly one does.
     pub fn leader(&self) -> Option<NodeId> {
         let (_, set) = self.leaders.last()?;
@@ -285,7 +298,7 @@ impl TestNet {
     pub fn last_write_by(&self, holder: NodeId, t: u64) -> Option<u64> {
         self.writes
             .iter()
-            .filter(|(at, r)| *at <= t && r.holder == Some(holder))
+            .filter(|(at, r)| *at <= t && r.holder.is_some_and(|h| h.member == holder))
             .map(|(at, _)| *at)
             .next_back()
     }

@@ -225,7 +225,7 @@ fn a_late_response_is_dropped_and_the_next_attempt_counts() {
     assert!((150 * MS..270 * MS).contains(&retry_at), "{retry_at}");
     let held = StoredLease {
         record: LeaseRecord {
-            holder: Some(1),
+            holder: Some(crate::store::Holder::stable(1)),
             lease_duration_ns: 1_000 * MS,
             acquire_time: 0,
             renew_time: 0,
@@ -366,6 +366,77 @@ fn takeover_after_a_crash_comes_lease_duration_after_the_last_renewal_seen() {
                 &CoreEvent::BecameLeader { term },
             ],
             "seed {seed}"
+        );
+    }
+}
+
+/// The leader crashes at 5 s and its process is back 50 ms later, under `identity`: the
+/// acquisitions after the crash.
+fn crash_and_restart_the_leader(
+    identity: LeaseIdentity,
+    seed: u64,
+) -> (NodeId, u64, Vec<(u64, NodeId, u64)>) {
+    let mut configs = TestNet::configs(1_000, 800, 100);
+    for c in &mut configs {
+        c.identity = identity;
+    }
+    let mut net = TestNet::new(configs, &[], (MS, 3 * MS), seed);
+    let crash_at = 5_000 * MS + seed * 37 * MS;
+    net.run_until(crash_at);
+    let old = net.leader().expect("a leader before the crash");
+    let term = net.acquisitions().last().expect("acquired").2;
+    net.crash(old);
+    net.run_until(crash_at + 50 * MS);
+    net.restart(old);
+    net.run_until(crash_at + 3_000 * MS);
+    assert_eq!(net.max_concurrent_leaders(), 1);
+    let after: Vec<_> = net
+        .acquisitions()
+        .into_iter()
+        .filter(|a| a.0 > crash_at)
+        .collect();
+    (old, term, after)
+}
+
+#[test]
+fn a_restarted_leader_with_a_new_identity_waits_its_own_lease_out() {
+    // Kubernetes components start as hostname_uuid: the restarted process does not recognise
+    // the record of its previous run (IsLeader compares HolderIdentity), so whoever takes over
+    // does so a LeaseDuration after last seeing the record change, as a new generation.
+    for seed in 0..12 {
+        let (_, term, after) = crash_and_restart_the_leader(LeaseIdentity::PerProcess, seed);
+        let (t, _, new_term) = *after
+            .first()
+            .unwrap_or_else(|| panic!("seed {seed}: nobody took over"));
+        assert_eq!(
+            new_term,
+            term + 1,
+            "seed {seed}: a takeover is a new generation"
+        );
+        let crash_at = 5_000 * MS + seed * 37 * MS;
+        assert!(
+            t >= crash_at + 1_000 * MS - 100 * MS,
+            "seed {seed}: taken over {} ms after the crash",
+            (t - crash_at) / MS
+        );
+    }
+}
+
+#[test]
+fn a_restarted_leader_with_a_stable_identity_takes_its_record_back_at_once() {
+    for seed in 0..12 {
+        let (old, term, after) = crash_and_restart_the_leader(LeaseIdentity::Stable, seed);
+        let (t, who, same) = after[0];
+        assert_eq!(
+            (who, same),
+            (old, term),
+            "seed {seed}: its own record, same generation"
+        );
+        let crash_at = 5_000 * MS + seed * 37 * MS;
+        assert!(
+            t < crash_at + 100 * MS,
+            "seed {seed}: {} ms",
+            (t - crash_at) / MS
         );
     }
 }

@@ -48,7 +48,36 @@ pub struct Config {
     /// etcd keeps 5,000 (`DefaultSnapshotCatchUpEntries`, etcd server/etcdserver/server.go),
     /// hashicorp/raft 10,240 (`DefaultConfig().TrailingLogs`). At least 1.
     pub trailing_entries: u64,
+    /// etcd's `--initial-election-tick-advance` (on by default): a member that starts or
+    /// restarts fast-forwards its election timer by `ElectionTick − 2` ticks (`ElectionTick − 1`
+    /// in a one-member cluster), so it campaigns within 2 to ET + 1 ticks instead of ET to 2ET
+    /// (`EtcdServer.adjustTicks` in etcd server/etcdserver/server.go, which advances once the
+    /// member sees more than one active peer; the core assumes it does at once). Only the
+    /// `etcd` flavor reads it.
+    pub initial_election_tick_advance: bool,
+    /// hashicorp/raft's `CommitTimeout` (50 ms in `DefaultConfig`, not scaled by Consul's
+    /// `raft_multiplier`): an idle leader still sends each follower an AppendEntries every
+    /// `randomTimeout(CommitTimeout)` from its replication loop (`replicate` in
+    /// `replication.go`), which refreshes last contact on both sides. Only the `hashicorp`
+    /// flavor reads it; must be above zero.
+    pub commit_timeout: Duration,
+    /// How long a hashicorp leader waits for the answer to one AppendEntries (heartbeat or
+    /// replication) before counting the RPC as failed and backing off: the network transport's
+    /// `Timeout`, 10 s in Consul (`NetworkTransportConfig` in agent/consul/server.go). Both of
+    /// hashicorp's per-follower loops block on their RPC (`heartbeat` and `replicateTo` call
+    /// `trans.AppendEntries` synchronously), so a follower behind a silent partition gets no
+    /// new RPC from a loop until this passes. Only the `hashicorp` flavor reads it; must be
+    /// above zero.
+    pub rpc_timeout: Duration,
 }
+
+/// hashicorp/raft's `DefaultConfig().CommitTimeout`.
+pub const HASHICORP_COMMIT_TIMEOUT: Duration = Duration::from_millis(50);
+/// The RPC timeout of Consul's raft transport.
+pub const HASHICORP_RPC_TIMEOUT: Duration = Duration::from_secs(10);
+/// etcd's `maxElectionMs` (server/embed/config.go): `Config.Validate` refuses a longer
+/// `--election-timeout`.
+pub const ETCD_MAX_ELECTION_TIMEOUT: Duration = Duration::from_millis(50_000);
 
 /// The system whose timer semantics a Raft core reproduces. The same heartbeat and election
 /// timeout behave differently in each, most visibly when a process stalls (a GC pause, SIGSTOP):
@@ -104,7 +133,9 @@ pub enum Flavor {
     Hashicorp,
     /// The Raft paper and Ongaro's thesis (as in its Figure 16): timers on real time, the
     /// election timeout drawn uniformly from `[min, max)` at every reset (an accepted heartbeat,
-    /// a granted vote, a new role), heartbeats every heartbeat interval, and with check-quorum a
+    /// a granted vote, a new candidacy, a leader's step-down; not a follower's or candidate's
+    /// step-down to a higher term, as in LogCabin's `stepDown`), heartbeats every heartbeat
+    /// interval, and with check-quorum a
     /// leader steps down when a majority has been silent for the minimum election timeout
     /// (thesis §6.2).
     Thesis,
@@ -224,13 +255,18 @@ pub enum ConfigError {
         suggest: String,
         source_fn: &'static str,
     },
-    #[error("election timeout {min} is {ticks} whole tick(s) of the {heartbeat} heartbeat; the etcd flavor counts the timeout in ticks and etcd-io/raft requires ElectionTick > HeartbeatTick (1), so the minimum election timeout must be at least {suggest} (2 heartbeats)")]
-    TooFewTicks {
+    #[error("election timeout {min} is {ticks} tick(s) of the {heartbeat} heartbeat; etcd refuses an --election-timeout below 5 times --heartbeat-interval (Config.Validate in server/embed/config.go), so under the etcd flavor use an election timeout of at least {suggest} or a heartbeat of at most {suggest_heartbeat} (flavor thesis takes any ratio)")]
+    EtcdBelowFiveHeartbeats {
         min: String,
         heartbeat: String,
         ticks: u64,
         suggest: String,
+        suggest_heartbeat: String,
     },
+    #[error("election timeout {min}: etcd refuses an --election-timeout above 50s (maxElectionMs in server/embed/config.go); use at most 50s..100s under the etcd flavor")]
+    EtcdTooLong { min: String },
+    #[error("commit_timeout and rpc_timeout must be above zero")]
+    ZeroHashicorpTimeout,
     #[error("election timeout {min}: the hashicorp flavor runs LeaderLeaseTimeout = T/2 and hashicorp/raft's ValidateConfig rejects timeouts below 5ms, so T must be at least 10ms")]
     HashicorpTooShort { min: String },
     #[error("node id {0} is listed among its own peers")]
@@ -277,6 +313,9 @@ impl Config {
             leader_lease: false,
             max_entries_per_message: 256,
             trailing_entries: 5_000,
+            initial_election_tick_advance: true,
+            commit_timeout: HASHICORP_COMMIT_TIMEOUT,
+            rpc_timeout: HASHICORP_RPC_TIMEOUT,
         }
     }
 
@@ -301,6 +340,9 @@ impl Config {
         if self.trailing_entries == 0 {
             return Err(ConfigError::ZeroTrailing);
         }
+        if self.commit_timeout.is_zero() || self.rpc_timeout.is_zero() {
+            return Err(ConfigError::ZeroHashicorpTimeout);
+        }
         Ok(())
     }
 
@@ -318,14 +360,25 @@ impl Config {
                 suggest: format_duration(et.min / 2),
             });
         }
-        let ticks = whole_ticks(et.min, hb);
-        if self.flavor == Flavor::Etcd && ticks < 2 {
-            return Err(ConfigError::TooFewTicks {
-                min: format_duration(et.min),
-                heartbeat: format_duration(hb),
-                ticks,
-                suggest: format_duration(hb * 2),
-            });
+        if self.flavor == Flavor::Etcd {
+            // etcd's `Config.Validate` (server/embed/config.go) refuses
+            // `5*cfg.TickMs > cfg.ElectionMs` and `cfg.ElectionMs > maxElectionMs`.
+            let five = hb.as_nanos() * 5;
+            let min = et.min.as_nanos();
+            if five > min && !nearly(five, min) {
+                return Err(ConfigError::EtcdBelowFiveHeartbeats {
+                    min: format_duration(et.min),
+                    heartbeat: format_duration(hb),
+                    ticks: whole_ticks(et.min, hb),
+                    suggest: format_duration(hb * 5),
+                    suggest_heartbeat: format_duration(et.min / 5),
+                });
+            }
+            if et.min > ETCD_MAX_ELECTION_TIMEOUT {
+                return Err(ConfigError::EtcdTooLong {
+                    min: format_duration(et.min),
+                });
+            }
         }
         Ok(())
     }
@@ -409,7 +462,7 @@ mod tests {
         let mut c = Config::new(1, vec![2, 3], ms(100), range(100, 200));
         let err = c.validate().unwrap_err();
         assert!(err.to_string().contains("at most 50ms"), "{err}");
-        c.heartbeat_interval = ms(50);
+        c.heartbeat_interval = ms(20);
         assert_eq!(c.validate(), Ok(()));
         c.peers.push(1);
         assert_eq!(c.validate(), Err(ConfigError::SelfInPeers(1)));
@@ -420,7 +473,7 @@ mod tests {
     #[test]
     fn etcd_and_hashicorp_need_a_doubled_range_and_thesis_takes_any() {
         for flavor in [Flavor::Etcd, Flavor::Hashicorp] {
-            let mut c = Config::new(1, vec![2, 3], ms(50), range(150, 200));
+            let mut c = Config::new(1, vec![2, 3], ms(30), range(150, 200));
             c.flavor = flavor;
             let err = c.validate().unwrap_err().to_string();
             assert!(err.contains("write 150ms..300ms"), "{err}");
@@ -435,25 +488,19 @@ mod tests {
 
     #[test]
     fn etcd_counts_whole_ticks_as_etcd_rounds_them() {
-        let mut c = Config::new(1, vec![2, 3], ms(400), range(1_000, 2_000));
-        // ElectionTicks = 1000 / 400 = 2 (integer division, as etcd's ElectionTicks()).
+        let mut c = Config::new(1, vec![2, 3], ms(300), range(1_600, 3_200));
+        // ElectionTicks = 1600 / 300 = 5 (integer division, as etcd's ElectionTicks()).
         assert_eq!(c.validate(), Ok(()));
         assert_eq!(
             c.timing(),
             FlavorTiming::Etcd {
-                tick: ms(400),
-                election_ticks: 2
+                tick: ms(300),
+                election_ticks: 5
             }
         );
-        assert_eq!(c.rounded_election_timeout(), Some(range(800, 1_600)));
-        c.heartbeat_interval = ms(500);
+        assert_eq!(c.rounded_election_timeout(), Some(range(1_500, 3_000)));
+        c.heartbeat_interval = ms(320);
         assert_eq!(c.rounded_election_timeout(), None);
-        c.heartbeat_interval = ms(600);
-        let err = c.validate().unwrap_err().to_string();
-        assert!(
-            err.contains("1 whole tick") && err.contains("at least 1.2s"),
-            "{err}"
-        );
         // A time-scaled point a nanosecond short of whole ticks keeps its ticks.
         c.heartbeat_interval = Duration::from_secs(1).mul_f64(0.2) / 10;
         c.election_timeout = DurationRange::new(Duration::from_nanos(199_999_999), ms(400));
@@ -466,6 +513,39 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn etcd_refuses_what_etcd_refuses_five_heartbeats_and_fifty_seconds() {
+        // etcd's Config.Validate: `5*cfg.TickMs > cfg.ElectionMs` is an error, so 4 ticks are
+        // refused although etcd-io/raft itself would run them.
+        let mut c = Config::new(1, vec![2, 3], ms(100), range(400, 800));
+        let err = c.validate().unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::EtcdBelowFiveHeartbeats { ticks: 4, .. }
+        ));
+        let text = err.to_string();
+        assert!(text.contains("5 times --heartbeat-interval"), "{text}");
+        assert!(
+            text.contains("at least 500ms") && text.contains("at most 80ms"),
+            "{text}"
+        );
+        c.election_timeout = range(500, 1_000);
+        assert_eq!(c.validate(), Ok(()));
+        // The other flavors keep their own rules.
+        c.election_timeout = range(400, 800);
+        c.flavor = Flavor::Thesis;
+        assert_eq!(c.validate(), Ok(()));
+        c.flavor = Flavor::Hashicorp;
+        assert_eq!(c.validate(), Ok(()));
+        c.flavor = Flavor::Etcd;
+        c.heartbeat_interval = ms(1_000);
+        c.election_timeout = range(51_000, 102_000);
+        let text = c.validate().unwrap_err().to_string();
+        assert!(text.contains("above 50s"), "{text}");
+        c.election_timeout = range(50_000, 100_000);
+        assert_eq!(c.validate(), Ok(()));
     }
 
     #[test]

@@ -3,10 +3,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::config::Config;
+use super::config::Flavor;
 use super::log::{DurableLog, LogChange, RaftLog};
 use super::message::{Entry, EntryKind, Message, Snapshot};
+use super::replication::{LoopKind, PeerLoops};
 use super::timers::Timers;
 use crate::election::{self, CoreEvent, ElectionCore, NodeId, Persist};
+
+/// Heartbeat rounds whose send time the leader keeps for its lease.
+const ROUNDS_KEPT: u64 = 1_024;
 
 /// A member's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +167,8 @@ pub struct Raft {
     round: u64,
     /// Real send time of each recent heartbeat round (for the lease).
     round_sent_at: BTreeMap<u64, u64>,
+    /// A hashicorp leader's per-follower heartbeat and replication loops (`None` otherwise).
+    loops: Option<PeerLoops>,
     next_write_seq: u64,
     ready: Ready,
 }
@@ -185,6 +192,7 @@ impl Raft {
             progress: BTreeMap::new(),
             round: 0,
             round_sent_at: BTreeMap::new(),
+            loops: None,
             ready: Ready::default(),
             cfg: config,
         };
@@ -241,7 +249,11 @@ impl Raft {
     /// The next (real) time [`Raft::handle_timeout`] must be called. Under a flavor that counts
     /// ticks (etcd) this is the next tick, like a Go ticker's, even when no timer is due.
     pub fn next_deadline(&self) -> u64 {
-        self.timers.next_deadline(self.role)
+        let timers = self.timers.next_deadline(self.role);
+        match &self.loops {
+            Some(loops) => timers.min(self.timers.wake_at(loops.next_deadline())),
+            None => timers,
+        }
     }
 
     /// Real time so far that the timers did not count because the process stalled.
@@ -286,6 +298,9 @@ impl Raft {
         }
         let seq = self.next_write_seq;
         self.next_write_seq += 1;
+        if let Some(loops) = &mut self.loops {
+            loops.trigger_replication(self.timers.real_now());
+        }
         self.append_local(Entry {
             term: self.term,
             kind: EntryKind::Write { seq },
@@ -304,7 +319,9 @@ impl Raft {
                         return;
                     }
                 }
-                if self.timers.heartbeat_due(now) {
+                if self.loops.is_some() {
+                    self.run_peer_loops(now);
+                } else if self.timers.heartbeat_due(now) {
                     self.broadcast_append(now);
                 }
             }
@@ -409,6 +426,7 @@ impl Raft {
         self.votes.clear();
         self.progress.clear();
         self.round_sent_at.clear();
+        self.loops = None;
         if changed {
             self.ready.events.push(CoreEvent::BecameFollower {
                 term: self.term,
@@ -418,15 +436,21 @@ impl Raft {
         }
     }
 
+    /// With pre-vote, every campaign starts with a pre-vote round, also a candidate's whose
+    /// election round timed out: etcd-io/raft's `tickElection` steps `MsgHup` and `hup` runs
+    /// `campaign(campaignPreElection)` whatever the node's state; hashicorp/raft's `run` loop
+    /// re-enters `runCandidate`, which calls `preElectSelf` at the start of every round.
     fn start_campaign(&mut self, now: u64, reason: &'static str) {
-        if self.cfg.pre_vote && self.role != Role::PreCandidate && self.role != Role::Candidate {
-            self.become_pre_candidate(now, reason);
-        } else if self.cfg.pre_vote && self.role == Role::PreCandidate {
-            // The pre-vote round timed out without a majority: try again.
-            self.become_pre_candidate(now, "pre-vote round timed out");
-        } else {
+        if !self.cfg.pre_vote {
             self.become_candidate(now, reason);
+            return;
         }
+        let reason = match self.role {
+            Role::PreCandidate => "pre-vote round timed out",
+            Role::Candidate => "election round timed out",
+            _ => reason,
+        };
+        self.become_pre_candidate(now, reason);
     }
 
     fn become_pre_candidate(&mut self, now: u64, reason: &'static str) {
@@ -494,7 +518,21 @@ impl Raft {
             kind: EntryKind::Noop,
         });
         self.timers.become_leader(now);
-        self.broadcast_append(now);
+        if self.cfg.flavor == Flavor::Hashicorp {
+            let ns = |d: std::time::Duration| d.as_nanos() as u64;
+            let seed = self.timers.draw_seed();
+            self.loops = Some(PeerLoops::start(
+                &self.cfg.peers,
+                now,
+                seed,
+                ns(self.cfg.election_timeout.min),
+                ns(self.cfg.commit_timeout),
+                ns(self.cfg.rpc_timeout),
+            ));
+            self.run_peer_loops(now);
+        } else {
+            self.broadcast_append(now);
+        }
     }
 
     // ----- votes -----
@@ -540,11 +578,13 @@ impl Raft {
             return;
         }
         if pre_vote {
-            // A pre-vote changes no durable state. Grant it only when the requested term could win
-            // here and this node has no live leader: it is not the leader itself and has heard
-            // from one recently, as the flavor counts it (Raft thesis §9.6).
-            let has_live_leader = self.role == Role::Leader || self.has_live_leader(now);
-            let granted = term > self.term && up_to_date && !has_live_leader;
+            // A pre-vote changes no durable state. It is granted when the requested term could
+            // win here: a higher term and an up-to-date log. A live leader refuses it only
+            // through stickiness, above: etcd-io/raft's `Step` grants `MsgPreVote` on
+            // `m.Term > r.Term` and `isUpToDate` alone when `inLease` is off (check-quorum off),
+            // even on a leader; hashicorp's `requestPreVote` refuses while a leader is known,
+            // which `sticky()` always holds for it; the thesis ties refusal to stickiness (§9.6).
+            let granted = term > self.term && up_to_date;
             self.ready.events.push(CoreEvent::Voted {
                 term,
                 candidate: from,
@@ -709,6 +749,13 @@ impl Raft {
         if self.role != Role::Leader || term < self.term {
             return;
         }
+        let kind = match &mut self.loops {
+            Some(loops) => match loops.answered(from, round, now) {
+                Some(kind) => Some(kind),
+                None => return,
+            },
+            None => None,
+        };
         let sent_at = self.round_sent_at.get(&round).copied();
         let last = self.last_index();
         let Some(p) = self.progress.get_mut(&from) else {
@@ -718,6 +765,10 @@ impl Raft {
         p.recent_active = true;
         if let Some(sent) = sent_at {
             p.acked_round_sent_at = Some(p.acked_round_sent_at.map_or(sent, |a| a.max(sent)));
+        }
+        if kind == Some(LoopKind::Heartbeat) {
+            // hashicorp's heartbeat only sets last contact; it carries no log position.
+            return;
         }
         if success {
             p.match_index = p.match_index.max(match_index);
@@ -736,7 +787,7 @@ impl Raft {
             .filter_map(|p| p.acked_round_sent_at)
             .min();
         if oldest_needed.is_some() {
-            let keep_from = round.saturating_sub(64);
+            let keep_from = round.saturating_sub(ROUNDS_KEPT);
             self.round_sent_at.retain(|&r, _| r >= keep_from);
         }
     }
@@ -753,37 +804,76 @@ impl Raft {
         }
     }
 
+    /// One heartbeat round to every follower, each carrying the entries it lacks (etcd and
+    /// thesis).
     fn broadcast_append(&mut self, now: u64) {
-        self.round += 1;
-        self.round_sent_at
-            .insert(self.round, self.timers.real_now());
+        let round = self.next_round();
         let peers = self.cfg.peers.clone();
         for p in peers {
-            let next = self.progress[&p].next_index;
-            let prev_log_index = next - 1;
-            let message = match (
-                self.log.term_at(prev_log_index),
-                self.log
-                    .entries_from(next, self.cfg.max_entries_per_message),
-            ) {
-                (Some(prev_log_term), Some(entries)) => Message::AppendEntries {
-                    term: self.term,
-                    prev_log_index,
-                    prev_log_term,
-                    entries,
-                    commit: self.log.commit(),
-                    round: self.round,
-                },
-                // The entries this follower needs are compacted away.
-                _ => Message::InstallSnapshot {
-                    term: self.term,
-                    snapshot: self.log.snapshot(),
-                    round: self.round,
-                },
-            };
+            let message = self.append_for(p, round);
             self.ready.messages.push((p, message));
         }
         self.timers.heartbeat_sent(now);
+    }
+
+    /// A new round, its real send time kept for the lease.
+    fn next_round(&mut self) -> u64 {
+        self.round += 1;
+        self.round_sent_at
+            .insert(self.round, self.timers.real_now());
+        self.round
+    }
+
+    /// The AppendEntries `peer` needs next (or the snapshot, when its entries are compacted).
+    fn append_for(&self, peer: NodeId, round: u64) -> Message {
+        let next = self.progress[&peer].next_index;
+        let prev_log_index = next - 1;
+        match (
+            self.log.term_at(prev_log_index),
+            self.log
+                .entries_from(next, self.cfg.max_entries_per_message),
+        ) {
+            (Some(prev_log_term), Some(entries)) => Message::AppendEntries {
+                term: self.term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                commit: self.log.commit(),
+                round,
+            },
+            _ => Message::InstallSnapshot {
+                term: self.term,
+                snapshot: self.log.snapshot(),
+                round,
+            },
+        }
+    }
+
+    /// A hashicorp leader's loops: what each follower's heartbeat and replication loop sends
+    /// now (see [`super::replication`]). A heartbeat is hashicorp's empty AppendEntries (term
+    /// and leader only: no log position, no commit index).
+    fn run_peer_loops(&mut self, now: u64) {
+        let Some(loops) = &mut self.loops else {
+            return;
+        };
+        for (peer, kind) in loops.due(now) {
+            let round = self.next_round();
+            let message = match kind {
+                LoopKind::Heartbeat => Message::AppendEntries {
+                    term: self.term,
+                    prev_log_index: 0,
+                    prev_log_term: 0,
+                    entries: Vec::new(),
+                    commit: 0,
+                    round,
+                },
+                LoopKind::Replication => self.append_for(peer, round),
+            };
+            self.ready.messages.push((peer, message));
+            if let Some(loops) = &mut self.loops {
+                loops.sent(peer, kind, round, now);
+            }
+        }
     }
 
     fn check_quorum(&mut self, now: u64) {

@@ -9,12 +9,16 @@ mod config;
 mod core;
 mod log;
 mod message;
+mod replication;
 mod ticks;
 mod timers;
 pub mod wire;
 
 pub use crate::election::CoreEvent;
-pub use config::{Config, ConfigError, Flavor, FlavorTiming, StallPolicy};
+pub use config::{
+    Config, ConfigError, Flavor, FlavorTiming, StallPolicy, ETCD_MAX_ELECTION_TIMEOUT,
+    HASHICORP_COMMIT_TIMEOUT, HASHICORP_RPC_TIMEOUT,
+};
 pub use core::{Disk, DurableChange, HardState, Raft, Ready, Role};
 pub use log::{DurableLog, LogChange};
 pub use message::{Entry, EntryKind, Message, Snapshot};

@@ -102,12 +102,36 @@ impl Timers {
         };
         let now = timers.clock.observe(now);
         timers.start_election_timer(now, Role::Follower, Restart::Redraw);
+        if let Timing::Etcd { tick, election } = timers.timing {
+            if cfg.initial_election_tick_advance {
+                // etcd's `adjustTicks` (server/etcdserver/server.go) ticks `ElectionTicks − 2`
+                // times at start once more than one peer is active (`ElectionTicks − 1` alone):
+                // the drawn timeout stays, `electionElapsed` starts that far along.
+                let ticks = election / tick;
+                let advance = if cfg.peers.is_empty() {
+                    ticks - 1
+                } else {
+                    ticks.saturating_sub(2)
+                };
+                timers.election_deadline -= advance * tick;
+            }
+        }
         timers
     }
 
     /// Records that the core runs at real time `now`; returns the timer time for it.
     pub(crate) fn observe(&mut self, now: u64) -> u64 {
         self.clock.observe(now)
+    }
+
+    /// A seed for another source of randomness, drawn from this one (reproducible).
+    pub(crate) fn draw_seed(&mut self) -> u64 {
+        self.rng.gen()
+    }
+
+    /// The real time at which the core must be called for a timer due at timer time `t`.
+    pub(crate) fn wake_at(&self, t: u64) -> u64 {
+        self.clock.wake_at(t)
     }
 
     /// The real time of the latest call.
@@ -176,7 +200,11 @@ impl Timers {
     /// [`Timers::contact`], started once). etcd redraws in `reset(term)`, which `becomeFollower`
     /// runs on a term or role change (a follower that only learns its leader in the same term
     /// zeroes `electionElapsed` instead); hashicorp starts a new timer when it enters
-    /// `runFollower`, and a leader stepping down sets `lastContact`; thesis redraws.
+    /// `runFollower`, and a leader stepping down sets `lastContact`; thesis redraws when it
+    /// hears a leader or stops leading, and keeps its timer when only a higher term makes it a
+    /// follower: the paper's Figure 2 resets the timer on AppendEntries from the leader or a
+    /// granted vote, nothing else, and LogCabin's `RaftConsensus::stepDown` sets a new timer
+    /// only for a node that was leading (it had none).
     pub(crate) fn become_follower(
         &mut self,
         now: u64,
@@ -192,8 +220,8 @@ impl Timers {
             Timing::Etcd { .. } if new_term || from != Role::Follower => Restart::Redraw,
             Timing::Etcd { .. } if heard_leader => Restart::Zero,
             Timing::Hashicorp { .. } if from != Role::Follower => Restart::Redraw,
-            Timing::Etcd { .. } | Timing::Hashicorp { .. } => Restart::Keep,
-            Timing::Thesis { .. } => Restart::Redraw,
+            Timing::Thesis { .. } if heard_leader || from == Role::Leader => Restart::Redraw,
+            Timing::Etcd { .. } | Timing::Hashicorp { .. } | Timing::Thesis { .. } => Restart::Keep,
         };
         self.start_election_timer(now, Role::Follower, restart);
     }

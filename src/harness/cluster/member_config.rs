@@ -17,6 +17,7 @@ pub(super) fn lease_member(
     let timing = p.cluster.lease.filter(|_| p.is_lease())?;
     Some(LeaseMember {
         timing,
+        identity: p.cluster.lease_identity,
         store: *stores.first()?,
         etcd: etcd.then(|| EtcdAccess {
             endpoints: stores.to_vec(),
