@@ -103,7 +103,7 @@ pub enum Command {
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let result = match cli.command {
-        Command::Sweep(args) => commands::sweep::run(args),
+        Command::Sweep(args) => commands::sweep_or_compare(args),
         Command::Recommend {
             dir,
             max_false_promotions_per_day,

@@ -25,6 +25,8 @@ pub mod recommend;
 pub mod report;
 pub mod results;
 pub mod sim;
+pub mod spawn;
 pub mod store;
 pub mod sweep;
 pub mod toxiproxy;
+pub mod wire;

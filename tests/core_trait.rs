@@ -137,3 +137,32 @@ fn the_same_runs_with_the_real_core_keep_one_leader_per_term() {
         assert_eq!(violations(seed, make), vec![], "seed {seed}");
     }
 }
+
+#[test]
+fn a_lease_elector_runs_under_the_shared_driver() {
+    use electune::driver::{DriftClock, Driver};
+    use electune::election::lease::{LeaseConfig, LeaseElector};
+    use electune::event::EventKind;
+    use electune::store::{Store, STORE};
+    const MS: u64 = 1_000_000;
+    let ms = Duration::from_millis;
+    let core = LeaseElector::new(LeaseConfig::new(1, ms(1_000), ms(800), ms(100)), 0, 1);
+    let mut d = Driver::new(1, core, DriftClock::new(0, 1.0), ms(10));
+    let mut store = Store::new();
+    let mut kinds = Vec::new();
+    for now in [0, MS, 2 * MS, 3 * MS] {
+        d.handle_timeout(now);
+        let out = d.poll(now);
+        kinds.extend(out.events.into_iter().map(|e| e.kind));
+        for (to, msg) in out.messages {
+            assert_eq!(to, STORE);
+            let reply = store.handle_message(&msg).expect("a request");
+            d.handle_message(now, STORE, reply);
+        }
+    }
+    assert!(kinds.contains(&EventKind::Leader { term: 0 }), "{kinds:?}");
+    assert!(
+        kinds.contains(&EventKind::WriteAttempt { token: 0, seq: 0 }),
+        "{kinds:?}"
+    );
+}

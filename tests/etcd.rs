@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use electune::etcd::{EtcdBinary, EtcdCluster, EtcdEndpoint, EtcdLeaseStore, EtcdSpec};
+use electune::etcd::{EtcdBinary, EtcdEndpoint, EtcdLeaseStore};
 use electune::harness::ToxiproxyServer;
+use electune::harness::{EtcdCluster, EtcdSpec};
 use electune::store::{Holder, LeaseRecord, StoreRequest, StoreResponse, StoredLease};
 use electune::toxiproxy::{NewProxy, ProxyUpdate, ToxicAttributes};
 

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use electune::clock::monotonic_ns;
 use electune::election::etcd_election::{EtcdElection, SessionConfig, ELECTION_PREFIX};
 use electune::election::{CoreEvent, NodeId};
-use electune::etcd::{EtcdBinary, EtcdCluster, EtcdEndpoint, EtcdKvClient, EtcdSpec, KvPush};
+use electune::etcd::{EtcdBinary, EtcdEndpoint, EtcdKvClient, KvPush};
 use electune::harness::ToxiproxyServer;
+use electune::harness::{EtcdCluster, EtcdSpec};
 use electune::store::kv::{
     EventType, KvConfig, KvMessage, KvRequest, KvResponse, KvStore, RangeOrder,
 };

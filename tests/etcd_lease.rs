@@ -14,8 +14,9 @@ use std::time::Duration;
 use electune::clock::monotonic_ns;
 use electune::election::lease::{LeaseConfig, LeaseElector, StoreMessage, STORE};
 use electune::election::{CoreEvent, NodeId};
-use electune::etcd::{EtcdBinary, EtcdCluster, EtcdEndpoint, EtcdLeaseStore, EtcdSpec};
+use electune::etcd::{EtcdBinary, EtcdEndpoint, EtcdLeaseStore};
 use electune::harness::ToxiproxyServer;
+use electune::harness::{EtcdCluster, EtcdSpec};
 use electune::toxiproxy::{NewProxy, ProxyUpdate};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 

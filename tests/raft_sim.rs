@@ -1137,3 +1137,43 @@ fn a_starting_etcd_member_advances_its_election_ticks() {
     assert_eq!(ticks(true), (2..=6).collect());
     assert_eq!(ticks(false), (5..10).collect());
 }
+
+#[test]
+fn a_thesis_follower_stepping_down_to_a_higher_term_keeps_its_timer() {
+    // The paper's Figure 2 resets the election timer on AppendEntries from the current leader
+    // and on a granted vote, nothing else; LogCabin's stepDown sets a new timer only for a node
+    // that was leading. A refused vote request with a higher term leaves the timer alone.
+    use electune::election::raft::{Entry, EntryKind};
+    let cfgs = configs(3, 20, 100, 200, |c| c.flavor = Flavor::Thesis);
+    let mut r = Raft::new(cfgs[1].clone(), Disk::default(), 0, 1);
+    let append = Message::AppendEntries {
+        term: 1,
+        prev_log_index: 0,
+        prev_log_term: 0,
+        entries: vec![Entry {
+            term: 1,
+            kind: EntryKind::Noop,
+        }],
+        commit: 0,
+        round: 1,
+    };
+    r.handle_message(10 * MS, 1, append);
+    r.ready();
+    let deadline = r.next_deadline();
+    // n3's log is behind n2's: refused, but its term is adopted.
+    let ask = Message::RequestVote {
+        term: 2,
+        last_log_index: 0,
+        last_log_term: 0,
+        pre_vote: false,
+    };
+    r.handle_message(30 * MS, 3, ask);
+    assert_eq!(r.term(), 2);
+    let granted = r
+        .ready()
+        .messages
+        .into_iter()
+        .any(|(_, m)| matches!(m, Message::RequestVoteResponse { granted: true, .. }));
+    assert!(!granted, "n3's log is behind");
+    assert_eq!(r.next_deadline(), deadline, "the timer runs on");
+}

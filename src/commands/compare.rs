@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use electune::backend::BackendKind;
 use electune::duration::{DurationRange, HumanDuration};
 use electune::profile::Protocol;
-use electune::report::compare::{compare, MechanismSweep};
+use electune::sweep::compare::{compare, MechanismSweep, COMPARISON_MANIFEST as MANIFEST};
 use electune::sweep::store::{plan_difference, read_json, SweepManifest};
 use electune::{exit, output, profile};
 
@@ -157,13 +157,6 @@ impl PlanOptions {
         }
         out.join(" ")
     }
-}
-
-const MANIFEST: &str = "mechanisms.json";
-
-/// Whether `dir` holds a comparison (rather than one sweep).
-pub fn is_comparison_dir(dir: &Path) -> bool {
-    dir.join(MANIFEST).is_file()
 }
 
 fn write_manifest(dir: &Path, manifest: &ComparisonManifest) -> Result<(), Failure> {

@@ -33,6 +33,28 @@ impl Failure {
     }
 }
 
+/// `electune sweep`: one mechanism's sweep ([`sweep::run`]), or, for a profile with several
+/// mechanisms (or the directory of such a comparison given to `--resume`), their comparison
+/// ([`compare::run`], which sweeps each mechanism with [`sweep::run`]).
+pub fn sweep_or_compare(args: sweep::SweepArgs) -> Result<i32, Failure> {
+    match &args.resume {
+        Some(dir) if electune::sweep::compare::is_comparison_dir(dir) => {
+            compare::resume(&args, dir)
+        }
+        Some(_) => sweep::run(args),
+        None => {
+            let comparison = args.profile.as_deref().is_some_and(|p| {
+                electune::profile::load(p).is_ok_and(|p| p.cluster.protocol.is_comparison())
+            });
+            if !comparison {
+                return sweep::run(args);
+            }
+            let (profile, path) = sweep::checked_profile(&args)?;
+            compare::run(&args, &profile, &path)
+        }
+    }
+}
+
 /// Refuses (exit 2) an option given on the command line that acts only on real processes when
 /// the trials run in the simulator, rather than ignoring it: `--etcd` (the simulator models the
 /// store), `--toxiproxy` (it models the network) and `--time-scale` (virtual time needs no

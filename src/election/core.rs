@@ -3,7 +3,7 @@
 //! (`Ready`: persist, then report, then send). The driver (`crate::driver`) runs any
 //! [`ElectionCore`] the same way in a node process and in the simulator.
 
-use super::NodeId;
+use crate::wire::{NodeId, Wire};
 
 /// Something a core wants reported on the timeline, in a vocabulary every mechanism shares (a
 /// lease holder that renews is a leader heard from; a candidate that sees the record go stale
@@ -110,18 +110,4 @@ pub trait ElectionCore {
     /// whose requests each use a connection of their own (the lease elector, which gets
     /// [`Wire::unreachable_reply`] instead) keeps the default: nothing.
     fn store_connection_lost(&mut self, _now: u64) {}
-}
-
-/// A mechanism's wire format: complete frames (length prefix included) between processes.
-pub trait Wire: Sized {
-    /// Encodes one message from `from` as a complete frame.
-    fn encode(&self, from: NodeId) -> Vec<u8>;
-    /// Decodes a frame's body (the bytes after the length prefix) into its sender and message.
-    fn decode(body: &[u8]) -> Result<(NodeId, Self), super::frame::WireError>;
-    /// The answer a request to a store gets when the store cannot be reached at all (connection
-    /// refused or reset before an answer), as a client library reports such a failure at once.
-    /// `None` for messages that are not store requests: those are simply lost.
-    fn unreachable_reply(&self) -> Option<Self> {
-        None
-    }
 }

@@ -62,7 +62,7 @@ pub enum EtcdError {
     },
     /// Creating or deleting the proxies in front of the members failed.
     #[error("the proxies in front of the etcd members")]
-    Proxy(#[source] crate::harness::HarnessError),
+    Proxy(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// etcd answered something electune does not understand: a 4xx from the gateway (a request
     /// electune built wrong) or a body that is not the gateway's JSON.
     #[error("etcd at {endpoint} answered {what}")]
@@ -87,6 +87,11 @@ pub enum EtcdError {
 }
 
 impl EtcdError {
+    /// The proxies in front of the members failed (creating, toggling or deleting them).
+    pub fn proxy(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        EtcdError::Proxy(Box::new(cause))
+    }
+
     pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> EtcdError {
         let what = what.into();
         move |source| EtcdError::Io { what, source }

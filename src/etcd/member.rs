@@ -113,7 +113,7 @@ impl EtcdProcess {
         }
         // SAFETY: the hook makes only async-signal-safe calls between fork and exec.
         unsafe {
-            cmd.pre_exec(crate::harness::die_with_parent());
+            cmd.pre_exec(crate::spawn::die_with_parent());
         }
         let child = cmd.spawn().map_err(|source| EtcdError::Spawn {
             member: config.name.clone(),

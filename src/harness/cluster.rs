@@ -74,40 +74,9 @@ pub fn link_proxy(prefix: &str, from: &str, to: &str) -> String {
     format!("{prefix}{from}_to_{to}")
 }
 
-/// A free port for a node to listen on, chosen *below* the kernel's ephemeral range: a crashed
-/// node's port must still be free when it restarts, and ports in the ephemeral range get taken by
-/// the many outbound connections on loopback meanwhile.
+/// [`crate::spawn::free_port`], as a harness error.
 pub(crate) fn free_port() -> Result<u16, HarnessError> {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u32>().ok())
-        })
-        .unwrap_or(32768);
-    let low = 10_000u32.min(ephemeral_low.saturating_sub(1000));
-    let span = ephemeral_low.saturating_sub(low).max(1);
-    if NEXT.load(Ordering::SeqCst) == 0 {
-        // Different processes start in different places.
-        let _ = NEXT.compare_exchange(
-            0,
-            std::process::id().wrapping_mul(7919) % span + 1,
-            Ordering::SeqCst,
-            Ordering::SeqCst,
-        );
-    }
-    for _ in 0..span {
-        let port = low + NEXT.fetch_add(1, Ordering::SeqCst) % span;
-        if std::net::TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
-            return Ok(port as u16);
-        }
-    }
-    Err(HarnessError::io("finding a free port")(
-        std::io::Error::other("no free port below the ephemeral range"),
-    ))
+    crate::spawn::free_port().map_err(HarnessError::io("finding a free port"))
 }
 
 impl Cluster {

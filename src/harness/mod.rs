@@ -6,6 +6,7 @@ mod chaos;
 mod cluster;
 mod collector;
 mod error;
+mod etcd_cluster;
 mod liveness;
 mod network;
 mod process;
@@ -18,15 +19,14 @@ pub use chaos::{
     check_fault_budget, fault_count, plan_faults, Chaos, FaultBudgetError, PlannedFault,
     MAX_FAULTS_PER_RUN,
 };
-pub(crate) use cluster::free_port;
 pub use cluster::{first_leader_timeout, Cluster, ClusterSpec};
 pub use collector::{Collector, LiveState};
 pub use error::HarnessError;
+pub use etcd_cluster::{peer_proxy_name, EtcdCluster, EtcdSpec};
 pub use liveness::{CutShort, ProxyLoss};
 pub use network::{
     summarize, Approximation, ApproximationSummary, LatencyMs, ProxyEndpoint, ToxiproxyServer,
 };
-pub(crate) use process::die_with_parent;
 pub use process::NodeProcess;
 pub use sink::Sink;
 pub use store::{StoreProcess, StoreService};

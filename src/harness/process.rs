@@ -14,28 +14,6 @@ use super::error::HarnessError;
 use crate::clock::monotonic_ns;
 use crate::event::{Event, EventKind};
 
-/// The `pre_exec` hook of every child process electune starts: the kernel sends it SIGKILL when
-/// its parent dies (`PR_SET_PDEATHSIG`), and it exits at once if the parent died before that took
-/// effect. Strictly, the signal comes when the *thread* that forked exits: spawn from a thread
-/// that lives as long as the child should (a runtime's worker, not a `spawn_blocking` thread).
-///
-/// The closure makes only async-signal-safe calls, as a `pre_exec` hook must.
-pub(crate) fn die_with_parent() -> impl FnMut() -> std::io::Result<()> + Send + Sync + 'static {
-    let parent = std::process::id() as libc::pid_t;
-    move || {
-        // SAFETY: prctl, getppid and _exit are async-signal-safe.
-        unsafe {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-        }
-        Ok(())
-    }
-}
-
 /// One running incarnation of a node.
 pub struct NodeProcess {
     /// `n3`.
@@ -73,7 +51,7 @@ impl NodeProcess {
             .kill_on_drop(true);
         // SAFETY: the hook makes only async-signal-safe calls between fork and exec.
         unsafe {
-            cmd.pre_exec(die_with_parent());
+            cmd.pre_exec(crate::spawn::die_with_parent());
         }
         let mut child = cmd.spawn().map_err(|source| HarnessError::Spawn {
             node: name.to_string(),

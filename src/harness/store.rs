@@ -141,7 +141,7 @@ pub enum StoreService {
 /// An etcd the harness started (1 or 3 members, peer traffic through proxies), or one the user
 /// runs (`--etcd URL`; started and ended by them).
 pub struct EtcdStore {
-    cluster: Option<crate::etcd::EtcdCluster>,
+    cluster: Option<super::EtcdCluster>,
     /// Client addresses (`host:port`), one per member.
     addrs: Vec<String>,
     events: UnboundedSender<Event>,
@@ -154,7 +154,7 @@ const SCRAPE_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl EtcdStore {
     fn new(
-        cluster: Option<crate::etcd::EtcdCluster>,
+        cluster: Option<super::EtcdCluster>,
         addrs: Vec<String>,
         events: UnboundedSender<Event>,
     ) -> Self {
@@ -191,7 +191,7 @@ impl StoreService {
             }
             (Store::Etcd, None) => {
                 let binary = crate::etcd::EtcdBinary::find().map_err(Box::new)?;
-                let mut etcd_spec = crate::etcd::EtcdSpec::new(
+                let mut etcd_spec = super::EtcdSpec::new(
                     binary,
                     store.members as usize,
                     spec.work_dir.join("etcd"),
@@ -207,7 +207,7 @@ impl StoreService {
                     etcd_spec.election_timeout = etcd_election_timeout;
                     etcd_spec.heartbeat = etcd_election_timeout / 10;
                 }
-                let cluster = crate::etcd::EtcdCluster::start(etcd_spec, net)
+                let cluster = super::EtcdCluster::start(etcd_spec, net)
                     .await
                     .map_err(Box::new)?;
                 let addrs = crate::etcd::metrics::addrs(&cluster.client_addrs());
@@ -226,7 +226,7 @@ impl StoreService {
     }
 
     /// The etcd the harness started, if that is the store.
-    pub fn etcd_cluster(&self) -> Option<&crate::etcd::EtcdCluster> {
+    pub fn etcd_cluster(&self) -> Option<&super::EtcdCluster> {
         match self {
             Self::Etcd(e) => e.cluster.as_ref(),
             Self::Builtin(_) => None,

@@ -13,9 +13,9 @@ use tokio::runtime::Runtime;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::config::NodeConfig;
-use crate::election::frame;
 use crate::election::{NodeId, Wire};
 use crate::store::STORE;
+use crate::wire::read_frame;
 
 /// Something for the core thread.
 #[derive(Debug)]
@@ -245,19 +245,6 @@ async fn store_call<M: Wire>(addr: SocketAddr, frame: &[u8]) -> std::io::Result<
     read_frame(&mut stream, &mut body).await?;
     let (_, msg) = M::decode(&body).map_err(std::io::Error::other)?;
     Ok(msg)
-}
-
-/// Reads one frame's body (the bytes after its length prefix) into `body`.
-pub async fn read_frame<R: AsyncReadExt + Unpin>(
-    stream: &mut R,
-    body: &mut Vec<u8>,
-) -> std::io::Result<()> {
-    let mut prefix = [0u8; 4];
-    stream.read_exact(&mut prefix).await?;
-    let len = frame::frame_len(prefix).map_err(std::io::Error::other)?;
-    body.resize(len, 0);
-    stream.read_exact(body).await?;
-    Ok(())
 }
 
 async fn read_frames<M: Wire>(mut stream: TcpStream, inputs: Sender<Input<M>>) {

@@ -19,10 +19,10 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::net::read_frame;
 use super::net::Input;
 use crate::election::Wire;
 use crate::store::STORE;
+use crate::wire::read_frame;
 
 /// grpc-go's `backoff.DefaultConfig`.
 const BASE: Duration = Duration::from_secs(1);

@@ -183,8 +183,7 @@ pub enum Target {
     StoreMember(Option<u32>),
 }
 
-/// The name the lease store goes by in fault targets and link names.
-pub const STORE_NAME: &str = "store";
+pub use crate::store::STORE_NAME;
 
 impl Target {
     /// Parses `leader`, `follower`, `random`, `minority`, `majority`, `n3`, `links(a, b)`.

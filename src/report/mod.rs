@@ -7,7 +7,6 @@
 //! front, feasibility), so they depend on no recommender type.
 
 mod build;
-pub mod compare;
 pub mod export;
 mod figures;
 mod input;

@@ -28,8 +28,8 @@ use super::kv::{KvConfig, KvMessage, KvStore};
 use super::server::{bind, report_load, runtime, Command, StoreServerError};
 use super::{StoreStats, STORE};
 use crate::clock::monotonic_ns;
-use crate::election::{NodeId, Wire};
-use crate::node::net::read_frame;
+use crate::wire::read_frame;
+use crate::wire::{NodeId, Wire};
 
 /// What the actor hears about.
 enum Input {

@@ -6,7 +6,7 @@
 //!
 //! [`Store::handle`] is a pure function of the store's state and one request: no clock, no socket.
 //! The process backend wraps it in `electune store`, the simulator calls it directly; both reach
-//! it through [`StoreMessage`]s whose frames share [`crate::election::frame`].
+//! it through [`StoreMessage`]s whose frames share [`crate::wire::frame`].
 //!
 //! # Whose clock is in the record
 //!
@@ -30,8 +30,11 @@ pub use record::{Holder, LeaseRecord, StoredLease};
 pub use state::{Store, StoreStats};
 pub use wire::{StoreMessage, StoreRequest, StoreResponse};
 
-use crate::election::NodeId;
+use crate::wire::NodeId;
 
 /// The store's address among members: requests go to `STORE`, responses come from it. Members
 /// are numbered from 1, so 0 never names one (and, as a holder, means "nobody").
 pub const STORE: NodeId = 0;
+
+/// The name the store goes by in fault targets, link names and its process's events.
+pub const STORE_NAME: &str = "store";

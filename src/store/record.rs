@@ -1,13 +1,13 @@
 //! The lease record and the stored object around it.
 
-use crate::election::NodeId;
+use crate::wire::NodeId;
 
 /// Who holds a lease: a member and which run of its process. Kubernetes components take
 /// `hostname + "_" + uuid` as their identity, a new one at every start
 /// (kube-controller-manager's `Run`, kube-scheduler's `makeLeaderElectionConfig`,
 /// controller-runtime's `NewResourceLock`), so a restarted leader does not recognise its own
 /// record and waits it out like any candidate; `incarnation` is that uuid (0 for a member whose
-/// identity is stable across restarts, see `crate::profile::LeaseIdentity`).
+/// identity is stable across restarts, see `crate::election::lease::LeaseIdentity`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Holder {
     /// The member (`n3`).

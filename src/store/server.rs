@@ -18,13 +18,13 @@ use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::STORE_NAME;
 use super::{Store, StoreStats};
 use crate::clock::monotonic_ns;
-use crate::election::Wire;
 use crate::event::{Event, EventKind};
-use crate::node::net::read_frame;
-use crate::profile::STORE_NAME;
 use crate::store::{StoreMessage, STORE};
+use crate::wire::read_frame;
+use crate::wire::Wire;
 
 /// Why the store process stopped with an error.
 #[derive(Debug, thiserror::Error)]

@@ -1,11 +1,11 @@
 //! What members and the store exchange, and its wire format: compact binary bodies inside the
-//! shared frame ([`crate::election::frame`]): `u8 kind | u64 request id | u8 operation |
+//! shared frame ([`crate::wire::frame`]): `u8 kind | u64 request id | u8 operation |
 //! fields...`, every integer big-endian; a record is `u32 holder member (0: none) | u64 holder
 //! incarnation | u64 lease duration ns | u64 acquire time | u64 renew time | u64 transitions`.
 
 use super::record::{Holder, LeaseRecord, StoredLease};
-use crate::election::frame::{self, Reader, WireError};
-use crate::election::NodeId;
+use crate::wire::frame::{self, Reader, WireError};
+use crate::wire::NodeId;
 
 /// A request to the store (the three calls client-go's `resourcelock.LeaseLock` makes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +178,7 @@ pub fn decode(body: &[u8]) -> Result<(NodeId, StoreMessage), WireError> {
     Ok((from, msg))
 }
 
-impl crate::election::Wire for StoreMessage {
+impl crate::wire::Wire for StoreMessage {
     fn encode(&self, from: NodeId) -> Vec<u8> {
         encode(from, self)
     }
@@ -199,7 +199,7 @@ impl crate::election::Wire for StoreMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::election::frame::frame_len;
+    use crate::wire::frame::frame_len;
 
     fn record() -> LeaseRecord {
         LeaseRecord {

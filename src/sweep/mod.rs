@@ -1,5 +1,6 @@
 //! `electune sweep`: plan a grid of timing points, run trials at each, stream results to disk.
 
+pub mod compare;
 pub mod evidence;
 pub mod load;
 pub mod load_probe;

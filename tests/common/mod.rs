@@ -148,7 +148,7 @@ pub fn fault_window(events: &[Event], kind: &str) -> (u64, u64, bool) {
 /// Stops an etcd cluster a test started, checks every member process gone by PID, removes its
 /// directory.
 pub async fn stop_etcd(
-    cluster: electune::etcd::EtcdCluster,
+    cluster: electune::harness::EtcdCluster,
     net: &ToxiproxyServer,
     dir: impl AsRef<std::path::Path>,
 ) {
@@ -166,14 +166,15 @@ pub struct UsersEtcd {
     rt: tokio::runtime::Runtime,
     net: ToxiproxyServer,
     /// Taken by [`UsersEtcd::stop`], or ended on drop (a test that failed).
-    etcd: Option<electune::etcd::EtcdCluster>,
+    etcd: Option<electune::harness::EtcdCluster>,
     pub dir: PathBuf,
     pub url: String,
 }
 
 impl UsersEtcd {
     pub fn start(tag: &str) -> Self {
-        use electune::etcd::{EtcdBinary, EtcdCluster, EtcdSpec};
+        use electune::etcd::EtcdBinary;
+        use electune::harness::{EtcdCluster, EtcdSpec};
         let rt = tokio::runtime::Runtime::new().unwrap();
         let dir = temp_dir(tag);
         let (net, etcd) = rt.block_on(async {

@@ -575,28 +575,3 @@ fn a_blackholed_store_costs_the_lease_when_two_requests_hang() {
         assert_eq!(net.acquisitions().len(), 1, "seed {seed}");
     }
 }
-
-#[test]
-fn runs_under_the_shared_driver() {
-    use crate::driver::{DriftClock, Driver};
-    use crate::event::EventKind;
-    let core = LeaseElector::new(LeaseConfig::new(1, ms(1_000), ms(800), ms(100)), 0, 1);
-    let mut d = Driver::new(1, core, DriftClock::new(0, 1.0), ms(10));
-    let mut store = Store::new();
-    let mut kinds = Vec::new();
-    for now in [0, MS, 2 * MS, 3 * MS] {
-        d.handle_timeout(now);
-        let out = d.poll(now);
-        kinds.extend(out.events.into_iter().map(|e| e.kind));
-        for (to, msg) in out.messages {
-            assert_eq!(to, STORE);
-            let reply = store.handle_message(&msg).expect("a request");
-            d.handle_message(now, STORE, reply);
-        }
-    }
-    assert!(kinds.contains(&EventKind::Leader { term: 0 }), "{kinds:?}");
-    assert!(
-        kinds.contains(&EventKind::WriteAttempt { token: 0, seq: 0 }),
-        "{kinds:?}"
-    );
-}

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use super::types::{EventType, KeyValue, KvMessage, KvRequest, KvResponse, RangeOrder};
-use crate::election::NodeId;
 use crate::store::StoreStats;
+use crate::wire::NodeId;
 
 /// How the store behaves, as an etcd server configured with `--election-timeout` behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

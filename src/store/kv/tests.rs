@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::wire::{decode, encode};
 use super::*;
-use crate::election::frame::frame_len;
-use crate::election::WireError;
+use crate::wire::frame::frame_len;
+use crate::wire::WireError;
 
 const S: u64 = 1_000_000_000;
 const MS: u64 = 1_000_000;

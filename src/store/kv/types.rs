@@ -1,6 +1,6 @@
 //! What members and the key-value store exchange.
 
-use crate::election::NodeId;
+use crate::wire::NodeId;
 
 /// A key as stored (etcd's `mvccpb.KeyValue`, without `version`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,11 @@
 //! The key-value store's wire format: bodies inside the shared frame
-//! ([`crate::election::frame`]): `u8 kind | u64 id | u8 operation | fields...`, integers
+//! ([`crate::wire::frame`]): `u8 kind | u64 id | u8 operation | fields...`, integers
 //! big-endian, text as `u32 length | UTF-8`, an optional key-value as `u8 present | key-value`,
 //! a key-value as `text key | u32 value | u64 create revision | u64 mod revision | u64 lease`.
 
 use super::types::{EventType, KeyValue, KvMessage, KvRequest, KvResponse, RangeOrder};
-use crate::election::frame::{self, put_string, Reader, WireError};
-use crate::election::NodeId;
+use crate::wire::frame::{self, put_string, Reader, WireError};
+use crate::wire::NodeId;
 
 const REQUEST: u8 = 1;
 const RESPONSE: u8 = 2;
@@ -310,7 +310,7 @@ pub fn decode(body: &[u8]) -> Result<(NodeId, KvMessage), WireError> {
     Ok((from, msg))
 }
 
-impl crate::election::Wire for KvMessage {
+impl crate::wire::Wire for KvMessage {
     fn encode(&self, from: NodeId) -> Vec<u8> {
         encode(from, self)
     }

@@ -8,9 +8,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::saved::{SavedError, SavedSweep};
 use crate::recommend::{recommend, Budget};
 use crate::report::plots::fmt_rate;
-use crate::sweep::saved::{SavedError, SavedSweep};
+
+/// The file that marks a comparison's directory (each mechanism's sweep in a subdirectory).
+pub const COMPARISON_MANIFEST: &str = "mechanisms.json";
+
+/// Whether `dir` holds a comparison of mechanisms rather than one sweep.
+pub fn is_comparison_dir(dir: &Path) -> bool {
+    dir.join(COMPARISON_MANIFEST).is_file()
+}
 
 /// One mechanism's best setting and its numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

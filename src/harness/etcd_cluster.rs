@@ -31,7 +31,7 @@
 //!
 //! # Ports
 //!
-//! Chosen as the harness chooses node ports (`crate::harness::free_port`, below the ephemeral
+//! Chosen as the harness chooses node ports (`crate::spawn::free_port`, below the ephemeral
 //! range): never etcd's well-known 2379/2380, where a system etcd may already listen.
 
 use std::net::SocketAddr;
@@ -39,12 +39,12 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::binary::EtcdBinary;
-use super::client::{http_client, EtcdEndpoint};
-use super::error::EtcdError;
-use super::gateway::StatusResponse;
-use super::member::{health, log_tail, EtcdProcess, MemberConfig};
-use crate::harness::{free_port, ToxiproxyServer};
+use super::ToxiproxyServer;
+use crate::etcd::{
+    health, http_client, log_tail, EtcdBinary, EtcdEndpoint, EtcdError, EtcdProcess, MemberConfig,
+    StatusResponse,
+};
+use crate::spawn::free_port;
 use crate::toxiproxy::{NewProxy, ToxicAttributes};
 
 /// The toxic that answers the bootstrap check at once (see `EtcdCluster::set_bootstrap_reset`).
@@ -152,14 +152,14 @@ impl EtcdCluster {
         let mut client = Vec::new();
         let mut peer = Vec::new();
         for _ in 0..n {
-            client.push(loopback(free_port().map_err(EtcdError::Proxy)?));
-            peer.push(loopback(free_port().map_err(EtcdError::Proxy)?));
+            client.push(loopback(free_port().map_err(EtcdError::proxy)?));
+            peer.push(loopback(free_port().map_err(EtcdError::proxy)?));
         }
         let mut advertised = Vec::new();
         for (name, peer) in names.iter().zip(&peer) {
             let proxy = peer_proxy_name(&self.spec.proxy_prefix, name);
             let wanted = NewProxy::new(&proxy, "127.0.0.1:0", peer.to_string());
-            let created = net.create(&[wanted]).await.map_err(EtcdError::Proxy)?;
+            let created = net.create(&[wanted]).await.map_err(EtcdError::proxy)?;
             self.proxies.push(proxy);
             let listen = &created[0].listen;
             advertised.push(listen.parse::<SocketAddr>().map_err(|_| {
@@ -228,7 +228,7 @@ impl EtcdCluster {
             } else {
                 net.remove_toxic(p, BOOTSTRAP_TOXIC).await
             };
-            done.map_err(EtcdError::Proxy)?;
+            done.map_err(EtcdError::proxy)?;
         }
         Ok(())
     }
@@ -420,6 +420,6 @@ impl EtcdCluster {
         for i in 0..started {
             self.crash(i).await;
         }
-        net.delete(&self.proxies).await.map_err(EtcdError::Proxy)
+        net.delete(&self.proxies).await.map_err(EtcdError::proxy)
     }
 }
