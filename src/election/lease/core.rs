@@ -334,7 +334,8 @@ impl LeaseElector {
             record.lease_transitions = current.lease_transitions + 1;
             match current.holder {
                 Some(holder) => {
-                    if self.leading.is_none() && !self.suspected {
+                    // Its own earlier run is no leader it suspects (see `observe`).
+                    if self.leading.is_none() && !self.suspected && holder.member != self.cfg.id {
                         self.suspected = true;
                         self.events.push(CoreEvent::Suspect {
                             term: current.lease_transitions,
@@ -366,12 +367,15 @@ impl LeaseElector {
         if self.leading.is_some() || record.holder == Some(self.me) {
             return;
         }
+        // A record an earlier run of this member still holds is no live leader to follow or hear
+        // from: that run is gone, and this one waits its lease out like any candidate.
+        let holder = record.holder.filter(|h| h.member != self.cfg.id);
         let key = (record.holder, record.lease_transitions);
         if self.reported != Some(key) {
             self.reported = Some(key);
             self.events.push(CoreEvent::BecameFollower {
                 term: record.lease_transitions,
-                leader: record.holder.map(|h| h.member),
+                leader: holder.map(|h| h.member),
                 reason: if record.holder.is_some() {
                     "lease holder observed"
                 } else {
@@ -379,7 +383,7 @@ impl LeaseElector {
                 },
             });
         }
-        if let Some(holder) = record.holder {
+        if let Some(holder) = holder {
             self.events.push(CoreEvent::Heartbeat {
                 term: record.lease_transitions,
                 leader: holder.member,

@@ -390,6 +390,10 @@ fn crash_and_restart_the_leader(
     net.restart(old);
     net.run_until(crash_at + 3_000 * MS);
     assert_eq!(net.max_concurrent_leaders(), 1);
+    // A member never reports itself as the leader it hears from or suspects, not even an
+    // earlier run of itself whose record it finds.
+    assert!(net.events.iter().all(|(_, id, e)| !matches!(e,
+        CoreEvent::Heartbeat { leader, .. } | CoreEvent::Suspect { leader, .. } if leader == id)));
     let after: Vec<_> = net
         .acquisitions()
         .into_iter()
